@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Agora needs, skipping those already installed.
+# Usage: scripts/install-deps.sh   (as root on Debian 12; a no-op when all are present)
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ make pkg-config ccache
+  libcaf-dev                # actors, middleman (remote actors)
+  libzookeeper-mt-dev       # ZooKeeper C client
+  zookeeper                 # ZooKeeper server for tests and local HA
+  antlr4 libantlr4-runtime-dev
+  rapidjson-dev
+  prometheus-cpp-dev
+  libcivetweb-dev           # HTTP server for /state, /metrics and the UI
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages and not root; run as root: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
