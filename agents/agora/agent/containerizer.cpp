@@ -1,0 +1,268 @@
+#include "agora/agent/containerizer.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace agora::agent {
+
+namespace {
+
+// What the child reports through the error pipe when it cannot exec.
+struct child_failure {
+  int stage;  // 1: chdir, 2: dup2, 3: exec
+  int error;
+};
+
+std::string errno_text(int e) {
+  return std::strerror(e);
+}
+
+// Closes a file descriptor if open and marks it closed.
+void close_fd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+// Builds `KEY=VALUE` strings: the agent's environment overlaid with `extra`.
+std::vector<std::string> make_environment(const std::map<std::string, std::string>& extra) {
+  std::map<std::string, std::string> env;
+  for (char** p = environ; p != nullptr && *p != nullptr; ++p) {
+    std::string kv = *p;
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) continue;
+    env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : extra) env[k] = v;
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+}  // namespace
+
+bool valid_path_component(const std::string& id, std::string& error) {
+  if (id.empty()) {
+    error = "id is empty";
+    return false;
+  }
+  if (id == "." || id == ".." || id.find('/') != std::string::npos ||
+      id.find('\0') != std::string::npos) {
+    error = "id '" + id + "' is not a valid path component";
+    return false;
+  }
+  return true;
+}
+
+std::string signal_name(int signal) {
+  if (const char* abbrev = sigabbrev_np(signal)) return std::string("SIG") + abbrev;
+  return "SIG" + std::to_string(signal);
+}
+
+containerizer::containerizer(std::string work_dir, std::shared_ptr<isolator> iso)
+    : work_dir_(std::move(work_dir)), isolator_(std::move(iso)) {
+}
+
+containerizer::~containerizer() {
+  std::vector<pid_t> pids;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (const auto& [pid, req] : running_) pids.push_back(pid);
+  }
+  auto& r = reaper::instance();
+  for (auto pid : pids) {
+    r.kill(pid, std::chrono::milliseconds{0});
+    r.forget(pid);
+  }
+}
+
+std::string containerizer::sandbox_path(const std::string& framework_id,
+                                        const std::string& task_id) const {
+  std::filesystem::path p = std::filesystem::absolute(work_dir_);
+  p /= "frameworks";
+  p /= framework_id;
+  p /= "tasks";
+  p /= task_id;
+  return p.lexically_normal().string();
+}
+
+launch_result containerizer::launch(const launch_request& req, exit_callback on_exit) {
+  launch_result result;
+  auto fail = [&](std::string why) {
+    result.ok = false;
+    result.error = std::move(why);
+    return result;
+  };
+  std::string err;
+  if (!valid_path_component(req.framework_id, err)) return fail("framework " + err);
+  if (!valid_path_component(req.task_id, err)) return fail("task " + err);
+  if (req.command.empty()) return fail("command is empty");
+  result.sandbox = sandbox_path(req.framework_id, req.task_id);
+  std::error_code ec;
+  std::filesystem::create_directories(result.sandbox, ec);
+  if (ec) return fail("cannot create sandbox " + result.sandbox + ": " + ec.message());
+  if (isolator_ && !isolator_->prepare(req, result.sandbox, err))
+    return fail("isolation failed: " + err);
+  auto fail_cleanup = [&](std::string why) {
+    if (isolator_) isolator_->cleanup(req);
+    return fail(std::move(why));
+  };
+
+  // Everything the child needs is prepared before `fork`: between `fork` and
+  // `exec` the child only calls async-signal-safe functions.
+  auto env_strings = make_environment([&] {
+    auto env = req.environment;
+    env["AGORA_SANDBOX"] = result.sandbox;
+    env["AGORA_TASK_ID"] = req.task_id;
+    env["AGORA_FRAMEWORK_ID"] = req.framework_id;
+    return env;
+  }());
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string sh = "/bin/sh", dash_c = "-c", command = req.command, arg0 = "sh";
+  char* argv[] = {arg0.data(), dash_c.data(), command.data(), nullptr};
+  std::string out_path = result.sandbox + "/stdout";
+  std::string err_path = result.sandbox + "/stderr";
+
+  int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int go[2] = {-1, -1};
+  int report[2] = {-1, -1};
+  auto close_all = [&] {
+    close_fd(out_fd), close_fd(err_fd), close_fd(null_fd);
+    close_fd(go[0]), close_fd(go[1]), close_fd(report[0]), close_fd(report[1]);
+  };
+  if (out_fd < 0 || err_fd < 0 || null_fd < 0) {
+    int e = errno;
+    close_all();
+    return fail_cleanup("cannot open sandbox output files: " + errno_text(e));
+  }
+  if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(report, O_CLOEXEC) != 0) {
+    int e = errno;
+    close_all();
+    return fail_cleanup("cannot create pipes: " + errno_text(e));
+  }
+
+  // Block signals around `fork` so no handler of the agent runs in the child;
+  // the child restores default dispositions and an empty mask before exec.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    struct sigaction dfl;
+    std::memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; ++s)
+      if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    auto report_failure = [&](int stage, int error) {
+      child_failure f{stage, error};
+      [[maybe_unused]] auto n = ::write(report[1], &f, sizeof(f));
+      ::_exit(127);
+    };
+    ::close(go[1]);
+    if (::dup2(null_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0)
+      report_failure(2, errno);
+    if (::chdir(result.sandbox.c_str()) != 0) report_failure(1, errno);
+    // Wait until the agent has isolated this process (EOF: abort).
+    char c = 0;
+    ssize_t n;
+    do {
+      n = ::read(go[0], &c, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) ::_exit(127);
+    // Leak no descriptor of the agent (sockets, other sandboxes' files).
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execve(sh.c_str(), argv, envp.data());
+    report_failure(3, errno);
+  }
+  int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) {
+    close_all();
+    return fail_cleanup("fork failed: " + errno_text(fork_errno));
+  }
+  // Also set the group here, so it exists before anyone signals it.
+  ::setpgid(pid, pid);
+  close_fd(out_fd), close_fd(err_fd), close_fd(null_fd), close_fd(go[0]), close_fd(report[1]);
+  auto abort_child = [&](std::string why) {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    int status;
+    ::waitpid(pid, &status, 0);
+    close_all();
+    return fail_cleanup(std::move(why));
+  };
+  if (isolator_ && !isolator_->isolate(req, pid, err)) return abort_child("isolation failed: " + err);
+  {
+    char c = 'x';
+    if (::write(go[1], &c, 1) != 1) return abort_child("cannot start the child: " + errno_text(errno));
+  }
+  close_fd(go[1]);
+  // The report pipe closes on a successful exec (it is close-on-exec), or
+  // carries the child's failure.
+  child_failure f{0, 0};
+  ssize_t got;
+  do {
+    got = ::read(report[0], &f, sizeof(f));
+  } while (got < 0 && errno == EINTR);
+  if (got > 0) {
+    std::string why = f.stage == 1   ? "cannot enter sandbox " + result.sandbox
+                      : f.stage == 2 ? std::string("cannot redirect output")
+                                     : "cannot execute /bin/sh";
+    return abort_child(why + ": " + errno_text(f.error));
+  }
+  close_fd(report[0]);
+
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    running_[pid] = req;
+  }
+  reaper::instance().watch(pid, [this, pid, cb = std::move(on_exit)](const exit_status& st) {
+    launch_request done;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      auto it = running_.find(pid);
+      if (it != running_.end()) {
+        done = std::move(it->second);
+        running_.erase(it);
+      }
+    }
+    if (isolator_) isolator_->cleanup(done);
+    if (cb) cb(st);
+  });
+  result.ok = true;
+  result.pid = pid;
+  return result;
+}
+
+bool containerizer::kill(pid_t pid, std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (running_.count(pid) == 0) return false;
+  }
+  return reaper::instance().kill(pid, grace);
+}
+
+size_t containerizer::running() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return running_.size();
+}
+
+}  // namespace agora::agent

@@ -1,0 +1,309 @@
+#include "agora/agent/containerizer.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+using namespace agora::agent;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A fresh work directory per test, removed afterwards.
+class containerizer_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    work_dir_ = (std::filesystem::temp_directory_path() /
+                 ("agora-containerizer-" + std::to_string(::getpid()) + "-" + name))
+                    .string();
+    std::filesystem::remove_all(work_dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(work_dir_, ec);
+  }
+  std::string work_dir_;
+};
+
+// Collects exit statuses reported on the reaper thread.
+struct exits {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::map<pid_t, std::vector<exit_status>> by_pid;
+  size_t count = 0;
+
+  exit_callback callback() {
+    return [this](const exit_status& st) {
+      std::lock_guard<std::mutex> guard{mtx};
+      by_pid[st.pid].push_back(st);
+      ++count;
+      cv.notify_all();
+    };
+  }
+
+  // Waits (bounded) until `n` exits were reported.
+  bool wait_for(size_t n, std::chrono::milliseconds timeout = 10s) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return cv.wait_for(guard, timeout, [&] { return count >= n; });
+  }
+
+  exit_status of(pid_t pid) {
+    std::lock_guard<std::mutex> guard{mtx};
+    return by_pid.at(pid).front();
+  }
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+launch_request make_request(std::string task_id, std::string command) {
+  launch_request req;
+  req.framework_id = "fw-1";
+  req.task_id = std::move(task_id);
+  req.command = std::move(command);
+  return req;
+}
+
+// Returns true if `pid` is gone or a zombie (dead, waiting for its parent).
+bool process_dead(pid_t pid) {
+  if (::kill(pid, 0) != 0) return true;
+  std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  if (!std::getline(stat, line)) return true;
+  auto close_paren = line.rfind(')');
+  return close_paren != std::string::npos && close_paren + 2 < line.size() &&
+         (line[close_paren + 2] == 'Z' || line[close_paren + 2] == 'X');
+}
+
+// Polls `pred` every 10 ms until it holds or `timeout` passes.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_F(containerizer_test, echo_output_lands_in_the_sandbox) {
+  containerizer c{work_dir_};
+  exits ex;
+  auto req = make_request("t1", "echo hello; echo oops >&2; echo \"$AGORA_TASK_ID $FOO\"");
+  req.environment["FOO"] = "bar";
+  auto r = c.launch(req, ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.sandbox, work_dir_ + "/frameworks/fw-1/tasks/t1");
+  ASSERT_TRUE(ex.wait_for(1));
+  auto st = ex.of(r.pid);
+  EXPECT_FALSE(st.signaled);
+  EXPECT_EQ(st.code, 0);
+  EXPECT_FALSE(st.kill_requested);
+  EXPECT_EQ(read_file(r.sandbox + "/stdout"), "hello\nt1 bar\n");
+  EXPECT_EQ(read_file(r.sandbox + "/stderr"), "oops\n");
+  EXPECT_EQ(c.running(), 0u);
+}
+
+TEST_F(containerizer_test, runs_in_the_sandbox_in_its_own_process_group) {
+  containerizer c{work_dir_};
+  exits ex;
+  auto r = c.launch(make_request("t1", "pwd; echo $AGORA_SANDBOX; ps -o pgid= -p $$ 2>/dev/null || "
+                                       "cut -d' ' -f5 /proc/$$/stat"),
+                    ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(ex.wait_for(1));
+  std::istringstream out{read_file(r.sandbox + "/stdout")};
+  std::string cwd, sandbox, pgid;
+  out >> cwd >> sandbox >> pgid;
+  EXPECT_EQ(cwd, r.sandbox);
+  EXPECT_EQ(sandbox, r.sandbox);
+  EXPECT_EQ(pgid, std::to_string(r.pid));
+}
+
+TEST_F(containerizer_test, exit_code_is_reported) {
+  containerizer c{work_dir_};
+  exits ex;
+  auto r = c.launch(make_request("t1", "exit 3"), ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(ex.wait_for(1));
+  auto st = ex.of(r.pid);
+  EXPECT_FALSE(st.signaled);
+  EXPECT_EQ(st.code, 3);
+}
+
+TEST_F(containerizer_test, signal_is_reported) {
+  containerizer c{work_dir_};
+  exits ex;
+  auto r = c.launch(make_request("t1", "kill -SEGV $$"), ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(ex.wait_for(1));
+  auto st = ex.of(r.pid);
+  EXPECT_TRUE(st.signaled);
+  EXPECT_EQ(st.signal, SIGSEGV);
+  EXPECT_FALSE(st.kill_requested);
+  EXPECT_EQ(signal_name(SIGSEGV), "SIGSEGV");
+}
+
+TEST_F(containerizer_test, kill_escalates_to_sigkill_after_the_grace_period) {
+  containerizer c{work_dir_};
+  exits ex;
+  // The shell and its `sleep` ignore SIGTERM: only the SIGKILL after the
+  // grace period (200 ms) ends them; bound: grace + 5 s.
+  auto r = c.launch(make_request("t1", "trap '' TERM; echo ready; sleep 1000"), ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(eventually([&] { return read_file(r.sandbox + "/stdout") == "ready\n"; }));
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.kill(r.pid, 200ms));
+  ASSERT_TRUE(ex.wait_for(1, 5200ms));
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(elapsed, 190ms);  // SIGTERM alone did not end it
+  auto st = ex.of(r.pid);
+  EXPECT_TRUE(st.signaled);
+  EXPECT_EQ(st.signal, SIGKILL);
+  EXPECT_TRUE(st.kill_requested);
+  EXPECT_FALSE(c.kill(r.pid, 200ms));  // already gone
+}
+
+TEST_F(containerizer_test, kill_with_sigterm_ends_a_cooperative_task_early) {
+  containerizer c{work_dir_};
+  exits ex;
+  auto r = c.launch(make_request("t1", "sleep 1000"), ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.kill(r.pid, 10s));
+  ASSERT_TRUE(ex.wait_for(1, 5s));  // well before the 10 s grace
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  auto st = ex.of(r.pid);
+  EXPECT_TRUE(st.signaled);
+  EXPECT_EQ(st.signal, SIGTERM);
+  EXPECT_TRUE(st.kill_requested);
+}
+
+TEST_F(containerizer_test, background_grandchild_is_gone_after_kill) {
+  containerizer c{work_dir_};
+  exits ex;
+  auto r = c.launch(make_request("t1", "sleep 1000 & echo $! > child.pid; wait"), ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  std::string pid_text;
+  ASSERT_TRUE(eventually([&] {
+    pid_text = read_file(r.sandbox + "/child.pid");
+    return !pid_text.empty() && pid_text.back() == '\n';
+  }));
+  pid_t child = std::stoi(pid_text);
+  ASSERT_FALSE(process_dead(child));
+  ASSERT_TRUE(c.kill(r.pid, 200ms));
+  ASSERT_TRUE(ex.wait_for(1, 5s));
+  EXPECT_TRUE(eventually([&] { return process_dead(child); }, 5s));
+}
+
+TEST_F(containerizer_test, orphan_is_killed_when_the_shell_exits) {
+  containerizer c{work_dir_};
+  exits ex;
+  // The shell exits at once, leaving `sleep` behind in its process group.
+  auto r = c.launch(make_request("t1", "sleep 1000 & echo $! > child.pid"), ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(ex.wait_for(1));
+  EXPECT_EQ(ex.of(r.pid).code, 0);
+  pid_t child = std::stoi(read_file(r.sandbox + "/child.pid"));
+  EXPECT_TRUE(eventually([&] { return process_dead(child); }, 5s));
+}
+
+TEST_F(containerizer_test, many_concurrent_tasks_are_each_reported_once) {
+  containerizer c{work_dir_};
+  exits ex;
+  constexpr int n = 200;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < n; ++i) {
+    auto r = c.launch(make_request("t" + std::to_string(i), i % 2 == 0 ? "true" : "exit 1"),
+                      ex.callback());
+    ASSERT_TRUE(r.ok) << r.error;
+    pids.push_back(r.pid);
+  }
+  ASSERT_TRUE(ex.wait_for(n, 60s));
+  // Give a duplicate report a chance to show up: wait for a 201st (bounded).
+  EXPECT_FALSE(ex.wait_for(n + 1, 200ms));
+  std::lock_guard<std::mutex> guard{ex.mtx};
+  EXPECT_EQ(ex.count, size_t{n});
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(ex.by_pid[pids[i]].size(), 1u);
+    EXPECT_EQ(ex.by_pid[pids[i]][0].code, i % 2 == 0 ? 0 : 1);
+  }
+}
+
+TEST_F(containerizer_test, concurrent_containerizers_in_one_process) {
+  // Two agents in one process share the reaper; launches race on threads.
+  containerizer a{work_dir_ + "/a"};
+  containerizer b{work_dir_ + "/b"};
+  exits ex;
+  std::atomic<int> failures{0};
+  auto run = [&](containerizer& c) {
+    for (int i = 0; i < 50; ++i)
+      if (!c.launch(make_request("t" + std::to_string(i), "exit 0"), ex.callback()).ok)
+        ++failures;
+  };
+  std::thread ta{run, std::ref(a)};
+  std::thread tb{run, std::ref(b)};
+  ta.join();
+  tb.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_TRUE(ex.wait_for(100, 60s));
+}
+
+TEST_F(containerizer_test, invalid_ids_fail_to_launch) {
+  containerizer c{work_dir_};
+  exits ex;
+  auto r = c.launch(make_request("../escape", "true"), ex.callback());
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("not a valid path component"), std::string::npos) << r.error;
+  auto empty = c.launch(make_request("t1", ""), ex.callback());
+  EXPECT_FALSE(empty.ok);
+}
+
+TEST_F(containerizer_test, isolator_hooks_run_around_the_launch) {
+  struct recording_isolator : isolator {
+    std::atomic<int> prepared{0}, isolated{0}, cleaned{0};
+    bool prepare(const launch_request&, const std::string&, std::string&) override {
+      ++prepared;
+      return true;
+    }
+    bool isolate(const launch_request& req, pid_t, std::string& error) override {
+      ++isolated;
+      if (req.task_id == "refused") {
+        error = "no cgroup for you";
+        return false;
+      }
+      return true;
+    }
+    void cleanup(const launch_request&) override { ++cleaned; }
+  };
+  auto iso = std::make_shared<recording_isolator>();
+  containerizer c{work_dir_, iso};
+  exits ex;
+  auto ok = c.launch(make_request("t1", "true"), ex.callback());
+  ASSERT_TRUE(ok.ok) << ok.error;
+  ASSERT_TRUE(ex.wait_for(1));
+  auto refused = c.launch(make_request("refused", "touch ran"), ex.callback());
+  EXPECT_FALSE(refused.ok);
+  EXPECT_EQ(refused.error, "isolation failed: no cgroup for you");
+  EXPECT_FALSE(std::filesystem::exists(refused.sandbox + "/ran"));
+  EXPECT_TRUE(eventually([&] { return iso->cleaned.load() == 2; }));
+  EXPECT_EQ(iso->prepared.load(), 2);
+  EXPECT_EQ(iso->isolated.load(), 2);
+}

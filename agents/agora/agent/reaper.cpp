@@ -1,0 +1,231 @@
+#include "agora/agent/reaper.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace agora::agent {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// `pidfd_open(2)` through `syscall`: glibc 2.36's <sys/pidfd.h> lacks C
+// linkage for C++. Returns -1 (then the process is polled) where unsupported.
+int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+// How often processes without a `pidfd` are polled.
+constexpr int poll_interval_ms = 10;
+
+struct entry {
+  int pidfd = -1;
+  exit_callback on_exit;
+  bool kill_requested = false;
+  std::optional<clock_type::time_point> kill_at;
+};
+
+}  // namespace
+
+struct reaper::impl {
+  // Lock order: `callback_mtx` before `mtx`.
+  std::mutex callback_mtx;
+  mutable std::mutex mtx;
+  std::unordered_map<pid_t, entry> entries;
+  size_t polled = 0;  // entries without a pidfd
+  int epfd = -1;
+  int evfd = -1;
+  std::once_flag started;
+
+  void start() {
+    std::call_once(started, [this] {
+      epfd = epoll_create1(EPOLL_CLOEXEC);
+      evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = UINT64_MAX;  // marks the wake-up event
+      epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev);
+      std::thread([this] { run(); }).detach();
+    });
+  }
+
+  void wake() {
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(evfd, &one, sizeof(one));
+  }
+
+  // Returns the epoll timeout in milliseconds (-1: none). Holds `mtx`.
+  int timeout_locked(clock_type::time_point now) const {
+    int timeout = polled > 0 ? poll_interval_ms : -1;
+    for (const auto& [pid, e] : entries) {
+      if (!e.kill_at) continue;
+      auto ms = std::chrono::ceil<std::chrono::milliseconds>(*e.kill_at - now).count();
+      int t = static_cast<int>(std::clamp<int64_t>(ms, 0, 60'000));
+      timeout = timeout < 0 ? t : std::min(timeout, t);
+    }
+    return timeout;
+  }
+
+  // Reaps `pid` if it has exited; returns its status then. Holds `mtx`.
+  std::optional<std::pair<exit_callback, exit_status>> try_reap_locked(pid_t pid) {
+    auto it = entries.find(pid);
+    if (it == entries.end()) return std::nullopt;
+    siginfo_t si{};
+    if (waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) != 0) {
+      if (errno != ECHILD) return std::nullopt;
+      // Someone else reaped it: report it as lost (signal 0).
+    } else if (si.si_pid != pid) {
+      return std::nullopt;  // still running
+    }
+    // The leader is a zombie, so its pid (the group id) cannot be reused yet:
+    // kill whatever is left of the group before reaping the leader.
+    ::kill(-pid, SIGKILL);
+    exit_status st;
+    st.pid = pid;
+    int status = 0;
+    if (::waitpid(pid, &status, 0) == pid) {
+      if (WIFEXITED(status)) {
+        st.code = WEXITSTATUS(status);
+      } else if (WIFSIGNALED(status)) {
+        st.signaled = true;
+        st.signal = WTERMSIG(status);
+      }
+    } else {
+      st.signaled = true;
+      st.signal = 0;
+    }
+    st.kill_requested = it->second.kill_requested;
+    if (it->second.pidfd >= 0) {
+      epoll_ctl(epfd, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
+      ::close(it->second.pidfd);
+    } else {
+      --polled;
+    }
+    auto cb = std::move(it->second.on_exit);
+    entries.erase(it);
+    return std::make_pair(std::move(cb), st);
+  }
+
+  void run() {
+    std::vector<epoll_event> events(64);
+    for (;;) {
+      int timeout;
+      {
+        std::lock_guard<std::mutex> guard{mtx};
+        timeout = timeout_locked(clock_type::now());
+      }
+      int n = epoll_wait(epfd, events.data(), static_cast<int>(events.size()), timeout);
+      std::vector<pid_t> candidates;
+      for (int i = 0; i < n; ++i) {
+        if (events[i].data.u64 == UINT64_MAX) {
+          uint64_t value;
+          [[maybe_unused]] auto r = ::read(evfd, &value, sizeof(value));
+        } else {
+          candidates.push_back(static_cast<pid_t>(events[i].data.u64));
+        }
+      }
+      std::lock_guard<std::mutex> cb_guard{callback_mtx};
+      std::vector<std::pair<exit_callback, exit_status>> done;
+      {
+        std::lock_guard<std::mutex> guard{mtx};
+        auto now = clock_type::now();
+        for (auto& [pid, e] : entries) {
+          if (e.kill_at && *e.kill_at <= now) {
+            ::kill(-pid, SIGKILL);
+            e.kill_at.reset();
+          }
+          if (e.pidfd < 0) candidates.push_back(pid);
+        }
+        for (auto pid : candidates)
+          if (auto r = try_reap_locked(pid)) done.push_back(std::move(*r));
+      }
+      // Callbacks run without `mtx` (they may call `kill` or `watch`) but
+      // under `callback_mtx`, so `forget` can wait for them.
+      for (auto& [cb, st] : done)
+        if (cb) cb(st);
+    }
+  }
+};
+
+reaper::reaper() : impl_(new impl) {
+}
+
+reaper& reaper::instance() {
+  static reaper* instance = new reaper;  // never destroyed: its thread runs forever
+  return *instance;
+}
+
+void reaper::watch(pid_t pid, exit_callback on_exit) {
+  impl_->start();
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    auto& e = impl_->entries[pid];
+    e.on_exit = std::move(on_exit);
+    e.pidfd = open_pidfd(pid);
+    if (e.pidfd >= 0) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = static_cast<uint64_t>(pid);
+      if (epoll_ctl(impl_->epfd, EPOLL_CTL_ADD, e.pidfd, &ev) != 0) {
+        ::close(e.pidfd);
+        e.pidfd = -1;
+      }
+    }
+    if (e.pidfd < 0) ++impl_->polled;
+  }
+  impl_->wake();
+}
+
+bool reaper::kill(pid_t pid, std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    auto it = impl_->entries.find(pid);
+    if (it == impl_->entries.end()) return false;
+    auto& e = it->second;
+    e.kill_requested = true;
+    if (grace.count() <= 0) {
+      ::kill(-pid, SIGKILL);
+    } else {
+      ::kill(-pid, SIGTERM);
+      // A stopped process only sees SIGTERM once continued.
+      ::kill(-pid, SIGCONT);
+      auto at = clock_type::now() + grace;
+      if (!e.kill_at || at < *e.kill_at) e.kill_at = at;
+    }
+  }
+  impl_->wake();
+  return true;
+}
+
+void reaper::forget(pid_t pid) {
+  std::lock_guard<std::mutex> cb_guard{impl_->callback_mtx};
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  auto it = impl_->entries.find(pid);
+  if (it != impl_->entries.end()) it->second.on_exit = nullptr;
+}
+
+size_t reaper::size() const {
+  std::lock_guard<std::mutex> guard{impl_->mtx};
+  return impl_->entries.size();
+}
+
+}  // namespace agora::agent
