@@ -1,0 +1,52 @@
+#pragma once
+
+#include <string>
+
+namespace agora::observability {
+
+/// An HTTP request as seen by a handler of `http_server`.
+struct http_request {
+  /// The request method, e.g. `GET`.
+  std::string method;
+  /// The URL-decoded path without the query, e.g. `/state`.
+  std::string path;
+  /// The raw query string after `?` (not decoded; may be empty), e.g. `a=1&b=2`.
+  std::string query;
+  /// The request body (at most `http_server::max_body_size` bytes).
+  std::string body;
+
+  /// Returns the URL-decoded value of the first query parameter `name`, or
+  /// `fallback` when it is absent. A parameter without `=` has the value "".
+  std::string param(const std::string& name, const std::string& fallback = "") const;
+
+  /// Returns true if the query has a parameter `name` (with or without value).
+  bool has_param(const std::string& name) const;
+};
+
+/// An HTTP response returned by a handler of `http_server`. The server adds
+/// `Content-Length` and `Connection: close`.
+struct http_response {
+  /// The HTTP status code.
+  int status = 200;
+  /// The `Content-Type` header.
+  std::string content_type = "application/json";
+  /// The response body.
+  std::string body;
+
+  /// Returns a JSON response with `body` (which must already be JSON).
+  static http_response json(std::string body, int status = 200);
+
+  /// Returns a JSON error `{"error": "<message>", "status": <status>}`, with
+  /// `message` properly escaped.
+  static http_response error(int status, const std::string& message);
+
+  /// Returns a plain-text response (e.g. Prometheus exposition format).
+  static http_response text(std::string body,
+                            std::string content_type = "text/plain; version=0.0.4; charset=utf-8");
+};
+
+/// Returns `s` with `%XX` escapes decoded and, when `plus_is_space`, `+`
+/// turned into a space (as in query strings). Malformed escapes are kept.
+std::string url_decode(const std::string& s, bool plus_is_space = true);
+
+}  // namespace agora::observability

@@ -1,0 +1,382 @@
+#include "agora/observability/http_server.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <civetweb.h>
+
+namespace agora::observability {
+
+namespace {
+
+// Set while `mg_start2` runs on this thread: civetweb reports bind failures
+// through `log_message` as well as through the error buffer, and we only
+// want the latter (returned to the caller).
+thread_local bool starting_server = false;
+
+int on_log_message(const mg_connection*, const char* message) {
+  if (!starting_server && message != nullptr) std::fprintf(stderr, "agora http: %s\n", message);
+  return 1;  // Handled: civetweb prints nothing itself.
+}
+
+void init_civetweb_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { mg_init_library(0); });
+}
+
+bool civetweb_has_ipv6() {
+  return mg_check_feature(8) != 0;
+}
+
+// Returns `host` as a numeric address civetweb accepts in `listening_ports`
+// (IPv6 in brackets), resolving names (IPv4 preferred); empty on failure
+// with `error` set.
+std::string numeric_host(const std::string& host, std::string& error) {
+  in6_addr v6;
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return host;
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    if (civetweb_has_ipv6()) return "[" + host + "]";
+    error = "IPv6 addresses are not supported by this civetweb build";
+    return {};
+  }
+  for (int family : {AF_INET, AF_INET6}) {
+    if (family == AF_INET6 && !civetweb_has_ipv6()) break;
+    addrinfo hints{};
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    if (rc != 0 || found == nullptr) {
+      error = "cannot resolve '" + host + "': " + gai_strerror(rc);
+      continue;
+    }
+    char buf[INET6_ADDRSTRLEN] = {};
+    std::string result;
+    if (found->ai_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr, buf,
+                sizeof(buf));
+      result = buf;
+    } else {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr, buf,
+                sizeof(buf));
+      result = std::string("[") + buf + "]";
+    }
+    freeaddrinfo(found);
+    return result;
+  }
+  return {};
+}
+
+// Opens and closes a TCP connection to `addr` (ignoring failures).
+void poke(const sockaddr_storage& addr) {
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  socklen_t len = addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  (void)connect(fd, reinterpret_cast<const sockaddr*>(&addr), len);
+  close(fd);
+}
+
+// Returns the address to connect to for reaching a server bound to
+// `numeric` (civetweb syntax, IPv6 in brackets) and `port`; wildcard
+// addresses become loopback.
+sockaddr_storage connect_address(std::string numeric, uint16_t port) {
+  sockaddr_storage result{};
+  if (!numeric.empty() && numeric.front() == '[') {
+    numeric = numeric.substr(1, numeric.size() - 2);
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&result);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    if (inet_pton(AF_INET6, numeric.c_str(), &sin6->sin6_addr) != 1 ||
+        IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+      sin6->sin6_addr = in6addr_loopback;
+  } else {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&result);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    if (inet_pton(AF_INET, numeric.c_str(), &sin->sin_addr) != 1 ||
+        sin->sin_addr.s_addr == htonl(INADDR_ANY))
+      sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  }
+  return result;
+}
+
+// Returns why binding `addr` fails (e.g. "Address already in use"), or an
+// empty string when a test bind succeeds.
+std::string bind_failure(const sockaddr_storage& addr, const std::string& numeric) {
+  sockaddr_storage target = addr;
+  // `connect_address` maps wildcards to loopback; bind the wildcard itself.
+  if (numeric == "0.0.0.0") reinterpret_cast<sockaddr_in*>(&target)->sin_addr.s_addr = INADDR_ANY;
+  if (numeric == "[::]") reinterpret_cast<sockaddr_in6*>(&target)->sin6_addr = in6addr_any;
+  int fd = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::strerror(errno);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  socklen_t len = target.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  std::string result;
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&target), len) != 0) result = std::strerror(errno);
+  close(fd);
+  return result;
+}
+
+// The buffer size for reading request bodies.
+constexpr std::size_t read_chunk = 16 * 1024;
+
+}  // namespace
+
+struct http_server::impl {
+  // Handlers by method, for one path or prefix.
+  using by_method = std::map<std::string, handler>;
+
+  mg_context* ctx = nullptr;
+  std::string host;
+  uint16_t bound_port = 0;
+  // Where the destructor connects to wake civetweb's master thread.
+  sockaddr_storage wake_address{};
+
+  mutable std::shared_mutex mutex;
+  std::map<std::string, by_method> exact;
+  // Prefix routes, keyed by the prefix without the trailing `*`.
+  std::map<std::string, by_method> prefixes;
+
+  // Returns the handler for `method path`, or an error response (404, 405).
+  // For 405, `allow` receives the allowed methods.
+  handler lookup(const std::string& method, const std::string& path, http_response& failure,
+                 std::string& allow) const {
+    std::shared_lock lock(mutex);
+    std::vector<const by_method*> candidates;
+    if (auto it = exact.find(path); it != exact.end()) candidates.push_back(&it->second);
+    std::vector<const std::pair<const std::string, by_method>*> matching;
+    for (auto& entry : prefixes)
+      if (path.compare(0, entry.first.size(), entry.first) == 0) matching.push_back(&entry);
+    std::sort(matching.begin(), matching.end(),
+              [](auto* a, auto* b) { return a->first.size() > b->first.size(); });
+    for (auto* entry : matching) candidates.push_back(&entry->second);
+    if (candidates.empty()) {
+      failure = http_response::error(404, "no such path: " + path);
+      return {};
+    }
+    for (auto* methods : candidates) {
+      if (auto it = methods->find(method); it != methods->end()) return it->second;
+    }
+    // A HEAD request is served by the GET handler (the body is dropped).
+    if (method == "HEAD") {
+      for (auto* methods : candidates)
+        if (auto it = methods->find("GET"); it != methods->end()) return it->second;
+    }
+    std::string& allowed = allow;
+    std::vector<std::string> names;
+    for (auto* methods : candidates)
+      for (auto& m : *methods)
+        if (std::find(names.begin(), names.end(), m.first) == names.end()) names.push_back(m.first);
+    std::sort(names.begin(), names.end());
+    for (auto& name : names) allowed += (allowed.empty() ? "" : ", ") + name;
+    failure = http_response::error(405, "method " + method + " not allowed for " + path +
+                                            " (allowed: " + allowed + ")");
+    return {};
+  }
+
+  // Reads the body into `out`; returns false when it exceeds the limit.
+  static bool read_body(mg_connection* conn, const mg_request_info* info, std::string& out) {
+    if (info->content_length > static_cast<long long>(max_body_size)) return false;
+    if (info->content_length > 0) out.reserve(static_cast<std::size_t>(info->content_length));
+    char buf[read_chunk];
+    for (;;) {
+      int n = mg_read(conn, buf, sizeof(buf));
+      if (n <= 0) break;
+      out.append(buf, static_cast<std::size_t>(n));
+      if (out.size() > max_body_size) return false;
+    }
+    return true;
+  }
+
+  static void send(mg_connection* conn, const std::string& method, const http_response& r,
+                   const std::string& allow) {
+    const char* reason = mg_get_response_code_text(conn, r.status);
+    std::string allow_line = allow.empty() ? "" : "Allow: " + allow + "\r\n";
+    mg_printf(conn,
+              "HTTP/1.1 %d %s\r\n"
+              "Content-Type: %s\r\n"
+              "Content-Length: %zu\r\n"
+              "%s"
+              "Cache-Control: no-cache\r\n"
+              "Connection: close\r\n\r\n",
+              r.status, reason != nullptr ? reason : "", r.content_type.c_str(), r.body.size(),
+              allow_line.c_str());
+    if (method != "HEAD" && !r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+  }
+
+  int serve(mg_connection* conn) {
+    const mg_request_info* info = mg_get_request_info(conn);
+    http_request req;
+    req.method = info->request_method != nullptr ? info->request_method : "";
+    const char* uri = info->local_uri != nullptr ? info->local_uri : info->request_uri;
+    req.path = uri != nullptr ? uri : "";
+    if (info->query_string != nullptr) req.query = info->query_string;
+
+    http_response response;
+    std::string allow;
+    handler h = lookup(req.method, req.path, response, allow);
+    if (h) {
+      if (!read_body(conn, info, req.body)) {
+        response = http_response::error(
+            413, "request body larger than " + std::to_string(max_body_size) + " bytes");
+        // Do not let civetweb read (and discard) the rest of a huge body.
+        mg_disable_keep_alive(conn);
+      } else {
+        try {
+          response = h(req);
+          // A handler's content type must not inject header lines.
+          response.content_type.erase(std::remove_if(response.content_type.begin(),
+                                                     response.content_type.end(),
+                                                     [](char c) { return c == '\r' || c == '\n'; }),
+                                      response.content_type.end());
+          if (response.status < 100 || response.status > 999) {
+            response = http_response::error(
+                500, "handler returned invalid status " + std::to_string(response.status));
+          }
+        } catch (const std::exception& e) {
+          response = http_response::error(500, std::string("internal error: ") + e.what());
+        } catch (...) {
+          response = http_response::error(500, "internal error: unknown exception");
+        }
+      }
+    }
+    send(conn, req.method, response, allow);
+    return response.status;
+  }
+};
+
+namespace {
+
+int on_begin_request(mg_connection* conn) {
+  auto* self = static_cast<http_server::impl*>(mg_get_user_data(mg_get_context(conn)));
+  try {
+    return self->serve(conn);
+  } catch (...) {
+    // Allocation failures and the like: the connection is closed without a
+    // response rather than taking the daemon down.
+    return 500;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<http_server> http_server::start(const std::string& host, uint16_t port,
+                                                std::string& error, int threads) {
+  init_civetweb_once();
+  auto state = std::make_unique<impl>();
+  std::string address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                        std::to_string(port);
+  std::string resolved = numeric_host(host, error);
+  if (resolved.empty()) {
+    error = "cannot listen on " + address + ": " + error;
+    return nullptr;
+  }
+  state->host = host;
+  std::string listening = resolved + ":" + std::to_string(port);
+  std::string thread_count = std::to_string(std::max(1, threads));
+  const char* options[] = {"listening_ports",   listening.c_str(),
+                           "num_threads",       thread_count.c_str(),
+                           "enable_keep_alive", "no",
+                           "request_timeout_ms", "30000",
+                           "linger_timeout_ms", "1000",
+                           nullptr};
+  mg_callbacks callbacks{};
+  callbacks.begin_request = on_begin_request;
+  callbacks.log_message = on_log_message;
+  mg_init_data init{};
+  init.callbacks = &callbacks;
+  init.user_data = state.get();
+  init.configuration_options = options;
+  char text[256] = {};
+  unsigned code = 0;
+  mg_error_data failure{};
+  failure.code = &code;
+  failure.text = text;
+  failure.text_buffer_size = sizeof(text);
+  starting_server = true;
+  state->ctx = mg_start2(&init, &failure);
+  starting_server = false;
+  if (state->ctx == nullptr) {
+    // civetweb's text is generic ("Failed to setup server ports"): find the
+    // system's reason with a bind of our own.
+    std::string reason = bind_failure(connect_address(resolved, port), resolved);
+    if (reason.empty()) reason = text[0] != '\0' ? text : "civetweb failed to start";
+    error = "cannot listen on " + address + ": " + reason;
+    return nullptr;
+  }
+  mg_server_port ports[4] = {};
+  int n = mg_get_server_ports(state->ctx, 4, ports);
+  if (n < 1 || ports[0].port <= 0) {
+    mg_stop(state->ctx);
+    error = "cannot listen on " + address + ": cannot determine the bound port";
+    return nullptr;
+  }
+  state->bound_port = static_cast<uint16_t>(ports[0].port);
+  state->wake_address = connect_address(resolved, state->bound_port);
+  return std::unique_ptr<http_server>(new http_server(std::move(state)));
+}
+
+http_server::http_server(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
+
+http_server::~http_server() {
+  if (!impl_ || impl_->ctx == nullptr) return;
+  // civetweb's master thread notices the stop flag only when its `poll` on
+  // the listening socket returns, which otherwise takes up to 2 s. Wake it
+  // with connections until `mg_stop` has returned.
+  std::mutex m;
+  std::condition_variable cv;
+  bool stopped = false;
+  std::thread waker([&] {
+    std::unique_lock lock(m);
+    while (!stopped) {
+      lock.unlock();
+      poke(impl_->wake_address);
+      lock.lock();
+      cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return stopped; });
+    }
+  });
+  mg_stop(impl_->ctx);
+  {
+    std::lock_guard lock(m);
+    stopped = true;
+  }
+  cv.notify_all();
+  waker.join();
+}
+
+void http_server::route(const std::string& method, const std::string& path, handler h) {
+  std::unique_lock lock(impl_->mutex);
+  if (!path.empty() && path.back() == '*')
+    impl_->prefixes[path.substr(0, path.size() - 1)][method] = std::move(h);
+  else
+    impl_->exact[path][method] = std::move(h);
+}
+
+uint16_t http_server::port() const {
+  return impl_->bound_port;
+}
+
+std::string http_server::address() const {
+  bool v6 = impl_->host.find(':') != std::string::npos;
+  return (v6 ? "[" + impl_->host + "]" : impl_->host) + ":" + std::to_string(impl_->bound_port);
+}
+
+}  // namespace agora::observability

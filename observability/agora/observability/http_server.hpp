@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "agora/observability/http_message.hpp"
+#include "agora/observability/json.hpp"
+
+namespace agora::observability {
+
+/// An embedded HTTP/1.1 server (civetweb underneath) for daemons' `/state`,
+/// `/metrics`, `/health` and operator endpoints.
+///
+/// Requests are served by a fixed pool of civetweb worker threads, so
+/// handlers run concurrently on those threads: a handler must be thread-safe
+/// and must not block for long (read a snapshot, never wait on an actor or a
+/// lock held for long). Errors are JSON bodies: an unknown path gives 404, a
+/// known path with another method 405 (with `Allow`), a body over
+/// `max_body_size` 413, and a handler that throws 500; the server never
+/// crashes on a handler's exception. Every response carries `Content-Length`
+/// and `Connection: close` (no keep-alive). civetweb writes nothing to
+/// stdout; its error messages go to stderr.
+class http_server {
+public:
+  /// A request handler; see the class comment on threading.
+  using handler = std::function<http_response(const http_request&)>;
+
+  /// The largest accepted request body, in bytes (1 MiB).
+  static constexpr std::size_t max_body_size = 1024 * 1024;
+
+  /// Starts listening on `host:port` (`host` an IPv4/IPv6 address or a name
+  /// resolving to one; port 0 picks a free port) with `threads` workers.
+  /// Returns nullptr and sets `error` (naming the address) when it cannot
+  /// bind or start.
+  static std::unique_ptr<http_server> start(const std::string& host, uint16_t port,
+                                            std::string& error, int threads = 4);
+
+  /// Stops listening, waits for running handlers and joins the workers.
+  ~http_server();
+
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+
+  /// Routes `method path` to `h`, replacing an earlier route for the same
+  /// pair. `path` is exact, or a prefix when it ends with `*` (e.g.
+  /// `/files/*`; `*` alone matches every path). An exact route wins over
+  /// prefixes, and a longer prefix over a shorter one. Routes may be added
+  /// at any time, from any thread.
+  void route(const std::string& method, const std::string& path, handler h);
+
+  /// Returns the bound port (the real one when started with port 0).
+  uint16_t port() const;
+
+  /// Returns the address the server listens on, as `host:port`.
+  std::string address() const;
+
+  struct impl;
+
+private:
+  explicit http_server(std::unique_ptr<impl> state);
+
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace agora::observability

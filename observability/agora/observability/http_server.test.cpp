@@ -1,0 +1,483 @@
+#include "agora/observability/http_server.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
+#include "agora/observability/metrics.hpp"
+
+namespace agora::observability {
+namespace {
+
+// A minimal blocking HTTP client on a raw socket, so tests control exactly
+// what goes over the wire.
+struct raw_response {
+  bool ok = false;  // A complete status line and headers were received.
+  int status = 0;
+  std::map<std::string, std::string> headers;  // Names in lower case.
+  std::string body;
+  std::string raw;
+};
+
+int connect_to(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void send_all(int fd, const std::string& data) {
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    auto n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return;  // The server may close early (e.g. 413).
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+raw_response parse(std::string raw) {
+  raw_response r;
+  r.raw = raw;
+  auto end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) return r;
+  auto head = raw.substr(0, end);
+  r.body = raw.substr(end + 4);
+  std::size_t line_end = head.find("\r\n");
+  auto status_line = head.substr(0, line_end);
+  if (status_line.compare(0, 5, "HTTP/") != 0) return r;
+  r.status = std::atoi(status_line.c_str() + status_line.find(' ') + 1);
+  while (line_end != std::string::npos) {
+    auto start = line_end + 2;
+    line_end = head.find("\r\n", start);
+    auto line = head.substr(start, line_end == std::string::npos ? std::string::npos
+                                                                 : line_end - start);
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    auto value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    r.headers[name] = value;
+  }
+  r.ok = true;
+  return r;
+}
+
+// Sends `request` verbatim and reads until the server closes.
+raw_response send_raw(uint16_t port, const std::string& request) {
+  int fd = connect_to(port);
+  if (fd < 0) return {};
+  send_all(fd, request);
+  std::string raw;
+  char buf[8192];
+  for (;;) {
+    auto n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    raw.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return parse(std::move(raw));
+}
+
+raw_response request(uint16_t port, const std::string& method, const std::string& target,
+                     const std::string& body = "") {
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  if (!body.empty() || method == "POST" || method == "PUT")
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  req += "\r\n" + body;
+  return send_raw(port, req);
+}
+
+class http_server_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    std::string error;
+    server = http_server::start("127.0.0.1", 0, error);
+    ASSERT_NE(server, nullptr) << error;
+  }
+
+  std::unique_ptr<http_server> server;
+};
+
+TEST_F(http_server_test, port_zero_binds_a_real_port) {
+  EXPECT_NE(server->port(), 0);
+  EXPECT_EQ(server->address(), "127.0.0.1:" + std::to_string(server->port()));
+  int fd = connect_to(server->port());
+  EXPECT_GE(fd, 0);
+  if (fd >= 0) close(fd);
+}
+
+TEST_F(http_server_test, routes_get_to_handler_with_length_and_connection_close) {
+  server->route("GET", "/state", [](const http_request& req) {
+    EXPECT_EQ(req.method, "GET");
+    EXPECT_EQ(req.path, "/state");
+    EXPECT_EQ(req.query, "");
+    return http_response::json("{\"agents\": 3}");
+  });
+  auto r = request(server->port(), "GET", "/state");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "{\"agents\": 3}");
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_EQ(r.headers["content-length"], std::to_string(r.body.size()));
+  EXPECT_EQ(r.headers["connection"], "close");
+}
+
+TEST_F(http_server_test, http_1_0_clients_are_served) {
+  server->route("GET", "/health", [](const http_request&) { return http_response::text("ok\n"); });
+  auto r = send_raw(server->port(), "GET /health HTTP/1.0\r\n\r\n");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok\n");
+  EXPECT_EQ(r.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+}
+
+TEST_F(http_server_test, query_is_raw_and_params_are_decoded) {
+  server->route("GET", "/search", [](const http_request& req) {
+    return http_response::json("{\"path\": \"" + json_escape(req.path) + "\", \"query\": \"" +
+                               json_escape(req.query) + "\", \"q\": \"" +
+                               json_escape(req.param("q")) + "\", \"n\": \"" +
+                               json_escape(req.param("n", "10")) + "\"}");
+  });
+  auto r = request(server->port(), "GET", "/search?q=hello%20big+world&x=%26");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body,
+            "{\"path\": \"/search\", \"query\": \"q=hello%20big+world&x=%26\", "
+            "\"q\": \"hello big world\", \"n\": \"10\"}");
+}
+
+TEST_F(http_server_test, post_body_reaches_handler) {
+  server->route("POST", "/echo", [](const http_request& req) {
+    return http_response{201, "application/octet-stream", req.method + ":" + req.body};
+  });
+  std::string body(100000, 'x');
+  body[0] = '{';
+  auto r = request(server->port(), "POST", "/echo", body);
+  ASSERT_TRUE(r.ok) << r.raw.substr(0, 200);
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.headers["content-type"], "application/octet-stream");
+  EXPECT_EQ(r.body, "POST:" + body);
+}
+
+TEST_F(http_server_test, chunked_request_body_is_decoded) {
+  server->route("POST", "/echo", [](const http_request& req) { return http_response::text(req.body); });
+  auto r = send_raw(server->port(),
+                    "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello world");
+}
+
+TEST_F(http_server_test, unknown_path_is_a_404_json_error_naming_the_path) {
+  server->route("GET", "/state", [](const http_request&) { return http_response::json("{}"); });
+  auto r = request(server->port(), "GET", "/nope?x=1");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_EQ(r.body, "{\"error\": \"no such path: /nope\", \"status\": 404}");
+  EXPECT_EQ(r.headers["content-length"], std::to_string(r.body.size()));
+}
+
+TEST_F(http_server_test, wrong_method_is_a_405_json_error_with_allow) {
+  server->route("GET", "/state", [](const http_request&) { return http_response::json("{}"); });
+  server->route("PUT", "/state", [](const http_request&) { return http_response::json("{}"); });
+  auto r = request(server->port(), "DELETE", "/state");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.headers["allow"], "GET, PUT");
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_EQ(r.body,
+            "{\"error\": \"method DELETE not allowed for /state (allowed: GET, PUT)\", "
+            "\"status\": 405}");
+}
+
+TEST_F(http_server_test, head_is_served_by_get_without_body) {
+  server->route("GET", "/state", [](const http_request&) { return http_response::json("{\"a\":1}"); });
+  auto r = request(server->port(), "HEAD", "/state");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["content-length"], "7");
+  EXPECT_EQ(r.body, "");
+}
+
+TEST_F(http_server_test, prefix_routes_longest_wins_and_exact_beats_prefix) {
+  auto reply = [](std::string tag) {
+    return [tag](const http_request& req) { return http_response::text(tag + " " + req.path); };
+  };
+  server->route("GET", "*", reply("ui"));
+  server->route("GET", "/files/*", reply("files"));
+  server->route("GET", "/files/special/*", reply("special"));
+  server->route("GET", "/files/exact", reply("exact"));
+  server->route("POST", "/api", reply("api"));
+  EXPECT_EQ(request(server->port(), "GET", "/files/a/b.txt").body, "files /files/a/b.txt");
+  EXPECT_EQ(request(server->port(), "GET", "/files/").body, "files /files/");
+  EXPECT_EQ(request(server->port(), "GET", "/files/special/x").body, "special /files/special/x");
+  EXPECT_EQ(request(server->port(), "GET", "/files/exact").body, "exact /files/exact");
+  EXPECT_EQ(request(server->port(), "GET", "/files").body, "ui /files");
+  EXPECT_EQ(request(server->port(), "GET", "/index.html").body, "ui /index.html");
+  // An exact route without the method falls back to a prefix route that has it.
+  EXPECT_EQ(request(server->port(), "GET", "/api").body, "ui /api");
+  EXPECT_EQ(request(server->port(), "POST", "/api").body, "api /api");
+  // No candidate has DELETE: 405, allowing the union of the candidates' methods.
+  auto r = request(server->port(), "DELETE", "/api");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.headers["allow"], "GET, POST");
+}
+
+TEST_F(http_server_test, path_is_url_decoded) {
+  server->route("GET", "/files/*", [](const http_request& req) { return http_response::text(req.path); });
+  EXPECT_EQ(request(server->port(), "GET", "/files/a%20b").body, "/files/a b");
+}
+
+TEST_F(http_server_test, routes_added_later_replace_and_extend) {
+  auto r = request(server->port(), "GET", "/late");
+  EXPECT_EQ(r.status, 404);
+  server->route("GET", "/late", [](const http_request&) { return http_response::text("v1"); });
+  EXPECT_EQ(request(server->port(), "GET", "/late").body, "v1");
+  server->route("GET", "/late", [](const http_request&) { return http_response::text("v2"); });
+  EXPECT_EQ(request(server->port(), "GET", "/late").body, "v2");
+}
+
+TEST_F(http_server_test, throwing_handler_is_a_500_json_error_and_server_survives) {
+  server->route("GET", "/boom", [](const http_request&) -> http_response {
+    throw std::runtime_error("the \"allocator\" broke");
+  });
+  server->route("GET", "/int", [](const http_request&) -> http_response { throw 42; });
+  server->route("GET", "/ok", [](const http_request&) { return http_response::json("{}"); });
+  auto r = request(server->port(), "GET", "/boom");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_EQ(r.body,
+            "{\"error\": \"internal error: the \\\"allocator\\\" broke\", \"status\": 500}");
+  auto r2 = request(server->port(), "GET", "/int");
+  EXPECT_EQ(r2.status, 500);
+  EXPECT_EQ(r2.body, "{\"error\": \"internal error: unknown exception\", \"status\": 500}");
+  EXPECT_EQ(request(server->port(), "GET", "/ok").status, 200);
+}
+
+TEST_F(http_server_test, invalid_status_from_handler_is_a_500) {
+  server->route("GET", "/bad", [](const http_request&) { return http_response::json("{}", 7); });
+  EXPECT_EQ(request(server->port(), "GET", "/bad").status, 500);
+}
+
+TEST_F(http_server_test, body_of_exactly_one_mib_is_accepted) {
+  server->route("POST", "/size", [](const http_request& req) {
+    return http_response::json(std::to_string(req.body.size()));
+  });
+  auto r = request(server->port(), "POST", "/size", std::string(http_server::max_body_size, 'a'));
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "1048576");
+}
+
+TEST_F(http_server_test, declared_body_over_one_mib_is_a_413_without_calling_handler) {
+  std::atomic<int> calls{0};
+  server->route("POST", "/size", [&](const http_request&) {
+    ++calls;
+    return http_response::json("{}");
+  });
+  // Only the headers and a little of the declared 2 MiB body are sent.
+  auto r = send_raw(server->port(),
+                    "POST /size HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\nabc");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(r.headers["content-type"], "application/json");
+  EXPECT_EQ(r.body, "{\"error\": \"request body larger than 1048576 bytes\", \"status\": 413}");
+  EXPECT_EQ(calls.load(), 0);
+}
+
+TEST_F(http_server_test, sent_body_over_one_mib_is_a_413) {
+  server->route("POST", "/size", [](const http_request&) { return http_response::json("{}"); });
+  auto r = request(server->port(), "POST", "/size", std::string(http_server::max_body_size + 1, 'a'));
+  ASSERT_TRUE(r.ok) << r.raw.substr(0, 200);
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST_F(http_server_test, chunked_body_over_one_mib_is_a_413) {
+  server->route("POST", "/size", [](const http_request&) { return http_response::json("{}"); });
+  std::string chunk(64 * 1024, 'z');
+  std::string req = "POST /size HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 17; ++i) req += "10000\r\n" + chunk + "\r\n";  // 17 * 64 KiB > 1 MiB.
+  req += "0\r\n\r\n";
+  auto r = send_raw(server->port(), req);
+  ASSERT_TRUE(r.ok) << r.raw.substr(0, 200);
+  EXPECT_EQ(r.status, 413);
+}
+
+TEST_F(http_server_test, handlers_run_concurrently) {
+  // Each `/rendezvous` request waits (bounded) until two are in flight at
+  // once; with a single worker neither would ever see the other.
+  std::mutex m;
+  std::condition_variable cv;
+  int arrived = 0;
+  server->route("GET", "/rendezvous", [&](const http_request&) {
+    std::unique_lock lock(m);
+    ++arrived;
+    cv.notify_all();
+    bool met = cv.wait_for(lock, std::chrono::seconds(10), [&] { return arrived >= 2; });
+    return http_response::json(met ? "true" : "false");
+  });
+  raw_response a, b;
+  std::thread ta([&] { a = request(server->port(), "GET", "/rendezvous"); });
+  std::thread tb([&] { b = request(server->port(), "GET", "/rendezvous"); });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(a.body, "true");
+  EXPECT_EQ(b.body, "true");
+}
+
+TEST_F(http_server_test, many_concurrent_clients_get_their_own_answers) {
+  server->route("GET", "/id", [](const http_request& req) { return http_response::text(req.param("i")); });
+  constexpr int clients = 8;
+  constexpr int per_client = 25;
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      for (int i = 0; i < per_client; ++i) {
+        auto id = std::to_string(c * 1000 + i);
+        auto r = request(server->port(), "GET", "/id?i=" + id);
+        if (r.ok && r.status == 200 && r.body == id) ++good;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(good.load(), clients * per_client);
+}
+
+TEST_F(http_server_test, serve_metrics_exposes_a_registry) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto& family = prometheus::BuildCounter().Name("agora_requests_total").Help("Requests.").Register(*registry);
+  auto& counter = family.Add({});
+  serve_metrics(*server, registry);
+  counter.Increment(5);
+  auto r = request(server->port(), "GET", "/metrics");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(r.body.find("agora_requests_total 5"), std::string::npos) << r.body;
+}
+
+TEST_F(http_server_test, works_with_curl) {
+  if (access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl is not installed";
+  server->route("POST", "/echo", [](const http_request& req) {
+    return http_response::json("{\"len\": " + std::to_string(req.body.size()) + ", \"q\": \"" +
+                               json_escape(req.param("q")) + "\"}");
+  });
+  server->route("POST", "/big", [](const http_request&) { return http_response::json("{}"); });
+  // A 5000-byte body makes curl send `Expect: 100-continue`.
+  std::string cmd = "head -c 5000 /dev/zero | /usr/bin/curl -sS --max-time 20 -o - -w ' %{http_code}' "
+                    "--data-binary @- 'http://127.0.0.1:" + std::to_string(server->port()) +
+                    "/echo?q=a%20b' 2>&1";
+  std::string out;
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (auto n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+    pclose(p);
+  }
+  EXPECT_EQ(out, "{\"len\": 5000, \"q\": \"a b\"} 200");
+  cmd = "head -c 2000000 /dev/zero | /usr/bin/curl -sS --max-time 20 -o - -w ' %{http_code}' "
+        "--data-binary @- 'http://127.0.0.1:" + std::to_string(server->port()) + "/big' 2>&1";
+  out.clear();
+  if (FILE* p = popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (auto n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+    pclose(p);
+  }
+  EXPECT_EQ(out, "{\"error\": \"request body larger than 1048576 bytes\", \"status\": 413} 413");
+}
+
+TEST(http_server, binding_a_port_in_use_fails_naming_the_address) {
+  std::string error;
+  auto first = http_server::start("127.0.0.1", 0, error);
+  ASSERT_NE(first, nullptr) << error;
+  // civetweb must print nothing to stdout on the failed bind: capture fd 1.
+  std::fflush(stdout);
+  int saved = dup(1);
+  FILE* capture = std::tmpfile();
+  ASSERT_NE(capture, nullptr);
+  dup2(fileno(capture), 1);
+  auto second = http_server::start("127.0.0.1", first->port(), error);
+  std::fflush(stdout);
+  dup2(saved, 1);
+  close(saved);
+  std::fseek(capture, 0, SEEK_END);
+  long printed = std::ftell(capture);
+  std::fclose(capture);
+  EXPECT_EQ(second, nullptr);
+  EXPECT_EQ(error, "cannot listen on 127.0.0.1:" + std::to_string(first->port()) +
+                       ": Address already in use");
+  EXPECT_EQ(printed, 0);
+}
+
+TEST(http_server, unresolvable_host_fails_with_a_clear_error) {
+  std::string error;
+  auto server = http_server::start("no-such-host.invalid", 0, error);
+  EXPECT_EQ(server, nullptr);
+  EXPECT_NE(error.find("no-such-host.invalid:0"), std::string::npos) << error;
+}
+
+TEST(http_server, ipv6_either_works_or_fails_clearly) {
+  // Debian's civetweb 1.15 is built without IPv6 support.
+  std::string error;
+  auto server = http_server::start("::1", 0, error);
+  if (server) {
+    EXPECT_EQ(server->address(), "[::1]:" + std::to_string(server->port()));
+  } else {
+    EXPECT_EQ(error, "cannot listen on [::1]:0: IPv6 addresses are not supported by this civetweb build");
+  }
+}
+
+TEST(http_server, host_names_are_resolved) {
+  std::string error;
+  auto server = http_server::start("localhost", 0, error);
+  ASSERT_NE(server, nullptr) << error;
+  server->route("GET", "/x", [](const http_request&) { return http_response::text("y"); });
+  EXPECT_EQ(request(server->port(), "GET", "/x").body, "y");
+}
+
+TEST(http_server, stops_in_destructor_and_frees_the_port) {
+  std::string error;
+  auto server = http_server::start("127.0.0.1", 0, error, 2);
+  ASSERT_NE(server, nullptr) << error;
+  uint16_t port = server->port();
+  server.reset();
+  EXPECT_LT(connect_to(port), 0);  // Nothing listens any more.
+  auto again = http_server::start("127.0.0.1", port, error, 2);
+  EXPECT_NE(again, nullptr) << error;
+}
+
+}  // namespace
+}  // namespace agora::observability
