@@ -1,0 +1,166 @@
+#include "agora/policy/diagnostic.hpp"
+
+#include <algorithm>
+
+namespace agora::policy {
+
+const std::vector<code_info>& all_codes() {
+  static const std::vector<code_info> codes = {
+    {"E0101", "syntax error"},
+    {"E0102", "input too large"},
+    {"E0103", "nesting too deep"},
+    {"E0104", "too many errors"},
+    {"E0105", "invalid character or encoding"},
+    {"E0106", "unknown unit"},
+    {"E0107", "construct not supported yet"},
+    {"E0108", "wrong kind of file"},
+    {"E0201", "unknown identifier"},
+    {"E0202", "unknown field, attribute, label or metric"},
+    {"E0203", "unknown resource"},
+    {"E0204", "unknown function or method"},
+    {"E0205", "duplicate declaration"},
+    {"E0206", "import cycle"},
+    {"E0207", "unknown standard module"},
+    {"E0208", "imported file cannot be read"},
+    {"E0209", "unknown option, mode or event"},
+    {"E0301", "type mismatch"},
+    {"E0302", "unit mismatch"},
+    {"E0303", "optional value used without `??` or `has()`"},
+    {"E0304", "score is not a ratio"},
+    {"E0305", "byte or duration literal without a unit"},
+    {"E0306", "wrong number of arguments"},
+    {"E0307", "weight must be positive"},
+    {"E0308", "percentage above 100%"},
+    {"E0309", "value must be a constant"},
+    {"E0401", "recursive definition"},
+    {"E0402", "aggregate over an unbounded collection"},
+    {"E0403", "estimated cost above budget"},
+    {"E0501", "data not available in this phase"},
+    {"E0502", "`for` outside `preempt`"},
+    {"E0601", "children's guarantees exceed the parent's"},
+    {"E0602", "guarantee above limit"},
+    {"E0603", "ports in a guarantee or limit"},
+    {"E0604", "unknown resource in a quota"},
+    {"E0605", "last locality level is conditional"},
+    {"E0701", "invalid metric name"},
+    {"E0702", "counter without `_total`"},
+    {"E0703", "metric unit suffix mismatch"},
+    {"E0704", "label without a bounded domain"},
+    {"E0706", "invalid histogram buckets"},
+    {"E0707", "invalid or duplicate label name"},
+    {"E0708", "metric name collides with a built-in metric"},
+    {"W0801", "non-deterministic order"},
+    {"W0802", "constant filter"},
+    {"W0803", "unused definition"},
+    {"W0804", "score with weight 0"},
+    {"W0805", "decimal byte unit"},
+    {"W0806", "high-cardinality label"},
+  };
+  return codes;
+}
+
+severity severity_of(std::string_view code) {
+  return !code.empty() && code[0] == 'W' ? severity::warning : severity::error;
+}
+
+diagnostic make_diagnostic(const source_file& file, std::string_view code, source_range range,
+                           std::string message, std::string help) {
+  diagnostic d;
+  d.code = std::string(code);
+  d.severity = severity_of(code);
+  d.file = file.name();
+  d.range = range;
+  d.begin = file.location(range.begin);
+  d.end = file.location(std::max(range.end, range.begin));
+  d.line_text = std::string(file.line_text(d.begin.line));
+  d.message = std::move(message);
+  d.help = std::move(help);
+  return d;
+}
+
+diagnostic make_file_diagnostic(const std::string& file, std::string_view code,
+                                std::string message, std::string help) {
+  diagnostic d;
+  d.code = std::string(code);
+  d.severity = severity_of(code);
+  d.file = file;
+  d.message = std::move(message);
+  d.help = std::move(help);
+  return d;
+}
+
+std::string render(const diagnostic& d) {
+  std::string out = d.file + ":" + std::to_string(d.begin.line) + ":" +
+                    std::to_string(d.begin.column) + ": " +
+                    (d.severity == severity::error ? "error" : "warning") + "[" + d.code +
+                    "]: " + d.message + "\n";
+  std::string number = std::to_string(d.begin.line);
+  std::string pad(number.size() + 1, ' ');
+  bool has_source = !(d.range.begin == 0 && d.range.end == 0 && d.line_text.empty());
+  if (has_source) {
+    // Long lines (e.g. minified input) are cut so output stays readable.
+    constexpr size_t max_shown = 160;
+    std::string line = d.line_text;
+    size_t col = d.begin.column - 1;
+    size_t shift = 0;
+    if (line.size() > max_shown) {
+      shift = col > 40 ? col - 40 : 0;
+      line = line.substr(shift, max_shown);
+    }
+    for (auto& c : line)
+      if (c == '\t') c = ' ';
+    size_t width = 1;
+    if (d.end.line == d.begin.line && d.end.column > d.begin.column)
+      width = d.end.column - d.begin.column;
+    else if (d.end.line != d.begin.line && d.line_text.size() > col)
+      width = d.line_text.size() - col;
+    size_t start = col - shift;
+    width = std::max<size_t>(1, std::min(width, line.size() > start ? line.size() - start : 1));
+    out += pad + "|\n";
+    out += number + " | " + line + "\n";
+    out += pad + "| " + std::string(start, ' ') + "^" + std::string(width - 1, '~') + "\n";
+  }
+  if (!d.help.empty()) out += pad + "= help: " + d.help + "\n";
+  return out;
+}
+
+std::string render_all(const std::vector<diagnostic>& diagnostics) {
+  std::string out;
+  for (auto& d : diagnostics) out += render(d) + "\n";
+  return out;
+}
+
+bool has_errors(const std::vector<diagnostic>& diagnostics) {
+  return std::any_of(diagnostics.begin(), diagnostics.end(),
+                     [](const diagnostic& d) { return d.severity == severity::error; });
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string closest_name(std::string_view name, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(1, name.size() / 3) + 1;
+  for (auto& c : candidates) {
+    size_t distance = edit_distance(name, c);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = c;
+    }
+  }
+  return best;
+}
+
+}  // namespace agora::policy
