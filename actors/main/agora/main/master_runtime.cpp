@@ -1,0 +1,98 @@
+#include "agora/main/master_runtime.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "agora/main/web_ui.hpp"
+
+namespace agora::main {
+
+namespace {
+
+/// Parses `prod=2,dev=0.5` into role weights.
+bool parse_weights(const std::string& text, std::map<std::string, double>& out,
+                   std::string& error) {
+  out.clear();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    auto comma = text.find(',', pos);
+    auto item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? text.size() : comma + 1;
+    auto eq = item.find('=');
+    char* end = nullptr;
+    double w = eq == std::string::npos ? 0 : std::strtod(item.c_str() + eq + 1, &end);
+    if (eq == 0 || eq == std::string::npos || end == nullptr || *end != '\0' || !(w > 0)) {
+      error = "bad weight '" + item + "' (expected ROLE=POSITIVE_NUMBER)";
+      return false;
+    }
+    out[item.substr(0, eq)] = w;
+  }
+  return true;
+}
+
+}  // namespace
+
+void add_master_flags(cli::flags& f, master_options& o) {
+  f.add("ip", &o.ip, "address to listen on (HTTP and actors)");
+  f.add("port", &o.http_port, "HTTP port: /state, /health and the web UI (0: any free port)");
+  f.add("actor-port", &o.actor_port, "actor port agents and frameworks connect to (0: any)");
+  f.add("hostname", &o.config.hostname, "hostname reported in /state");
+  f.add("allocation-interval", &o.config.allocation_interval,
+        "time between periodic allocation cycles");
+  f.add("offer-timeout", &o.config.offer_timeout,
+        "rescind offers not answered within this time (0ms: never)");
+  f.add("agent-ping-timeout", &o.config.agent_ping_timeout,
+        "how long an agent has to answer a ping");
+  f.add("max-agent-ping-timeouts", &o.config.max_agent_ping_timeouts,
+        "missed pings after which an agent is unreachable");
+  f.add("framework-heartbeat-interval", &o.config.framework_heartbeat_interval,
+        "interval of heartbeats to frameworks");
+  auto* weights = &o.config.weights;
+  f.add_custom("weights", "", "role weights, e.g. prod=2,dev=0.5 (default 1)",
+               [weights](const std::string& v, std::string& err) {
+                 return parse_weights(v, *weights, err);
+               });
+}
+
+std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys,
+                                                      master_options opts,
+                                                      std::string& error) {
+  auto rt = std::unique_ptr<master_runtime>(new master_runtime);
+  rt->http_ = observability::http_server::start(opts.ip, opts.http_port, error);
+  if (!rt->http_) return nullptr;
+  rt->snapshots_ = std::make_shared<master::snapshot_store>();
+  opts.config.http_address = opts.ip + ":" + std::to_string(rt->http_->port());
+  if (opts.actor_port != 0)
+    opts.config.actor_address = opts.ip + ":" + std::to_string(opts.actor_port);
+  // Publish first with the real port in the config: spawn, then publish.
+  rt->master_ = master::spawn_master(sys, opts.config, rt->snapshots_);
+  auto port = sys.middleman().publish(rt->master_, opts.actor_port, opts.ip.c_str(), true);
+  if (!port) {
+    error = "cannot listen on actor port " + opts.ip + ":" + std::to_string(opts.actor_port) +
+            ": " + sys.render(port.error());
+    caf::anon_send_exit(rt->master_, caf::exit_reason::user_shutdown);
+    return nullptr;
+  }
+  rt->actor_port_ = *port;
+  auto snapshots = rt->snapshots_;
+  rt->http_->route("GET", "/state", [snapshots](const observability::http_request&) {
+    return observability::http_response::json(*snapshots->get());
+  });
+  rt->http_->route("GET", "/health", [](const observability::http_request&) {
+    return observability::http_response::json(R"({"status":"ok"})");
+  });
+  rt->http_->route("GET", "/", [](const observability::http_request&) {
+    observability::http_response r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = web_ui_html();
+    return r;
+  });
+  return rt;
+}
+
+master_runtime::~master_runtime() {
+  http_.reset();
+  if (master_) caf::anon_send_exit(master_, caf::exit_reason::user_shutdown);
+}
+
+}  // namespace agora::main

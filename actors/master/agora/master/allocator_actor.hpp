@@ -1,0 +1,29 @@
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+
+namespace agora::master {
+
+/// Settings of the allocator actor.
+struct allocator_config {
+  /// Time between periodic allocation cycles.
+  std::chrono::milliseconds interval{1000};
+  /// Role weights (default 1).
+  std::map<std::string, double> weights;
+};
+
+/// Spawns the allocator actor: it owns an `allocator` (allocator.hpp),
+/// applies the master's `alloc_*`, `revive` and `suppress` messages to it, and
+/// runs a cycle every `interval` and soon after any event that can create
+/// offers (agent added, resources recovered, framework added, revived);
+/// events arriving while a cycle is pending coalesce into that cycle. Each
+/// cycle's result goes to `master` as `alloc_offers`.
+caf::actor spawn_allocator(caf::actor_system& sys, const allocator_config& cfg,
+                           const caf::actor& master);
+
+}  // namespace agora::master

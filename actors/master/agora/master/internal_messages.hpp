@@ -1,0 +1,160 @@
+#pragma once
+
+// Messages between the master's own actors (master, allocator, framework
+// proxies). They never leave the master process, but they are inspectable
+// like every message, so they print in logs and tests.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "agora/master/allocator.hpp"
+#include "agora/protocol/messages.hpp"
+
+namespace agora::master {
+
+// -- master -> allocator -------------------------------------------------------
+
+struct alloc_add_agent {
+  std::string agent_id;
+  resources total;
+  /// framework id -> role -> resources in use (after re-registration).
+  std::map<std::string, std::map<std::string, resources>> used_by;
+};
+struct alloc_remove_agent {
+  std::string agent_id;
+};
+struct alloc_agent_active {
+  std::string agent_id;
+  bool active = true;
+};
+struct alloc_add_framework {
+  std::string framework_id;
+  std::vector<std::string> roles;
+};
+struct alloc_remove_framework {
+  std::string framework_id;
+};
+struct alloc_framework_active {
+  std::string framework_id;
+  bool active = true;
+};
+struct alloc_recover {
+  std::string framework_id;
+  std::string role;
+  std::string agent_id;
+  resources res;
+  int64_t refuse_ms = 0;
+};
+
+// -- allocator -> master -------------------------------------------------------
+
+struct role_stat {
+  std::string role;
+  double weight = 1.0;
+  double share = 0.0;  ///< Weighted dominant share.
+  resources allocated;
+};
+
+/// The result of one allocation cycle, plus the role statistics after it.
+struct alloc_offers {
+  std::vector<offer_decision> decisions;
+  std::vector<role_stat> roles;
+  int64_t cycle_ns = 0;  ///< How long the cycle took.
+};
+
+// -- master <-> framework proxy -------------------------------------------------
+
+/// Proxy -> master: the scheduler's connection is gone.
+struct framework_disconnected {
+  std::string framework_id;
+};
+/// Proxy -> master: the failover timeout passed without a re-subscription.
+struct framework_failover_expired {
+  std::string framework_id;
+};
+/// Master -> proxy: the framework re-subscribed from `scheduler`.
+struct framework_reconnected {
+  caf::actor scheduler;
+};
+
+// -- master timers ---------------------------------------------------------------
+
+struct ping_agent {
+  std::string agent_id;
+};
+struct offer_expired {
+  std::string offer_id;
+};
+struct publish_state {};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, offer_decision& x) {
+  return f(caf::meta::type_name("offer_decision"), x.framework_id, x.agent_id, x.role, x.res);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alloc_add_agent& x) {
+  return f(caf::meta::type_name("alloc_add_agent"), x.agent_id, x.total, x.used_by);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alloc_remove_agent& x) {
+  return f(caf::meta::type_name("alloc_remove_agent"), x.agent_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alloc_agent_active& x) {
+  return f(caf::meta::type_name("alloc_agent_active"), x.agent_id, x.active);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alloc_add_framework& x) {
+  return f(caf::meta::type_name("alloc_add_framework"), x.framework_id, x.roles);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alloc_remove_framework& x) {
+  return f(caf::meta::type_name("alloc_remove_framework"), x.framework_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alloc_framework_active& x) {
+  return f(caf::meta::type_name("alloc_framework_active"), x.framework_id, x.active);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alloc_recover& x) {
+  return f(caf::meta::type_name("alloc_recover"), x.framework_id, x.role, x.agent_id, x.res,
+           x.refuse_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, role_stat& x) {
+  return f(caf::meta::type_name("role_stat"), x.role, x.weight, x.share, x.allocated);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alloc_offers& x) {
+  return f(caf::meta::type_name("alloc_offers"), x.decisions, x.roles, x.cycle_ns);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, framework_disconnected& x) {
+  return f(caf::meta::type_name("framework_disconnected"), x.framework_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, framework_failover_expired& x) {
+  return f(caf::meta::type_name("framework_failover_expired"), x.framework_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, framework_reconnected& x) {
+  return f(caf::meta::type_name("framework_reconnected"), x.scheduler);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ping_agent& x) {
+  return f(caf::meta::type_name("ping_agent"), x.agent_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, offer_expired& x) {
+  return f(caf::meta::type_name("offer_expired"), x.offer_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, publish_state&) {
+  return f(caf::meta::type_name("publish_state"));
+}
+
+}  // namespace agora::master

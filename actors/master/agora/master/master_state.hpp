@@ -1,0 +1,107 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+
+#include "agora/master/internal_messages.hpp"
+#include "agora/protocol/messages.hpp"
+
+namespace agora::master {
+
+/// Settings of a master.
+struct master_config {
+  std::string hostname = "127.0.0.1";
+  /// Address of the HTTP endpoint (for /state).
+  std::string http_address;
+  /// Address of the actor endpoint (for /state).
+  std::string actor_address;
+  std::chrono::milliseconds allocation_interval{1000};
+  /// Offers not answered within this time are rescinded (0: never).
+  std::chrono::milliseconds offer_timeout{0};
+  std::chrono::milliseconds agent_ping_timeout{15000};
+  int64_t max_agent_ping_timeouts = 5;
+  std::chrono::milliseconds framework_heartbeat_interval{15000};
+  /// Role weights (default 1).
+  std::map<std::string, double> weights;
+  /// Completed tasks kept for /state.
+  size_t max_completed_tasks = 1000;
+};
+
+enum class agent_health : uint8_t {
+  active,        ///< Registered and answering pings.
+  disconnected,  ///< Connection lost; pings still decide.
+  unreachable,   ///< Missed too many pings; tasks reported lost.
+};
+
+struct agent_record {
+  protocol::agent_info info;
+  caf::actor handle;
+  agent_health health = agent_health::active;
+  int64_t missed_pings = 0;
+  int64_t registered_at_ns = 0;
+  /// Keys of `master_state::tasks` running on this agent.
+  std::set<std::pair<std::string, std::string>> tasks;
+  /// Offers on this agent.
+  std::set<std::string> offers;
+};
+
+struct framework_record {
+  protocol::framework_info info;
+  caf::actor proxy;
+  bool connected = true;
+  int64_t registered_at_ns = 0;
+  int64_t disconnected_at_ns = 0;
+  std::set<std::string> offers;
+  std::set<std::string> tasks;  ///< Active task ids.
+  bool partition_aware() const;
+};
+
+struct task_record {
+  protocol::task_info info;
+  std::string framework_id;
+  std::string agent_id;
+  std::string role;
+  protocol::task_status status;  ///< Latest known status.
+};
+
+struct offer_record {
+  protocol::offer offer;
+  int64_t created_ns = 0;
+};
+
+/// Everything the master owns. Only the master actor touches it.
+struct master_state {
+  master_config config;
+  std::string master_id;
+  int64_t start_time_ns = 0;
+  uint64_t next_agent = 0;
+  uint64_t next_framework = 0;
+  uint64_t next_offer = 0;
+  caf::actor allocator;
+  std::map<std::string, agent_record> agents;
+  std::map<std::string, framework_record> frameworks;
+  /// (framework id, task id) -> task.
+  std::map<std::pair<std::string, std::string>, task_record> tasks;
+  std::map<std::string, offer_record> offers;
+  std::deque<task_record> completed_tasks;
+  std::vector<std::string> completed_frameworks;
+  std::vector<role_stat> roles;
+  bool publish_pending = false;
+  /// Counters for /state and metrics.
+  uint64_t tasks_launched = 0;
+  uint64_t offers_made = 0;
+  uint64_t offers_declined = 0;
+  uint64_t offers_rescinded = 0;
+  uint64_t invalid_requests = 0;
+  int64_t last_cycle_ns = 0;
+  static inline const char* name = "agora.master";
+};
+
+}  // namespace agora::master

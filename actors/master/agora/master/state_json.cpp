@@ -1,0 +1,231 @@
+// Renders the master's state as JSON for `/state` (RapidJSON writer).
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "agora/master/master_actor.hpp"
+
+namespace agora::master {
+
+namespace {
+
+using writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void str(writer& w, const char* key, const std::string& value) {
+  w.Key(key);
+  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void write_resources(writer& w, const char* key, const protocol::resources& r) {
+  w.Key(key);
+  w.StartObject();
+  w.Key("cpus");
+  w.Double(r.cpus());
+  w.Key("mem");
+  w.Int64(r.mem_bytes);
+  w.Key("disk");
+  w.Int64(r.disk_bytes);
+  w.Key("gpus");
+  w.Int64(r.gpus);
+  str(w, "ports", [&] {
+    std::string s = "[";
+    for (size_t i = 0; i < r.ports.size(); ++i) {
+      if (i > 0) s += ",";
+      s += std::to_string(r.ports[i].begin) + "-" + std::to_string(r.ports[i].end);
+    }
+    return s + "]";
+  }());
+  w.EndObject();
+}
+
+void write_attributes(writer& w, const protocol::attribute_map& attrs) {
+  w.Key("attributes");
+  w.StartObject();
+  for (const auto& [k, v] : attrs) str(w, k.c_str(), v);
+  w.EndObject();
+}
+
+void write_task(writer& w, const task_record& t) {
+  w.StartObject();
+  str(w, "id", t.info.id);
+  str(w, "name", t.info.name);
+  str(w, "framework_id", t.framework_id);
+  str(w, "agent_id", t.agent_id);
+  str(w, "role", t.role);
+  str(w, "state", protocol::to_string(t.status.state));
+  str(w, "command", t.info.command);
+  write_resources(w, "resources", t.info.res);
+  str(w, "reason", t.status.reason);
+  str(w, "message", t.status.message);
+  w.Key("exit_code");
+  w.Int(t.status.exit_code);
+  w.Key("timestamp");
+  w.Double(static_cast<double>(t.status.timestamp_ns) / 1e9);
+  w.EndObject();
+}
+
+const char* health_name(agent_health h) {
+  switch (h) {
+    case agent_health::active: return "active";
+    case agent_health::disconnected: return "disconnected";
+    case agent_health::unreachable: return "unreachable";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+std::string render_state_json(const master_state& st) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  str(w, "id", st.master_id);
+  str(w, "version", "0.1.0");
+  str(w, "hostname", st.config.hostname);
+  str(w, "http_address", st.config.http_address);
+  str(w, "actor_address", st.config.actor_address);
+  w.Key("start_time");
+  w.Double(static_cast<double>(st.start_time_ns) / 1e9);
+  w.Key("leader");
+  w.Bool(true);
+
+  protocol::resources total;
+  protocol::resources used;
+  protocol::resources offered;
+  size_t active_agents = 0;
+  w.Key("agents");
+  w.StartArray();
+  for (const auto& [id, a] : st.agents) {
+    protocol::resources a_used;
+    protocol::resources a_offered;
+    for (const auto& key : a.tasks)
+      if (auto t = st.tasks.find(key); t != st.tasks.end()) a_used += t->second.info.res;
+    for (const auto& o : a.offers)
+      if (auto it = st.offers.find(o); it != st.offers.end()) a_offered += it->second.offer.res;
+    if (a.health != agent_health::unreachable) {
+      total += a.info.total;
+      used += a_used;
+      offered += a_offered;
+      ++active_agents;
+    }
+    w.StartObject();
+    str(w, "id", id);
+    str(w, "hostname", a.info.hostname);
+    str(w, "http_address", a.info.http_address);
+    str(w, "health", health_name(a.health));
+    w.Key("active");
+    w.Bool(a.health == agent_health::active);
+    write_resources(w, "resources", a.info.total);
+    write_resources(w, "used_resources", a_used);
+    write_resources(w, "offered_resources", a_offered);
+    write_attributes(w, a.info.attributes);
+    w.Key("task_count");
+    w.Uint64(a.tasks.size());
+    w.Key("registered_time");
+    w.Double(static_cast<double>(a.registered_at_ns) / 1e9);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("activated_agents");
+  w.Uint64(active_agents);
+
+  w.Key("frameworks");
+  w.StartArray();
+  for (const auto& [id, f] : st.frameworks) {
+    protocol::resources f_used;
+    protocol::resources f_offered;
+    w.StartObject();
+    str(w, "id", id);
+    str(w, "name", f.info.name);
+    str(w, "principal", f.info.principal);
+    w.Key("roles");
+    w.StartArray();
+    for (const auto& r : f.info.roles) w.String(r.c_str());
+    w.EndArray();
+    w.Key("active");
+    w.Bool(f.connected);
+    w.Key("connected");
+    w.Bool(f.connected);
+    w.Key("failover_timeout");
+    w.Double(static_cast<double>(f.info.failover_timeout_ms) / 1000.0);
+    w.Key("tasks");
+    w.StartArray();
+    for (const auto& task_id : f.tasks) {
+      if (auto t = st.tasks.find({id, task_id}); t != st.tasks.end()) {
+        f_used += t->second.info.res;
+        write_task(w, t->second);
+      }
+    }
+    w.EndArray();
+    w.Key("offers");
+    w.StartArray();
+    for (const auto& o : f.offers) {
+      auto it = st.offers.find(o);
+      if (it == st.offers.end()) continue;
+      f_offered += it->second.offer.res;
+      w.StartObject();
+      str(w, "id", o);
+      str(w, "agent_id", it->second.offer.agent_id);
+      str(w, "role", it->second.offer.role);
+      write_resources(w, "resources", it->second.offer.res);
+      w.EndObject();
+    }
+    w.EndArray();
+    write_resources(w, "used_resources", f_used);
+    write_resources(w, "offered_resources", f_offered);
+    w.EndObject();
+  }
+  w.EndArray();
+
+  w.Key("completed_tasks");
+  w.StartArray();
+  for (const auto& t : st.completed_tasks) write_task(w, t);
+  w.EndArray();
+  w.Key("completed_frameworks");
+  w.StartArray();
+  for (const auto& id : st.completed_frameworks) w.String(id.c_str());
+  w.EndArray();
+
+  w.Key("roles");
+  w.StartArray();
+  for (const auto& r : st.roles) {
+    w.StartObject();
+    str(w, "name", r.role);
+    w.Key("weight");
+    w.Double(r.weight);
+    w.Key("weighted_share");
+    w.Double(r.share);
+    write_resources(w, "allocated", r.allocated);
+    w.EndObject();
+  }
+  w.EndArray();
+
+  w.Key("cluster");
+  w.StartObject();
+  write_resources(w, "total", total);
+  write_resources(w, "used", used);
+  write_resources(w, "offered", offered);
+  w.EndObject();
+
+  w.Key("counters");
+  w.StartObject();
+  w.Key("tasks_launched");
+  w.Uint64(st.tasks_launched);
+  w.Key("offers_made");
+  w.Uint64(st.offers_made);
+  w.Key("offers_declined");
+  w.Uint64(st.offers_declined);
+  w.Key("offers_rescinded");
+  w.Uint64(st.offers_rescinded);
+  w.Key("invalid_requests");
+  w.Uint64(st.invalid_requests);
+  w.Key("outstanding_offers");
+  w.Uint64(st.offers.size());
+  w.Key("last_allocation_cycle_seconds");
+  w.Double(static_cast<double>(st.last_cycle_ns) / 1e9);
+  w.EndObject();
+  w.EndObject();
+  return buf.GetString();
+}
+
+}  // namespace agora::master

@@ -1,0 +1,276 @@
+#include "agora/scheduler/driver.hpp"
+
+#include <algorithm>
+#include <iostream>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "agora/protocol/errors.hpp"
+
+namespace agora::scheduler {
+
+using namespace protocol;
+
+namespace {
+
+using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+
+}  // namespace
+
+struct driver_state {
+  driver_config cfg;
+  std::shared_ptr<scheduler> sched;
+  caf::actor master;
+  std::string framework_id;
+  bool connected = false;
+  bool stopping = false;
+  /// Bumped on each connection attempt, so stale replies are ignored.
+  uint64_t attempt = 0;
+  std::chrono::milliseconds backoff{0};
+  caf::stateful_actor<driver_state>* self = nullptr;
+  static inline const char* name = "agora.scheduler_driver";
+
+  template <class T>
+  void to_master(T msg) {
+    if (connected && master) self->send(master, std::move(msg));
+  }
+};
+
+using driver_ptr = caf::stateful_actor<driver_state>*;
+
+const std::string& driver::framework_id() const { return st_->framework_id; }
+bool driver::connected() const { return st_->connected; }
+
+void driver::accept(const std::vector<std::string>& offer_ids, std::vector<task_info> tasks,
+                    filters f) {
+  st_->to_master(protocol::accept{st_->framework_id, offer_ids, std::move(tasks), f});
+}
+
+void driver::decline(const std::vector<std::string>& offer_ids, filters f) {
+  st_->to_master(protocol::decline{st_->framework_id, offer_ids, f});
+}
+
+void driver::kill(const std::string& task_id) {
+  st_->to_master(kill_task{st_->framework_id, task_id, ""});
+}
+
+void driver::revive() { st_->to_master(protocol::revive{st_->framework_id, {}}); }
+void driver::suppress() { st_->to_master(protocol::suppress{st_->framework_id, {}}); }
+
+void driver::acknowledge(const task_status& s) {
+  if (s.uuid.empty()) return;
+  st_->to_master(protocol::acknowledge{st_->framework_id, s.agent_id, s.task_id, s.uuid});
+}
+
+void driver::reconcile(std::vector<std::string> task_ids) {
+  st_->to_master(protocol::reconcile{st_->framework_id, std::move(task_ids)});
+}
+
+void driver::teardown() {
+  auto* self = st_->self;
+  st_->stopping = true;
+  if (!st_->connected || !st_->master) {
+    self->quit();
+    return;
+  }
+  // A request, so the driver stops only once the master has the message.
+  self->request(st_->master, std::chrono::seconds{5}, protocol::teardown{st_->framework_id})
+      .then([self] { self->quit(); }, [self](const caf::error&) { self->quit(); });
+}
+
+void driver::stop() {
+  st_->stopping = true;
+  st_->self->quit();
+}
+
+namespace {
+
+void schedule_reconnect(driver_ptr self) {
+  auto& st = self->state;
+  if (st.stopping) return;
+  st.backoff = st.backoff.count() == 0 ? st.cfg.backoff_min
+                                       : std::min(st.backoff * 2, st.cfg.backoff_max);
+  self->delayed_send(self, st.backoff, reconnect_atom::value, ++st.attempt);
+}
+
+void subscribe_to(driver_ptr self, caf::actor master) {
+  auto& st = self->state;
+  st.master = master;
+  self->monitor(master);
+  framework_info info = st.cfg.framework;
+  info.id = st.framework_id;
+  auto attempt = st.attempt;
+  self->request(master, st.cfg.request_timeout, subscribe{info})
+      .then(
+          [self, attempt](subscribed& s) {
+            auto& st = self->state;
+            if (attempt != st.attempt || st.stopping) return;
+            st.framework_id = s.framework_id;
+            st.connected = true;
+            st.backoff = std::chrono::milliseconds{0};
+            driver d{&st};
+            st.sched->subscribed(d, s.framework_id);
+          },
+          [self, attempt](caf::error& e) {
+            auto& st = self->state;
+            if (attempt != st.attempt || st.stopping) return;
+            if (e.category() == errc_category &&
+                static_cast<errc>(e.code()) == errc::invalid_argument) {
+              driver d{&st};
+              st.sched->error(d, self->system().render(e), true);
+              st.stopping = true;
+              self->quit();
+              return;
+            }
+            if (st.master) self->demonitor(st.master);
+            st.master = nullptr;
+            schedule_reconnect(self);
+          });
+}
+
+void connect(driver_ptr self) {
+  auto& st = self->state;
+  if (st.stopping) return;
+  if (st.cfg.master) {
+    subscribe_to(self, st.cfg.master);
+    return;
+  }
+  auto mm = self->system().middleman().actor_handle();
+  auto attempt = st.attempt;
+  self->request(mm, std::chrono::seconds{10}, caf::connect_atom::value, st.cfg.master_host,
+                st.cfg.master_port)
+      .then(
+          [self, attempt](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                          const std::set<std::string>&) {
+            if (attempt != self->state.attempt) return;
+            if (!ptr) {
+              schedule_reconnect(self);
+              return;
+            }
+            subscribe_to(self, caf::actor_cast<caf::actor>(ptr));
+          },
+          [self, attempt](const caf::error&) {
+            if (attempt == self->state.attempt) schedule_reconnect(self);
+          });
+}
+
+caf::behavior driver_behavior(driver_ptr self, driver_config cfg,
+                              std::shared_ptr<scheduler> sched) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.sched = std::move(sched);
+  st.self = self;
+  st.framework_id = st.cfg.framework.id;
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& st = self->state;
+    if (!st.master || dm.source != st.master.address()) return;
+    st.master = nullptr;
+    bool was_connected = st.connected;
+    st.connected = false;
+    ++st.attempt;
+    if (was_connected) {
+      driver d{&st};
+      st.sched->disconnected(d);
+    }
+    schedule_reconnect(self);
+  });
+  connect(self);
+  return {
+      [self](reconnect_atom, uint64_t attempt) {
+        if (attempt == self->state.attempt) connect(self);
+      },
+      [self](offers_msg& m) {
+        driver d{&self->state};
+        self->state.sched->offers(d, m.offers);
+      },
+      [self](rescind_offer& m) {
+        driver d{&self->state};
+        self->state.sched->rescinded(d, m.offer_id);
+      },
+      [self](status_update& m) {
+        auto& st = self->state;
+        driver d{&st};
+        st.sched->update(d, m.status);
+        if (st.cfg.auto_acknowledge) d.acknowledge(m.status);
+      },
+      [self](framework_error& m) {
+        driver d{&self->state};
+        self->state.sched->error(d, m.message, m.fatal);
+        if (m.fatal) d.stop();
+      },
+      [](heartbeat&) {},
+      // Commands from a user actor (see the actor-based `spawn_driver`).
+      [self](protocol::accept& m) {
+        m.framework_id = self->state.framework_id;
+        self->state.to_master(std::move(m));
+      },
+      [self](protocol::decline& m) {
+        m.framework_id = self->state.framework_id;
+        self->state.to_master(std::move(m));
+      },
+      [self](kill_task& m) {
+        m.framework_id = self->state.framework_id;
+        self->state.to_master(std::move(m));
+      },
+      [self](protocol::revive& m) {
+        m.framework_id = self->state.framework_id;
+        self->state.to_master(std::move(m));
+      },
+      [self](protocol::suppress& m) {
+        m.framework_id = self->state.framework_id;
+        self->state.to_master(std::move(m));
+      },
+      [self](protocol::acknowledge& m) {
+        m.framework_id = self->state.framework_id;
+        self->state.to_master(std::move(m));
+      },
+      [self](protocol::reconcile& m) {
+        m.framework_id = self->state.framework_id;
+        self->state.to_master(std::move(m));
+      },
+      [self](protocol::teardown&) {
+        driver d{&self->state};
+        d.teardown();
+      },
+  };
+}
+
+/// Adapts the callback interface to a user actor.
+class actor_forwarder final : public scheduler {
+public:
+  explicit actor_forwarder(caf::actor user) : user_(std::move(user)) {}
+  void subscribed(driver& d, const std::string& id) override {
+    send(d, protocol::subscribed{id, 0});
+  }
+  void offers(driver& d, const std::vector<offer>& xs) override { send(d, offers_msg{xs}); }
+  void rescinded(driver& d, const std::string& id) override { send(d, rescind_offer{id}); }
+  void update(driver& d, const task_status& s) override { send(d, status_update{s}); }
+  void disconnected(driver& d) override { send(d, disconnected_msg{}); }
+  void error(driver& d, const std::string& message, bool fatal) override {
+    send(d, framework_error{message, fatal});
+  }
+
+private:
+  template <class T>
+  void send(driver&, T msg) {
+    caf::anon_send(user_, std::move(msg));
+  }
+  caf::actor user_;
+};
+
+}  // namespace
+
+caf::actor spawn_driver(caf::actor_system& sys, driver_config cfg,
+                        std::shared_ptr<scheduler> sched) {
+  return sys.spawn([cfg = std::move(cfg), sched](driver_ptr self) mutable {
+    return driver_behavior(self, std::move(cfg), std::move(sched));
+  });
+}
+
+caf::actor spawn_driver(caf::actor_system& sys, driver_config cfg, caf::actor user) {
+  // Updates are acknowledged by the driver after the user actor got them.
+  return spawn_driver(sys, std::move(cfg), std::make_shared<actor_forwarder>(std::move(user)));
+}
+
+}  // namespace agora::scheduler
