@@ -1,0 +1,402 @@
+#include "agora/agent/agent_actor.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <utility>
+
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/middleman.hpp>
+
+#include "agora/agent/agent_state.hpp"
+#include "agora/observability/http_server.hpp"
+
+namespace agora::agent {
+
+using namespace protocol;
+
+namespace {
+
+// The agent's own verbs, sent to itself with the connection generation.
+using reconnect_atom = caf::atom_constant<caf::atom("areconnect")>;
+using reregister_atom = caf::atom_constant<caf::atom("aregister")>;
+
+using agent_actor_type = caf::stateful_actor<agent_state>;
+using agent_ptr = agent_actor_type*;
+
+void log_line(const agent_config& cfg, const std::string& line) {
+  if (cfg.log) {
+    cfg.log(line);
+  } else {
+    // One `fprintf` per line, so lines of several agents do not interleave.
+    std::fprintf(stderr, "agora-agent: %s\n", line.c_str());
+  }
+}
+
+void log(agent_ptr self, const std::string& line) {
+  auto& st = self->state;
+  log_line(st.config, st.agent_id.empty() ? line : "[" + st.agent_id + "] " + line);
+}
+
+void publish_snapshot(agent_ptr self) {
+  self->state.snapshot->publish(self->state.to_json());
+}
+
+std::string ms_text(std::chrono::milliseconds d) {
+  return std::to_string(d.count()) + "ms";
+}
+
+// -- status updates -------------------------------------------------------------
+
+void send_update(agent_ptr self, task_status s) {
+  auto& st = self->state;
+  if (!st.registered || !st.master) return;  // re-sent after (re)registration
+  s.agent_id = st.agent_id;
+  self->send(st.master, status_update{std::move(s)});
+}
+
+// Sends a freshly recorded update and arms its retry timer.
+void emit(agent_ptr self, const task_status& s) {
+  send_update(self, s);
+  self->delayed_send(self, self->state.config.status_retry_interval, retry_atom::value, s.uuid);
+}
+
+void emit(agent_ptr self, task_record& rec, task_state state, std::string reason,
+          std::string message, int32_t exit_code = -1) {
+  emit(self, self->state.record_update(rec, state, std::move(reason), std::move(message),
+                                       exit_code));
+}
+
+void finish_stop_if_done(agent_ptr self) {
+  auto& st = self->state;
+  if (!st.stopping || !st.tasks.empty()) return;
+  for (auto& rp : st.stop_promises) rp.deliver(stop_atom::value);
+  st.stop_promises.clear();
+  self->quit();
+}
+
+// -- the master connection --------------------------------------------------------
+
+std::chrono::milliseconds next_backoff(agent_ptr self) {
+  auto& st = self->state;
+  st.backoff = st.backoff.count() == 0 ? st.config.backoff_min
+                                       : std::min(st.backoff * 2, st.config.backoff_max);
+  return st.backoff;
+}
+
+void retry_connect(agent_ptr self, const std::string& why) {
+  auto delay = next_backoff(self);
+  log(self, "cannot reach master " + self->state.master_address + ": " + why + "; retrying in " +
+                ms_text(delay));
+  self->delayed_send(self, delay, reconnect_atom::value, self->state.generation);
+}
+
+void do_register(agent_ptr self) {
+  auto& st = self->state;
+  auto gen = st.generation;
+  auto on_ok = [self, gen](agent_registered& r) {
+    auto& st = self->state;
+    if (gen != st.generation) return;  // a reply over an old connection
+    if (r.agent_id.empty()) {
+      log(self, "master replied with an empty agent id; ignored");
+      return;
+    }
+    bool again = !st.agent_id.empty();
+    if (again && st.agent_id != r.agent_id)
+      log(self, "master changed the agent id from " + st.agent_id + " to " + r.agent_id);
+    st.agent_id = r.agent_id;
+    st.registered = true;
+    st.backoff = std::chrono::milliseconds{0};
+    log(self, std::string(again ? "re-registered" : "registered") + " with master " +
+                  st.master_address + " (ping interval " + std::to_string(r.ping_interval_ms) +
+                  "ms)");
+    if (st.config.on_registered) st.config.on_registered(st.agent_id, st.master_address);
+    // Unacknowledged updates go out again at once, in their original order.
+    for (auto& s : st.pending_in_order()) send_update(self, std::move(s));
+    publish_snapshot(self);
+  };
+  auto on_error = [self, gen](caf::error& err) {
+    auto& st = self->state;
+    if (gen != st.generation) return;
+    auto delay = next_backoff(self);
+    log(self, "registration with master " + st.master_address + " failed: " +
+                  self->system().render(err) + "; retrying in " + ms_text(delay));
+    self->delayed_send(self, delay, reregister_atom::value, gen);
+  };
+  if (st.agent_id.empty())
+    self->request(st.master, st.config.register_timeout, register_agent{st.info()})
+        .then(on_ok, on_error);
+  else
+    self->request(st.master, st.config.register_timeout,
+                  reregister_agent{st.info(), st.running_statuses()})
+        .then(on_ok, on_error);
+}
+
+void connect(agent_ptr self) {
+  auto& st = self->state;
+  auto gen = ++st.generation;
+  auto mm = self->system().middleman().actor_handle();
+  self->request(mm, st.config.register_timeout, caf::connect_atom::value, st.config.master_host,
+                st.config.master_port)
+      .then(
+          [self, gen](const caf::node_id&, caf::strong_actor_ptr& ptr,
+                      const std::set<std::string>&) {
+            auto& st = self->state;
+            if (gen != st.generation) return;
+            if (!ptr) {
+              retry_connect(self, "no actor published there");
+              return;
+            }
+            st.master = caf::actor_cast<caf::actor>(ptr);
+            self->monitor(st.master);
+            do_register(self);
+          },
+          [self, gen](caf::error& err) {
+            if (gen != self->state.generation) return;
+            retry_connect(self, self->system().render(err));
+          });
+}
+
+// -- tasks -----------------------------------------------------------------------
+
+exit_callback make_exit_callback(agent_ptr self, const std::string& framework_id,
+                                 const std::string& task_id) {
+  // The reaper thread must not keep the agent alive, nor touch its state.
+  auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
+  return [weak, framework_id, task_id](const exit_status& e) {
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<caf::actor>(strong),
+                     task_exited{framework_id, task_id, static_cast<int32_t>(e.pid), e.signaled,
+                                 e.code, e.signal, e.kill_requested});
+  };
+}
+
+void handle_run_task(agent_ptr self, run_task& m) {
+  auto& st = self->state;
+  auto key = std::make_pair(m.framework.id, m.task.id);
+  if (st.tasks.count(key) != 0) {
+    log(self, "run_task for task " + m.task.id + " of framework " + m.framework.id +
+                  " which already runs; dropped");
+    return;
+  }
+  task_record rec;
+  rec.framework = m.framework;
+  rec.info = m.task;
+  auto reject = [&](task_state state, std::string reason, std::string message) {
+    log(self, "task " + m.task.id + " of framework " + m.framework.id + ": " + message);
+    emit(self, rec, state, std::move(reason), std::move(message));
+    st.complete(std::move(rec));
+    publish_snapshot(self);
+  };
+  if (st.stopping)
+    return reject(task_state::dropped, "REASON_AGENT_SHUTTING_DOWN", "the agent is shutting down");
+  std::string err;
+  if (!valid_path_component(m.framework.id, err))
+    return reject(task_state::error, "REASON_TASK_INVALID", "framework " + err);
+  if (!valid_path_component(m.task.id, err))
+    return reject(task_state::error, "REASON_TASK_INVALID", "task " + err);
+  if (m.task.command.empty())
+    return reject(task_state::error, "REASON_TASK_INVALID", "the task has no command");
+  auto free = st.config.resources - st.used();
+  if (!free.contains(m.task.res))
+    return reject(task_state::error, "REASON_TASK_INVALID",
+                  "insufficient resources: the task needs " + m.task.res.to_string() +
+                      ", the agent has " + free.to_string() + " free");
+  // STARTING, then launch (returns once the shell runs), then RUNNING.
+  auto& stored = st.tasks.emplace(key, std::move(rec)).first->second;
+  emit(self, stored, task_state::starting, "", "");
+  launch_request req;
+  req.framework_id = m.framework.id;
+  req.task_id = m.task.id;
+  req.command = m.task.command;
+  req.environment = m.task.environment;
+  req.limits.cpus_milli = m.task.res.cpus_milli;
+  req.limits.mem_bytes = m.task.res.mem_bytes;
+  req.limits.disk_bytes = m.task.res.disk_bytes;
+  auto launched = st.containers->launch(req, make_exit_callback(self, m.framework.id, m.task.id));
+  stored.sandbox = launched.sandbox;
+  if (!launched.ok) {
+    log(self, "task " + m.task.id + " of framework " + m.framework.id +
+                  " failed to launch: " + launched.error);
+    emit(self, stored, task_state::failed, "REASON_CONTAINER_LAUNCH_FAILED", launched.error);
+    st.complete(st.tasks.find(key));
+  } else {
+    stored.pid = launched.pid;
+    emit(self, stored, task_state::running, "", "");
+  }
+  publish_snapshot(self);
+}
+
+void handle_exit(agent_ptr self, const task_exited& e) {
+  auto& st = self->state;
+  auto it = st.tasks.find({e.framework_id, e.task_id});
+  if (it == st.tasks.end() || it->second.pid != e.pid) {
+    log(self, "exit of unknown task " + e.task_id + " (pid " + std::to_string(e.pid) + ") ignored");
+    return;
+  }
+  auto ev = e;
+  ev.kill_requested = e.kill_requested || it->second.kill_requested;
+  auto out = describe_exit(ev);
+  emit(self, it->second, out.state, out.reason, out.message, out.exit_code);
+  st.complete(it);
+  publish_snapshot(self);
+  finish_stop_if_done(self);
+}
+
+void kill(agent_ptr self, task_record& rec) {
+  if (rec.kill_requested) return;
+  rec.kill_requested = true;
+  // False when it already exited: its `task_exited` is on the way.
+  self->state.containers->kill(rec.pid, self->state.config.kill_grace);
+}
+
+void handle_kill(agent_ptr self, const kill_task& m) {
+  auto& st = self->state;
+  auto it = st.tasks.find({m.framework_id, m.task_id});
+  if (it != st.tasks.end()) {
+    kill(self, it->second);
+    return;
+  }
+  for (const auto& c : st.completed)
+    if (c.framework.id == m.framework_id && c.info.id == m.task_id)
+      return;  // already terminal; its update is acknowledged or retried
+  // As Mesos: a kill for a task the agent does not know yields TASK_LOST.
+  log(self, "kill for unknown task " + m.task_id + " of framework " + m.framework_id);
+  emit(self, st.record_orphan_update(m.framework_id, m.task_id, task_state::lost,
+                                     "REASON_TASK_UNKNOWN", "unknown task"));
+  publish_snapshot(self);
+}
+
+caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master,
+                             std::shared_ptr<observability::http_server> http,
+                             std::shared_ptr<state_snapshot> snapshot, std::string http_address) {
+  auto& st = self->state;
+  st.config = std::move(cfg);
+  st.hostname = st.config.hostname;
+  if (st.hostname.empty()) {
+    char buf[256] = {0};
+    if (::gethostname(buf, sizeof(buf) - 1) == 0) st.hostname = buf;
+    if (st.hostname.empty()) st.hostname = "localhost";
+  }
+  st.containers = std::make_unique<containerizer>(st.config.work_dir);
+  st.http = std::move(http);
+  st.snapshot = std::move(snapshot);
+  st.http_address = std::move(http_address);
+
+  self->set_default_handler(
+      [self](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
+        log(self, "dropped unexpected message " + caf::to_string(x.copy_content_to_message()));
+        return caf::sec::unexpected_message;
+      });
+  self->set_error_handler([self](caf::scheduled_actor*, caf::error& err) {
+    log(self, "error message: " + self->system().render(err));
+  });
+  self->set_down_handler([self](caf::scheduled_actor*, caf::down_msg& dm) {
+    auto& st = self->state;
+    if (!st.master || dm.source != st.master.address()) return;
+    log(self, "lost the master " + st.master_address + ": " + self->system().render(dm.reason));
+    st.master = nullptr;
+    st.registered = false;
+    ++st.generation;  // drop replies still in flight
+    publish_snapshot(self);
+    if (st.local_master || st.stopping) return;
+    auto delay = next_backoff(self);
+    self->delayed_send(self, delay, reconnect_atom::value, st.generation);
+  });
+
+  if (master) {
+    st.local_master = true;
+    st.master = master;
+    st.master_address = "local";
+    self->monitor(master);
+    ++st.generation;
+    do_register(self);
+  } else {
+    st.master_address = st.config.master_host + ":" + std::to_string(st.config.master_port);
+    connect(self);
+  }
+  publish_snapshot(self);
+
+  return {
+      // -- master -> agent ------------------------------------------------------------
+      [self](ping_atom) { return pong_atom::value; },
+      [self](run_task& m) { handle_run_task(self, m); },
+      [self](kill_task& m) { handle_kill(self, m); },
+      [self](shutdown_framework& m) {
+        auto& st = self->state;
+        log(self, "shutting down framework " + m.framework_id);
+        for (auto& [key, rec] : st.tasks)
+          if (key.first == m.framework_id) kill(self, rec);
+      },
+      [self](acknowledge& m) {
+        if (self->state.pending.erase(m.uuid) != 0) publish_snapshot(self);
+      },
+      // -- internal ------------------------------------------------------------------
+      [self](task_exited& e) { handle_exit(self, e); },
+      [self](retry_atom, const std::string& uuid) {
+        auto& st = self->state;
+        auto it = st.pending.find(uuid);
+        if (it == st.pending.end()) return;  // acknowledged
+        send_update(self, it->second.status);
+        self->delayed_send(self, st.config.status_retry_interval, retry_atom::value, uuid);
+      },
+      [self](reconnect_atom, uint64_t gen) {
+        auto& st = self->state;
+        if (gen != st.generation || st.local_master || st.stopping) return;
+        connect(self);
+      },
+      [self](reregister_atom, uint64_t gen) {
+        auto& st = self->state;
+        if (gen != st.generation || !st.master || st.stopping) return;
+        do_register(self);
+      },
+      // -- operators -----------------------------------------------------------------
+      [self](state_atom) { return *self->state.snapshot->get(); },
+      [self](stop_atom) -> caf::result<stop_atom> {
+        auto& st = self->state;
+        if (!st.stopping) log(self, "stopping: killing " + std::to_string(st.tasks.size()) + " tasks");
+        st.stopping = true;
+        for (auto& [key, rec] : st.tasks) kill(self, rec);
+        auto rp = self->make_response_promise();
+        st.stop_promises.push_back(rp);
+        finish_stop_if_done(self);
+        return rp;
+      },
+  };
+}
+
+}  // namespace
+
+void announce(caf::actor_system_config& cfg) {
+  cfg.add_message_type<task_exited>("agora.agent.task_exited");
+}
+
+caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::actor master) {
+  auto snapshot = std::make_shared<state_snapshot>();
+  std::shared_ptr<observability::http_server> http;
+  std::string http_address;
+  if (cfg.http_enabled) {
+    std::string err;
+    auto server = observability::http_server::start(cfg.http_host, cfg.http_port, err, 2);
+    if (!server) {
+      log_line(cfg, "cannot serve HTTP on " + cfg.http_host + ":" +
+                        std::to_string(cfg.http_port) + ": " + err);
+      return {};
+    }
+    http_address = cfg.http_host + ":" + std::to_string(server->port());
+    server->route("GET", "/health", [](const observability::http_request&) {
+      return observability::http_response::json("{\"status\":\"ok\"}");
+    });
+    server->route("GET", "/state", [snapshot](const observability::http_request&) {
+      return observability::http_response::json(*snapshot->get());
+    });
+    http = std::move(server);
+    if (cfg.on_http_started) cfg.on_http_started(http_address);
+  }
+  return sys.spawn(agent_behavior, cfg, std::move(master), std::move(http), std::move(snapshot),
+                   std::move(http_address));
+}
+
+}  // namespace agora::agent

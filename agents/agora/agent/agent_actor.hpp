@@ -1,0 +1,97 @@
+#pragma once
+
+// The agent's interface: its configuration, the internal message types it
+// sends itself (announce them with `announce`), and `spawn_agent`.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include "agora/protocol/messages.hpp"
+#include "agora/protocol/resources.hpp"
+
+namespace agora::agent {
+
+/// Request `(stop_atom)`: kill every task (with the grace period), reply
+/// `stop_atom` once every task has exited (after sending their terminal
+/// updates), then quit. Used on SIGINT/SIGTERM.
+using stop_atom = caf::atom_constant<caf::atom("agentstop")>;
+
+/// How to run one agent.
+struct agent_config {
+  /// The master's actor address, used when `spawn_agent` gets no handle.
+  std::string master_host = "127.0.0.1";
+  uint16_t master_port = 5055;
+  /// Reported to the master; empty means `gethostname()`.
+  std::string hostname;
+  /// The agent's total resources (must not be empty: the master refuses it).
+  protocol::resources resources;
+  protocol::attribute_map attributes;
+  /// Sandboxes live under `<work_dir>/frameworks/<framework_id>/tasks/<task_id>/`.
+  std::string work_dir = "/tmp/agora/agent";
+  /// SIGTERM-to-SIGKILL grace period of a kill.
+  std::chrono::milliseconds kill_grace{3000};
+  /// Unacknowledged status updates are re-sent this often.
+  std::chrono::milliseconds status_retry_interval{10000};
+  /// Timeout of one (re)registration or connection attempt.
+  std::chrono::milliseconds register_timeout{5000};
+  /// Reconnection and re-registration back off from `backoff_min`,
+  /// doubling up to `backoff_max`.
+  std::chrono::milliseconds backoff_min{200};
+  std::chrono::milliseconds backoff_max{10000};
+  /// The HTTP endpoint (`/health`, `/state`); port 0 picks a free port.
+  bool http_enabled = true;
+  std::string http_host = "127.0.0.1";
+  uint16_t http_port = 5051;
+  /// How many finished tasks `/state` keeps.
+  size_t completed_tasks_kept = 100;
+  /// Called on the agent's thread after each (re)registration, with the
+  /// agent id and the master's address (`host:port`, or `local`).
+  std::function<void(const std::string& agent_id, const std::string& master)> on_registered;
+  /// Called once when the HTTP endpoint listens, with its `host:port`.
+  std::function<void(const std::string& address)> on_http_started;
+  /// Diagnostic lines (one per call, without newline); default: stderr with
+  /// the prefix `agora-agent: `.
+  std::function<void(const std::string& line)> log;
+};
+
+/// An exit reported by the reaper thread to the agent (internal message).
+struct task_exited {
+  std::string framework_id;
+  std::string task_id;
+  int32_t pid = -1;
+  bool signaled = false;
+  int32_t code = -1;
+  int32_t signal = 0;
+  bool kill_requested = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_exited& x) {
+  return f(caf::meta::type_name("agora.agent.task_exited"), x.framework_id, x.task_id, x.pid,
+           x.signaled, x.code, x.signal, x.kill_requested);
+}
+
+/// Announces the agent's internal message types. Processes running agents
+/// call it next to `agora::protocol::announce(cfg)`.
+void announce(caf::actor_system_config& cfg);
+
+/// Spawns an agent in `sys`. With a valid `master` handle (same process, as
+/// in `agora local`) the agent registers with it directly; otherwise it
+/// connects to `cfg.master_host:cfg.master_port` through the middleman
+/// (asynchronously) and reconnects when the master goes away. Several agents
+/// may run in one process (give each its own `work_dir` and HTTP port, port 0
+/// or `http_enabled = false`). The agent answers `(state_atom)` requests with
+/// its state JSON (as served on `/state`).
+caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg,
+                       caf::actor master = caf::actor{});
+
+}  // namespace agora::agent

@@ -1,0 +1,379 @@
+#include "agora/agent/agent_actor.hpp"
+#include "agora/agent/agent_state.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <gtest/gtest.h>
+
+#include "agora/protocol/announce.hpp"
+#include "agora/protocol/errors.hpp"
+
+using namespace agora;
+using namespace agora::agent;
+using namespace agora::protocol;
+using namespace std::chrono_literals;
+
+namespace {
+
+// What the fake master tells the test about.
+struct fake_master_state {
+  static constexpr const char* name = "fake_master";
+  caf::actor observer;
+  std::string id = "agent-1";
+};
+
+// A master stand-in: admits agents (forwarding the registration to the
+// observer), and forwards every status update to the observer.
+caf::behavior fake_master(caf::stateful_actor<fake_master_state>* self, caf::actor observer,
+                          std::string id) {
+  self->state.observer = std::move(observer);
+  self->state.id = std::move(id);
+  return {
+      [self](register_agent& m) {
+        self->send(self->state.observer, m);
+        return agent_registered{self->state.id, 1000};
+      },
+      [self](reregister_agent& m) {
+        self->send(self->state.observer, m);
+        return agent_registered{m.info.id, 1000};
+      },
+      [self](status_update& m) { self->send(self->state.observer, m); },
+  };
+}
+
+class config : public caf::actor_system_config {
+public:
+  config() {
+    protocol::announce(*this);
+    agent::announce(*this);
+    load<caf::io::middleman>();
+    set("scheduler.max-threads", 2);
+    set("logger.verbosity", caf::atom("quiet"));
+  }
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in{path};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class agent_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    auto name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    work_dir_ = (std::filesystem::temp_directory_path() /
+                 ("agora-agent-" + std::to_string(::getpid()) + "-" + name))
+                    .string();
+    std::filesystem::remove_all(work_dir_);
+    cfg_.hostname = "test-host";
+    std::string err;
+    ASSERT_TRUE(resources::parse("cpus:2;mem:1GiB;disk:1GiB;ports:[31000-31010]", cfg_.resources,
+                                 err))
+        << err;
+    cfg_.attributes = {{"rack", "r1"}};
+    cfg_.work_dir = work_dir_;
+    cfg_.kill_grace = 200ms;
+    cfg_.http_enabled = false;
+    cfg_.backoff_min = 50ms;
+    cfg_.log = [](const std::string&) {};
+  }
+
+  void TearDown() override {
+    if (agent_) {
+      self_->send_exit(agent_, caf::exit_reason::user_shutdown);
+      self_->wait_for(agent_);
+    }
+    if (master_) self_->send_exit(master_, caf::exit_reason::user_shutdown);
+    std::error_code ec;
+    std::filesystem::remove_all(work_dir_, ec);
+  }
+
+  // Starts the fake master and an agent registered with it.
+  void start() {
+    master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
+    agent_ = spawn_agent(sys_, cfg_, master_);
+    ASSERT_TRUE(agent_);
+    auto reg = expect_registration();
+    ASSERT_TRUE(reg);
+    EXPECT_EQ(reg->hostname, "test-host");
+    EXPECT_EQ(reg->total, cfg_.resources);
+  }
+
+  std::optional<agent_info> expect_registration(std::chrono::milliseconds timeout = 5s) {
+    std::optional<agent_info> result;
+    self_->receive([&](register_agent& m) { result = m.info; },
+                   [&](reregister_agent& m) { result = m.info; },
+                   caf::after(timeout) >> [] {});
+    return result;
+  }
+
+  // Returns the next status update the master saw (bounded wait).
+  std::optional<task_status> next_update(std::chrono::milliseconds timeout = 10s) {
+    std::optional<task_status> result;
+    self_->receive([&](status_update& m) { result = m.status; }, caf::after(timeout) >> [] {});
+    return result;
+  }
+
+  void run(const std::string& task_id, const std::string& command, double cpus = 0.1) {
+    run_task m;
+    m.framework.id = "fw-1";
+    m.framework.name = "test";
+    m.task.id = task_id;
+    m.task.name = task_id;
+    m.task.command = command;
+    m.task.res = resources::make(cpus, 32 << 20);
+    self_->send(agent_, m);
+  }
+
+  void ack(const task_status& s) {
+    self_->send(agent_, acknowledge{s.framework_id, s.agent_id, s.task_id, s.uuid});
+  }
+
+  // Expects the next update for `task_id` to be in `state`; returns it.
+  task_status expect_state(const std::string& task_id, task_state state) {
+    auto s = next_update();
+    EXPECT_TRUE(s) << "no update, expected " << to_string(state);
+    if (!s) return {};
+    EXPECT_EQ(s->task_id, task_id);
+    EXPECT_EQ(s->framework_id, "fw-1");
+    EXPECT_EQ(s->agent_id, "agent-1");
+    EXPECT_EQ(to_string(s->state), to_string(state)) << s->message;
+    EXPECT_EQ(s->uuid.size(), 32u);
+    EXPECT_GT(s->timestamp_ns, 0);
+    return *s;
+  }
+
+  config sys_cfg_;
+  caf::actor_system sys_{sys_cfg_};
+  caf::scoped_actor self_{sys_};
+  agent_config cfg_;
+  std::string work_dir_;
+  caf::actor master_;
+  caf::actor agent_;
+};
+
+}  // namespace
+
+TEST(agent_exit, describes_exits_as_mesos_does) {
+  task_exited ok{"f", "t", 1, false, 0, 0, false};
+  EXPECT_EQ(describe_exit(ok).state, task_state::finished);
+  EXPECT_EQ(describe_exit(ok).exit_code, 0);
+  task_exited three{"f", "t", 1, false, 3, 0, false};
+  EXPECT_EQ(describe_exit(three).state, task_state::failed);
+  EXPECT_EQ(describe_exit(three).message, "exited with status 3");
+  EXPECT_EQ(describe_exit(three).exit_code, 3);
+  task_exited segv{"f", "t", 1, true, -1, 11, false};
+  EXPECT_EQ(describe_exit(segv).state, task_state::failed);
+  EXPECT_EQ(describe_exit(segv).message, "killed by signal 11 (SIGSEGV)");
+  task_exited killed{"f", "t", 1, true, -1, 15, true};
+  EXPECT_EQ(describe_exit(killed).state, task_state::killed);
+}
+
+TEST_F(agent_test, registers_with_its_info) {
+  start();
+}
+
+TEST_F(agent_test, run_task_reports_starting_running_finished_with_output) {
+  start();
+  run("t1", "echo hello from $AGORA_TASK_ID");
+  auto starting = expect_state("t1", task_state::starting);
+  auto running = expect_state("t1", task_state::running);
+  auto finished = expect_state("t1", task_state::finished);
+  EXPECT_EQ(finished.exit_code, 0);
+  EXPECT_NE(starting.uuid, running.uuid);
+  EXPECT_NE(running.uuid, finished.uuid);
+  EXPECT_EQ(read_file(work_dir_ + "/frameworks/fw-1/tasks/t1/stdout"), "hello from t1\n");
+}
+
+TEST_F(agent_test, failing_task_reports_its_exit_code) {
+  start();
+  run("t1", "exit 3");
+  expect_state("t1", task_state::starting);
+  expect_state("t1", task_state::running);
+  auto failed = expect_state("t1", task_state::failed);
+  EXPECT_EQ(failed.exit_code, 3);
+  EXPECT_EQ(failed.message, "exited with status 3");
+}
+
+TEST_F(agent_test, unacknowledged_updates_are_resent_until_acknowledged) {
+  cfg_.status_retry_interval = 300ms;
+  start();
+  run("t1", "true");
+  auto starting = expect_state("t1", task_state::starting);
+  auto running = expect_state("t1", task_state::running);
+  auto finished = expect_state("t1", task_state::finished);
+  // Nothing acknowledged: all three come again (same uuids) after ~300 ms.
+  std::set<std::string> resent;
+  while (resent.size() < 3) {
+    auto s = next_update(5s);
+    ASSERT_TRUE(s);
+    resent.insert(s->uuid);
+  }
+  EXPECT_EQ(resent, (std::set<std::string>{starting.uuid, running.uuid, finished.uuid}));
+  ack(starting);
+  ack(running);
+  ack(finished);
+  // Drain resends already in flight, then expect silence for 3 intervals.
+  auto deadline = std::chrono::steady_clock::now() + 2s;
+  int after_ack = 0;
+  for (;;) {
+    auto s = next_update(1s);
+    if (!s) break;
+    ++after_ack;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "updates keep coming after acks";
+  }
+  // At most one round was already scheduled when the acks arrived.
+  EXPECT_LE(after_ack, 3);
+}
+
+TEST_F(agent_test, kill_task_reports_killed) {
+  start();
+  run("t1", "trap '' TERM; echo ready; sleep 1000");
+  expect_state("t1", task_state::starting);
+  expect_state("t1", task_state::running);
+  // Kill once the trap is set (bounded poll), so only SIGKILL can end it.
+  auto out = work_dir_ + "/frameworks/fw-1/tasks/t1/stdout";
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (read_file(out) != "ready\n") {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(10ms);
+  }
+  self_->send(agent_, kill_task{"fw-1", "t1", "agent-1"});
+  auto killed = expect_state("t1", task_state::killed);
+  EXPECT_NE(killed.message.find("SIGKILL"), std::string::npos) << killed.message;
+}
+
+TEST_F(agent_test, kill_of_an_unknown_task_reports_lost) {
+  start();
+  self_->send(agent_, kill_task{"fw-1", "nope", "agent-1"});
+  auto lost = expect_state("nope", task_state::lost);
+  EXPECT_EQ(lost.message, "unknown task");
+}
+
+TEST_F(agent_test, shutdown_framework_kills_its_tasks) {
+  start();
+  run("t1", "sleep 1000");
+  run("t2", "sleep 1000");
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(next_update());  // STARTING, RUNNING x2
+  self_->send(agent_, shutdown_framework{"fw-1"});
+  std::set<std::string> killed;
+  for (int i = 0; i < 2; ++i) {
+    auto s = next_update();
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->state, task_state::killed);
+    killed.insert(s->task_id);
+  }
+  EXPECT_EQ(killed, (std::set<std::string>{"t1", "t2"}));
+}
+
+TEST_F(agent_test, task_that_does_not_fit_gets_task_error) {
+  start();
+  run("big", "true", 3.0);  // the agent has 2 CPUs
+  auto err = expect_state("big", task_state::error);
+  EXPECT_NE(err.message.find("insufficient resources"), std::string::npos) << err.message;
+}
+
+TEST_F(agent_test, launch_failure_gets_task_failed_or_error) {
+  start();
+  run("../bad", "true");
+  auto err = expect_state("../bad", task_state::error);
+  EXPECT_NE(err.message.find("not a valid path component"), std::string::npos);
+}
+
+TEST_F(agent_test, ping_gets_pong) {
+  start();
+  bool pong = false;
+  self_->request(agent_, 5s, ping_atom::value)
+      .receive([&](pong_atom) { pong = true; }, [&](caf::error&) {});
+  EXPECT_TRUE(pong);
+}
+
+TEST_F(agent_test, unexpected_messages_are_dropped) {
+  start();
+  self_->send(agent_, std::string{"garbage"}, 42);
+  self_->send(agent_, heartbeat{1});
+  bool pong = false;
+  self_->request(agent_, 5s, ping_atom::value)
+      .receive([&](pong_atom) { pong = true; }, [&](caf::error&) {});
+  EXPECT_TRUE(pong);
+}
+
+TEST_F(agent_test, state_lists_running_and_completed_tasks) {
+  start();
+  run("t1", "sleep 1000");
+  run("t2", "true");
+  std::map<std::string, task_state> last;
+  while (last["t1"] != task_state::running || last["t2"] != task_state::finished) {
+    auto s = next_update();
+    ASSERT_TRUE(s);
+    last[s->task_id] = s->state;
+  }
+  std::string json;
+  self_->request(agent_, 5s, state_atom::value)
+      .receive([&](std::string& s) { json = s; }, [&](caf::error&) {});
+  EXPECT_NE(json.find("\"id\":\"agent-1\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"registered\":true"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"rack\":\"r1\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"state\":\"TASK_RUNNING\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"completed_tasks\":[{\"id\":\"t2\""), std::string::npos) << json;
+}
+
+TEST_F(agent_test, stop_kills_tasks_and_replies) {
+  start();
+  run("t1", "sleep 1000");
+  expect_state("t1", task_state::starting);
+  expect_state("t1", task_state::running);
+  bool stopped = false;
+  self_->request(agent_, 10s, stop_atom::value)
+      .receive([&](stop_atom) { stopped = true; }, [&](caf::error&) {});
+  EXPECT_TRUE(stopped);
+  expect_state("t1", task_state::killed);
+  self_->wait_for(agent_);
+  agent_ = nullptr;
+}
+
+TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restarts) {
+  // The master lives in another actor system, reached over TCP on loopback.
+  config master_cfg;
+  caf::actor_system master_sys{master_cfg};
+  auto master1 = master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
+  auto port = master_sys.middleman().publish(master1, 0, "127.0.0.1", true);
+  ASSERT_TRUE(port) << master_sys.render(port.error());
+  cfg_.master_host = "127.0.0.1";
+  cfg_.master_port = *port;
+  agent_ = spawn_agent(sys_, cfg_);
+  ASSERT_TRUE(agent_);
+  auto reg = expect_registration();
+  ASSERT_TRUE(reg);
+  EXPECT_TRUE(reg->id.empty());
+  run("t1", "sleep 1000");
+  expect_state("t1", task_state::starting);
+  expect_state("t1", task_state::running);
+  // The master goes away; a new one takes over the same port.
+  master_sys.middleman().unpublish(master1, *port);
+  caf::anon_send_exit(master1, caf::exit_reason::user_shutdown);
+  auto master2 = master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
+  auto port2 = master_sys.middleman().publish(master2, *port, "127.0.0.1", true);
+  ASSERT_TRUE(port2) << master_sys.render(port2.error());
+  std::optional<reregister_agent> rereg;
+  self_->receive([&](reregister_agent& m) { rereg = m; }, caf::after(10s) >> [] {});
+  ASSERT_TRUE(rereg);
+  EXPECT_EQ(rereg->info.id, "agent-1");
+  ASSERT_EQ(rereg->tasks.size(), 1u);
+  EXPECT_EQ(rereg->tasks[0].task_id, "t1");
+  EXPECT_EQ(rereg->tasks[0].state, task_state::running);
+  self_->send_exit(agent_, caf::exit_reason::user_shutdown);
+  self_->wait_for(agent_);
+  agent_ = nullptr;
+  caf::anon_send_exit(master2, caf::exit_reason::user_shutdown);
+}

@@ -1,0 +1,231 @@
+#include "agora/agent/agent_state.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "agora/observability/http_server.hpp"
+
+namespace agora::agent {
+
+using protocol::task_state;
+using protocol::task_status;
+
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+using writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void str(writer& w, const char* key, const std::string& value) {
+  w.Key(key);
+  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+// Same shape as the master's `/state` resources.
+void write_resources(writer& w, const char* key, const protocol::resources& r) {
+  w.Key(key);
+  w.StartObject();
+  w.Key("cpus");
+  w.Double(r.cpus());
+  w.Key("mem");
+  w.Int64(r.mem_bytes);
+  w.Key("disk");
+  w.Int64(r.disk_bytes);
+  w.Key("gpus");
+  w.Int64(r.gpus);
+  std::string ports = "[";
+  for (size_t i = 0; i < r.ports.size(); ++i) {
+    if (i > 0) ports += ",";
+    ports += std::to_string(r.ports[i].begin) + "-" + std::to_string(r.ports[i].end);
+  }
+  str(w, "ports", ports + "]");
+  w.EndObject();
+}
+
+void write_task(writer& w, const task_record& t) {
+  w.StartObject();
+  str(w, "id", t.info.id);
+  str(w, "name", t.info.name);
+  str(w, "framework_id", t.framework.id);
+  str(w, "state", protocol::to_string(t.status.state));
+  str(w, "command", t.info.command);
+  write_resources(w, "resources", t.info.res);
+  w.Key("pid");
+  w.Int(t.pid);
+  str(w, "sandbox", t.sandbox);
+  str(w, "reason", t.status.reason);
+  str(w, "message", t.status.message);
+  w.Key("exit_code");
+  w.Int(t.status.exit_code);
+  w.Key("timestamp");
+  w.Double(static_cast<double>(t.status.timestamp_ns) / 1e9);
+  w.EndObject();
+}
+
+}  // namespace
+
+exit_outcome describe_exit(const task_exited& e) {
+  exit_outcome out;
+  std::string how;
+  if (e.signaled) {
+    how = "killed by signal " + std::to_string(e.signal) + " (" + signal_name(e.signal) + ")";
+  } else {
+    how = "exited with status " + std::to_string(e.code);
+    out.exit_code = e.code;
+  }
+  if (e.kill_requested) {
+    out.state = task_state::killed;
+    out.reason = "";
+    out.message = "killed on request (" + how + ")";
+  } else if (!e.signaled && e.code == 0) {
+    out.state = task_state::finished;
+    out.reason = "";
+    out.message = how;
+  } else {
+    out.state = task_state::failed;
+    out.reason = "REASON_COMMAND_EXECUTOR_FAILED";
+    out.message = how;
+  }
+  return out;
+}
+
+state_snapshot::state_snapshot() : json_(std::make_shared<const std::string>("{}")) {
+}
+
+void state_snapshot::publish(std::string json) {
+  auto p = std::make_shared<const std::string>(std::move(json));
+  std::lock_guard<std::mutex> guard{mtx_};
+  json_ = std::move(p);
+}
+
+std::shared_ptr<const std::string> state_snapshot::get() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return json_;
+}
+
+agent_state::~agent_state() = default;
+
+protocol::resources agent_state::used() const {
+  protocol::resources r;
+  for (const auto& [key, t] : tasks) r += t.info.res;
+  return r;
+}
+
+std::string agent_state::make_uuid() {
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+const task_status& agent_state::record_update(task_record& rec, task_state state,
+                                              std::string reason, std::string message,
+                                              int32_t exit_code) {
+  task_status s;
+  s.task_id = rec.info.id;
+  s.framework_id = rec.framework.id;
+  s.agent_id = agent_id;
+  s.state = state;
+  s.reason = std::move(reason);
+  s.message = std::move(message);
+  s.uuid = make_uuid();
+  s.timestamp_ns = now_ns();
+  s.exit_code = exit_code;
+  rec.status = s;
+  auto& p = pending[s.uuid];
+  p.seq = next_seq++;
+  p.status = std::move(s);
+  return p.status;
+}
+
+const task_status& agent_state::record_orphan_update(const std::string& framework_id,
+                                                     const std::string& task_id,
+                                                     task_state state, std::string reason,
+                                                     std::string message) {
+  task_record rec;
+  rec.framework.id = framework_id;
+  rec.info.id = task_id;
+  return record_update(rec, state, std::move(reason), std::move(message));
+}
+
+void agent_state::complete(
+    std::map<std::pair<std::string, std::string>, task_record>::iterator it) {
+  auto rec = std::move(it->second);
+  tasks.erase(it);
+  complete(std::move(rec));
+}
+
+void agent_state::complete(task_record rec) {
+  completed.push_back(std::move(rec));
+  while (completed.size() > std::max<size_t>(config.completed_tasks_kept, 1))
+    completed.pop_front();
+}
+
+std::vector<task_status> agent_state::pending_in_order() const {
+  std::vector<const pending_update*> xs;
+  for (const auto& [uuid, p] : pending) xs.push_back(&p);
+  std::sort(xs.begin(), xs.end(), [](auto a, auto b) { return a->seq < b->seq; });
+  std::vector<task_status> out;
+  for (auto p : xs) out.push_back(p->status);
+  return out;
+}
+
+std::vector<task_status> agent_state::running_statuses() const {
+  std::vector<task_status> out;
+  for (const auto& [key, t] : tasks) {
+    auto s = t.status;
+    s.agent_id = agent_id;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+protocol::agent_info agent_state::info() const {
+  protocol::agent_info i;
+  i.id = agent_id;
+  i.hostname = hostname;
+  i.total = config.resources;
+  i.attributes = config.attributes;
+  i.http_address = http_address;
+  return i;
+}
+
+std::string agent_state::to_json() const {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  w.StartObject();
+  str(w, "id", agent_id);
+  str(w, "hostname", hostname);
+  write_resources(w, "resources", config.resources);
+  write_resources(w, "used_resources", used());
+  w.Key("attributes");
+  w.StartObject();
+  for (const auto& [k, v] : config.attributes) str(w, k.c_str(), v);
+  w.EndObject();
+  str(w, "master", master_address);
+  w.Key("registered");
+  w.Bool(registered);
+  str(w, "http_address", http_address);
+  str(w, "work_dir", config.work_dir);
+  w.Key("pending_updates");
+  w.Uint64(pending.size());
+  w.Key("tasks");
+  w.StartArray();
+  for (const auto& [key, t] : tasks) write_task(w, t);
+  w.EndArray();
+  w.Key("completed_tasks");
+  w.StartArray();
+  for (const auto& t : completed) write_task(w, t);
+  w.EndArray();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace agora::agent

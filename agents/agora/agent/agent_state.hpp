@@ -1,0 +1,138 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/response_promise.hpp>
+
+#include "agora/agent/agent_actor.hpp"
+#include "agora/agent/containerizer.hpp"
+#include "agora/protocol/messages.hpp"
+
+namespace agora::observability {
+class http_server;
+}
+
+namespace agora::agent {
+
+/// One task the agent knows: running, or recently completed.
+struct task_record {
+  protocol::framework_info framework;
+  protocol::task_info info;
+  protocol::task_status status;  ///< The latest update.
+  pid_t pid = -1;
+  std::string sandbox;
+  bool kill_requested = false;
+};
+
+/// An update waiting for its acknowledgement.
+struct pending_update {
+  uint64_t seq = 0;  ///< Creation order (updates are re-sent in this order).
+  protocol::task_status status;
+};
+
+/// The terminal state, reason and message of a task that exited.
+struct exit_outcome {
+  protocol::task_state state = protocol::task_state::failed;
+  std::string reason;
+  std::string message;
+  int32_t exit_code = -1;
+};
+
+/// Returns how a task that exited is reported: exit 0 -> TASK_FINISHED;
+/// non-zero -> TASK_FAILED `exited with status N`; a signal -> TASK_FAILED
+/// `killed by signal N (SIGX)`; any exit after a kill request -> TASK_KILLED.
+exit_outcome describe_exit(const task_exited& e);
+
+/// The latest state JSON, shared between the agent (writer) and HTTP
+/// threads (readers). Readers never wait on the actor.
+class state_snapshot {
+public:
+  state_snapshot();
+  /// Replaces the JSON.
+  void publish(std::string json);
+  /// Returns the latest JSON (never null).
+  std::shared_ptr<const std::string> get() const;
+
+private:
+  mutable std::mutex mtx_;
+  std::shared_ptr<const std::string> json_;
+};
+
+/// Everything the agent actor owns. The behaviour (agent_actor.cpp) stays
+/// thin; the bookkeeping below is plain C++.
+struct agent_state {
+  static inline const char* name = "agora.agent";
+
+  agent_config config;
+  std::string hostname;
+  std::unique_ptr<containerizer> containers;
+  std::shared_ptr<state_snapshot> snapshot = std::make_shared<state_snapshot>();
+  std::shared_ptr<observability::http_server> http;
+  std::string http_address;
+
+  // -- the master ---------------------------------------------------------
+  caf::actor master;
+  bool local_master = false;  ///< Given a handle: no reconnection.
+  std::string master_address;
+  std::string agent_id;
+  bool registered = false;
+  uint64_t generation = 0;  ///< Bumped per connection, to drop stale replies.
+  std::chrono::milliseconds backoff{0};
+
+  // -- tasks and updates -----------------------------------------------------
+  std::map<std::pair<std::string, std::string>, task_record> tasks;  ///< (framework, task)
+  std::deque<task_record> completed;
+  std::map<std::string, pending_update> pending;  ///< By uuid.
+  uint64_t next_seq = 0;
+  std::mt19937_64 rng{std::random_device{}()};
+  bool stopping = false;
+  std::vector<caf::response_promise> stop_promises;
+
+  ~agent_state();
+
+  /// Returns the resources used by running tasks.
+  protocol::resources used() const;
+
+  /// Returns a fresh random 128-bit id as 32 hex digits.
+  std::string make_uuid();
+
+  /// Records `s` as the latest status of `rec` and as pending (with a fresh
+  /// uuid and timestamp); returns the stored status.
+  const protocol::task_status& record_update(task_record& rec, protocol::task_state state,
+                                             std::string reason, std::string message,
+                                             int32_t exit_code = -1);
+
+  /// Returns an update for a task the agent does not run, kept pending.
+  const protocol::task_status& record_orphan_update(const std::string& framework_id,
+                                                    const std::string& task_id,
+                                                    protocol::task_state state,
+                                                    std::string reason, std::string message);
+
+  /// Moves a task from `tasks` to `completed` (bounded).
+  void complete(std::map<std::pair<std::string, std::string>, task_record>::iterator it);
+  void complete(task_record rec);
+
+  /// Returns the pending updates in creation order.
+  std::vector<protocol::task_status> pending_in_order() const;
+
+  /// Returns the latest statuses of the running tasks (for re-registration).
+  std::vector<protocol::task_status> running_statuses() const;
+
+  /// Returns the agent info sent on (re)registration.
+  protocol::agent_info info() const;
+
+  /// Returns the state JSON served on `/state`.
+  std::string to_json() const;
+};
+
+}  // namespace agora::agent
