@@ -18,6 +18,7 @@ void execute_scheduler::subscribed(agora::scheduler::driver& d, const std::strin
 }
 
 void execute_scheduler::offers(agora::scheduler::driver& d, const std::vector<protocol::offer>& offers) {
+  if (done_) return;
   std::vector<std::string> unused;
   for (const auto& o : offers) {
     if (launched_ || !o.res.contains(opts_.res)) {
@@ -54,7 +55,6 @@ void execute_scheduler::update(agora::scheduler::driver& d, const protocol::task
   } else {
     exit_status_ = 1;
   }
-  d.acknowledge(s);
   d.teardown();
 }
 
@@ -141,7 +141,6 @@ void demo_scheduler::update(agora::scheduler::driver& d, const protocol::task_st
     sum_.tasks_per_second = sum_.wall_seconds > 0 ? done / sum_.wall_seconds : 0;
     if (!opts_.quiet) std::cout << format(sum_) << std::endl;
     guard.unlock();
-    d.acknowledge(s);
     if (opts_.stop_when_done) d.teardown();
   }
 }

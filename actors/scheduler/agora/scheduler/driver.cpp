@@ -68,16 +68,28 @@ void driver::reconcile(std::vector<std::string> task_ids) {
 }
 
 void driver::teardown() {
-  auto* self = st_->self;
+  // Deferred to a message, so it takes effect after the current callback
+  // (and the acknowledgement that follows it).
   st_->stopping = true;
-  if (!st_->connected || !st_->master) {
+  st_->self->send(st_->self, protocol::teardown{st_->framework_id});
+}
+
+namespace {
+
+/// Tears the framework down at the master, then quits.
+void do_teardown(driver_state& st) {
+  auto* self = st.self;
+  st.stopping = true;
+  if (!st.connected || !st.master) {
     self->quit();
     return;
   }
   // A request, so the driver stops only once the master has the message.
-  self->request(st_->master, std::chrono::seconds{5}, protocol::teardown{st_->framework_id})
+  self->request(st.master, std::chrono::seconds{5}, protocol::teardown{st.framework_id})
       .then([self] { self->quit(); }, [self](const caf::error&) { self->quit(); });
 }
+
+}  // namespace
 
 void driver::stop() {
   st_->stopping = true;
@@ -229,10 +241,7 @@ caf::behavior driver_behavior(driver_ptr self, driver_config cfg,
         m.framework_id = self->state.framework_id;
         self->state.to_master(std::move(m));
       },
-      [self](protocol::teardown&) {
-        driver d{&self->state};
-        d.teardown();
-      },
+      [self](protocol::teardown&) { do_teardown(self->state); },
   };
 }
 

@@ -1,0 +1,177 @@
+// agora: the command-line tool. Subcommands: local, execute, demo, policy.
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "agora/cli/flags.hpp"
+#include "agora/main/frameworks.hpp"
+#include "agora/main/local_cluster.hpp"
+#include "agora/main/signals.hpp"
+#include "agora/protocol/announce.hpp"
+#include "agora/scheduler/driver.hpp"
+
+namespace {
+
+using namespace agora;
+
+constexpr const char* usage_text =
+    "usage: agora COMMAND [flags]\n"
+    "\n"
+    "commands:\n"
+    "  local     run a master and N agents in one process (no ZooKeeper)\n"
+    "  execute   run one command as a task and exit with its status\n"
+    "  demo      run many small tasks and print throughput figures\n"
+    "\n"
+    "run 'agora COMMAND --help' for the flags of a command\n";
+
+/// Flags shared by the framework subcommands.
+struct framework_flags {
+  std::string master = "127.0.0.1:5055";
+  std::string name;
+  std::string role = "*";
+  std::string principal;
+  double cpus = 0.1;
+  protocol::resources res = protocol::resources::make(0.1, 32 << 20);
+  std::chrono::milliseconds failover_timeout{0};
+
+  void add(cli::flags& f) {
+    f.add("master", &master, "the master's actor endpoint HOST:PORT");
+    f.add("name", &name, "framework name");
+    f.add("role", &role, "role to receive offers for");
+    f.add("principal", &principal, "principal of the framework");
+    f.add("failover-timeout", &failover_timeout,
+          "how long the master keeps tasks after the framework disconnects");
+    f.add("cpus", &cpus, "CPUs per task");
+    f.add_custom("mem", "32MiB", "memory per task, with a unit (e.g. 64MiB)",
+                 [this](const std::string& v, std::string& err) {
+                   return protocol::parse_bytes(v, res.mem_bytes, err);
+                 });
+  }
+
+  /// Completes the task resources and the driver config; false on bad input.
+  bool finish(scheduler::driver_config& cfg, std::string& error) {
+    if (!(cpus > 0) || cpus > 1e6) {
+      error = "--cpus: must be a positive number";
+      return false;
+    }
+    res.cpus_milli = static_cast<int64_t>(cpus * 1000 + 0.5);
+    if (!cli::parse_host_port(master, cfg.master_host, cfg.master_port, error)) {
+      error = "--master: " + error;
+      return false;
+    }
+    cfg.framework.name = name;
+    cfg.framework.roles = {role};
+    cfg.framework.principal = principal;
+    cfg.framework.failover_timeout_ms = failover_timeout.count();
+    return true;
+  }
+};
+
+/// Runs a driver for `sched` until it stops; returns false on `timeout`.
+bool run_driver(caf::actor_system& sys, scheduler::driver_config cfg,
+                std::shared_ptr<scheduler::scheduler> sched, std::chrono::milliseconds timeout) {
+  auto driver = scheduler::spawn_driver(sys, std::move(cfg), std::move(sched));
+  caf::scoped_actor self{sys};
+  self->monitor(driver);
+  bool stopped = false;
+  if (timeout.count() > 0) {
+    self->receive([&](const caf::down_msg&) { stopped = true; },
+                  caf::after(timeout) >> [&] {});
+  } else {
+    self->receive([&](const caf::down_msg&) { stopped = true; });
+  }
+  if (!stopped) caf::anon_send_exit(driver, caf::exit_reason::user_shutdown);
+  return stopped;
+}
+
+int cmd_execute(int argc, char** argv) {
+  framework_flags ff;
+  ff.name = "agora-execute";
+  main::execute_scheduler::options opts;
+  std::chrono::milliseconds timeout{0};
+  std::string env;
+  cli::flags f{"agora execute", "Runs one command as a task; exits with its exit status."};
+  ff.add(f);
+  f.add("command", &opts.command, "shell command to run (required)");
+  f.add("task-name", &opts.task_name, "name of the task");
+  f.add("env", &env, "environment for the task, e.g. A=1;B=2");
+  f.add("timeout", &timeout, "give up after this long (0ms: wait forever)");
+  f.parse_or_exit(argc, argv, 2);
+  scheduler::driver_config cfg;
+  std::string error;
+  if (opts.command.empty()) error = "--command: required";
+  if (error.empty()) ff.finish(cfg, error);
+  for (size_t pos = 0; error.empty() && pos < env.size();) {
+    auto semi = env.find(';', pos);
+    auto item = env.substr(pos, semi == std::string::npos ? std::string::npos : semi - pos);
+    pos = semi == std::string::npos ? env.size() : semi + 1;
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      error = "--env: '" + item + "' is not NAME=VALUE";
+    else
+      opts.environment[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  if (!error.empty()) {
+    std::cerr << "agora execute: error: " << error << "\n";
+    return 2;
+  }
+  opts.res = ff.res;
+  caf::actor_system_config sys_cfg;
+  protocol::announce(sys_cfg);
+  sys_cfg.load<caf::io::middleman>();
+  caf::actor_system sys{sys_cfg};
+  auto sched = std::make_shared<main::execute_scheduler>(opts);
+  if (!run_driver(sys, cfg, sched, timeout)) {
+    std::cerr << "agora execute: timed out after " << timeout.count() << "ms\n";
+    return 124;
+  }
+  return sched->exit_status();
+}
+
+int cmd_demo(int argc, char** argv) {
+  framework_flags ff;
+  ff.name = "agora-demo";
+  main::demo_scheduler::options opts;
+  cli::flags f{"agora demo", "Runs many small tasks and prints launch figures."};
+  ff.add(f);
+  f.add("tasks", &opts.tasks, "number of tasks (0: run forever)");
+  f.add("parallel", &opts.parallel, "at most this many tasks at once (0: as offers allow)");
+  f.add("command", &opts.command, "shell command of each task");
+  f.parse_or_exit(argc, argv, 2);
+  scheduler::driver_config cfg;
+  std::string error;
+  if (opts.tasks < 0) error = "--tasks: must not be negative";
+  if (error.empty()) ff.finish(cfg, error);
+  if (!error.empty()) {
+    std::cerr << "agora demo: error: " << error << "\n";
+    return 2;
+  }
+  opts.res = ff.res;
+  caf::actor_system_config sys_cfg;
+  protocol::announce(sys_cfg);
+  sys_cfg.load<caf::io::middleman>();
+  caf::actor_system sys{sys_cfg};
+  auto sched = std::make_shared<main::demo_scheduler>(opts);
+  run_driver(sys, cfg, sched, std::chrono::milliseconds{0});
+  auto s = sched->current();
+  return s.failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
+    std::cout << usage_text;
+    return argc < 2 ? 2 : 0;
+  }
+  std::string cmd = argv[1];
+  if (cmd == "local") return main::run_local_cluster(argc, argv);
+  if (cmd == "execute") return cmd_execute(argc, argv);
+  if (cmd == "demo") return cmd_demo(argc, argv);
+  std::cerr << "agora: error: unknown command '" << cmd << "'\n" << usage_text;
+  return 2;
+}

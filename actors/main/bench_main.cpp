@@ -1,0 +1,149 @@
+// agora-bench: launch latency and throughput on an embedded cluster (a master
+// and N agents in this process, tasks as real processes), repeated and
+// reported as medians. Usage: agora-bench [--tasks 1000] [--runs 5] ...
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <condition_variable>
+#include <mutex>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "agora/agent/agent_actor.hpp"
+#include "agora/main/frameworks.hpp"
+#include "agora/main/master_runtime.hpp"
+#include "agora/protocol/announce.hpp"
+
+namespace {
+
+using namespace agora;
+
+double median(std::vector<double> xs) {
+  if (xs.empty()) return 0;
+  std::sort(xs.begin(), xs.end());
+  size_t n = xs.size();
+  return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
+}
+
+struct run_result {
+  main::demo_scheduler::summary summary;
+  bool completed = false;
+};
+
+run_result run_once(int64_t tasks, int64_t agents, const protocol::resources& agent_res,
+                    const std::string& command, const std::string& work_dir, int run) {
+  caf::actor_system_config cfg;
+  protocol::announce(cfg);
+  agent::announce(cfg);
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  main::master_options opts;
+  opts.http_port = 0;
+  opts.actor_port = 0;
+  opts.config.allocation_interval = std::chrono::milliseconds{1000};
+  std::string error;
+  auto rt = main::master_runtime::start(sys, opts, error);
+  if (!rt) {
+    std::cerr << "agora-bench: " << error << "\n";
+    std::exit(1);
+  }
+  std::vector<caf::actor> agent_actors;
+  std::mutex registered_mtx;
+  std::condition_variable registered_cv;
+  int64_t registered = 0;
+  for (int64_t i = 0; i < agents; ++i) {
+    agent::agent_config ac;
+    ac.hostname = "bench-agent-" + std::to_string(i);
+    ac.resources = agent_res;
+    ac.work_dir = work_dir + "/run-" + std::to_string(run) + "/agent-" + std::to_string(i);
+    ac.http_enabled = false;
+    ac.log = [](const std::string&) {};
+    ac.on_registered = [&](const std::string&, const std::string&) {
+      std::lock_guard<std::mutex> guard{registered_mtx};
+      ++registered;
+      registered_cv.notify_all();
+    };
+    agent_actors.push_back(agent::spawn_agent(sys, ac, rt->actor()));
+  }
+  // Wait until every agent is registered.
+  {
+    std::unique_lock<std::mutex> lock{registered_mtx};
+    registered_cv.wait_for(lock, std::chrono::seconds{30},
+                           [&] { return registered >= agents; });
+  }
+  caf::scoped_actor self{sys};
+  main::demo_scheduler::options dopts;
+  dopts.tasks = tasks;
+  dopts.command = command;
+  dopts.quiet = true;
+  auto sched = std::make_shared<main::demo_scheduler>(dopts);
+  scheduler::driver_config dcfg;
+  dcfg.master = rt->actor();
+  dcfg.framework.name = "agora-bench";
+  dcfg.framework.roles = {"bench"};
+  auto driver = scheduler::spawn_driver(sys, dcfg, sched);
+  self->monitor(driver);
+  run_result r;
+  self->receive([&](const caf::down_msg&) { r.completed = true; },
+                caf::after(std::chrono::minutes{5}) >> [] {});
+  r.summary = sched->current();
+  for (auto& a : agent_actors)
+    self->request(a, std::chrono::seconds{30}, agent::stop_atom::value)
+        .receive([](agent::stop_atom) {}, [](const caf::error&) {});
+  rt.reset();
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t tasks = 1000;
+  int64_t runs = 5;
+  int64_t agents = 3;
+  std::string command = "true";
+  std::string work_dir = "/tmp/agora/bench";
+  protocol::resources agent_res;
+  std::string ignored;
+  protocol::resources::parse("cpus:4;mem:8GiB;disk:10GiB", agent_res, ignored);
+  cli::flags f{"agora-bench",
+               "Measures accept->TASK_RUNNING latency and task throughput on an embedded "
+               "cluster (master + agents in this process, tasks as real processes)."};
+  f.add("tasks", &tasks, "tasks per run");
+  f.add("runs", &runs, "repetitions (medians are reported)");
+  f.add("agents", &agents, "agents");
+  f.add("command", &command, "command of each task");
+  f.add("work-dir", &work_dir, "sandboxes go here");
+  f.add_custom("agent-resources", agent_res.to_string(), "resources of each agent",
+               [&agent_res](const std::string& v, std::string& err) {
+                 return protocol::resources::parse(v, agent_res, err);
+               });
+  f.parse_or_exit(argc, argv);
+  if (tasks < 1 || runs < 1 || agents < 1) {
+    std::cerr << "agora-bench: error: --tasks, --runs and --agents must be positive\n";
+    return 2;
+  }
+  std::vector<double> p50s, p99s, rates;
+  std::printf("run  tasks  wall_s  tasks/s  p50_ms  p99_ms\n");
+  for (int64_t i = 0; i < runs; ++i) {
+    auto r = run_once(tasks, agents, agent_res, command, work_dir, static_cast<int>(i));
+    const auto& s = r.summary;
+    if (!r.completed || s.finished != tasks) {
+      std::fprintf(stderr, "agora-bench: run %lld incomplete: %lld of %lld finished\n",
+                   static_cast<long long>(i), static_cast<long long>(s.finished),
+                   static_cast<long long>(tasks));
+      return 1;
+    }
+    std::printf("%3lld  %5lld  %6.2f  %7.1f  %6.2f  %6.2f\n", static_cast<long long>(i),
+                static_cast<long long>(tasks), s.wall_seconds, s.tasks_per_second,
+                s.percentile(50), s.percentile(99));
+    std::fflush(stdout);
+    p50s.push_back(s.percentile(50));
+    p99s.push_back(s.percentile(99));
+    rates.push_back(s.tasks_per_second);
+  }
+  std::printf("median over %lld runs: %.1f tasks/s, accept->RUNNING p50 %.2f ms, p99 %.2f ms\n",
+              static_cast<long long>(runs), median(rates), median(p50s), median(p99s));
+  return 0;
+}
