@@ -1,2 +1,191 @@
-// agora-agent: runs tasks for a remote master. See agora/agent/agent_actor.hpp.
-int main() { return 0; }
+// agora-agent: the agent daemon. Registers with a master, runs its tasks,
+// serves `/health` and `/state`. See agora/agent/agent_actor.hpp.
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "agora/agent/agent_actor.hpp"
+#include "agora/cli/flags.hpp"
+#include "agora/protocol/announce.hpp"
+
+namespace {
+
+using namespace agora;
+
+constexpr int64_t gib = int64_t{1} << 30;
+constexpr int64_t mib = int64_t{1} << 20;
+
+// Returns MemTotal from /proc/meminfo in bytes (0 if unknown).
+int64_t mem_total() {
+  std::ifstream in{"/proc/meminfo"};
+  std::string key, unit;
+  int64_t value = 0;
+  while (in >> key >> value) {
+    std::getline(in, unit);
+    if (key == "MemTotal:") return value * 1024;
+  }
+  return 0;
+}
+
+// Resources detected from the host: all CPUs, memory minus 1 GiB headroom
+// (at least half of it), the free disk of the work directory, ports
+// [31000-32000].
+protocol::resources detect_resources(const std::string& work_dir) {
+  protocol::resources r;
+  r.cpus_milli = std::max<int64_t>(1, ::sysconf(_SC_NPROCESSORS_ONLN)) * 1000;
+  int64_t total = mem_total();
+  r.mem_bytes = std::max(total - gib, total / 2) / mib * mib;
+  std::error_code ec;
+  std::filesystem::create_directories(work_dir, ec);
+  struct statvfs vfs;
+  if (::statvfs(work_dir.c_str(), &vfs) == 0)
+    r.disk_bytes = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize) / mib *
+                   mib;
+  r.ports = {{31000, 32000}};
+  return r;
+}
+
+// Parses `rack:r1;zone:z1`.
+bool parse_attributes(const std::string& text, protocol::attribute_map& out, std::string& error) {
+  out.clear();
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    auto end = text.find(';', pos);
+    if (end == std::string::npos) end = text.size();
+    auto item = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.empty()) continue;
+    auto colon = item.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      error = "'" + item + "' is not NAME:VALUE";
+      return false;
+    }
+    out[item.substr(0, colon)] = item.substr(colon + 1);
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // SIGINT/SIGTERM are taken with `sigwait` below; block them before any
+  // thread starts so every thread inherits the mask (task processes reset it).
+  sigset_t term;
+  sigemptyset(&term);
+  sigaddset(&term, SIGINT);
+  sigaddset(&term, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &term, nullptr);
+
+  agent::agent_config ac;
+  std::string master = "127.0.0.1:5055";
+  std::string ip = "127.0.0.1";
+  uint16_t http_port = 5051;
+  uint16_t actor_port = 5056;
+  bool resources_given = false;
+  cli::flags f{"agora-agent", "The Agora agent: offers this host's resources to a master and "
+                              "runs the tasks the master sends."};
+  f.add_custom("master", master, "the master's actor address HOST:PORT (required)",
+               [&](const std::string& v, std::string& err) {
+                 if (!cli::parse_host_port(v, ac.master_host, ac.master_port, err)) return false;
+                 master = v;
+                 return true;
+               });
+  f.add_custom("resources", "detected: nproc, MemTotal-1GiB, free disk, ports:[31000-32000]",
+               "total resources, e.g. cpus:4;mem:8GiB;disk:20GiB;ports:[31000-32000]",
+               [&](const std::string& v, std::string& err) {
+                 if (!protocol::resources::parse(v, ac.resources, err)) return false;
+                 if (ac.resources.empty()) {
+                   err = "'" + v + "' has no resources";
+                   return false;
+                 }
+                 resources_given = true;
+                 return true;
+               });
+  f.add_custom("attributes", "", "attributes, e.g. rack:r1;zone:z1",
+               [&](const std::string& v, std::string& err) {
+                 return parse_attributes(v, ac.attributes, err);
+               });
+  f.add("hostname", &ac.hostname, "hostname reported to the master (default: gethostname)");
+  f.add("work-dir", &ac.work_dir, "directory for task sandboxes");
+  f.add("ip", &ip, "address to bind HTTP and the actor port to");
+  f.add("port", &http_port, "HTTP port (0: any free port)");
+  f.add("actor-port", &actor_port, "port the agent actor is published on (0: any free port)");
+  f.add("kill-grace", &ac.kill_grace, "SIGTERM-to-SIGKILL grace period of a task kill");
+  f.add("status-retry-interval", &ac.status_retry_interval,
+        "how often unacknowledged status updates are re-sent");
+  f.parse_or_exit(argc, argv);
+  if (!f.positional().empty()) {
+    std::cerr << "agora-agent: error: unexpected argument '" << f.positional().front() << "'\n";
+    return 2;
+  }
+  if (!f.given("master")) {
+    std::cerr << "agora-agent: error: --master: is required (HOST:PORT of the master)\n"
+              << "run 'agora-agent --help' for the list of flags\n";
+    return 2;
+  }
+  if (ac.kill_grace.count() < 0 || ac.status_retry_interval.count() <= 0) {
+    std::cerr << "agora-agent: error: "
+              << (ac.kill_grace.count() < 0 ? "--kill-grace: must not be negative"
+                                            : "--status-retry-interval: must be positive")
+              << "\n";
+    return 2;
+  }
+  if (!resources_given) ac.resources = detect_resources(ac.work_dir);
+  ac.http_enabled = true;
+  ac.http_host = ip;
+  ac.http_port = http_port;
+  ac.on_http_started = [](const std::string& address) {
+    std::printf("agora-agent: http on %s\n", address.c_str());
+    std::fflush(stdout);
+  };
+  ac.on_registered = [](const std::string& id, const std::string& master_address) {
+    std::printf("agora-agent: registered with master %s as %s\n", master_address.c_str(),
+                id.c_str());
+    std::fflush(stdout);
+  };
+
+  caf::actor_system_config cfg;
+  protocol::announce(cfg);
+  agent::announce(cfg);
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  auto agent = agent::spawn_agent(sys, ac);
+  if (!agent) return 1;  // the reason is logged
+  auto published = sys.middleman().publish(agent, actor_port, ip.c_str(), true);
+  if (!published) {
+    std::cerr << "agora-agent: error: cannot publish the agent on " << ip << ":" << actor_port
+              << ": " << sys.render(published.error()) << "\n";
+    caf::anon_send_exit(agent, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  std::printf("agora-agent: actor on %s:%u\n", ip.c_str(), static_cast<unsigned>(*published));
+  std::fflush(stdout);
+
+  int sig = 0;
+  while (sigwait(&term, &sig) != 0) {
+  }
+  std::printf("agora-agent: stopping on signal %d\n", sig);
+  std::fflush(stdout);
+  caf::scoped_actor self{sys};
+  self->request(agent, ac.kill_grace + std::chrono::seconds{10}, agent::stop_atom::value)
+      .receive([](agent::stop_atom) {},
+               [&](caf::error& err) {
+                 std::cerr << "agora-agent: stop: " << sys.render(err) << "\n";
+                 caf::anon_send_exit(agent, caf::exit_reason::kill);
+               });
+  sys.middleman().unpublish(agent, *published);
+  return 0;
+}

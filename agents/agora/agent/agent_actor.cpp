@@ -57,8 +57,10 @@ void send_update(agent_ptr self, task_status s) {
   self->send(st.master, status_update{std::move(s)});
 }
 
-// Sends a freshly recorded update and arms its retry timer.
+// Publishes the state (so `/state` is never behind what the master saw),
+// sends a freshly recorded update and arms its retry timer.
 void emit(agent_ptr self, const task_status& s) {
+  publish_snapshot(self);
   send_update(self, s);
   self->delayed_send(self, self->state.config.status_retry_interval, retry_atom::value, s.uuid);
 }

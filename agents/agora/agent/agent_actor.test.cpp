@@ -7,6 +7,9 @@
 #include <sstream>
 #include <thread>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <caf/all.hpp>
@@ -65,6 +68,29 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// A minimal blocking HTTP/1.1 GET on loopback; returns the whole response.
+std::string http_get(uint16_t port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return "";
+  }
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  [[maybe_unused]] auto sent = ::send(fd, req.data(), req.size(), 0);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
 }
 
 class agent_test : public ::testing::Test {
@@ -376,4 +402,58 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   self_->wait_for(agent_);
   agent_ = nullptr;
   caf::anon_send_exit(master2, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(agent_test, http_serves_health_and_state) {
+  cfg_.http_enabled = true;
+  cfg_.http_port = 0;
+  std::string address;
+  cfg_.on_http_started = [&](const std::string& a) { address = a; };
+  start();
+  ASSERT_EQ(address.rfind("127.0.0.1:", 0), 0u) << address;
+  auto port = static_cast<uint16_t>(std::stoi(address.substr(10)));
+  auto health = http_get(port, "/health");
+  EXPECT_NE(health.find("200"), std::string::npos) << health;
+  EXPECT_NE(health.find("{\"status\":\"ok\"}"), std::string::npos) << health;
+  run("t1", "sleep 1000");
+  expect_state("t1", task_state::starting);
+  expect_state("t1", task_state::running);
+  // The snapshot is published before RUNNING is sent, so it shows the task.
+  auto state = http_get(port, "/state");
+  EXPECT_NE(state.find("\"id\":\"agent-1\""), std::string::npos) << state;
+  EXPECT_NE(state.find("\"http_address\":\"" + address + "\""), std::string::npos) << state;
+  EXPECT_NE(state.find("\"state\":\"TASK_RUNNING\""), std::string::npos) << state;
+  EXPECT_NE(state.find("\"sandbox\":\"" + work_dir_ + "/frameworks/fw-1/tasks/t1\""),
+            std::string::npos)
+      << state;
+}
+
+TEST_F(agent_test, several_agents_run_in_one_process) {
+  master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
+  std::vector<caf::actor> agents;
+  for (int i = 0; i < 3; ++i) {
+    auto c = cfg_;
+    c.work_dir = work_dir_ + "/agent-" + std::to_string(i);
+    agents.push_back(spawn_agent(sys_, c, master_));
+    ASSERT_TRUE(expect_registration());
+  }
+  for (int i = 0; i < 3; ++i) {
+    run_task m;
+    m.framework.id = "fw-1";
+    m.task.id = "t" + std::to_string(i);
+    m.task.command = "exit " + std::to_string(i);
+    m.task.res = resources::make(0.1, 1 << 20);
+    self_->send(agents[static_cast<size_t>(i)], m);
+  }
+  std::map<std::string, int32_t> codes;
+  while (codes.size() < 3) {
+    auto s = next_update();
+    ASSERT_TRUE(s);
+    if (is_terminal(s->state)) codes[s->task_id] = s->exit_code;
+  }
+  EXPECT_EQ(codes, (std::map<std::string, int32_t>{{"t0", 0}, {"t1", 1}, {"t2", 2}}));
+  for (auto& a : agents) {
+    self_->send_exit(a, caf::exit_reason::user_shutdown);
+    self_->wait_for(a);
+  }
 }

@@ -107,6 +107,10 @@ public:
   const std::string& work_dir() const { return work_dir_; }
 
 private:
+  /// Registers a started container with the reaper; returns `result` as ok.
+  launch_result watch(launch_result result, const launch_request& req, pid_t pid,
+                      exit_callback on_exit);
+
   std::string work_dir_;
   std::shared_ptr<isolator> isolator_;
   mutable std::mutex mtx_;
