@@ -52,8 +52,8 @@ protocol::resources detect_resources(const std::string& work_dir) {
   std::filesystem::create_directories(work_dir, ec);
   struct statvfs vfs;
   if (::statvfs(work_dir.c_str(), &vfs) == 0)
-    r.disk_bytes = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize) / mib *
-                   mib;
+    r.disk_bytes =
+        static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize) / mib * mib;
   r.ports = {{31000, 32000}};
   return r;
 }
@@ -95,8 +95,9 @@ int main(int argc, char** argv) {
   uint16_t http_port = 5051;
   uint16_t actor_port = 5056;
   bool resources_given = false;
-  cli::flags f{"agora-agent", "The Agora agent: offers this host's resources to a master and "
-                              "runs the tasks the master sends."};
+  cli::flags f{"agora-agent",
+               "The Agora agent: offers this host's resources to a master and "
+               "runs the tasks the master sends."};
   f.add_custom("master", master, "the master's actor address HOST:PORT (required)",
                [&](const std::string& v, std::string& err) {
                  if (!cli::parse_host_port(v, ac.master_host, ac.master_port, err)) return false;

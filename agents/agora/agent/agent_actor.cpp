@@ -40,13 +40,9 @@ void log(agent_ptr self, const std::string& line) {
   log_line(st.config, st.agent_id.empty() ? line : "[" + st.agent_id + "] " + line);
 }
 
-void publish_snapshot(agent_ptr self) {
-  self->state.snapshot->publish(self->state.to_json());
-}
+void publish_snapshot(agent_ptr self) { self->state.snapshot->publish(self->state.to_json()); }
 
-std::string ms_text(std::chrono::milliseconds d) {
-  return std::to_string(d.count()) + "ms";
-}
+std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
 
 // -- status updates -------------------------------------------------------------
 
@@ -67,8 +63,8 @@ void emit(agent_ptr self, const task_status& s) {
 
 void emit(agent_ptr self, task_record& rec, task_state state, std::string reason,
           std::string message, int32_t exit_code = -1) {
-  emit(self, self->state.record_update(rec, state, std::move(reason), std::move(message),
-                                       exit_code));
+  emit(self,
+       self->state.record_update(rec, state, std::move(reason), std::move(message), exit_code));
 }
 
 void finish_stop_if_done(agent_ptr self) {
@@ -123,8 +119,8 @@ void do_register(agent_ptr self) {
     auto& st = self->state;
     if (gen != st.generation) return;
     auto delay = next_backoff(self);
-    log(self, "registration with master " + st.master_address + " failed: " +
-                  self->system().render(err) + "; retrying in " + ms_text(delay));
+    log(self, "registration with master " + st.master_address +
+                  " failed: " + self->system().render(err) + "; retrying in " + ms_text(delay));
     self->delayed_send(self, delay, reregister_atom::value, gen);
   };
   if (st.agent_id.empty())
@@ -290,7 +286,10 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
   self->set_default_handler(
       [self](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
         log(self, "dropped unexpected message " + caf::to_string(x.copy_content_to_message()));
-        return caf::sec::unexpected_message;
+        // A requester gets an error instead of waiting for its timeout; an
+        // asynchronous sender gets nothing (an empty result is not sent).
+        if (self->current_message_id().is_request()) return caf::sec::unexpected_message;
+        return caf::message{};
       });
   self->set_error_handler([self](caf::scheduled_actor*, caf::error& err) {
     log(self, "error message: " + self->system().render(err));
@@ -358,7 +357,8 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
       [self](state_atom) { return *self->state.snapshot->get(); },
       [self](stop_atom) -> caf::result<stop_atom> {
         auto& st = self->state;
-        if (!st.stopping) log(self, "stopping: killing " + std::to_string(st.tasks.size()) + " tasks");
+        if (!st.stopping)
+          log(self, "stopping: killing " + std::to_string(st.tasks.size()) + " tasks");
         st.stopping = true;
         for (auto& [key, rec] : st.tasks) kill(self, rec);
         auto rp = self->make_response_promise();
@@ -383,8 +383,8 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
     std::string err;
     auto server = observability::http_server::start(cfg.http_host, cfg.http_port, err, 2);
     if (!server) {
-      log_line(cfg, "cannot serve HTTP on " + cfg.http_host + ":" +
-                        std::to_string(cfg.http_port) + ": " + err);
+      log_line(cfg, "cannot serve HTTP on " + cfg.http_host + ":" + std::to_string(cfg.http_port) +
+                        ": " + err);
       return {};
     }
     http_address = cfg.http_host + ":" + std::to_string(server->port());

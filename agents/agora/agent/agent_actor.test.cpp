@@ -12,9 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <gtest/gtest.h>
 
 #include "agora/protocol/announce.hpp"
 #include "agora/protocol/errors.hpp"
@@ -53,7 +53,7 @@ caf::behavior fake_master(caf::stateful_actor<fake_master_state>* self, caf::act
 }
 
 class config : public caf::actor_system_config {
-public:
+ public:
   config() {
     protocol::announce(*this);
     agent::announce(*this);
@@ -94,7 +94,7 @@ std::string http_get(uint16_t port, const std::string& path) {
 }
 
 class agent_test : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     auto name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     work_dir_ = (std::filesystem::temp_directory_path() /
@@ -103,8 +103,8 @@ protected:
     std::filesystem::remove_all(work_dir_);
     cfg_.hostname = "test-host";
     std::string err;
-    ASSERT_TRUE(resources::parse("cpus:2;mem:1GiB;disk:1GiB;ports:[31000-31010]", cfg_.resources,
-                                 err))
+    ASSERT_TRUE(
+        resources::parse("cpus:2;mem:1GiB;disk:1GiB;ports:[31000-31010]", cfg_.resources, err))
         << err;
     cfg_.attributes = {{"rack", "r1"}};
     cfg_.work_dir = work_dir_;
@@ -138,8 +138,7 @@ protected:
   std::optional<agent_info> expect_registration(std::chrono::milliseconds timeout = 5s) {
     std::optional<agent_info> result;
     self_->receive([&](register_agent& m) { result = m.info; },
-                   [&](reregister_agent& m) { result = m.info; },
-                   caf::after(timeout) >> [] {});
+                   [&](reregister_agent& m) { result = m.info; }, caf::after(timeout) >> [] {});
     return result;
   }
 
@@ -205,9 +204,7 @@ TEST(agent_exit, describes_exits_as_mesos_does) {
   EXPECT_EQ(describe_exit(killed).state, task_state::killed);
 }
 
-TEST_F(agent_test, registers_with_its_info) {
-  start();
-}
+TEST_F(agent_test, registers_with_its_info) { start(); }
 
 TEST_F(agent_test, run_task_reports_starting_running_finished_with_output) {
   start();
@@ -332,6 +329,13 @@ TEST_F(agent_test, unexpected_messages_are_dropped) {
   self_->request(agent_, 5s, ping_atom::value)
       .receive([&](pong_atom) { pong = true; }, [&](caf::error&) {});
   EXPECT_TRUE(pong);
+  // Asynchronous garbage got no reply (it would have arrived before the pong).
+  EXPECT_TRUE(self_->mailbox().empty());
+  // A request with garbage gets an error rather than a timeout.
+  caf::error err;
+  self_->request(agent_, 5s, std::string{"garbage"})
+      .receive([](const caf::message&) {}, [&](caf::error& e) { err = e; });
+  EXPECT_EQ(err, caf::sec::unexpected_message);
 }
 
 TEST_F(agent_test, state_lists_running_and_completed_tasks) {
@@ -372,7 +376,8 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   // The master lives in another actor system, reached over TCP on loopback.
   config master_cfg;
   caf::actor_system master_sys{master_cfg};
-  auto master1 = master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
+  auto master1 =
+      master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
   auto port = master_sys.middleman().publish(master1, 0, "127.0.0.1", true);
   ASSERT_TRUE(port) << master_sys.render(port.error());
   cfg_.master_host = "127.0.0.1";
@@ -388,7 +393,8 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   // The master goes away; a new one takes over the same port.
   master_sys.middleman().unpublish(master1, *port);
   caf::anon_send_exit(master1, caf::exit_reason::user_shutdown);
-  auto master2 = master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
+  auto master2 =
+      master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
   auto port2 = master_sys.middleman().publish(master2, *port, "127.0.0.1", true);
   ASSERT_TRUE(port2) << master_sys.render(port2.error());
   std::optional<reregister_agent> rereg;

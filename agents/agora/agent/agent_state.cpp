@@ -96,8 +96,7 @@ exit_outcome describe_exit(const task_exited& e) {
   return out;
 }
 
-state_snapshot::state_snapshot() : json_(std::make_shared<const std::string>("{}")) {
-}
+state_snapshot::state_snapshot() : json_(std::make_shared<const std::string>("{}")) {}
 
 void state_snapshot::publish(std::string json) {
   auto p = std::make_shared<const std::string>(std::move(json));
@@ -146,9 +145,8 @@ const task_status& agent_state::record_update(task_record& rec, task_state state
 }
 
 const task_status& agent_state::record_orphan_update(const std::string& framework_id,
-                                                     const std::string& task_id,
-                                                     task_state state, std::string reason,
-                                                     std::string message) {
+                                                     const std::string& task_id, task_state state,
+                                                     std::string reason, std::string message) {
   task_record rec;
   rec.framework.id = framework_id;
   rec.info.id = task_id;
@@ -164,8 +162,7 @@ void agent_state::complete(
 
 void agent_state::complete(task_record rec) {
   completed.push_back(std::move(rec));
-  while (completed.size() > std::max<size_t>(config.completed_tasks_kept, 1))
-    completed.pop_front();
+  while (completed.size() > std::max<size_t>(config.completed_tasks_kept, 1)) completed.pop_front();
 }
 
 std::vector<task_status> agent_state::pending_in_order() const {

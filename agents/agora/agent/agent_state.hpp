@@ -56,14 +56,14 @@ exit_outcome describe_exit(const task_exited& e);
 /// The latest state JSON, shared between the agent (writer) and HTTP
 /// threads (readers). Readers never wait on the actor.
 class state_snapshot {
-public:
+ public:
   state_snapshot();
   /// Replaces the JSON.
   void publish(std::string json);
   /// Returns the latest JSON (never null).
   std::shared_ptr<const std::string> get() const;
 
-private:
+ private:
   mutable std::mutex mtx_;
   std::shared_ptr<const std::string> json_;
 };
@@ -115,8 +115,8 @@ struct agent_state {
   /// Returns an update for a task the agent does not run, kept pending.
   const protocol::task_status& record_orphan_update(const std::string& framework_id,
                                                     const std::string& task_id,
-                                                    protocol::task_state state,
-                                                    std::string reason, std::string message);
+                                                    protocol::task_state state, std::string reason,
+                                                    std::string message);
 
   /// Moves a task from `tasks` to `completed` (bounded).
   void complete(std::map<std::pair<std::string, std::string>, task_record>::iterator it);

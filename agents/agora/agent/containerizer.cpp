@@ -24,9 +24,7 @@ struct child_failure {
   int error;
 };
 
-std::string errno_text(int e) {
-  return std::strerror(e);
-}
+std::string errno_text(int e) { return std::strerror(e); }
 
 // Closes a file descriptor if open and marks it closed.
 void close_fd(int& fd) {
@@ -101,8 +99,7 @@ std::string signal_name(int signal) {
 }
 
 containerizer::containerizer(std::string work_dir, std::shared_ptr<isolator> iso)
-    : work_dir_(std::move(work_dir)), isolator_(std::move(iso)) {
-}
+    : work_dir_(std::move(work_dir)), isolator_(std::move(iso)) {}
 
 containerizer::~containerizer() {
   std::vector<pid_t> pids;
@@ -187,11 +184,11 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     // multi-threaded agent costs milliseconds) and reports a failed chdir or
     // exec as an error code.
     pid_t pid = -1;
-    int rc = spawn_without_fork(sh, argv, envp.data(), result.sandbox, null_fd, out_fd, err_fd,
-                                pid);
+    int rc =
+        spawn_without_fork(sh, argv, envp.data(), result.sandbox, null_fd, out_fd, err_fd, pid);
     close_all();
-    if (rc != 0) return fail_cleanup("cannot start /bin/sh in " + result.sandbox + ": " +
-                                     errno_text(rc));
+    if (rc != 0)
+      return fail_cleanup("cannot start /bin/sh in " + result.sandbox + ": " + errno_text(rc));
     return watch(std::move(result), req, pid, std::move(on_exit));
   }
 
@@ -255,10 +252,12 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     close_all();
     return fail_cleanup(std::move(why));
   };
-  if (isolator_ && !isolator_->isolate(req, pid, err)) return abort_child("isolation failed: " + err);
+  if (isolator_ && !isolator_->isolate(req, pid, err))
+    return abort_child("isolation failed: " + err);
   {
     char c = 'x';
-    if (::write(go[1], &c, 1) != 1) return abort_child("cannot start the child: " + errno_text(errno));
+    if (::write(go[1], &c, 1) != 1)
+      return abort_child("cannot start the child: " + errno_text(errno));
   }
   close_fd(go[1]);
   // The report pipe closes on a successful exec (it is close-on-exec), or

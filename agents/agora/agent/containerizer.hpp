@@ -44,13 +44,12 @@ struct launch_result {
 /// agent process; `isolate` runs after the child was forked but before it
 /// may exec, so placing it into a cgroup covers every process it starts.
 class isolator {
-public:
+ public:
   virtual ~isolator() = default;
 
   /// Prepares resources for a container (e.g. creates its cgroup). Returns
   /// false and sets `error` to refuse the launch.
-  virtual bool prepare(const launch_request& req, const std::string& sandbox,
-                       std::string& error) {
+  virtual bool prepare(const launch_request& req, const std::string& sandbox, std::string& error) {
     (void)req, (void)sandbox, (void)error;
     return true;
   }
@@ -75,7 +74,7 @@ public:
 ///
 /// CAF-free, so it can be tested and reused without actors. Thread-safe.
 class containerizer {
-public:
+ public:
   /// `work_dir` is created when needed; `iso` may be null (no isolation).
   explicit containerizer(std::string work_dir, std::shared_ptr<isolator> iso = nullptr);
 
@@ -106,7 +105,7 @@ public:
   /// Returns the work directory.
   const std::string& work_dir() const { return work_dir_; }
 
-private:
+ private:
   /// Registers a started container with the reaper; returns `result` as ok.
   launch_result watch(launch_result result, const launch_request& req, pid_t pid,
                       exit_callback on_exit);

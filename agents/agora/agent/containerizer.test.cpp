@@ -21,7 +21,7 @@ namespace {
 
 // A fresh work directory per test, removed afterwards.
 class containerizer_test : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     auto name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     work_dir_ = (std::filesystem::temp_directory_path() /
@@ -124,8 +124,9 @@ TEST_F(containerizer_test, echo_output_lands_in_the_sandbox) {
 TEST_F(containerizer_test, runs_in_the_sandbox_in_its_own_process_group) {
   containerizer c{work_dir_};
   exits ex;
-  auto r = c.launch(make_request("t1", "pwd; echo $AGORA_SANDBOX; ps -o pgid= -p $$ 2>/dev/null || "
-                                       "cut -d' ' -f5 /proc/$$/stat"),
+  auto r = c.launch(make_request("t1",
+                                 "pwd; echo $AGORA_SANDBOX; ps -o pgid= -p $$ 2>/dev/null || "
+                                 "cut -d' ' -f5 /proc/$$/stat"),
                     ex.callback());
   ASSERT_TRUE(r.ok) << r.error;
   ASSERT_TRUE(ex.wait_for(1));
@@ -255,8 +256,7 @@ TEST_F(containerizer_test, concurrent_containerizers_in_one_process) {
   std::atomic<int> failures{0};
   auto run = [&](containerizer& c) {
     for (int i = 0; i < 50; ++i)
-      if (!c.launch(make_request("t" + std::to_string(i), "exit 0"), ex.callback()).ok)
-        ++failures;
+      if (!c.launch(make_request("t" + std::to_string(i), "exit 0"), ex.callback()).ok) ++failures;
   };
   std::thread ta{run, std::ref(a)};
   std::thread tb{run, std::ref(b)};

@@ -166,8 +166,7 @@ struct reaper::impl {
   }
 };
 
-reaper::reaper() : impl_(new impl) {
-}
+reaper::reaper() : impl_(new impl) {}
 
 reaper& reaper::instance() {
   static reaper* instance = new reaper;  // never destroyed: its thread runs forever

@@ -1,18 +1,18 @@
 #pragma once
 
+#include <sys/types.h>
 #include <chrono>
 #include <functional>
-#include <sys/types.h>
 
 namespace agora::agent {
 
 /// How a supervised process ended.
 struct exit_status {
   pid_t pid = -1;
-  bool signaled = false;       ///< Killed by a signal (see `signal`), else exited.
-  int code = -1;               ///< Exit status when `!signaled`, else -1.
-  int signal = 0;              ///< Terminating signal when `signaled`, else 0.
-  bool kill_requested = false; ///< `reaper::kill` was called for this process.
+  bool signaled = false;        ///< Killed by a signal (see `signal`), else exited.
+  int code = -1;                ///< Exit status when `!signaled`, else -1.
+  int signal = 0;               ///< Terminating signal when `signaled`, else 0.
+  bool kill_requested = false;  ///< `reaper::kill` was called for this process.
 };
 
 /// Called once per supervised process, on the reaper thread, after the
@@ -31,7 +31,7 @@ using exit_callback = std::function<void(const exit_status&)>;
 /// component's children. A child that exits before it is registered stays a
 /// zombie until `watch` sees it, so no exit is lost.
 class reaper {
-public:
+ public:
   /// Returns the process-wide instance (never destroyed).
   static reaper& instance();
 
@@ -55,7 +55,7 @@ public:
   reaper(const reaper&) = delete;
   reaper& operator=(const reaper&) = delete;
 
-private:
+ private:
   reaper();
   struct impl;
   impl* impl_;
