@@ -309,6 +309,7 @@ struct schema_field {
 struct schema_section {
   std::string name;  ///< `resources`, `agent.attributes`, `limits`, ...
   source_range name_range;
+  source_range range;  ///< The whole section, up to its `}`.
   std::vector<schema_field> fields;
   std::vector<std::pair<std::string, int64_t>> limits;  ///< For `limits`.
   std::vector<source_range> limit_ranges;

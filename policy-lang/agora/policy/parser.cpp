@@ -728,6 +728,7 @@ private:
 
   ast::schema_section section(P::Schema_sectionContext* c) {
     ast::schema_section s;
+    s.range = range(c);
     if (auto* l = dynamic_cast<P::Schema_limitsContext*>(c)) {
       s.name = "limits";
       s.name_range = range(l->getStart());

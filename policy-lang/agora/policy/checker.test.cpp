@@ -1,0 +1,319 @@
+#include "agora/policy/checker.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace agora::policy {
+namespace {
+
+const schema& test_schema() {
+  static const schema s = [] {
+    auto r = load_schema(source_file("cluster.schema",
+                                     "schema \"t\" version 1;\n"
+                                     "resources { fpga: count; }\n"
+                                     "agent.attributes { rack: string; zone: string; "
+                                     "gpu_model: string?; }\n"
+                                     "agent.metrics { cpu_pressure: ratio max_age 30s; }\n"
+                                     "framework.labels { data_racks: string?; }\n"
+                                     "limits { agents 100; frameworks 10; roles 5; "
+                                     "tasks_per_agent 8; }\n"));
+    EXPECT_TRUE(r.value) << render_all(r.diagnostics);
+    return *r.value;
+  }();
+  return s;
+}
+
+/// Checks `body` after a standard header; returns the codes found, in order.
+std::vector<std::string> codes(const std::string& body, bool with_schema = true) {
+  source_file f("t.policy", "policy \"t\" version 1;\nuse std.fairness;\nuse std.strings;\n" + body);
+  auto r = check_policy(f, with_schema ? &test_schema() : nullptr);
+  std::vector<std::string> out;
+  for (auto& d : r.diagnostics) out.push_back(d.code);
+  return out;
+}
+
+bool has(const std::vector<std::string>& cs, const std::string& code) {
+  return std::find(cs.begin(), cs.end(), code) != cs.end();
+}
+
+check_result check_text(const std::string& body) {
+  source_file f("t.policy", "policy \"t\" version 1;\nuse std.fairness;\n" + body);
+  return check_policy(f, &test_schema());
+}
+
+// ---- units -------------------------------------------------------------------
+
+TEST(units, plain_numbers_adopt_cores_and_counts) {
+  EXPECT_TRUE(codes("filter f: agent.free.cpus >= 4 && agent.free.gpus > 0;").empty());
+}
+
+TEST(units, bytes_and_durations_need_a_unit) {
+  EXPECT_EQ(codes("filter f: agent.free.mem > 4096;"), std::vector<std::string>{"E0305"});
+  EXPECT_TRUE(codes("filter f: agent.free.mem > 4GiB;").empty());
+  EXPECT_TRUE(codes("filter f: agent.free.mem > 0;").empty());  // Zero is unambiguous.
+  EXPECT_EQ(codes("filter f: framework.waiting > 30;"), std::vector<std::string>{"E0305"});
+  EXPECT_TRUE(codes("filter f: framework.waiting > 30s;").empty());
+}
+
+TEST(units, mixing_dimensions_is_an_error) {
+  // cores + bytes has no meaning.
+  EXPECT_EQ(codes("filter f: agent.free.cpus + agent.free.mem > 1GiB;"),
+            std::vector<std::string>{"E0302"});
+  EXPECT_EQ(codes("filter f: agent.free.cpus > agent.free.mem;"),
+            std::vector<std::string>{"E0302"});
+}
+
+TEST(units, same_over_same_is_a_ratio) {
+  auto r = check_text("score s weight 1: agent.free.mem / agent.total.mem;");
+  EXPECT_TRUE(r.ok()) << render_all(r.diagnostics);
+  auto& s = std::get<ast::score_decl>(r.ast->decls[0].node);
+  EXPECT_EQ(s.value->ty.kind, type_kind::ratio);
+  EXPECT_EQ(s.value->children[0]->ty.kind, type_kind::bytes);
+  EXPECT_EQ(s.value->st, stage::agent);
+}
+
+TEST(units, resource_vectors_divide_into_ratios) {
+  auto r = check_text("score s weight 1: max((agent.used / agent.total).only(cpus, mem));");
+  EXPECT_TRUE(r.ok()) << render_all(r.diagnostics);
+  auto& s = std::get<ast::score_decl>(r.ast->decls[0].node);
+  EXPECT_EQ(s.value->ty.kind, type_kind::ratio);
+  auto& only = *s.value->children[0];
+  EXPECT_EQ(only.ty.kind, type_kind::ratios);
+  EXPECT_EQ(only.children[1]->ref, ast::name_ref::resource);
+}
+
+TEST(units, scaling_keeps_the_dimension) {
+  // 2 * bytes is bytes; 50% * cores is cores.
+  EXPECT_TRUE(codes("filter f: agent.free.mem * 2 > 1GiB && 50% * agent.total.cpus < "
+                    "agent.free.cpus;")
+                .empty());
+  EXPECT_EQ(codes("filter f: agent.free.mem * agent.free.cpus > 1GiB;"),
+            std::vector<std::string>{"E0302"});
+}
+
+TEST(units, percentages_above_100_are_rejected) {
+  EXPECT_EQ(codes("filter f: agent.free.cpus / agent.total.cpus < 150%;"),
+            std::vector<std::string>{"E0308"});
+}
+
+TEST(units, decimal_byte_units_are_a_lint) {
+  EXPECT_EQ(codes("filter f: agent.free.mem > 4GB;"), std::vector<std::string>{"W0805"});
+}
+
+TEST(units, unknown_unit) {
+  EXPECT_EQ(codes("filter f: agent.free.mem > 4Gib;"), std::vector<std::string>{"E0106"});
+}
+
+TEST(units, quota_amounts_carry_units) {
+  EXPECT_EQ(codes("roles { role \"a\" { guarantee {cpus: 4, mem: 800}; } }"),
+            std::vector<std::string>{"E0305"});
+  EXPECT_EQ(codes("roles { role \"a\" { guarantee {cpus: 4GiB}; } }"),
+            std::vector<std::string>{"E0302"});
+}
+
+TEST(units, wait_needs_a_duration) {
+  auto cs = codes("locality { level rack when agent.attributes.rack == \"r1\" wait 5; level any; }");
+  EXPECT_EQ(cs, std::vector<std::string>{"E0305"});
+  EXPECT_TRUE(codes("locality { level r when agent.attributes.rack == \"r1\" wait 0.2 * "
+                    "cluster.agents skips; level any; }")
+                .empty());
+}
+
+// ---- types and names ---------------------------------------------------------
+
+TEST(types, optionals_must_be_unwrapped) {
+  EXPECT_EQ(codes("filter f: role.guarantee.cpus > 1;"), std::vector<std::string>{"E0303"});
+  EXPECT_TRUE(codes("filter f: (role.guarantee ?? cluster.total).cpus > 1;").empty());
+  // `==` between optionals is defined.
+  EXPECT_TRUE(codes("filter f: agent.attributes.gpu_model == framework.labels.data_racks;").empty());
+}
+
+TEST(types, filters_are_bool_and_scores_are_ratios) {
+  EXPECT_EQ(codes("filter f: agent.free.cpus;"), std::vector<std::string>{"E0301"});
+  EXPECT_EQ(codes("score s weight 1: agent.free.cpus;"), std::vector<std::string>{"E0304"});
+}
+
+TEST(names, misspellings_get_suggestions) {
+  auto r = check_text("filter f: agent.attributes.rakc == \"r1\";");
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].code, "E0202");
+  EXPECT_EQ(r.diagnostics[0].help, "did you mean `rack`?");
+  auto n = check_text("filter f: agnet.free.cpus > 1;");
+  ASSERT_EQ(n.diagnostics.size(), 1u);
+  EXPECT_EQ(n.diagnostics[0].code, "E0201");
+  EXPECT_EQ(n.diagnostics[0].help, "did you mean `agent`?");
+  auto res = check_text("filter f: agent.free.cpu > 1;");
+  ASSERT_EQ(res.diagnostics.size(), 1u);
+  EXPECT_EQ(res.diagnostics[0].code, "E0203");
+  EXPECT_EQ(res.diagnostics[0].help, "did you mean `cpus`?");
+}
+
+TEST(names, std_functions_need_their_module) {
+  source_file f("t.policy", "policy \"t\" version 1;\nfilter f: size(split(\"a\", \",\")) > 0;\n");
+  auto r = check_policy(f, &test_schema());
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].code, "E0204");
+  EXPECT_EQ(r.diagnostics[0].help, "it is in `std.strings`: add `use std.strings;`");
+}
+
+TEST(names, without_a_schema_attributes_are_unknown) {
+  EXPECT_EQ(codes("filter f: agent.attributes.rack == \"r1\";", false),
+            std::vector<std::string>{"E0202"});
+}
+
+TEST(names, generic_lets_check_at_each_use) {
+  auto r = check_text(
+    "let share(x) = max(x.allocated / cluster.total);\n"
+    "order roles by share(role) asc, role.name asc;\n"
+    "order frameworks by share(framework) asc, framework.id asc;\n");
+  EXPECT_TRUE(r.ok()) << render_all(r.diagnostics);
+  EXPECT_TRUE(r.diagnostics.empty()) << render_all(r.diagnostics);
+}
+
+TEST(names, recursion_is_rejected) {
+  EXPECT_TRUE(has(codes("let a = b + 1;\nlet b = a + 1;\nfilter f: a > 0;"), "E0401"));
+  EXPECT_TRUE(has(codes("fn f(x: count): count = f(x);\nfilter g: f(1) > 0;"), "E0401"));
+}
+
+TEST(names, duplicates_are_rejected) {
+  EXPECT_TRUE(has(codes("filter f: true;\nfilter f: true;"), "E0205"));
+}
+
+// ---- stages and phases -------------------------------------------------------
+
+TEST(stages, order_roles_cannot_read_agents) {
+  EXPECT_TRUE(has(codes("order roles by agent.free.cpus asc, role.name asc;"), "E0501"));
+  // Through a `let`, too.
+  EXPECT_TRUE(has(codes("let gpu_agent = agent.total.gpus > 0;\n"
+                        "order roles by gpu_agent desc, role.name asc;"),
+                  "E0501"));
+}
+
+TEST(stages, expressions_get_the_smallest_covering_stage) {
+  auto r = check_text(
+    "let wants = framework.min_request.gpus > 0;\n"
+    "let gpu = agent.total.gpus > 0;\n"
+    "filter f: !wants || gpu;\n");
+  ASSERT_TRUE(r.ok()) << render_all(r.diagnostics);
+  auto& wants = std::get<ast::let_decl>(r.ast->decls[0].node);
+  auto& gpu = std::get<ast::let_decl>(r.ast->decls[1].node);
+  auto& f = std::get<ast::filter_decl>(r.ast->decls[2].node);
+  EXPECT_EQ(wants.value->st, stage::framework);
+  EXPECT_EQ(gpu.value->st, stage::agent);
+  EXPECT_EQ(f.cond->st, stage::pair);
+  EXPECT_EQ(f.cond->children[0]->st, stage::framework);
+  EXPECT_EQ(f.cond->children[1]->st, stage::agent);
+  EXPECT_EQ(f.cond->children[1]->ref, ast::name_ref::let);
+}
+
+TEST(stages, lattice) {
+  EXPECT_EQ(join(stage::framework, stage::agent), stage::pair);
+  EXPECT_EQ(join(stage::role, stage::framework), stage::framework);
+  EXPECT_EQ(join(stage::role, stage::agent), stage::pair);
+  EXPECT_EQ(join(stage::constant, stage::cycle), stage::cycle);
+  EXPECT_TRUE(stage_leq(stage::cycle, stage::agent));
+  EXPECT_FALSE(stage_leq(stage::agent, stage::framework));
+}
+
+TEST(stages, offers_only_in_event_metrics) {
+  EXPECT_TRUE(has(codes("filter f: offer.res.cpus > 1;"), "E0501"));
+}
+
+TEST(stages, for_only_in_preempt) {
+  EXPECT_TRUE(has(codes("filter f: role.below_guarantee for 30s;"), "E0502"));
+}
+
+// ---- entitlements --------------------------------------------------------------
+
+TEST(quotas, children_within_parent) {
+  // 120 + 90 = 210 cpus > 200.
+  auto r = check_text(
+    "roles { role \"prod\" { guarantee {cpus: 200}; role \"web\" { guarantee {cpus: 120}; }\n"
+    "  role \"etl\" { guarantee {cpus: 90}; } } }\n");
+  ASSERT_EQ(r.diagnostics.size(), 1u) << render_all(r.diagnostics);
+  EXPECT_EQ(r.diagnostics[0].code, "E0601");
+  EXPECT_EQ(r.diagnostics[0].message,
+            "children of `prod` guarantee 210 cpus in total (120 + 90), more than the 200 "
+            "`prod` guarantees");
+}
+
+TEST(quotas, guarantee_within_limit_and_no_ports) {
+  EXPECT_EQ(codes("roles { role \"a\" { guarantee {mem: 2GiB}; limit {mem: 1GiB}; } }"),
+            std::vector<std::string>{"E0602"});
+  EXPECT_EQ(codes("roles { role \"a\" { limit {ports: 10}; } }"), std::vector<std::string>{"E0603"});
+  EXPECT_EQ(codes("roles { role \"a\" { limit {cpu: 10}; } }"), std::vector<std::string>{"E0604"});
+  EXPECT_EQ(codes("roles { role \"a\" { weight 0; } }"), std::vector<std::string>{"E0307"});
+  EXPECT_TRUE(codes("roles { role \"a\" { limit {fpga: 2}; } }").empty());  // From the schema.
+}
+
+TEST(locality, last_level_unconditional) {
+  EXPECT_EQ(codes("locality { level rack when agent.attributes.rack == \"r\" wait 5s; }"),
+            std::vector<std::string>{"E0605"});
+}
+
+// ---- metrics -------------------------------------------------------------------
+
+TEST(metrics, naming_rules) {
+  EXPECT_EQ(codes("metric counter agora_policy_offers {role} help \"x\" on offer += 1;"),
+            std::vector<std::string>{"E0702"});
+  EXPECT_EQ(codes("metric gauge offers_ratio help \"x\" every cycle = 0.5;"),
+            std::vector<std::string>{"E0701"});
+  EXPECT_EQ(codes("metric gauge agora_policy_free_mem help \"x\" every cycle = "
+                  "cluster.free.mem;"),
+            std::vector<std::string>{"E0703"});
+  EXPECT_EQ(codes("metric gauge agora_policy_x_ratio {agent} help \"x\" every cycle = 0.5;"),
+            std::vector<std::string>{"E0704"});
+  EXPECT_EQ(codes("metric histogram agora_policy_m_bytes help \"x\" buckets [2GiB, 1GiB] "
+                  "on offer observe offer.res.mem;"),
+            std::vector<std::string>{"E0706"});
+}
+
+TEST(metrics, every_cycle_metrics_cannot_read_pairs) {
+  EXPECT_TRUE(has(codes("metric gauge agora_policy_x_ratio {role} help \"x\" every cycle = "
+                        "agent.free.cpus / agent.total.cpus;"),
+                  "E0501"));
+}
+
+// ---- cost ----------------------------------------------------------------------
+
+TEST(cost, aggregates_need_bounded_collections) {
+  EXPECT_TRUE(has(codes("filter f: count(x in split(\"a,b\", \",\") where x == \"a\") > 0;"),
+                  "E0402"));
+}
+
+TEST(cost, pair_budget) {
+  // 8 tasks per agent (schema) x ~7 units per task: below 500.
+  EXPECT_TRUE(codes("filter f: count(t in agent.tasks where t.framework.id == framework.id) "
+                    "< 4;")
+                .empty());
+  source_file f("t.policy",
+                "policy \"t\" version 1;\n"
+                "filter f: count(t in agent.tasks where t.framework.id == framework.id) < 4;\n");
+  auto big = schema(test_schema());
+  big.limits["tasks_per_agent"] = 1000;
+  auto r = check_policy(f, &big);
+  ASSERT_EQ(r.diagnostics.size(), 1u) << render_all(r.diagnostics);
+  EXPECT_EQ(r.diagnostics[0].code, "E0403");
+  ASSERT_EQ(r.costs.size(), 1u);
+  EXPECT_GT(r.costs[0].pair_units, 1000);
+}
+
+// ---- lints ---------------------------------------------------------------------
+
+TEST(lints, order_tie_break_constant_filter_unused_let_zero_weight) {
+  EXPECT_EQ(codes("order roles by role.weight asc;"), std::vector<std::string>{"W0801"});
+  EXPECT_EQ(codes("filter f: true;"), std::vector<std::string>{"W0802"});
+  EXPECT_EQ(codes("let x = 1;"), std::vector<std::string>{"W0803"});
+  EXPECT_EQ(codes("score s weight 0: 0.5;"), std::vector<std::string>{"W0804"});
+}
+
+TEST(support, spread_and_preempt_are_not_supported_yet) {
+  EXPECT_EQ(codes("spread racks over agent.attributes.rack max_skew 1 require;"),
+            std::vector<std::string>{"E0107"});
+  EXPECT_EQ(codes("preempt { when role.below_guarantee for 30s; }"),
+            std::vector<std::string>{"E0107"});
+}
+
+}  // namespace
+}  // namespace agora::policy

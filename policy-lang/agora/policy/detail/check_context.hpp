@@ -1,0 +1,113 @@
+#pragma once
+
+// Private to the checker: shared state of one `check_policy` run and the
+// expression checker. Not part of the library's API.
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agora/policy/ast.hpp"
+#include "agora/policy/diagnostic.hpp"
+#include "agora/policy/schema.hpp"
+#include "agora/policy/source.hpp"
+
+namespace agora::policy::detail {
+
+/// A `let` or `fn` visible by name (from the main file or an import).
+struct let_entry {
+  ast::let_decl* decl = nullptr;
+  const source_file* file = nullptr;
+  bool main_file = false;
+  enum class state { unchecked, checking, done } status = state::unchecked;
+  type result;                          ///< For parameterless lets.
+  policy::stage st = stage::constant;   ///< For parameterless lets.
+  int uses = 0;
+};
+
+/// What a rule may read: the highest stage allowed and its name for messages.
+struct rule_scope {
+  std::string rule;                 ///< E.g. "`order roles`".
+  policy::stage allowed = stage::pair;
+  std::string event;                ///< For `on EVENT` metrics.
+  std::string phase_help;           ///< Why the phase forbids more.
+};
+
+/// A variable bound by an aggregate or a parameter.
+struct local {
+  std::string name;
+  type ty;
+  policy::stage st = stage::constant;
+  ast::name_ref ref = ast::name_ref::bound;
+};
+
+/// State shared by all checks of one run.
+struct check_state {
+  const policy::schema* schema = nullptr;
+  std::map<std::string, int64_t> limits;
+  std::set<std::string> modules;  ///< `use`d std modules.
+  std::vector<let_entry> lets;
+  std::map<std::string, size_t> let_index;
+  std::vector<diagnostic> diagnostics;
+  std::vector<size_t> expanding;  ///< Lets being checked (recursion detection).
+
+  void report(const source_file& file, std::string_view code, source_range range,
+              std::string message, std::string help = {}) {
+    diagnostics.push_back(make_diagnostic(file, code, range, std::move(message), std::move(help)));
+  }
+};
+
+/// Types and stages expressions, resolving names against the domain, the
+/// schema, std modules and `let`/`fn` definitions. Annotates nodes in place.
+class expr_checker {
+public:
+  expr_checker(check_state& state, const source_file& file) : state_(state), file_(file) {}
+
+  /// Checks `e` in `scope` and returns its type (also stored in `e.ty`).
+  type check(ast::expr& e, const rule_scope& scope);
+
+  /// Checks a parameterless `let` (memoized) and returns its type.
+  type check_let(let_entry& entry, source_range use);
+
+  /// Checks the body of a function nobody calls, with parameters typed by
+  /// their annotations (or as already-reported errors), so its mistakes are
+  /// reported once.
+  void check_unused_fn(let_entry& entry);
+
+  /// Returns true if `e` is a number literal without a unit (maybe negated).
+  static bool is_plain_number(const ast::expr& e);
+
+  /// Returns the statically known size of collection `e`, or -1.
+  double cardinality(const ast::expr& e) const;
+
+private:
+  type visit(ast::expr& e);
+  type name(ast::expr& e);
+  type member(ast::expr& e);
+  type call(ast::expr& e);
+  type call_let(ast::expr& e, let_entry& entry);
+  type method(ast::expr& e, const type& object);
+  type binary(ast::expr& e);
+  type aggregate(ast::expr& e);
+  type literal(ast::expr& e);
+  /// Unifies operands of `+`, `-`, comparisons and branches; reports E0302/E0305.
+  type unify(ast::expr& l, ast::expr& r, const type& lt, const type& rt, ast::expr& at,
+             const std::string& verb);
+  bool require_non_optional(ast::expr& e);
+  void check_phase(ast::expr& e, policy::stage st, const std::string& what);
+  type resource_type(const std::string& name, bool ratios) const;
+  std::vector<std::string> resource_names() const;
+  bool is_resource(const std::string& name) const;
+  void report(std::string_view code, source_range range, std::string message,
+              std::string help = {}) {
+    state_.report(file_, code, range, std::move(message), std::move(help));
+  }
+
+  check_state& state_;
+  const source_file& file_;
+  const rule_scope* scope_ = nullptr;
+  std::vector<local> locals_;
+};
+
+}  // namespace agora::policy::detail
