@@ -22,6 +22,7 @@ namespace {
 // The agent's own verbs, sent to itself with the connection generation.
 using reconnect_atom = caf::atom_constant<caf::atom("areconnect")>;
 using reregister_atom = caf::atom_constant<caf::atom("aregister")>;
+using watchdog_atom = caf::atom_constant<caf::atom("awatchdog")>;
 
 using agent_actor_type = caf::stateful_actor<agent_state>;
 using agent_ptr = agent_actor_type*;
@@ -107,6 +108,10 @@ void do_register(agent_ptr self) {
     st.agent_id = r.agent_id;
     st.registered = true;
     st.backoff = std::chrono::milliseconds{0};
+    st.ping_interval = std::chrono::milliseconds{std::max<int64_t>(0, r.ping_interval_ms)};
+    st.last_ping = std::chrono::steady_clock::now();
+    if (st.ping_interval.count() > 0 && st.config.max_missed_pings > 0)
+      self->delayed_send(self, st.ping_interval, watchdog_atom::value, gen);
     log(self, std::string(again ? "re-registered" : "registered") + " with master " +
                   st.master_address + " (ping interval " + std::to_string(r.ping_interval_ms) +
                   "ms)");
@@ -322,7 +327,10 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
 
   return {
       // -- master -> agent ------------------------------------------------------------
-      [self](ping_atom) { return pong_atom::value; },
+      [self](ping_atom) {
+        self->state.last_ping = std::chrono::steady_clock::now();
+        return pong_atom::value;
+      },
       [self](run_task& m) { handle_run_task(self, m); },
       [self](kill_task& m) { handle_kill(self, m); },
       [self](shutdown_framework& m) {
@@ -347,6 +355,30 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
         auto& st = self->state;
         if (gen != st.generation || st.local_master || st.stopping) return;
         connect(self);
+      },
+      [self](watchdog_atom, uint64_t gen) {
+        auto& st = self->state;
+        if (gen != st.generation || !st.registered || st.stopping) return;
+        auto silence = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - st.last_ping);
+        if (silence < st.ping_interval * st.config.max_missed_pings) {
+          self->delayed_send(self, st.ping_interval, watchdog_atom::value, gen);
+          return;
+        }
+        // The master stopped pinging (it may have marked this agent
+        // unreachable): register again, over a fresh connection if remote.
+        log(self, "no ping from master " + st.master_address + " for " + ms_text(silence) +
+                      "; registering again");
+        st.registered = false;
+        if (st.local_master) {
+          ++st.generation;
+          do_register(self);
+        } else {
+          if (st.master) self->demonitor(st.master);
+          st.master = nullptr;
+          connect(self);
+        }
+        publish_snapshot(self);
       },
       [self](reregister_atom, uint64_t gen) {
         auto& st = self->state;

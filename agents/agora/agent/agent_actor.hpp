@@ -47,6 +47,9 @@ struct agent_config {
   /// doubling up to `backoff_max`.
   std::chrono::milliseconds backoff_min{200};
   std::chrono::milliseconds backoff_max{10000};
+  /// Re-register when the master has not pinged for this many of its ping
+  /// intervals (it stops pinging an agent it marked unreachable); 0: never.
+  int max_missed_pings = 6;
   /// The HTTP endpoint (`/health`, `/state`); port 0 picks a free port.
   bool http_enabled = true;
   std::string http_host = "127.0.0.1";

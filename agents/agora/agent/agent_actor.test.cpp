@@ -35,18 +35,20 @@ struct fake_master_state {
 
 // A master stand-in: admits agents (forwarding the registration to the
 // observer), and forwards every status update to the observer.
+// It never pings; a `ping_interval_ms` of 0 tells the agent not to expect
+// pings.
 caf::behavior fake_master(caf::stateful_actor<fake_master_state>* self, caf::actor observer,
-                          std::string id) {
+                          std::string id, int64_t ping_interval_ms) {
   self->state.observer = std::move(observer);
   self->state.id = std::move(id);
   return {
-      [self](register_agent& m) {
+      [self, ping_interval_ms](register_agent& m) {
         self->send(self->state.observer, m);
-        return agent_registered{self->state.id, 1000};
+        return agent_registered{self->state.id, ping_interval_ms};
       },
-      [self](reregister_agent& m) {
+      [self, ping_interval_ms](reregister_agent& m) {
         self->send(self->state.observer, m);
-        return agent_registered{m.info.id, 1000};
+        return agent_registered{m.info.id, ping_interval_ms};
       },
       [self](status_update& m) { self->send(self->state.observer, m); },
   };
@@ -126,7 +128,8 @@ class agent_test : public ::testing::Test {
 
   // Starts the fake master and an agent registered with it.
   void start() {
-    master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
+    master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"},
+                         int64_t{0});
     agent_ = spawn_agent(sys_, cfg_, master_);
     ASSERT_TRUE(agent_);
     auto reg = expect_registration();
@@ -376,8 +379,8 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   // The master lives in another actor system, reached over TCP on loopback.
   config master_cfg;
   caf::actor_system master_sys{master_cfg};
-  auto master1 =
-      master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
+  auto master1 = master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_),
+                                  std::string{"agent-1"}, int64_t{0});
   auto port = master_sys.middleman().publish(master1, 0, "127.0.0.1", true);
   ASSERT_TRUE(port) << master_sys.render(port.error());
   cfg_.master_host = "127.0.0.1";
@@ -393,8 +396,8 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   // The master goes away; a new one takes over the same port.
   master_sys.middleman().unpublish(master1, *port);
   caf::anon_send_exit(master1, caf::exit_reason::user_shutdown);
-  auto master2 =
-      master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
+  auto master2 = master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_),
+                                  std::string{"agent-1"}, int64_t{0});
   auto port2 = master_sys.middleman().publish(master2, *port, "127.0.0.1", true);
   ASSERT_TRUE(port2) << master_sys.render(port2.error());
   std::optional<reregister_agent> rereg;
@@ -435,7 +438,8 @@ TEST_F(agent_test, http_serves_health_and_state) {
 }
 
 TEST_F(agent_test, several_agents_run_in_one_process) {
-  master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"});
+  master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"},
+                       int64_t{0});
   std::vector<caf::actor> agents;
   for (int i = 0; i < 3; ++i) {
     auto c = cfg_;
@@ -461,5 +465,35 @@ TEST_F(agent_test, several_agents_run_in_one_process) {
   for (auto& a : agents) {
     self_->send_exit(a, caf::exit_reason::user_shutdown);
     self_->wait_for(a);
+  }
+}
+
+TEST_F(agent_test, registers_again_when_the_master_stops_pinging) {
+  // Pings every 100 ms are promised but never come: after 6 intervals
+  // (600 ms) without a ping the agent re-registers with its id.
+  master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"},
+                       int64_t{100});
+  agent_ = spawn_agent(sys_, cfg_, master_);
+  ASSERT_TRUE(expect_registration());
+  std::optional<reregister_agent> rereg;
+  self_->receive([&](reregister_agent& m) { rereg = m; }, caf::after(10s) >> [] {});
+  ASSERT_TRUE(rereg);
+  EXPECT_EQ(rereg->info.id, "agent-1");
+}
+
+TEST_F(agent_test, pings_keep_the_registration) {
+  cfg_.max_missed_pings = 3;
+  master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"},
+                       int64_t{100});
+  agent_ = spawn_agent(sys_, cfg_, master_);
+  ASSERT_TRUE(expect_registration());
+  // Ping every 50 ms for 1 s (3 intervals without a ping would be 300 ms).
+  for (int i = 0; i < 20; ++i) {
+    bool pong = false;
+    self_->request(agent_, 5s, ping_atom::value)
+        .receive([&](pong_atom) { pong = true; }, [&](caf::error&) {});
+    ASSERT_TRUE(pong);
+    self_->receive([](reregister_agent&) { FAIL() << "re-registered despite pings"; },
+                   caf::after(50ms) >> [] {});
   }
 }

@@ -88,6 +88,8 @@ struct agent_state {
   bool registered = false;
   uint64_t generation = 0;  ///< Bumped per connection, to drop stale replies.
   std::chrono::milliseconds backoff{0};
+  std::chrono::milliseconds ping_interval{0};  ///< From `agent_registered`.
+  std::chrono::steady_clock::time_point last_ping;
 
   // -- tasks and updates -----------------------------------------------------
   std::map<std::pair<std::string, std::string>, task_record> tasks;  ///< (framework, task)
