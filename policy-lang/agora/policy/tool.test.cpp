@@ -1,0 +1,117 @@
+#include "agora/policy/tool.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace agora::policy {
+namespace {
+
+const std::string examples = AGORA_POLICY_EXAMPLES_DIR;
+
+struct run_result {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+run_result run(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  int code = run_policy_tool(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+/// A temporary folder removed at the end of the test.
+struct temp_dir {
+  std::string path;
+  temp_dir() {
+    char buffer[] = "/tmp/agora-policy-test-XXXXXX";
+    path = mkdtemp(buffer);
+  }
+  ~temp_dir() { std::system(("rm -rf '" + path + "'").c_str()); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(path + "/" + name) << text;
+    return path + "/" + name;
+  }
+};
+
+std::string read(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+TEST(tool, usage_errors_exit_2_and_name_the_problem) {
+  auto none = run({});
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE(none.err.find("missing verb"), std::string::npos);
+  auto verb = run({"frobnicate"});
+  EXPECT_EQ(verb.code, 2);
+  EXPECT_NE(verb.err.find("unknown verb 'frobnicate'"), std::string::npos);
+  auto flag = run({"check", "x.policy", "--bogus"});
+  EXPECT_EQ(flag.code, 2);
+  EXPECT_NE(flag.err.find("--bogus: unknown flag"), std::string::npos);
+  auto file = run({"check"});
+  EXPECT_EQ(file.code, 2);
+  EXPECT_NE(file.err.find("missing FILE"), std::string::npos);
+  auto schema = run({"check", "x.policy", "--schema"});
+  EXPECT_EQ(schema.code, 2);
+  EXPECT_NE(schema.err.find("--schema: missing value"), std::string::npos);
+  EXPECT_EQ(run({"test", "x"}).code, 2);  // Not implemented yet, and says so.
+  EXPECT_EQ(run({"--help"}).code, 0);
+}
+
+TEST(tool, every_example_checks_clean) {
+  for (auto name : {"drf.policy", "weighted_drf.policy", "quotas.policy", "rack_local.policy",
+                    "binpack.policy", "spread.policy", "gpu_isolation.policy",
+                    "observability.policy", "quotas_test.policy"}) {
+    auto r = run({"check", examples + "/" + name});
+    EXPECT_EQ(r.code, 0) << name << "\n" << r.out << r.err;
+    // The schema next to the examples is picked up automatically.
+    EXPECT_NE(r.out.find("using schema " + examples + "/cluster.schema"), std::string::npos);
+    EXPECT_NE(r.out.find(": ok"), std::string::npos) << r.out;
+  }
+  auto with_flag = run({"check", examples + "/rack_local.policy", "--schema",
+                        examples + "/cluster.schema"});
+  EXPECT_EQ(with_flag.code, 0) << with_flag.out;
+  EXPECT_NE(with_flag.out.find("cost report"), std::string::npos);
+  EXPECT_NE(with_flag.out.find("filter fits: stage pair"), std::string::npos) << with_flag.out;
+}
+
+TEST(tool, check_reports_errors_with_exit_1) {
+  temp_dir dir;
+  auto path = dir.write("bad.policy", "policy \"b\" version 1;\nfilter f: agent.free.mem > 4096;\n");
+  auto r = run({"check", path});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find(path + ":2:28: error[E0305]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 error(s)"), std::string::npos);
+  // A policy needing a schema fails without one (no cluster.schema there).
+  auto rack = dir.write("r.policy", "policy \"r\" version 1;\nfilter f: agent.attributes.rack == \"r1\";\n");
+  EXPECT_EQ(run({"check", rack}).code, 1);
+  auto missing = run({"check", dir.path + "/nope.policy"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("cannot open"), std::string::npos);
+}
+
+TEST(tool, fmt_prints_writes_and_checks) {
+  temp_dir dir;
+  auto path = dir.write("p.policy", "policy \"p\"   version 1;\nfilter  f:true;\n");
+  auto printed = run({"fmt", path});
+  EXPECT_EQ(printed.code, 0);
+  EXPECT_EQ(printed.out, "policy \"p\" version 1;\nfilter f: true;\n");
+  EXPECT_EQ(run({"fmt", "--check", path}).code, 1);
+  EXPECT_EQ(run({"fmt", path, "--write"}).code, 0);
+  EXPECT_EQ(read(path), printed.out);
+  EXPECT_EQ(run({"fmt", "--check", path}).code, 0);
+  auto broken = dir.write("broken.policy", "policy \"p\" version 1;\nfilter f: ;\n");
+  auto r = run({"fmt", broken});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("error[E0101]"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace agora::policy
