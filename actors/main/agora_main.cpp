@@ -11,6 +11,7 @@
 #include "agora/main/frameworks.hpp"
 #include "agora/main/local_cluster.hpp"
 #include "agora/main/signals.hpp"
+#include "agora/policy/tool.hpp"
 #include "agora/protocol/announce.hpp"
 #include "agora/scheduler/driver.hpp"
 
@@ -25,6 +26,7 @@ constexpr const char* usage_text =
     "  local     run a master and N agents in one process (no ZooKeeper)\n"
     "  execute   run one command as a task and exit with its status\n"
     "  demo      run many small tasks and print throughput figures\n"
+    "  policy    check and format allocation policies (agora policy --help)\n"
     "\n"
     "run 'agora COMMAND --help' for the flags of a command\n";
 
@@ -161,6 +163,11 @@ int cmd_demo(int argc, char** argv) {
   return s.failed == 0 ? 0 : 1;
 }
 
+int cmd_policy(int argc, char** argv) {
+  std::vector<std::string> args(argv + 2, argv + argc);
+  return policy::run_policy_tool(args, std::cout, std::cerr);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -172,6 +179,7 @@ int main(int argc, char** argv) {
   if (cmd == "local") return main::run_local_cluster(argc, argv);
   if (cmd == "execute") return cmd_execute(argc, argv);
   if (cmd == "demo") return cmd_demo(argc, argv);
+  if (cmd == "policy") return cmd_policy(argc, argv);
   std::cerr << "agora: error: unknown command '" << cmd << "'\n" << usage_text;
   return 2;
 }
