@@ -60,6 +60,7 @@ const char* to_string(binary_op op);
 const char* to_string(aggregate_kind kind);
 
 struct expr;
+struct let_decl;
 /// Expressions are owned through unique pointers; trees are acyclic.
 using expr_ptr = std::unique_ptr<expr>;
 
@@ -88,11 +89,16 @@ struct expr {
   expr_ptr where_;                        ///< Aggregate filter, may be null.
   expr_ptr body_;                         ///< Aggregate body, may be null.
 
-  // Annotations written by the checker.
+  // Annotations written by the checker. The body of a `let`/`fn` with
+  // parameters is generic: it is checked at every call, and keeps the
+  // annotations of the last call checked (a compiler inlines and re-derives).
   type ty;                          ///< Resolved type (with unit).
   policy::stage st = stage::constant;  ///< Stage of the value.
   name_ref ref = name_ref::unresolved;
-  int decl_index = -1;              ///< For `name_ref::let`: index in `decls`.
+  /// For `name_ref::let`: the definition (in this file or an imported one;
+  /// owned by the same `check_result`, whose moves keep it valid).
+  const let_decl* target = nullptr;
+  int decl_index = -1;  ///< Checker-internal index of `target`.
 };
 
 /// A type annotation or schema field type: `name<args>?`.

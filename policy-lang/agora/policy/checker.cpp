@@ -106,9 +106,10 @@ public:
         if (!metrics.insert(m->name).second)
           report("E0205", m->name_range, "metric `" + m->name + "` is declared twice");
         check_metric(*m, d.range);
+      } else if (auto* t = std::get_if<ast::test_decl>(&d.node)) {
+        check_test(*t);
       }
-      // `let`/`fn` are checked on use (and unused ones at the end); `test`
-      // blocks are checked by `agora policy test`.
+      // `let`/`fn` are checked on use (and unused ones at the end).
     }
   }
 
@@ -300,6 +301,20 @@ private:
              "end with an unconditional level, e.g. `level any;`, so every framework can "
              "eventually be placed");
     add_cost("locality", range, exprs);
+  }
+
+  /// Test blocks run with `agora policy test`; here only the expected
+  /// diagnostic codes are validated.
+  void check_test(ast::test_decl& t) {
+    for (auto& step : t.steps) {
+      if (step.what != ast::test_step::kind::expect_compile_error) continue;
+      auto code = step.text.size() >= 2 ? step.text.substr(1, step.text.size() - 2) : "";
+      bool known = std::any_of(all_codes().begin(), all_codes().end(),
+                               [&](const code_info& c) { return c.code == code; });
+      if (!known)
+        report("E0209", step.range, "unknown diagnostic code " + step.text,
+               "codes are listed in docs/policy-errors.md");
+    }
   }
 
   void check_cycle(ast::cycle_decl& c) {
@@ -772,7 +787,13 @@ public:
       append(s.diagnostics);
       return;
     }
-    if (f.kind == ast::file_kind::test) return;  // Test blocks run with `agora policy test`.
+    if (f.kind == ast::file_kind::test) {
+      // Test blocks run with `agora policy test`; `check` validates what it can.
+      register_file(source, f, true);
+      check_file(source, f);
+      append(state_.diagnostics);
+      return;
+    }
     std::vector<std::string> stack = {normalize(source.name())};
     if (options_.load_imports) load_imports(source, f, stack);
     register_file(source, f, true);
@@ -822,7 +843,8 @@ private:
 
   void load_imports(const source_file& source, ast::file& f, std::vector<std::string>& stack) {
     for (auto& imp : f.imports) {
-      std::string path = normalize(directory_of(source.name()) + imp.path);
+      std::string path =
+        normalize(imp.path.rfind('/', 0) == 0 ? imp.path : directory_of(source.name()) + imp.path);
       auto cycle_at = std::find(stack.begin(), stack.end(), path);
       if (cycle_at != stack.end()) {
         std::string chain;

@@ -317,3 +317,65 @@ TEST(support, spread_and_preempt_are_not_supported_yet) {
 
 }  // namespace
 }  // namespace agora::policy
+
+#include <fstream>
+#include <unistd.h>
+
+namespace agora::policy {
+namespace {
+
+TEST(imports, definitions_from_imported_files_are_visible) {
+  char buffer[] = "/tmp/agora-import-XXXXXX";
+  std::string dir = mkdtemp(buffer);
+  std::ofstream(dir + "/base.policy") << "policy \"base\" version 1;\nuse std.fairness;\n"
+                                         "let share(x) = max(x.allocated / cluster.total);\n"
+                                         "filter bad: agent.free.mem > 10;\n";
+  std::ofstream(dir + "/main.policy") << "policy \"main\" version 1;\nimport \"base.policy\";\n"
+                                         "order roles by share(role) asc, role.name asc;\n";
+  std::string error;
+  auto file = source_file::load(dir + "/main.policy", error);
+  ASSERT_TRUE(file) << error;
+  auto r = check_policy(*file);
+  // The imported file's own error is reported under its name; its `let` works.
+  ASSERT_EQ(r.diagnostics.size(), 1u) << render_all(r.diagnostics);
+  EXPECT_EQ(r.diagnostics[0].code, "E0305");
+  EXPECT_EQ(r.diagnostics[0].file, dir + "/base.policy");
+  ASSERT_EQ(r.imports.size(), 1u);
+  EXPECT_EQ(r.imports[0].ast.name, "base");
+  auto& order = std::get<ast::order_decl>(r.ast->decls[0].node);
+  auto& call = *order.keys[0].key;
+  ASSERT_EQ(call.ref, ast::name_ref::let);
+  ASSERT_NE(call.target, nullptr);
+  EXPECT_EQ(call.target->name, "share");
+  EXPECT_EQ(call.ty.kind, type_kind::ratio);
+  EXPECT_EQ(call.st, stage::role);
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+TEST(tests, expected_codes_must_exist) {
+  source_file ok("t.policy", "test \"t\" { expect compile_error \"E0305\" for \"x\"; }\n");
+  EXPECT_TRUE(check_policy(ok).diagnostics.empty());
+  source_file bad("t.policy", "test \"t\" { expect compile_error \"E9999\" for \"x\"; }\n");
+  auto r = check_policy(bad);
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].code, "E0209");
+}
+
+TEST(cycle, options_are_validated) {
+  EXPECT_TRUE(codes("cycle {\n  sample_agents 10%;\n  min_sample 200;\n"
+                    "  max_offers per_framework 16;\n  max_pairs 2000000;\n}").empty());
+  EXPECT_EQ(codes("cycle { sample_agent 10%; }"), std::vector<std::string>{"E0209"});
+  EXPECT_EQ(codes("cycle { sample_agents 10; }"), std::vector<std::string>{"E0301"});
+}
+
+TEST(names, fn_annotations_are_checked) {
+  EXPECT_TRUE(codes("fn half(x: cores): cores = x / 2;\nfilter f: half(agent.free.cpus) > 1;")
+                .empty());
+  EXPECT_EQ(codes("fn half(x: cores): bytes = x / 2;\nfilter f: half(agent.free.cpus) > 1GiB;"),
+            std::vector<std::string>{"E0301"});
+  EXPECT_EQ(codes("fn half(x: cores): cores = x / 2;\nfilter f: half(agent.free.mem) > 1;"),
+            std::vector<std::string>{"E0301"});
+}
+
+}  // namespace
+}  // namespace agora::policy

@@ -342,6 +342,7 @@ type expr_checker::name(ast::expr& e) {
     auto& entry = state_.lets[it->second];
     e.ref = ast::name_ref::let;
     e.decl_index = static_cast<int>(it->second);
+    e.target = entry.decl;
     ++entry.uses;
     if (entry.decl->has_params) {
       report("E0301", e.range, "`" + e.name + "` is a function; call it with arguments");
@@ -578,6 +579,17 @@ type expr_checker::call_let(ast::expr& e, let_entry& entry) {
   auto t = sub.check(*decl.value, scope);
   state_.expanding.pop_back();
   e.st = join(e.st, decl.value->st);
+  type_kind declared;
+  if (decl.result && !t.is_error() && parse_type_name(decl.result->name, declared)) {
+    type want = type::of(declared).with_optional(decl.result->optional);
+    bool adopts = t.kind == K::number && is_dim(declared);
+    if (t.kind != declared && !adopts) {
+      report("E0301", e.range,
+             "`" + decl.name + "` is declared " + quoted(want) + " but returns " + quoted(t));
+      return {};
+    }
+    return want;
+  }
   return t;
 }
 
@@ -586,6 +598,7 @@ type expr_checker::call(ast::expr& e) {
     auto& entry = state_.lets[it->second];
     e.ref = ast::name_ref::let;
     e.decl_index = static_cast<int>(it->second);
+    e.target = entry.decl;
     ++entry.uses;
     if (!entry.decl->has_params) {
       for (auto& a : e.children) visit(*a);

@@ -184,3 +184,25 @@ TEST(parser, every_example_parses) {
 
 }  // namespace
 }  // namespace agora::policy
+
+#include <iostream>
+#include <sstream>
+
+namespace agora::policy {
+namespace {
+
+TEST(parser, antlr_prints_nothing) {
+  // ANTLR's default console listener is removed: errors only become diagnostics.
+  std::ostringstream captured_err, captured_out;
+  auto* old_err = std::cerr.rdbuf(captured_err.rdbuf());
+  auto* old_out = std::cout.rdbuf(captured_out.rdbuf());
+  auto r = parse(source_file("t.policy", "policy version ; filter # : ) ( \"open\n"));
+  std::cerr.rdbuf(old_err);
+  std::cout.rdbuf(old_out);
+  EXPECT_FALSE(r.diagnostics.empty());
+  EXPECT_EQ(captured_err.str(), "");
+  EXPECT_EQ(captured_out.str(), "");
+}
+
+}  // namespace
+}  // namespace agora::policy
