@@ -41,6 +41,14 @@ void log(agent_ptr self, const std::string& line) {
   log_line(st.config, st.agent_id.empty() ? line : "[" + st.agent_id + "] " + line);
 }
 
+// Returns the configured hostname, else `gethostname()`.
+std::string hostname_of(const agent_config& cfg) {
+  if (!cfg.hostname.empty()) return cfg.hostname;
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof(buf) - 1) == 0 && buf[0] != 0) return buf;
+  return "localhost";
+}
+
 void publish_snapshot(agent_ptr self) { self->state.snapshot->publish(self->state.to_json()); }
 
 std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
@@ -277,12 +285,7 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
                              std::shared_ptr<state_snapshot> snapshot, std::string http_address) {
   auto& st = self->state;
   st.config = std::move(cfg);
-  st.hostname = st.config.hostname;
-  if (st.hostname.empty()) {
-    char buf[256] = {0};
-    if (::gethostname(buf, sizeof(buf) - 1) == 0) st.hostname = buf;
-    if (st.hostname.empty()) st.hostname = "localhost";
-  }
+  st.hostname = hostname_of(st.config);
   st.containers = std::make_unique<containerizer>(st.config.work_dir);
   st.http = std::move(http);
   st.snapshot = std::move(snapshot);
@@ -420,6 +423,14 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
       return {};
     }
     http_address = cfg.http_host + ":" + std::to_string(server->port());
+    // Serve a complete state before the actor has published its first one.
+    agent_state initial;
+    initial.config = cfg;
+    initial.hostname = hostname_of(cfg);
+    initial.http_address = http_address;
+    initial.master_address =
+        master ? std::string{"local"} : cfg.master_host + ":" + std::to_string(cfg.master_port);
+    snapshot->publish(initial.to_json());
     server->route("GET", "/health", [](const observability::http_request&) {
       return observability::http_response::json("{\"status\":\"ok\"}");
     });

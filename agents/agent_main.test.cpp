@@ -1,0 +1,262 @@
+// Tests of the `agora-agent` binary: flags, the lines it prints, HTTP,
+// registration with a (fake) remote master and a clean exit on SIGTERM.
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <rapidjson/document.h>
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include "agora/agent/agent_actor.hpp"
+#include "agora/protocol/announce.hpp"
+
+extern char** environ;
+
+using namespace std::chrono_literals;
+using namespace agora::protocol;
+
+namespace {
+
+// A child process with its stdout and stderr captured through pipes.
+class process {
+ public:
+  explicit process(std::vector<std::string> args) {
+    int out[2], err[2];
+    EXPECT_EQ(::pipe2(out, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(err, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    started_ = ::posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) == 0;
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(out[1]);
+    ::close(err[1]);
+    out_fd_ = out[0];
+    err_fd_ = err[0];
+  }
+
+  ~process() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      int st;
+      ::waitpid(pid_, &st, 0);
+    }
+    ::close(out_fd_);
+    ::close(err_fd_);
+  }
+
+  bool started() const { return started_; }
+  pid_t pid() const { return pid_; }
+  const std::string& out() const { return out_; }
+  const std::string& err() const { return err_; }
+
+  // Reads output until stdout contains `text` (true) or `timeout` passes.
+  bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (out_.find(text) == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !read_some(static_cast<int>(left.count()))) return false;
+    }
+    return true;
+  }
+
+  // Waits (bounded) for the exit; returns the exit status or -1.
+  int wait_exit(std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      int st = 0;
+      auto r = ::waitpid(pid_, &st, WNOHANG);
+      if (r == pid_) {
+        exited_ = true;
+        while (read_some(0)) {
+        }
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      if (std::chrono::steady_clock::now() > deadline) return -1;
+      read_some(20);
+    }
+  }
+
+ private:
+  // Polls both pipes up to `timeout_ms`; returns false on timeout or EOF.
+  bool read_some(int timeout_ms) {
+    pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, timeout_ms) <= 0) return false;
+    bool got = false;
+    char buf[4096];
+    for (int i = 0; i < 2; ++i) {
+      if ((fds[i].revents & (POLLIN | POLLHUP)) == 0) continue;
+      auto n = ::read(fds[i].fd, buf, sizeof(buf));
+      if (n > 0) {
+        (i == 0 ? out_ : err_).append(buf, static_cast<size_t>(n));
+        got = true;
+      }
+    }
+    return got;
+  }
+
+  pid_t pid_ = -1;
+  bool started_ = false;
+  bool exited_ = false;
+  int out_fd_ = -1;
+  int err_fd_ = -1;
+  std::string out_;
+  std::string err_;
+};
+
+std::string http_get(uint16_t port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return "";
+  }
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  [[maybe_unused]] auto sent = ::send(fd, req.data(), req.size(), 0);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+// Returns the port of the first `prefix127.0.0.1:PORT` in `text`, or 0.
+uint16_t port_after(const std::string& text, const std::string& prefix) {
+  auto pos = text.find(prefix);
+  if (pos == std::string::npos) return 0;
+  return static_cast<uint16_t>(std::stoi(text.substr(pos + prefix.size())));
+}
+
+class agent_main_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    work_dir_ = (std::filesystem::temp_directory_path() /
+                 ("agora-agent-main-" + std::to_string(::getpid()) + "-" + name))
+                    .string();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(work_dir_, ec);
+  }
+  std::string work_dir_;
+  std::string binary_ = AGORA_AGENT_BINARY;
+};
+
+}  // namespace
+
+TEST_F(agent_main_test, missing_master_is_a_usage_error) {
+  process p{{binary_, "--work-dir=" + work_dir_}};
+  ASSERT_TRUE(p.started());
+  EXPECT_EQ(p.wait_exit(), 2);
+  EXPECT_NE(p.err().find("--master"), std::string::npos) << p.err();
+}
+
+TEST_F(agent_main_test, bad_resources_name_the_flag) {
+  process p{{binary_, "--master=127.0.0.1:5055", "--resources=cpus:abc"}};
+  ASSERT_TRUE(p.started());
+  EXPECT_EQ(p.wait_exit(), 2);
+  EXPECT_NE(p.err().find("--resources"), std::string::npos) << p.err();
+}
+
+TEST_F(agent_main_test, bad_attributes_name_the_flag) {
+  process p{{binary_, "--master=127.0.0.1:5055", "--attributes=rack"}};
+  ASSERT_TRUE(p.started());
+  EXPECT_EQ(p.wait_exit(), 2);
+  EXPECT_NE(p.err().find("--attributes"), std::string::npos) << p.err();
+}
+
+TEST_F(agent_main_test, registers_with_a_remote_master_serves_http_and_stops_on_sigterm) {
+  // A fake master in this process, published on a free loopback port.
+  caf::actor_system_config cfg;
+  announce(cfg);
+  agora::agent::announce(cfg);
+  cfg.load<caf::io::middleman>();
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto observer = caf::actor_cast<caf::actor>(self);
+  auto master = sys.spawn([observer](caf::event_based_actor* m) -> caf::behavior {
+    return {
+        [m, observer](register_agent& r) {
+          m->send(observer, r);
+          return agent_registered{"agent-7", 0};
+        },
+    };
+  });
+  auto port = sys.middleman().publish(master, 0, "127.0.0.1", true);
+  ASSERT_TRUE(port);
+
+  process p{{binary_, "--master=127.0.0.1:" + std::to_string(*port), "--port=0", "--actor-port=0",
+             "--work-dir=" + work_dir_, "--hostname=h1",
+             "--resources=cpus:2;mem:1GiB;ports:[31000-31009]", "--attributes=rack:r1;zone:z1"}};
+  ASSERT_TRUE(p.started());
+  ASSERT_TRUE(p.wait_for_output("agora-agent: http on 127.0.0.1:")) << p.out() << p.err();
+  ASSERT_TRUE(p.wait_for_output(
+      "agora-agent: registered with master 127.0.0.1:" + std::to_string(*port) + " as agent-7\n"))
+      << p.out() << p.err();
+  std::optional<agent_info> info;
+  self->receive([&](register_agent& r) { info = r.info; }, caf::after(10s) >> [] {});
+  ASSERT_TRUE(info);
+  auto http_port = port_after(p.out(), "http on 127.0.0.1:");
+  ASSERT_NE(http_port, 0);
+  EXPECT_EQ(info->hostname, "h1");
+  EXPECT_EQ(info->total.to_string(), "cpus:2;mem:1GiB;ports:[31000-31009]");
+  EXPECT_EQ(info->attributes, (attribute_map{{"rack", "r1"}, {"zone", "z1"}}));
+  EXPECT_EQ(info->http_address, "127.0.0.1:" + std::to_string(http_port));
+  auto health = http_get(http_port, "/health");
+  EXPECT_NE(health.find("{\"status\":\"ok\"}"), std::string::npos) << health;
+  auto state = http_get(http_port, "/state");
+  EXPECT_NE(state.find("\"id\":\"agent-7\""), std::string::npos) << state;
+  ::kill(p.pid(), SIGTERM);
+  EXPECT_EQ(p.wait_exit(), 0) << p.err();
+  caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
+}
+
+TEST_F(agent_main_test, detects_resources_when_not_given) {
+  process p{
+      {binary_, "--master=127.0.0.1:1", "--port=0", "--actor-port=0", "--work-dir=" + work_dir_}};
+  ASSERT_TRUE(p.started());
+  ASSERT_TRUE(p.wait_for_output("agora-agent: http on 127.0.0.1:")) << p.err();
+  auto response = http_get(port_after(p.out(), "http on 127.0.0.1:"), "/state");
+  auto body = response.substr(std::min(response.size(), response.find("\r\n\r\n") + 4));
+  rapidjson::Document d;
+  d.Parse(body.c_str());
+  ASSERT_FALSE(d.HasParseError()) << response;
+  ASSERT_TRUE(d.IsObject() && d.HasMember("resources") && d.HasMember("registered")) << response;
+  // nproc CPUs (at least 1), MemTotal - 1 GiB (at least half), the default
+  // port range.
+  const auto& r = d["resources"];
+  EXPECT_GE(r["cpus"].GetDouble(), 1.0);
+  EXPECT_GT(r["mem"].GetInt64(), 0);
+  EXPECT_STREQ(r["ports"].GetString(), "[31000-32000]");
+  EXPECT_FALSE(d["registered"].GetBool());
+  ::kill(p.pid(), SIGINT);
+  EXPECT_EQ(p.wait_exit(), 0) << p.err();
+}
