@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <set>
+#include <tuple>
 
 #include "agora/policy/detail/check_context.hpp"
 
@@ -75,7 +76,7 @@ public:
         check_roles(*roles);
       } else if (auto* g = std::get_if<ast::guarantees_decl>(&d.node)) {
         if (g->mode != "best_effort" && g->mode != "hold_headroom") {
-          auto guess = closest_name(g->mode, {"best_effort", "hold_headroom"});
+          auto guess = state_.closest(g->mode, {"best_effort", "hold_headroom"});
           report("E0209", g->mode_range, "unknown guarantees mode `" + g->mode + "`",
                  guess.empty() ? "modes are `best_effort` and `hold_headroom`"
                                : "did you mean `" + guess + "`?");
@@ -325,7 +326,7 @@ private:
       std::string name;
       for (auto& w : o.words) name += (name.empty() ? "" : " ") + w;
       if (std::find(known.begin(), known.end(), name) == known.end()) {
-        auto guess = closest_name(name, known);
+        auto guess = state_.closest(name, known);
         report("E0209", o.name_range, "unknown cycle option `" + name + "`",
                guess.empty() ? "options are sample_agents, min_sample, max_offers "
                                "per_framework and max_pairs"
@@ -384,7 +385,7 @@ private:
       v.st = stage::constant;
       source_range entry{v.range.begin, v.range.end};
       if (e.key_is_string[i] || std::find(names.begin(), names.end(), key) == names.end()) {
-        auto guess = closest_name(key, names);
+        auto guess = state_.closest(key, names);
         report("E0604", v.range, "unknown resource `" + key + "` in " + what,
                guess.empty() ? "" : "did you mean `" + guess + "`?");
         continue;
@@ -418,7 +419,7 @@ private:
         if (quantity) {
           auto* u = find_unit(v.unit);
           if (!u) {
-            auto guess = closest_name(v.unit, unit_names());
+            auto guess = state_.closest(v.unit, unit_names());
             report("E0106", v.range, "unknown unit `" + v.unit + "`",
                    guess.empty() ? "" : "did you mean `" + guess + "`?");
             continue;
@@ -657,7 +658,7 @@ private:
       static const std::vector<std::string> events = {"offer", "decline", "launch",
                                                       "finish", "preempt", "relax"};
       if (std::find(events.begin(), events.end(), m.event) == events.end()) {
-        auto guess = closest_name(m.event, events);
+        auto guess = state_.closest(m.event, events);
         report("E0209", m.event_range, "unknown event `" + m.event + "`",
                guess.empty() ? "events are offer, decline, launch, finish, preempt and relax"
                              : "did you mean `" + guess + "`?");
@@ -891,7 +892,7 @@ private:
     for (auto& u : f.uses) {
       auto& known = std_modules();
       if (std::find(known.begin(), known.end(), u.module) == known.end()) {
-        auto guess = closest_name(u.module, known);
+        auto guess = state_.closest(u.module, known);
         state_.report(source, "E0207", u.range, "unknown module `" + u.module + "`",
                       guess.empty() ? "modules are std.fairness, std.strings and std.locality"
                                     : "did you mean `" + guess + "`?");
@@ -989,14 +990,12 @@ void sort_and_dedupe(std::vector<diagnostic>& ds) {
     if (a.file != b.file) return a.file < b.file;
     return a.range.begin < b.range.begin;
   });
+  // Generic bodies are checked once per call and may repeat a diagnostic.
+  std::set<std::tuple<std::string, uint32_t, uint32_t, std::string, std::string>> seen;
   std::vector<diagnostic> out;
-  for (auto& d : ds) {
-    bool dup = std::any_of(out.begin(), out.end(), [&](const diagnostic& o) {
-      return o.file == d.file && o.range.begin == d.range.begin && o.range.end == d.range.end &&
-             o.code == d.code && o.message == d.message;
-    });
-    if (!dup) out.push_back(std::move(d));
-  }
+  for (auto& d : ds)
+    if (seen.emplace(d.file, d.range.begin, d.range.end, d.code, d.message).second)
+      out.push_back(std::move(d));
   ds = std::move(out);
 }
 

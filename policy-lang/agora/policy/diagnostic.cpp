@@ -35,6 +35,7 @@ const std::vector<code_info>& all_codes() {
     {"E0401", "recursive definition"},
     {"E0402", "aggregate over an unbounded collection"},
     {"E0403", "estimated cost above budget"},
+    {"E0407", "definitions expand too much when inlined"},
     {"E0501", "data not available in this phase"},
     {"E0502", "`for` outside `preempt`"},
     {"E0601", "children's guarantees exceed the parent's"},

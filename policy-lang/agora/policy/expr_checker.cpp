@@ -225,7 +225,7 @@ type expr_checker::visit(ast::expr& e) {
           continue;
         }
         if (!is_resource(e.keys[i])) {
-          auto guess = closest_name(e.keys[i], resource_names());
+          auto guess = state_.closest(e.keys[i], resource_names());
           report("E0203", e.children[i]->range, "unknown resource `" + e.keys[i] + "`",
                  guess.empty() ? "" : "did you mean `" + guess + "`?");
           ok = false;
@@ -264,7 +264,7 @@ type expr_checker::literal(ast::expr& e) {
     case ast::literal_kind::quantity: {
       auto* u = find_unit(e.unit);
       if (!u) {
-        auto guess = closest_name(e.unit, unit_names());
+        auto guess = state_.closest(e.unit, unit_names());
         report("E0106", e.range, "unknown unit `" + e.unit + "`",
                guess.empty() ? "units are B, KiB, MiB, GiB, TiB, KB, MB, GB, TB, ms, s, min, h, d"
                              : "did you mean `" + guess + "`?");
@@ -387,7 +387,7 @@ type expr_checker::name(ast::expr& e) {
     if (!state_.lets[i].decl->has_params) candidates.push_back(n);
   for (auto& v : domain_vars) candidates.emplace_back(v.name);
   for (auto& c : collections) candidates.emplace_back(c.name);
-  auto guess = closest_name(e.name, candidates);
+  auto guess = state_.closest(e.name, candidates);
   report("E0201", e.range, "unknown name `" + e.name + "`",
          guess.empty() ? "" : "did you mean `" + guess + "`?");
   return {};
@@ -404,7 +404,7 @@ type expr_checker::member(ast::expr& e) {
   if (e.has_args) return method(e, ot);
   if (ot.kind == K::res || ot.kind == K::ratios) {
     if (!is_resource(e.name)) {
-      auto guess = closest_name(e.name, resource_names());
+      auto guess = state_.closest(e.name, resource_names());
       report("E0203", e.name_range, "unknown resource `" + e.name + "`",
              guess.empty() ? "resources are " + [&] {
                std::string s;
@@ -435,7 +435,7 @@ type expr_checker::member(ast::expr& e) {
       if (f.name == e.name) return f.field_type;
       names.push_back(f.name);
     }
-    auto guess = closest_name(e.name, names);
+    auto guess = state_.closest(e.name, names);
     report("E0202", e.name_range,
            "unknown " + std::string(section) + " field `" + e.name + "`",
            guess.empty() ? "the schema does not declare it in `" + std::string(section) + "`"
@@ -448,7 +448,7 @@ type expr_checker::member(ast::expr& e) {
     if (e.name == f.name) return to_type(f);
     names.emplace_back(f.name);
   }
-  auto guess = closest_name(e.name, names);
+  auto guess = state_.closest(e.name, names);
   report("E0202", e.name_range, quoted(ot) + " has no field `" + e.name + "`",
          guess.empty() ? "" : "did you mean `" + guess + "`?");
   return {};
@@ -477,7 +477,7 @@ type expr_checker::method(ast::expr& e, const type& object) {
       continue;
     }
     if (!is_resource(arg.name)) {
-      auto guess = closest_name(arg.name, resource_names());
+      auto guess = state_.closest(arg.name, resource_names());
       report("E0203", arg.range, "unknown resource `" + arg.name + "`",
              guess.empty() ? "" : "did you mean `" + guess + "`?");
       ok = false;
@@ -556,6 +556,18 @@ type expr_checker::call_let(ast::expr& e, let_entry& entry) {
     report("E0401", e.range, "definitions nested more than 32 calls deep");
     return {};
   }
+  // Generic bodies are checked per call; chains of calls can multiply.
+  constexpr size_t max_instantiations = 20000;
+  if (++state_.instantiations > max_instantiations) {
+    if (!state_.blowup_reported)
+      report("E0407", e.range,
+             "inlining `" + decl.name + "` expands the policy past " +
+               std::to_string(max_instantiations) + " function bodies",
+             "functions are inlined at every call; compute shared values once in a "
+             "parameterless `let` and call functions fewer times");
+    state_.blowup_reported = true;
+    return {};
+  }
   expr_checker sub(state_, *entry.file);
   for (size_t i = 0; i < args.size(); ++i) {
     type pt = args[i];
@@ -618,7 +630,7 @@ type expr_checker::call(ast::expr& e) {
     for (auto& b : builtins) names.emplace_back(b.name);
     for (auto& [n, i] : state_.let_index)
       if (state_.lets[i].decl->has_params) names.push_back(n);
-    auto guess = closest_name(e.name, names);
+    auto guess = state_.closest(e.name, names);
     report("E0204", e.name_range, "unknown function `" + e.name + "`",
            guess.empty() ? "" : "did you mean `" + guess + "`?");
     return {};

@@ -153,3 +153,26 @@ TEST(limits, unclosed_parentheses_are_rejected_too) {
 
 }  // namespace
 }  // namespace agora::policy
+
+namespace agora::policy {
+namespace {
+
+TEST(limits, a_maximal_file_of_mistakes_checks_in_bounded_time) {
+  // Just under 256 KiB of definitions and misspelt uses: suggestions and
+  // duplicate detection must not become quadratic.
+  std::string text = "policy \"p\" version 1;\n";
+  for (int i = 0; text.size() < 250 * 1024; ++i) {
+    text += "let value_" + std::to_string(i) + " = agent.free.cpus * " + std::to_string(i) + ";\n";
+    text += "filter f" + std::to_string(i) + ": valeu_" + std::to_string(i) + " > 1;\n";
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto r = check_policy(source_file("many.policy", text));
+  double seconds =
+    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_FALSE(r.ok());
+  EXPECT_GT(r.diagnostics.size(), 1000u);
+  EXPECT_LT(seconds, 10.0);
+}
+
+}  // namespace
+}  // namespace agora::policy

@@ -51,6 +51,17 @@ struct check_state {
   std::map<std::string, size_t> let_index;
   std::vector<diagnostic> diagnostics;
   std::vector<size_t> expanding;  ///< Lets being checked (recursion detection).
+  size_t instantiations = 0;      ///< Generic calls checked so far (E0407 budget).
+  bool blowup_reported = false;
+  size_t suggestions_left = 500;  ///< "Did you mean" searches left (bounds work).
+
+  /// Returns the closest candidate to `name`, or empty; after many searches
+  /// returns empty, so hostile input cannot make suggestions quadratic.
+  std::string closest(std::string_view name, const std::vector<std::string>& candidates) {
+    if (suggestions_left == 0) return {};
+    --suggestions_left;
+    return closest_name(name, candidates);
+  }
 
   void report(const source_file& file, std::string_view code, source_range range,
               std::string message, std::string help = {}) {
