@@ -521,7 +521,10 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
           // Nobody will acknowledge it: do it here so the agent stops retrying.
           self->send(ag->second.handle, acknowledge{s.framework_id, s.agent_id, s.task_id, s.uuid});
           auto t = st.tasks.find({s.framework_id, s.task_id});
-          if (t != st.tasks.end() && is_terminal(s.state)) complete_task(self, t);
+          if (t != st.tasks.end()) {
+            t->second.status = s;
+            if (is_terminal(s.state)) complete_task(self, t);
+          }
           return;
         }
         apply_status(self, s);

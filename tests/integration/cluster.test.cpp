@@ -1,0 +1,326 @@
+// End-to-end tests: real agora-master and agora-agent processes, real task
+// processes, frameworks as real processes (`agora execute`) or as drivers in
+// the test process talking to the master over TCP.
+
+#include <signal.h>
+
+#include <gtest/gtest.h>
+
+#include "cluster_fixture.hpp"
+
+namespace agora::test {
+namespace {
+
+using protocol::task_state;
+
+int count_frameworks_tasks(const rapidjson::Document& s, const char* state) {
+  int n = 0;
+  for (const auto& f : s["frameworks"].GetArray())
+    for (const auto& t : f["tasks"].GetArray()) n += std::string(t["state"].GetString()) == state;
+  return n;
+}
+
+pid_t read_pid(const std::string& path) {
+  pid_t pid = 0;
+  wait_until([&] { return (pid = static_cast<pid_t>(std::atoi(read_file(path).c_str()))) > 0; },
+             5s);
+  return pid;
+}
+
+TEST(cluster, execute_runs_a_task_and_keeps_its_output_in_the_sandbox) {
+  cluster c;
+  auto& agent = c.add_agent();
+  child_process exec;
+  ASSERT_TRUE(exec.start(binary_path("agora"), {"execute", "--master=" + c.master_address(),
+                                                "--command=echo hello-from-task",
+                                                "--task-name=hello", "--timeout=30s"}));
+  auto code = exec.wait_exit(30s);
+  ASSERT_TRUE(code.has_value()) << exec.stdout_text() << exec.stderr_text();
+  EXPECT_EQ(*code, 0) << exec.stdout_text() << exec.stderr_text();
+  auto out = exec.stdout_text();
+  EXPECT_NE(out.find("TASK_STARTING"), std::string::npos) << out;
+  EXPECT_NE(out.find("TASK_RUNNING"), std::string::npos) << out;
+  EXPECT_NE(out.find("TASK_FINISHED"), std::string::npos) << out;
+  // The task's stdout is in its sandbox on the agent.
+  auto launch = out.find("launching task ");
+  ASSERT_NE(launch, std::string::npos) << out;
+  auto task_id = out.substr(launch + 15, out.find(' ', launch + 15) - launch - 15);
+  std::string sandbox = find_sandbox(agent.work_dir, task_id);
+  ASSERT_FALSE(sandbox.empty()) << task_id;
+  EXPECT_NE(read_file(sandbox + "/stdout").find("hello-from-task"), std::string::npos);
+}
+
+TEST(cluster, execute_exits_with_the_tasks_exit_status) {
+  cluster c;
+  c.add_agent();
+  child_process exec;
+  ASSERT_TRUE(exec.start(binary_path("agora"), {"execute", "--master=" + c.master_address(),
+                                                "--command=exit 3", "--timeout=30s"}));
+  auto code = exec.wait_exit(30s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 3) << exec.stdout_text() << exec.stderr_text();
+  EXPECT_NE(exec.stdout_text().find("TASK_FAILED"), std::string::npos);
+  EXPECT_NE(exec.stdout_text().find("exited with status 3"), std::string::npos);
+  // The master recorded the failure with its exit code.
+  EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    for (const auto& t : s["completed_tasks"].GetArray())
+      if (std::string(t["state"].GetString()) == "TASK_FAILED" && t["exit_code"].GetInt() == 3)
+        return true;
+    return false;
+  }));
+}
+
+TEST(cluster, kill_stops_the_task_and_its_children) {
+  cluster c;
+  auto& agent = c.add_agent();
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), {"", "killer", {"dev"}, "", "", 0, {}}};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  fw.send(protocol::accept{
+      "", {offers[0].id},
+      {make_task("sleeper", "echo $$ > pid; sleep 1000 & echo $! > child; wait")}, {0}});
+  ASSERT_TRUE(fw.wait_status("sleeper", task_state::running));
+  std::string sandbox;
+  ASSERT_TRUE(wait_until([&] { return !(sandbox = find_sandbox(agent.work_dir, "sleeper")).empty(); }, 5s));
+  pid_t shell = read_pid(sandbox + "/pid");
+  pid_t child = read_pid(sandbox + "/child");
+  ASSERT_GT(shell, 0);
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(process_alive(child));
+  fw.send(protocol::kill_task{"", "sleeper", ""});
+  auto killed = fw.wait_status("sleeper", task_state::killed);
+  ASSERT_TRUE(killed.has_value());
+  EXPECT_TRUE(wait_until([&] { return !process_alive(shell) && !process_alive(child); }, 5s));
+}
+
+TEST(cluster, killed_agent_makes_tasks_lost_and_its_offers_disappear) {
+  cluster c;
+  auto& agent = c.add_agent("cpus:1;mem:256MiB", "rack:r1");
+  framework_system fs;
+  // Not partition-aware: expects TASK_LOST.
+  test_framework fw{fs.sys(), c.master_address(), {"", "lost", {"dev"}, "", "", 0, {}}};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  auto offers = fw.wait_offers();
+  ASSERT_EQ(offers.size(), 1u);
+  fw.send(protocol::accept{"", {offers[0].id},
+                           {make_task("long", "echo $$ > pid; exec sleep 1000", 0.5)}, {0}});
+  ASSERT_TRUE(fw.wait_status("long", task_state::running));
+  std::string sandbox = find_sandbox(agent.work_dir, "long");
+  pid_t task_pid = read_pid(sandbox + "/pid");
+  // The remaining 0.5 cpus come back as an offer on the same agent.
+  ASSERT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    return s["counters"]["outstanding_offers"].GetUint64() == 1;
+  }));
+  agent.proc->kill_group(SIGKILL);
+  auto lost = fw.wait_status("long", task_state::lost, 10s);
+  ASSERT_TRUE(lost.has_value());
+  EXPECT_EQ(lost->reason, "REASON_AGENT_UNREACHABLE");
+  EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    return s["counters"]["outstanding_offers"].GetUint64() == 0 &&
+           std::string(s["agents"][0]["health"].GetString()) == "unreachable";
+  }));
+  if (task_pid > 0) ::kill(task_pid, SIGKILL);  // the agent can no longer do it
+}
+
+TEST(cluster, partition_aware_frameworks_get_task_unreachable) {
+  cluster c;
+  auto& agent = c.add_agent("cpus:1;mem:256MiB", "rack:r1");
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(),
+                    {"", "aware", {"dev"}, "", "", 0, {"PARTITION_AWARE"}}};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  fw.send(protocol::accept{"", {offers[0].id},
+                           {make_task("long", "echo $$ > pid; exec sleep 1000")}, {0}});
+  ASSERT_TRUE(fw.wait_status("long", task_state::running));
+  pid_t task_pid = read_pid(find_sandbox(agent.work_dir, "long") + "/pid");
+  agent.proc->kill_group(SIGKILL);
+  EXPECT_TRUE(fw.wait_status("long", task_state::unreachable, 10s).has_value());
+  if (task_pid > 0) ::kill(task_pid, SIGKILL);
+}
+
+TEST(cluster, disconnected_framework_keeps_tasks_until_failover_timeout) {
+  cluster c;
+  auto& agent = c.add_agent();
+  child_process exec;
+  ASSERT_TRUE(exec.start(binary_path("agora"),
+                         {"execute", "--master=" + c.master_address(),
+                          "--command=echo $$ > pid; exec sleep 1000", "--task-name=survivor",
+                          "--failover-timeout=2s"}));
+  ASSERT_TRUE(exec.wait_for_output("TASK_RUNNING", 20s)) << exec.stdout_text();
+  auto launch = exec.stdout_text().find("launching task ");
+  auto out = exec.stdout_text();
+  auto task_id = out.substr(launch + 15, out.find(' ', launch + 15) - launch - 15);
+  pid_t task_pid = read_pid(find_sandbox(agent.work_dir, task_id) + "/pid");
+  ASSERT_GT(task_pid, 0);
+  exec.kill_group(SIGKILL);  // the framework process dies
+  // The master notices, keeps the task running...
+  ASSERT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    return s["frameworks"].Size() == 1 && !s["frameworks"][0]["connected"].GetBool();
+  }, 5s));
+  EXPECT_EQ(count_frameworks_tasks(c.state(), "TASK_RUNNING"), 1);
+  // ...and kills it once the failover timeout has passed.
+  EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    if (s["frameworks"].Size() != 0) return false;
+    for (const auto& t : s["completed_tasks"].GetArray())
+      if (std::string(t["state"].GetString()) == "TASK_KILLED") return true;
+    return false;
+  }, 15s)) << c.master().stderr_text();
+  EXPECT_TRUE(wait_until([&] { return !process_alive(task_pid); }, 5s));
+}
+
+TEST(cluster, two_roles_share_the_cluster_by_drf) {
+  // Frameworks first, then four 1-cpu agents one by one. Each registration
+  // triggers a cycle and the role with the lower dominant share gets it:
+  // a1 -> A (tie 0/0, "A" < "B"); a2 -> B (A 1/2, B 0); a3 -> A (tie 1/3);
+  // a4 -> B (A 2/4, B 1/4). Two agents each.
+  cluster c;
+  framework_system fs;
+  test_framework a{fs.sys(), c.master_address(), {"", "fa", {"A"}, "", "", 0, {}}};
+  test_framework b{fs.sys(), c.master_address(), {"", "fb", {"B"}, "", "", 0, {}}};
+  ASSERT_FALSE(a.wait_subscribed().empty());
+  ASSERT_FALSE(b.wait_subscribed().empty());
+  for (int i = 0; i < 4; ++i) c.add_agent("cpus:1;mem:128MiB", "rack:r1");
+  EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    if (s["frameworks"].Size() != 2) return false;
+    for (const auto& f : s["frameworks"].GetArray())
+      if (f["offered_resources"]["cpus"].GetDouble() != 2.0) return false;
+    return true;
+  })) << [&] {
+    auto s = c.state();
+    std::string out;
+    for (const auto& f : s["frameworks"].GetArray())
+      out += std::string(f["name"].GetString()) + "=" +
+             std::to_string(f["offered_resources"]["cpus"].GetDouble()) + " ";
+    return out;
+  }();
+}
+
+TEST(cluster, role_weights_skew_the_shares) {
+  // weight(A) = 2. Three 1-cpu agents: a1 -> A (tie); a2 -> B (A 0.5/2 =
+  // 0.25 vs B 0); a3 -> A (A (1/3)/2 = 0.17 vs B 1/3). A gets 2, B 1.
+  cluster c{{"--weights=A=2"}};
+  framework_system fs;
+  test_framework a{fs.sys(), c.master_address(), {"", "fa", {"A"}, "", "", 0, {}}};
+  test_framework b{fs.sys(), c.master_address(), {"", "fb", {"B"}, "", "", 0, {}}};
+  ASSERT_FALSE(a.wait_subscribed().empty());
+  ASSERT_FALSE(b.wait_subscribed().empty());
+  for (int i = 0; i < 3; ++i) c.add_agent("cpus:1;mem:128MiB", "rack:r1");
+  EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    double fa = -1, fb = -1;
+    for (const auto& f : s["frameworks"].GetArray())
+      (std::string(f["name"].GetString()) == "fa" ? fa : fb) =
+          f["offered_resources"]["cpus"].GetDouble();
+    return fa == 2.0 && fb == 1.0;
+  }));
+}
+
+TEST(cluster, invalid_accepts_are_dropped_or_rejected_without_harm) {
+  cluster c;
+  c.add_agent("cpus:1;mem:256MiB", "rack:r1");
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), {"", "bad", {"dev"}, "", "", 0, {}}};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  // Unknown offer: TASK_DROPPED.
+  fw.send(protocol::accept{"", {"no-such-offer"}, {make_task("t-unknown", "true")}, {0}});
+  auto dropped = fw.wait_status("t-unknown", task_state::dropped);
+  ASSERT_TRUE(dropped.has_value());
+  EXPECT_EQ(dropped->reason, "REASON_INVALID_OFFERS");
+  // More than the offer holds: TASK_ERROR, and the offer's resources return.
+  fw.send(protocol::accept{"", {offers[0].id}, {make_task("t-big", "true", 8.0)}, {0}});
+  auto error = fw.wait_status("t-big", task_state::error);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE(error->message.find("remain in the offers"), std::string::npos) << error->message;
+  // The offer is used now: using it again gives TASK_DROPPED.
+  fw.send(protocol::accept{"", {offers[0].id}, {make_task("t-reuse", "true")}, {0}});
+  EXPECT_TRUE(fw.wait_status("t-reuse", task_state::dropped).has_value());
+  // An invalid task (no command): TASK_ERROR. The master keeps working.
+  // The resources of the rejected launch come back in a new offer.
+  std::string fresh;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& o : fw.wait_offers(100ms))
+          if (o.id != offers[0].id) fresh = o.id;
+        if (fresh.empty()) fw.pending_offers().clear();
+        return !fresh.empty();
+      },
+      10s));
+  fw.send(protocol::accept{"", {fresh}, {make_task("t-empty", "")}, {0}});
+  EXPECT_TRUE(fw.wait_status("t-empty", task_state::error).has_value());
+  EXPECT_EQ(http_get("127.0.0.1", c.http_port(), "/health", 1000ms).status, 200);
+  EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    return s["counters"]["invalid_requests"].GetUint64() >= 4;
+  }));
+}
+
+TEST(cluster, unexpected_messages_from_a_peer_are_dropped) {
+  cluster c;
+  c.add_agent();
+  framework_system fs;
+  auto master = fs.sys().middleman().remote_actor("127.0.0.1", c.actor_port());
+  ASSERT_TRUE(master) << fs.sys().render(master.error());
+  caf::scoped_actor self{fs.sys()};
+  self->send(*master, std::string("garbage"), 42);
+  self->send(*master, protocol::accept{"no-such-framework", {"x"}, {}, {0}});
+  EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    return s["counters"]["invalid_requests"].GetUint64() >= 2;
+  }));
+  EXPECT_TRUE(c.master().running());
+  // Still fully functional.
+  child_process exec;
+  ASSERT_TRUE(exec.start(binary_path("agora"), {"execute", "--master=" + c.master_address(),
+                                                "--command=true", "--timeout=30s"}));
+  auto code = exec.wait_exit(30s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+}
+
+TEST(cluster, bad_flags_name_the_flag_and_exit_2) {
+  struct bad_case {
+    const char* binary;
+    std::vector<std::string> args;
+    const char* mentions;
+  };
+  std::vector<bad_case> cases = {
+      {"agora-master", {"--port=notaport"}, "--port"},
+      {"agora-master", {"--weights=a=-1"}, "--weights"},
+      {"agora-master", {"--no-such-flag"}, "--no-such-flag"},
+      {"agora-agent", {"--master=127.0.0.1:1", "--resources=mem:512"}, "--resources"},
+      {"agora-agent", {"--master=127.0.0.1:1", "--attributes=rack"}, "--attributes"},
+      {"agora", {"execute", "--master=127.0.0.1:1"}, "--command"},
+      {"agora", {"execute", "--command=true", "--mem=64"}, "--mem"},
+      {"agora", {"demo", "--cpus=abc"}, "--cpus"},
+      {"agora", {"bogus-command"}, "bogus-command"},
+  };
+  for (const auto& bc : cases) {
+    child_process p;
+    ASSERT_TRUE(p.start(binary_path(bc.binary), bc.args));
+    auto code = p.wait_exit(10s);
+    ASSERT_TRUE(code.has_value()) << bc.binary;
+    EXPECT_EQ(*code, 2) << bc.binary << " " << bc.args.back();
+    EXPECT_NE(p.stderr_text().find(bc.mentions), std::string::npos)
+        << bc.binary << ": " << p.stderr_text();
+  }
+}
+
+TEST(cluster, demo_framework_runs_tasks_across_agents) {
+  cluster c;
+  c.add_agent("cpus:1;mem:512MiB", "rack:r1");
+  c.add_agent("cpus:1;mem:512MiB", "rack:r2");
+  child_process demo;
+  ASSERT_TRUE(demo.start(binary_path("agora"), {"demo", "--master=" + c.master_address(),
+                                                "--tasks=40", "--command=true"}));
+  auto code = demo.wait_exit(60s);
+  ASSERT_TRUE(code.has_value()) << demo.stdout_text();
+  EXPECT_EQ(*code, 0) << demo.stdout_text() << demo.stderr_text();
+  EXPECT_NE(demo.stdout_text().find("launched 40, finished 40, failed 0"), std::string::npos)
+      << demo.stdout_text();
+}
+
+}  // namespace
+}  // namespace agora::test

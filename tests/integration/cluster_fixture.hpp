@@ -1,0 +1,123 @@
+#pragma once
+
+// A real cluster for integration tests: an `agora-master` process and
+// `agora-agent` processes on 127.0.0.1 with free ports, plus an in-test
+// framework (a CAF actor system in the test process, connected to the master
+// over TCP like any remote framework).
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <rapidjson/document.h>
+
+#include "agora/protocol/messages.hpp"
+#include "agora/scheduler/driver.hpp"
+#include "agora/test/support.hpp"
+
+namespace agora::test {
+
+using namespace std::chrono_literals;
+
+/// One agent process.
+struct agent_process {
+  std::unique_ptr<child_process> proc;
+  std::string work_dir;
+  uint16_t http_port = 0;
+};
+
+class cluster {
+public:
+  /// Starts a master with fast health checking; extra flags are appended.
+  explicit cluster(std::vector<std::string> master_flags = {});
+  ~cluster();
+
+  /// Starts an agent; `resources`/`attributes` in flag syntax. Waits until
+  /// the master lists it.
+  agent_process& add_agent(const std::string& resources = "cpus:2;mem:1GiB;disk:1GiB",
+                           const std::string& attributes = "rack:r1");
+
+  /// Returns the parsed `/state` of the master.
+  rapidjson::Document state() const;
+
+  /// Waits until `pred(state)` holds or `timeout` passes.
+  bool wait_state(const std::function<bool(const rapidjson::Document&)>& pred,
+                  std::chrono::milliseconds timeout = 10s) const;
+
+  std::string master_address() const { return "127.0.0.1:" + std::to_string(actor_port_); }
+  uint16_t http_port() const { return http_port_; }
+  uint16_t actor_port() const { return actor_port_; }
+  std::vector<agent_process>& agents() { return agents_; }
+  const std::string& root() const { return dir_.path(); }
+  child_process& master() { return *master_; }
+
+private:
+  temp_dir dir_;
+  std::unique_ptr<child_process> master_;
+  std::vector<agent_process> agents_;
+  uint16_t http_port_ = 0;
+  uint16_t actor_port_ = 0;
+};
+
+/// A framework living in the test process: a scheduler driver that forwards
+/// everything to a blocking actor the test reads from with bounded waits.
+class test_framework {
+public:
+  test_framework(caf::actor_system& sys, const std::string& master_address,
+                 protocol::framework_info info);
+  ~test_framework();
+
+  /// Waits for the subscription; returns the framework id (empty on timeout).
+  std::string wait_subscribed(std::chrono::milliseconds timeout = 10s);
+  /// Waits for at least one offer (returns those received so far).
+  std::vector<protocol::offer> wait_offers(std::chrono::milliseconds timeout = 10s);
+  /// Waits for a status of `task_id` in `state`; returns it if seen.
+  std::optional<protocol::task_status> wait_status(const std::string& task_id,
+                                                   protocol::task_state state,
+                                                   std::chrono::milliseconds timeout = 10s);
+  /// Sends a command (accept, decline, kill_task, ...) to the driver.
+  template <class T>
+  void send(T msg) {
+    self_->send(driver_, std::move(msg));
+  }
+  /// Stops the driver (like a framework process dying).
+  void stop_driver();
+  /// All statuses received so far.
+  const std::vector<protocol::task_status>& statuses() const { return statuses_; }
+  /// Offers received and not yet used by the test.
+  std::vector<protocol::offer>& pending_offers() { return offers_; }
+
+private:
+  /// Receives one message (or times out); returns false on timeout.
+  bool receive_one(std::chrono::milliseconds timeout);
+
+  caf::scoped_actor self_;
+  caf::actor driver_;
+  std::string framework_id_;
+  std::vector<protocol::offer> offers_;
+  std::vector<protocol::task_status> statuses_;
+};
+
+/// An actor system for test frameworks (protocol announced, middleman loaded).
+class framework_system {
+public:
+  framework_system();
+  caf::actor_system& sys() { return *sys_; }
+
+private:
+  caf::actor_system_config cfg_;
+  std::unique_ptr<caf::actor_system> sys_;
+};
+
+/// Returns a task that runs `command` with the given resources.
+protocol::task_info make_task(const std::string& id, const std::string& command,
+                              double cpus = 0.1, int64_t mem = 32 << 20);
+
+/// Finds `<agent work dir>/**/tasks/<task_id>` (the task's sandbox); empty if none.
+std::string find_sandbox(const std::string& work_dir, const std::string& task_id);
+
+}  // namespace agora::test
