@@ -100,6 +100,11 @@ void retry_connect(agent_ptr self, const std::string& why) {
   self->delayed_send(self, delay, reconnect_atom::value, self->state.generation);
 }
 
+// How often the agent checks that the master still pings (at least 50 ms).
+std::chrono::milliseconds watchdog_period(const agent_state& st) {
+  return std::max(st.ping_interval, std::chrono::milliseconds{50});
+}
+
 void do_register(agent_ptr self) {
   auto& st = self->state;
   auto gen = st.generation;
@@ -107,7 +112,9 @@ void do_register(agent_ptr self) {
     auto& st = self->state;
     if (gen != st.generation) return;  // a reply over an old connection
     if (r.agent_id.empty()) {
-      log(self, "master replied with an empty agent id; ignored");
+      auto delay = next_backoff(self);
+      log(self, "master replied with an empty agent id; retrying in " + ms_text(delay));
+      self->delayed_send(self, delay, reregister_atom::value, gen);
       return;
     }
     bool again = !st.agent_id.empty();
@@ -119,7 +126,7 @@ void do_register(agent_ptr self) {
     st.ping_interval = std::chrono::milliseconds{std::max<int64_t>(0, r.ping_interval_ms)};
     st.last_ping = std::chrono::steady_clock::now();
     if (st.ping_interval.count() > 0 && st.config.max_missed_pings > 0)
-      self->delayed_send(self, st.ping_interval, watchdog_atom::value, gen);
+      self->delayed_send(self, watchdog_period(st), watchdog_atom::value, gen);
     log(self, std::string(again ? "re-registered" : "registered") + " with master " +
                   st.master_address + " (ping interval " + std::to_string(r.ping_interval_ms) +
                   "ms)");
@@ -365,7 +372,7 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
         auto silence = std::chrono::duration_cast<std::chrono::milliseconds>(
             std::chrono::steady_clock::now() - st.last_ping);
         if (silence < st.ping_interval * st.config.max_missed_pings) {
-          self->delayed_send(self, st.ping_interval, watchdog_atom::value, gen);
+          self->delayed_send(self, watchdog_period(st), watchdog_atom::value, gen);
           return;
         }
         // The master stopped pinging (it may have marked this agent

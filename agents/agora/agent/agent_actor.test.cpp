@@ -497,3 +497,30 @@ TEST_F(agent_test, pings_keep_the_registration) {
                    caf::after(50ms) >> [] {});
   }
 }
+
+TEST_F(agent_test, registration_is_retried_after_a_refusal) {
+  // Refuses the first two registrations, then admits the agent.
+  auto observer = caf::actor_cast<caf::actor>(self_);
+  auto attempts = std::make_shared<int>(0);
+  master_ = sys_.spawn([observer, attempts](caf::event_based_actor* m) -> caf::behavior {
+    return {
+        [m, observer, attempts](register_agent& r) -> caf::result<agent_registered> {
+          m->send(observer, r);
+          if (++*attempts <= 2) return make_error(errc::not_leader, "try later");
+          return agent_registered{"agent-1", 0};
+        },
+    };
+  });
+  std::vector<std::string> registered;
+  cfg_.on_registered = [&](const std::string& id, const std::string&) { registered.push_back(id); };
+  agent_ = spawn_agent(sys_, cfg_, master_);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(expect_registration()) << "attempt " << i;
+  // Poll the state (bounded) until the third reply has been processed.
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (std::string json; json.find("\"registered\":true") == std::string::npos;) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << json;
+    self_->request(agent_, 5s, state_atom::value)
+        .receive([&](std::string& s) { json = s; }, [&](caf::error&) {});
+  }
+  EXPECT_EQ(registered, std::vector<std::string>{"agent-1"});
+}
