@@ -940,17 +940,6 @@ private:
         // Check the body once so mistakes in unused functions are reported too.
         checker.check_unused_fn(entry);
       }
-      if (entry.decl->result && entry.status == detail::let_entry::state::done &&
-          !entry.result.is_error()) {
-        type_kind k;
-        auto& ann = *entry.decl->result;
-        if (parse_type_name(ann.name, k) && (entry.result.kind != k &&
-                                             !(entry.result.kind == K::number))) {
-          state_.report(*entry.file, "E0301", entry.decl->value->range,
-                        "`" + entry.decl->name + "` is declared `" + ann.name + "` but is `" +
-                          to_string(entry.result) + "`");
-        }
-      }
     }
   }
 

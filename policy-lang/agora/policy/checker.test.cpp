@@ -101,6 +101,16 @@ TEST(units, decimal_byte_units_are_a_lint) {
   EXPECT_EQ(codes("filter f: agent.free.mem > 4GB;"), std::vector<std::string>{"W0805"});
 }
 
+TEST(units, annotated_lets_need_units_too) {
+  EXPECT_EQ(codes("let small: bytes = 4096;\nfilter f: agent.free.mem > small;"),
+            std::vector<std::string>{"E0305"});
+  EXPECT_TRUE(codes("let small: bytes = 4GiB;\nfilter f: agent.free.mem > small;").empty());
+  // An annotation gives a plain number its unit.
+  EXPECT_TRUE(codes("let few: cores = 4;\nfilter f: agent.free.cpus > few;").empty());
+  EXPECT_EQ(codes("let few: cores = 4;\nfilter f: agent.free.mem > few;"),
+            std::vector<std::string>{"E0302"});
+}
+
 TEST(units, unknown_unit) {
   EXPECT_EQ(codes("filter f: agent.free.mem > 4Gib;"), std::vector<std::string>{"E0106"});
 }

@@ -508,6 +508,27 @@ type expr_checker::check_let(let_entry& entry, source_range use) {
   rule_scope scope{"`let " + entry.decl->name + "`", stage::pair, "", ""};
   auto t = sub.check(*entry.decl->value, scope);
   state_.expanding.pop_back();
+  type_kind declared;
+  auto& value = *entry.decl->value;
+  if (entry.decl->result && !t.is_error() && parse_type_name(entry.decl->result->name, declared)) {
+    type want = type::of(declared).with_optional(entry.decl->result->optional);
+    bool unitless = (declared == K::bytes || declared == K::duration) && is_plain_number(value) &&
+                    value.value != 0;
+    if (unitless) {
+      std::string text(entry.file->slice(value.range));
+      sub.report("E0305", value.range,
+                 "`" + text + "` has no unit, but is declared " + quoted(want),
+                 declared == K::bytes ? "write the unit: `" + text + "MiB`, `" + text + "GiB`, ..."
+                                      : "write the unit: `" + text + "s`, `" + text + "min`, ...");
+      t = {};
+    } else if (t.kind != declared && !(t.kind == K::number && is_dim(declared))) {
+      sub.report("E0301", value.range,
+                 "`" + entry.decl->name + "` is declared " + quoted(want) + " but is " + quoted(t));
+      t = {};
+    } else {
+      t = want;
+    }
+  }
   entry.result = t;
   entry.st = entry.decl->value->st;
   entry.status = let_entry::state::done;

@@ -195,6 +195,19 @@ private:
     }
   }
 
+  /// Appends comments that sit on the same source line as `anchor` (the start
+  /// of a block's header, e.g. `roles {  // note`) to the last output line.
+  void trailing_on_line(uint32_t anchor) {
+    while (next_ < comments_.size()) {
+      auto* c = comments_[next_];
+      if (c->range.begin < anchor) break;
+      if (source_.slice({anchor, c->range.begin}).find('\n') != std::string_view::npos) break;
+      lines_.back() += "  " + c->text;
+      last_end_ = c->range.end;
+      ++next_;
+    }
+  }
+
   bool comment_inside(source_range r) const {
     return std::any_of(comments_.begin() + static_cast<long>(next_), comments_.end(),
                        [&](auto* c) { return c->range.begin > r.begin && c->range.end < r.end; });
@@ -260,6 +273,7 @@ private:
       statement(head + " = ", *l->value, ";");
     } else if (auto* r = std::get_if<ast::roles_decl>(&d.node)) {
       line("roles {");
+      trailing_on_line(d.range.begin);
       ++indent_;
       for (auto& role : r->roles) role_decl(role);
       leading(d.range.end);
@@ -291,6 +305,7 @@ private:
            (s->require ? " require;" : " prefer weight " + s->weight_text + ";"));
     } else if (auto* l = std::get_if<ast::locality_decl>(&d.node)) {
       line("locality" + (l->guard ? " when " + print(*l->guard, p_cond) : std::string()) + " {");
+      trailing_on_line(d.range.begin);
       ++indent_;
       for (auto& lv : l->levels) {
         leading(lv.range.begin);
@@ -305,6 +320,7 @@ private:
       line("}");
     } else if (auto* p = std::get_if<ast::preempt_decl>(&d.node)) {
       line("preempt {");
+      trailing_on_line(d.range.begin);
       ++indent_;
       for (auto& item : p->items) {
         using K = ast::preempt_item::kind;
@@ -323,6 +339,7 @@ private:
       line("}");
     } else if (auto* c = std::get_if<ast::cycle_decl>(&d.node)) {
       line("cycle {");
+      trailing_on_line(d.range.begin);
       ++indent_;
       for (auto& o : c->options) {
         leading(o.range.begin);
@@ -363,6 +380,7 @@ private:
       return;
     }
     line(head + " {");
+    trailing_on_line(r.range.begin);
     ++indent_;
     for (auto& item : r.items) {
       if (item.what == ast::role_item::kind::child) {
@@ -416,6 +434,7 @@ private:
   void test(const ast::test_decl& t, source_range range) {
     using K = ast::test_step::kind;
     line("test " + t.name + " {");
+    trailing_on_line(range.begin);
     ++indent_;
     for (auto& s : t.steps) {
       leading(s.range.begin);
@@ -459,6 +478,7 @@ private:
   void section(const ast::schema_section& s) {
     top(s.name_range);
     line(s.name + " {");
+    trailing_on_line(s.name_range.begin);
     ++indent_;
     for (auto& f : s.fields) {
       leading(f.range.begin);
