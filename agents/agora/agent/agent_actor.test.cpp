@@ -309,7 +309,7 @@ TEST_F(agent_test, task_that_does_not_fit_gets_task_error) {
   EXPECT_NE(err.message.find("insufficient resources"), std::string::npos) << err.message;
 }
 
-TEST_F(agent_test, launch_failure_gets_task_failed_or_error) {
+TEST_F(agent_test, invalid_task_id_gets_task_error) {
   start();
   run("../bad", "true");
   auto err = expect_state("../bad", task_state::error);
@@ -523,4 +523,19 @@ TEST_F(agent_test, registration_is_retried_after_a_refusal) {
         .receive([&](std::string& s) { json = s; }, [&](caf::error&) {});
   }
   EXPECT_EQ(registered, std::vector<std::string>{"agent-1"});
+}
+
+TEST_F(agent_test, launch_failure_reports_task_failed_with_the_reason) {
+  // The work directory is a regular file: no sandbox can be created.
+  std::filesystem::create_directories(std::filesystem::path(work_dir_).parent_path());
+  std::ofstream{work_dir_} << "not a directory";
+  start();
+  run("t1", "true");
+  expect_state("t1", task_state::starting);
+  auto failed = expect_state("t1", task_state::failed);
+  EXPECT_EQ(failed.reason, "REASON_CONTAINER_LAUNCH_FAILED");
+  EXPECT_NE(failed.message.find("cannot create sandbox"), std::string::npos) << failed.message;
+  // The resources of the failed task are free again: a task needing all CPUs fits.
+  run("t2", "true", 2.0);
+  expect_state("t2", task_state::starting);
 }

@@ -307,3 +307,16 @@ TEST_F(containerizer_test, isolator_hooks_run_around_the_launch) {
   EXPECT_EQ(iso->prepared.load(), 2);
   EXPECT_EQ(iso->isolated.load(), 2);
 }
+
+TEST_F(containerizer_test, sandbox_that_cannot_be_created_fails_the_launch) {
+  // The work directory is a regular file, so no sandbox can be created in it.
+  std::filesystem::create_directories(std::filesystem::path(work_dir_).parent_path());
+  std::ofstream{work_dir_} << "not a directory";
+  containerizer c{work_dir_};
+  exits ex;
+  auto r = c.launch(make_request("t1", "true"), ex.callback());
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("cannot create sandbox"), std::string::npos) << r.error;
+  EXPECT_EQ(c.running(), 0u);
+  std::filesystem::remove(work_dir_);
+}
