@@ -244,9 +244,9 @@ TEST(cluster, invalid_accepts_are_dropped_or_rejected_without_harm) {
   std::string fresh;
   ASSERT_TRUE(wait_until(
       [&] {
-        for (const auto& o : fw.wait_offers(100ms))
+        fw.pump(50ms);
+        for (const auto& o : fw.pending_offers())
           if (o.id != offers[0].id) fresh = o.id;
-        if (fresh.empty()) fw.pending_offers().clear();
         return !fresh.empty();
       },
       10s));
@@ -278,6 +278,85 @@ TEST(cluster, unexpected_messages_from_a_peer_are_dropped) {
   auto code = exec.wait_exit(30s);
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 0);
+}
+
+TEST(cluster, unanswered_offers_are_rescinded_after_the_offer_timeout) {
+  cluster c{{"--offer-timeout=300ms"}};
+  c.add_agent("cpus:1;mem:256MiB", "rack:r1");
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), {"", "slow", {"dev"}, "", "", 0, {}}};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  auto first = fw.wait_offers();
+  ASSERT_EQ(first.size(), 1u);
+  // The framework sits on the offer; the master rescinds it and, since the
+  // resources are free again, offers them anew (with a new id).
+  std::string second;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        fw.pump(50ms);
+        for (const auto& o : fw.pending_offers())
+          if (o.id != first[0].id) second = o.id;
+        return !second.empty();
+      },
+      5s));
+  EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    return s["counters"]["offers_rescinded"].GetUint64() >= 1;
+  }));
+  // Accepting the rescinded offer fails; the new one works.
+  fw.send(protocol::accept{"", {first[0].id}, {make_task("late", "true")}, {0}});
+  EXPECT_TRUE(fw.wait_status("late", task_state::dropped).has_value());
+  fw.send(protocol::accept{"", {second}, {make_task("on-time", "true")}, {0}});
+  EXPECT_TRUE(fw.wait_status("on-time", task_state::finished).has_value());
+}
+
+TEST(cluster, declined_resources_are_not_reoffered_until_revive) {
+  cluster c;
+  c.add_agent("cpus:1;mem:256MiB", "rack:r1");
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), {"", "picky", {"dev"}, "", "", 0, {}}};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  auto offers = fw.wait_offers();
+  ASSERT_EQ(offers.size(), 1u);
+  fw.send(protocol::decline{"", {offers[0].id}, protocol::filters{60000}});
+  fw.pending_offers().clear();
+  // Allocation runs every 100 ms here: over 1 s, ten cycles skip the
+  // filtered framework.
+  EXPECT_TRUE(fw.wait_offers(1000ms).empty());
+  EXPECT_EQ(c.state()["counters"]["offers_declined"].GetUint64(), 1u);
+  fw.send(protocol::revive{"", {}});
+  EXPECT_EQ(fw.wait_offers(5s).size(), 1u);
+}
+
+TEST(cluster, reconciliation_reports_latest_states) {
+  cluster c;
+  c.add_agent("cpus:1;mem:256MiB", "rack:r1");
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), {"", "recon", {"dev"}, "", "", 0, {}}};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  fw.send(protocol::accept{"", {offers[0].id},
+                           {make_task("runner", "exec sleep 1000"), make_task("quick", "true")},
+                           {0}});
+  ASSERT_TRUE(fw.wait_status("runner", task_state::running));
+  ASSERT_TRUE(fw.wait_status("quick", task_state::finished));
+  auto seen = fw.statuses().size();
+  // Explicit: a running task, a finished one and an unknown one.
+  fw.send(protocol::reconcile{"", {"runner", "quick", "never-launched"}});
+  ASSERT_TRUE(fw.wait_status("never-launched", task_state::lost).has_value());
+  bool running = false;
+  bool finished = false;
+  ASSERT_TRUE(wait_until([&] {
+    fw.pump(50ms);
+    for (size_t i = seen; i < fw.statuses().size(); ++i) {
+      const auto& st = fw.statuses()[i];
+      running |= st.task_id == "runner" && st.state == task_state::running;
+      finished |= st.task_id == "quick" && st.state == task_state::finished;
+    }
+    return running && finished;
+  }, 5s));
+  fw.send(protocol::kill_task{"", "runner", ""});
+  EXPECT_TRUE(fw.wait_status("runner", task_state::killed).has_value());
 }
 
 TEST(cluster, bad_flags_name_the_flag_and_exit_2) {

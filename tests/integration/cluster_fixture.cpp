@@ -130,6 +130,15 @@ bool test_framework::receive_one(std::chrono::milliseconds timeout) {
   return got;
 }
 
+void test_framework::pump(std::chrono::milliseconds duration) {
+  auto deadline = std::chrono::steady_clock::now() + duration;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !receive_one(left)) return;
+  }
+}
+
 std::string test_framework::wait_subscribed(std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (framework_id_.empty()) {

@@ -79,6 +79,8 @@ public:
   std::optional<protocol::task_status> wait_status(const std::string& task_id,
                                                    protocol::task_state state,
                                                    std::chrono::milliseconds timeout = 10s);
+  /// Processes the messages that arrive within `duration`.
+  void pump(std::chrono::milliseconds duration);
   /// Sends a command (accept, decline, kill_task, ...) to the driver.
   template <class T>
   void send(T msg) {
