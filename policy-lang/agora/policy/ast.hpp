@@ -37,21 +37,36 @@ enum class literal_kind { integer, floating, quantity, percent, string, boolean 
 /// Unary operators.
 enum class unary_op { logical_not, negate };
 /// Binary operators, including `??`.
-enum class binary_op { add, sub, mul, div, mod, lt, le, gt, ge, eq, ne, in, logical_and,
-                       logical_or, coalesce };
+enum class binary_op {
+  add,
+  sub,
+  mul,
+  div,
+  mod,
+  lt,
+  le,
+  gt,
+  ge,
+  eq,
+  ne,
+  in,
+  logical_and,
+  logical_or,
+  coalesce
+};
 /// Aggregate functions.
 enum class aggregate_kind { sum, count, min, max, mean, any, all };
 
 /// What a name resolved to (set by the checker).
 enum class name_ref {
   unresolved,
-  domain,       ///< `cluster`, `role`, `framework`, `agent`, `offer`, `task`.
-  collection,   ///< `roles`, `frameworks`, `agents`.
-  resource,     ///< a resource name in `.only(...)`/`.without(...)`.
-  let,          ///< a `let` or `fn` (see `decl_index`).
-  param,        ///< a `let`/`fn` parameter.
-  bound,        ///< an aggregate's variable.
-  builtin,      ///< a built-in or standard-library function.
+  domain,      ///< `cluster`, `role`, `framework`, `agent`, `offer`, `task`.
+  collection,  ///< `roles`, `frameworks`, `agents`.
+  resource,    ///< a resource name in `.only(...)`/`.without(...)`.
+  let,         ///< a `let` or `fn` (see `decl_index`).
+  param,       ///< a `let`/`fn` parameter.
+  bound,       ///< an aggregate's variable.
+  builtin,     ///< a built-in or standard-library function.
 };
 
 /// Returns the operator's source spelling (`+`, `&&`, `??`, `in`...).
@@ -67,9 +82,9 @@ using expr_ptr = std::unique_ptr<expr>;
 /// One expression node (see `expr_kind` for which fields each kind uses).
 struct expr {
   expr_kind kind = expr_kind::literal;
-  source_range range;       ///< The whole expression.
-  source_range name_range;  ///< The name of `name`, `member`, `aggregate`.
-  uint32_t height = 1;      ///< Height of this subtree (parser limits it).
+  source_range range;          ///< The whole expression.
+  source_range name_range;     ///< The name of `name`, `member`, `aggregate`.
+  uint32_t height = 1;         ///< Height of this subtree (parser limits it).
   bool parenthesized = false;  ///< Written in parentheses (kept by `fmt`).
 
   // Literals. `value` is in base units: bytes, seconds, ratio (50% = 0.5).
@@ -84,15 +99,15 @@ struct expr {
   binary_op bop = binary_op::add;
   aggregate_kind agg = aggregate_kind::sum;
   std::vector<expr_ptr> children;
-  std::vector<std::string> keys;          ///< Object literal keys.
-  std::vector<bool> key_is_string;        ///< Whether each key was quoted.
-  expr_ptr where_;                        ///< Aggregate filter, may be null.
-  expr_ptr body_;                         ///< Aggregate body, may be null.
+  std::vector<std::string> keys;    ///< Object literal keys.
+  std::vector<bool> key_is_string;  ///< Whether each key was quoted.
+  expr_ptr where_;                  ///< Aggregate filter, may be null.
+  expr_ptr body_;                   ///< Aggregate body, may be null.
 
   // Annotations written by the checker. The body of a `let`/`fn` with
   // parameters is generic: it is checked at every call, and keeps the
   // annotations of the last call checked (a compiler inlines and re-derives).
-  type ty;                          ///< Resolved type (with unit).
+  type ty;                             ///< Resolved type (with unit).
   policy::stage st = stage::constant;  ///< Stage of the value.
   name_ref ref = name_ref::unresolved;
   /// For `name_ref::let`: the definition (in this file or an imported one;
@@ -132,8 +147,8 @@ struct role_decl;
 struct role_item {
   enum class kind { weight, guarantee, limit, preemptible, child } what = kind::weight;
   source_range range;
-  expr_ptr value;                     ///< For properties.
-  std::unique_ptr<role_decl> child;   ///< For `kind::child`.
+  expr_ptr value;                    ///< For properties.
+  std::unique_ptr<role_decl> child;  ///< For `kind::child`.
 };
 
 /// `role "name" { ... }` or `default { ... }`.
@@ -215,10 +230,10 @@ struct locality_decl {
 /// One statement of a `preempt` block (parsed only).
 struct preempt_item {
   enum class kind { when, from, victims, budget } what = kind::when;
-  std::string name;              ///< For `from`.
-  expr_ptr first;                ///< `when`/`from` condition, `budget` amount.
-  expr_ptr second;               ///< `budget ... per` period.
-  std::vector<order_key> keys;   ///< For `victims by`.
+  std::string name;             ///< For `from`.
+  expr_ptr first;               ///< `when`/`from` condition, `budget` amount.
+  expr_ptr second;              ///< `budget ... per` period.
+  std::vector<order_key> keys;  ///< For `victims by`.
 };
 
 /// `preempt { ... }` (parsed; the checker reports it as not supported yet).
@@ -258,22 +273,28 @@ struct metric_decl {
   std::string event;
   source_range event_range;
   expr_ptr when;
-  bool observe = false;     ///< `observe` (else `+=`) for events.
+  bool observe = false;  ///< `observe` (else `+=`) for events.
   expr_ptr value;
 };
 
 /// One `given` or `expect` statement of a test block.
 struct test_step {
   enum class kind {
-    given_policy, given_fixture, given_allocation, given_agent, given_framework,
-    expect_order, expect_compile_error, expect_expr
+    given_policy,
+    given_fixture,
+    given_allocation,
+    given_agent,
+    given_framework,
+    expect_order,
+    expect_compile_error,
+    expect_expr
   } what = kind::expect_expr;
   source_range range;
-  std::string text;     ///< File, fixture, object name or expected code (source spelling).
-  std::string text2;    ///< `compile_error ... for "source"` (source spelling).
+  std::string text;          ///< File, fixture, object name or expected code (source spelling).
+  std::string text2;         ///< `compile_error ... for "source"` (source spelling).
   bool frameworks = false;   ///< For `expect order frameworks`.
   bool starts_with = false;  ///< `starts_with` instead of `==`.
-  expr_ptr value;       ///< Object, list or expression.
+  expr_ptr value;            ///< Object, list or expression.
 };
 
 /// `test "name" { steps }`.
@@ -298,8 +319,8 @@ struct use_decl {
 
 /// `import "file.policy";`.
 struct import_decl {
-  std::string path;        ///< Decoded path.
-  std::string path_text;   ///< Source spelling.
+  std::string path;       ///< Decoded path.
+  std::string path_text;  ///< Source spelling.
   source_range range;
 };
 
@@ -334,8 +355,8 @@ enum class file_kind { policy, schema, test };
 /// One parsed file.
 struct file {
   file_kind kind = file_kind::policy;
-  std::string name;          ///< Policy or schema name (decoded).
-  std::string name_text;     ///< Source spelling of the name.
+  std::string name;       ///< Policy or schema name (decoded).
+  std::string name_text;  ///< Source spelling of the name.
   int64_t version = 0;
   source_range header_range;
   std::vector<use_decl> uses;

@@ -54,14 +54,13 @@ struct quota {
 };
 
 const std::vector<std::string>& std_modules() {
-  static const std::vector<std::string> modules = {"std.fairness", "std.strings",
-                                                   "std.locality"};
+  static const std::vector<std::string> modules = {"std.fairness", "std.strings", "std.locality"};
   return modules;
 }
 
 /// Checks the declarations of one file.
 class decl_checker {
-public:
+ public:
   decl_checker(check_state& state, const source_file& file, std::vector<rule_cost>& costs)
       : state_(state), file_(file), exprs_(state, file), costs_(costs) {}
 
@@ -114,7 +113,7 @@ public:
     }
   }
 
-private:
+ private:
   void report(std::string_view code, source_range range, std::string message,
               std::string help = {}) {
     state_.report(file_, code, range, std::move(message), std::move(help));
@@ -215,7 +214,7 @@ private:
     if (!is_unique)
       report("W0801", last.range,
              std::string("`order ") + (o.frameworks ? "frameworks" : "roles") +
-               "` may be non-deterministic: its last key is not unique",
+                 "` may be non-deterministic: its last key is not unique",
              std::string("end with a unique tie-break: `, ") + unique + " asc`");
     add_cost(o.frameworks ? "order frameworks" : "order roles", range, exprs);
   }
@@ -285,10 +284,9 @@ private:
                      "`wait ... skips` needs a count, found `" + to_string(t) + "`");
           } else if (expr_checker::is_plain_number(*lv.wait)) {
             std::string text(file_.slice(lv.wait->range));
-            report("E0305", lv.wait->range,
-                   "`" + text + "` has no unit, but is used as `duration`",
+            report("E0305", lv.wait->range, "`" + text + "` has no unit, but is used as `duration`",
                    "write the unit: `" + text + "s`, or count skipped offers: `wait " + text +
-                     " skips`");
+                       " skips`");
           } else if (t.kind != K::duration) {
             report("E0301", lv.wait->range,
                    "`wait` needs a `duration`, found `" + to_string(t) + "`");
@@ -308,6 +306,17 @@ private:
   /// diagnostic codes are validated.
   void check_test(ast::test_decl& t) {
     for (auto& step : t.steps) {
+      if (step.what == ast::test_step::kind::given_policy) {
+        // The policy under test is resolved like an import.
+        auto name = step.text.size() >= 2 ? step.text.substr(1, step.text.size() - 2) : "";
+        auto slash = file_.name().rfind('/');
+        auto dir = slash == std::string::npos ? "" : file_.name().substr(0, slash + 1);
+        std::string error;
+        if (!source_file::load(name.rfind('/', 0) == 0 ? name : dir + name, error, 16))
+          report("E0208", step.range, "cannot read the policy under test " + step.text,
+                 "paths are relative to the test file");
+        continue;
+      }
       if (step.what != ast::test_step::kind::expect_compile_error) continue;
       auto code = step.text.size() >= 2 ? step.text.substr(1, step.text.size() - 2) : "";
       bool known = std::any_of(all_codes().begin(), all_codes().end(),
@@ -335,8 +344,7 @@ private:
       }
       if (!seen.insert(name).second)
         report("E0205", o.name_range, "cycle option `" + name + "` is set twice");
-      rule_scope scope{"a `cycle` option", stage::constant, "",
-                       "cycle options are constants"};
+      rule_scope scope{"a `cycle` option", stage::constant, "", "cycle options are constants"};
       auto t = exprs_.check(*o.value, scope);
       if (t.is_error()) continue;
       if (name == "sample_agents") {
@@ -431,7 +439,7 @@ private:
           if (u->decimal)
             report("W0805", v.range, "decimal byte unit `" + v.unit + "`",
                    "`" + v.unit + "` is a power of 1000; write `" + v.unit.substr(0, 1) +
-                     "iB` for the binary unit most tools mean");
+                       "iB` for the binary unit most tools mean");
         }
       } else if (quantity) {
         report("E0302", v.range,
@@ -465,8 +473,8 @@ private:
     } else {
       path = parent + "/" + r.name;
     }
-    if (!r.is_default && (r.name.empty() || r.name.find("//") != std::string::npos ||
-                          r.name.back() == '/'))
+    if (!r.is_default &&
+        (r.name.empty() || r.name.find("//") != std::string::npos || r.name.back() == '/'))
       report("E0301", r.name_range, "invalid role name \"" + r.name + "\"");
     if (!paths.insert(path).second)
       report("E0205", r.name_range, "role `" + path + "` is declared twice");
@@ -485,7 +493,8 @@ private:
           auto t = exprs_.check(v, scope);
           if (t.is_error()) break;
           if (t.kind != K::number) {
-            report("E0301", v.range, "a weight must be a plain number, found `" + to_string(t) + "`");
+            report("E0301", v.range,
+                   "a weight must be a plain number, found `" + to_string(t) + "`");
           } else if (!expr_checker::is_plain_number(v)) {
             report("E0309", v.range, "a weight must be a number literal");
           } else {
@@ -493,7 +502,7 @@ private:
             if (w <= 0)
               report("E0307", v.range,
                      "weight of `" + path + "` must be positive, found " +
-                       std::string(file_.slice(v.range)),
+                         std::string(file_.slice(v.range)),
                      "a role with weight 0 would never be served; use a small weight such as "
                      "`0.1`");
           }
@@ -536,7 +545,7 @@ private:
         if (it != limit.amounts.end() && g > it->second)
           report("E0602", guarantee.ranges[res],
                  "guarantee of `" + path + "` for " + res + " (" + format_amount(res, g) +
-                   ") is above its limit (" + format_amount(res, it->second) + ")",
+                     ") is above its limit (" + format_amount(res, it->second) + ")",
                  "a role can never use more than its limit; lower the guarantee or raise the "
                  "limit");
       }
@@ -552,11 +561,10 @@ private:
           for (size_t i = 0; i < children.size(); ++i)
             if (children[i].amounts.count(res))
               list += (list.empty() ? "" : " + ") + format_amount(res, children[i].amounts[res]);
-          report("E0601",
-                 guarantee.ranges.count(res) ? guarantee.ranges[res] : guarantee.range,
+          report("E0601", guarantee.ranges.count(res) ? guarantee.ranges[res] : guarantee.range,
                  "children of `" + path + "` guarantee " + format_amount(res, sum) + " " + res +
-                   " in total (" + list + "), more than the " + format_amount(res, own) +
-                   " `" + path + "` guarantees",
+                     " in total (" + list + "), more than the " + format_amount(res, own) + " `" +
+                     path + "` guarantees",
                  "children share their parent's guarantee: lower a child's guarantee or raise "
                  "the parent's");
         }
@@ -570,19 +578,19 @@ private:
   void check_metric(ast::metric_decl& m, source_range range) {
     using MK = ast::metric_decl::kind;
     static const std::vector<std::string> builtins = {
-      "agora_policy_info",
-      "agora_policy_eval_seconds",
-      "agora_policy_eval_errors_total",
-      "agora_policy_filter_rejections_total",
-      "agora_policy_cost_units",
-      "agora_policy_reloads_total",
-      "agora_policy_last_reload_success_timestamp_seconds",
-      "agora_policy_locality_relaxations_total",
-      "agora_policy_shadow_divergence_ratio"};
+        "agora_policy_info",
+        "agora_policy_eval_seconds",
+        "agora_policy_eval_errors_total",
+        "agora_policy_filter_rejections_total",
+        "agora_policy_cost_units",
+        "agora_policy_reloads_total",
+        "agora_policy_last_reload_success_timestamp_seconds",
+        "agora_policy_locality_relaxations_total",
+        "agora_policy_shadow_divergence_ratio"};
     const std::string& name = m.name;
     auto ends_with = [](const std::string& s, const std::string& suffix) {
-      return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(),
-                                                    suffix) == 0;
+      return s.size() >= suffix.size() &&
+             s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
     };
     bool name_ok = true;
     if (std::any_of(name.begin(), name.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
@@ -590,12 +598,12 @@ private:
              "Prometheus names are snake_case, e.g. `agora_policy_offers_total`");
       name_ok = false;
     } else if (name.rfind("agora_policy_", 0) != 0) {
-      report("E0701", m.name_range, "metric name `" + name + "` does not start with `agora_policy_`",
+      report("E0701", m.name_range,
+             "metric name `" + name + "` does not start with `agora_policy_`",
              "policy metrics live under `agora_policy_`, e.g. `agora_policy_" + name + "`");
       name_ok = false;
-    } else if (m.what == MK::histogram &&
-               (ends_with(name, "_bucket") || ends_with(name, "_sum") ||
-                ends_with(name, "_count"))) {
+    } else if (m.what == MK::histogram && (ends_with(name, "_bucket") || ends_with(name, "_sum") ||
+                                           ends_with(name, "_count"))) {
       report("E0701", m.name_range, "histogram name `" + name + "` ends in a reserved suffix",
              "`_bucket`, `_sum` and `_count` are added by Prometheus");
       name_ok = false;
@@ -612,8 +620,8 @@ private:
                "make it a counter or drop the suffix");
     }
     // Labels.
-    static const std::vector<std::string> bounded = {"role", "framework", "rack", "zone",
-                                                     "locality", "level", "rule"};
+    static const std::vector<std::string> bounded = {"role",     "framework", "rack", "zone",
+                                                     "locality", "level",     "rule"};
     std::set<std::string> seen;
     bool has_role = false, has_framework = false;
     for (auto& l : m.labels) {
@@ -638,8 +646,8 @@ private:
       }
       if (l.name == "framework")
         report("W0806", l.range, "label `framework` creates one series per framework",
-               "bounded only by the `frameworks` limit (" +
-                 format_number(limit("frameworks")) + "); prefer `role`");
+               "bounded only by the `frameworks` limit (" + format_number(limit("frameworks")) +
+                   "); prefer `role`");
       has_role = has_role || l.name == "role";
       has_framework = has_framework || l.name == "framework";
     }
@@ -655,7 +663,7 @@ private:
         report("E0301", m.name_range, "counters count events",
                "use `on EVENT += value`, or make it a gauge");
     } else {
-      static const std::vector<std::string> events = {"offer", "decline", "launch",
+      static const std::vector<std::string> events = {"offer",  "decline", "launch",
                                                       "finish", "preempt", "relax"};
       if (std::find(events.begin(), events.end(), m.event) == events.end()) {
         auto guess = state_.closest(m.event, events);
@@ -691,17 +699,16 @@ private:
              "a metric value must be a number, found `" + to_string(t) + "`");
       return;
     }
-    std::string base = m.what == MK::counter && ends_with(name, "_total")
-                         ? name.substr(0, name.size() - 6)
-                         : name;
+    std::string base =
+        m.what == MK::counter && ends_with(name, "_total") ? name.substr(0, name.size() - 6) : name;
     static const std::pair<type_kind, const char*> suffixes[] = {
-      {K::bytes, "_bytes"}, {K::duration, "_seconds"}, {K::ratio, "_ratio"}};
+        {K::bytes, "_bytes"}, {K::duration, "_seconds"}, {K::ratio, "_ratio"}};
     if (name_ok) {
       for (auto& [kind, suffix] : suffixes) {
         if (t.kind == kind && !ends_with(base, suffix)) {
           report("E0703", m.name_range,
-                 "`" + name + "` measures `" + to_string(t) + "`: its name must end in `" +
-                   suffix + (m.what == MK::counter ? "_total`" : "`"),
+                 "`" + name + "` measures `" + to_string(t) + "`: its name must end in `" + suffix +
+                     (m.what == MK::counter ? "_total`" : "`"),
                  "values are exported in base units (bytes, seconds; ratios in [0, 1])");
         } else if (t.kind != kind && t.kind != K::number && ends_with(base, suffix)) {
           report("E0703", m.name_range,
@@ -723,27 +730,27 @@ private:
     const ast::expr* previous_expr = nullptr;
     for (auto& b : m.buckets->children) {
       bool plain = expr_checker::is_plain_number(*b);
-      bool quantity = b->kind == ast::expr_kind::literal &&
-                      (b->lit == ast::literal_kind::quantity ||
-                       b->lit == ast::literal_kind::percent);
+      bool quantity =
+          b->kind == ast::expr_kind::literal &&
+          (b->lit == ast::literal_kind::quantity || b->lit == ast::literal_kind::percent);
       if (!plain && !quantity) {
         report("E0309", b->range, "buckets must be literals");
         return;
       }
       if (b->ty.is_error()) return;
       type_kind want = value.kind;
-      if (b->ty.kind != want && !(b->ty.kind == K::number && want != K::bytes &&
-                                  want != K::duration)) {
+      if (b->ty.kind != want &&
+          !(b->ty.kind == K::number && want != K::bytes && want != K::duration)) {
         if (plain && (want == K::bytes || want == K::duration)) {
           std::string text(file_.slice(b->range));
           report("E0305", b->range,
                  "bucket `" + text + "` has no unit, but the histogram observes `" +
-                   to_string(value) + "`",
+                     to_string(value) + "`",
                  want == K::bytes ? "write e.g. `" + text + "MiB`" : "write e.g. `" + text + "s`");
         } else {
           report("E0706", b->range,
                  "bucket is `" + to_string(b->ty) + "` but the histogram observes `" +
-                   to_string(value) + "`");
+                     to_string(value) + "`");
         }
         return;
       }
@@ -751,7 +758,7 @@ private:
       if (previous_expr && !(v > previous)) {
         report("E0706", b->range,
                "buckets must increase: `" + std::string(file_.slice(b->range)) +
-                 "` is not above `" + std::string(file_.slice(previous_expr->range)) + "`");
+                   "` is not above `" + std::string(file_.slice(previous_expr->range)) + "`");
         return;
       }
       previous = v;
@@ -768,9 +775,8 @@ private:
 
 /// Runs one check: loads imports, registers lets, checks every file.
 class driver {
-public:
-  driver(const check_options& options, check_result& result)
-      : options_(options), result_(result) {
+ public:
+  driver(const check_options& options, check_result& result) : options_(options), result_(result) {
     state_.schema = options.schema;
     state_.limits = options.schema ? options.schema->limits : schema::default_limits();
     result_.limits = state_.limits;
@@ -808,7 +814,7 @@ public:
     state_.diagnostics.clear();
   }
 
-private:
+ private:
   struct loaded {
     std::string path;
     std::shared_ptr<const source_file> source;
@@ -830,8 +836,10 @@ private:
       if (end == std::string::npos) end = path.size();
       std::string part = path.substr(start, end - start);
       if (part == "..") {
-        if (!parts.empty() && parts.back() != "..") parts.pop_back();
-        else if (!absolute) parts.push_back(part);
+        if (!parts.empty() && parts.back() != "..")
+          parts.pop_back();
+        else if (!absolute)
+          parts.push_back(part);
       } else if (!part.empty() && part != ".") {
         parts.push_back(part);
       }
@@ -844,8 +852,8 @@ private:
 
   void load_imports(const source_file& source, ast::file& f, std::vector<std::string>& stack) {
     for (auto& imp : f.imports) {
-      std::string path =
-        normalize(imp.path.rfind('/', 0) == 0 ? imp.path : directory_of(source.name()) + imp.path);
+      std::string path = normalize(
+          imp.path.rfind('/', 0) == 0 ? imp.path : directory_of(source.name()) + imp.path);
       auto cycle_at = std::find(stack.begin(), stack.end(), path);
       if (cycle_at != stack.end()) {
         std::string chain;
@@ -855,16 +863,15 @@ private:
                                                       "imports must form a tree"));
         continue;
       }
-      bool done = std::any_of(files_.begin(), files_.end(),
-                              [&](auto& l) { return l->path == path; });
+      bool done =
+          std::any_of(files_.begin(), files_.end(), [&](auto& l) { return l->path == path; });
       if (done) continue;
       std::string error;
       auto file = source_file::load(path, error, options_.parse.max_bytes);
       if (!file) {
-        result_.diagnostics.push_back(make_diagnostic(source, "E0208", imp.range,
-                                                      "cannot import \"" + imp.path + "\": " +
-                                                        error,
-                                                      "paths are relative to the importing file"));
+        result_.diagnostics.push_back(make_diagnostic(
+            source, "E0208", imp.range, "cannot import \"" + imp.path + "\": " + error,
+            "paths are relative to the importing file"));
         continue;
       }
       auto shared = std::make_shared<const source_file>(std::move(*file));
@@ -904,8 +911,7 @@ private:
       auto* l = std::get_if<ast::let_decl>(&d.node);
       if (!l) continue;
       if (state_.let_index.count(l->name)) {
-        state_.report(source, "E0205", l->name_range,
-                      "`" + l->name + "` is already defined",
+        state_.report(source, "E0205", l->name_range, "`" + l->name + "` is already defined",
                       "rename one of the definitions");
         continue;
       }
@@ -950,12 +956,12 @@ private:
       for (auto& l : files_)
         if (l->source->name() == c.file) file = l->source.get();
       result_.diagnostics.push_back(make_diagnostic(
-        *file, "E0403", c.range,
-        c.rule + " costs about " + format_number(c.pair_units) +
-          " units per (framework, agent) pair, above the budget of " +
-          format_number(options_.pair_budget),
-        "move work that does not depend on the agent into a `let`, or aggregate over smaller "
-        "collections"));
+          *file, "E0403", c.range,
+          c.rule + " costs about " + format_number(c.pair_units) +
+              " units per (framework, agent) pair, above the budget of " +
+              format_number(options_.pair_budget),
+          "move work that does not depend on the agent into a `let`, or aggregate over smaller "
+          "collections"));
     }
   }
 
@@ -964,10 +970,10 @@ private:
     ds.clear();
   }
 
-public:
+ public:
   const source_file* main_source_ = nullptr;
 
-private:
+ private:
   const check_options& options_;
   check_result& result_;
   check_state state_;
@@ -998,7 +1004,7 @@ check_result check_policy(const source_file& source, const check_options& option
     d.run(source);
   } catch (const std::exception& e) {
     result.diagnostics.push_back(make_file_diagnostic(
-      source.name(), "E0101", std::string("internal checker failure: ") + e.what()));
+        source.name(), "E0101", std::string("internal checker failure: ") + e.what()));
   }
   sort_and_dedupe(result.diagnostics);
   return result;

@@ -17,12 +17,12 @@ namespace agora::policy {
 /// Static cost of one rule: units per instance of its stage and an estimate
 /// per allocation cycle, using the schema's cardinality limits.
 struct rule_cost {
-  std::string rule;        ///< E.g. `filter fits`, `order roles`.
+  std::string rule;  ///< E.g. `filter fits`, `order roles`.
   std::string file;
   source_range range;
   policy::stage stage = stage::constant;  ///< Highest stage of the rule.
-  double pair_units = 0;   ///< Units evaluated per (framework, agent) pair.
-  double cycle_units = 0;  ///< Estimated units per cycle, all stages together.
+  double pair_units = 0;                  ///< Units evaluated per (framework, agent) pair.
+  double cycle_units = 0;                 ///< Estimated units per cycle, all stages together.
 };
 
 /// One file that was imported (directly or not), checked and annotated.
@@ -36,10 +36,10 @@ struct checked_file {
 /// its type, unit and stage), the imported files, diagnostics and costs.
 /// A compiler may consume `ast` when `ok()`.
 struct check_result {
-  std::optional<ast::file> ast;         ///< Set when the main file parsed.
-  std::vector<checked_file> imports;    ///< Imported files, in load order.
-  std::vector<diagnostic> diagnostics;  ///< Sorted by file and position.
-  std::vector<rule_cost> costs;         ///< Per rule, in declaration order.
+  std::optional<ast::file> ast;           ///< Set when the main file parsed.
+  std::vector<checked_file> imports;      ///< Imported files, in load order.
+  std::vector<diagnostic> diagnostics;    ///< Sorted by file and position.
+  std::vector<rule_cost> costs;           ///< Per rule, in declaration order.
   std::map<std::string, int64_t> limits;  ///< Limits used for costs.
   bool limits_from_schema = false;
 
@@ -51,8 +51,8 @@ struct check_result {
 struct check_options {
   const policy::schema* schema = nullptr;  ///< Null: built-in domain only.
   parse_options parse;
-  double pair_budget = 500;   ///< E0403 above this many units per pair.
-  bool load_imports = true;   ///< Resolve `import` relative to the file.
+  double pair_budget = 500;  ///< E0403 above this many units per pair.
+  bool load_imports = true;  ///< Resolve `import` relative to the file.
 };
 
 /// Parses and checks `source`: names (E02xx), types and units (E03xx), cost

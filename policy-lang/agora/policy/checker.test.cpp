@@ -26,7 +26,8 @@ const schema& test_schema() {
 
 /// Checks `body` after a standard header; returns the codes found, in order.
 std::vector<std::string> codes(const std::string& body, bool with_schema = true) {
-  source_file f("t.policy", "policy \"t\" version 1;\nuse std.fairness;\nuse std.strings;\n" + body);
+  source_file f("t.policy",
+                "policy \"t\" version 1;\nuse std.fairness;\nuse std.strings;\n" + body);
   auto r = check_policy(f, with_schema ? &test_schema() : nullptr);
   std::vector<std::string> out;
   for (auto& d : r.diagnostics) out.push_back(d.code);
@@ -87,7 +88,7 @@ TEST(units, scaling_keeps_the_dimension) {
   // 2 * bytes is bytes; 50% * cores is cores.
   EXPECT_TRUE(codes("filter f: agent.free.mem * 2 > 1GiB && 50% * agent.total.cpus < "
                     "agent.free.cpus;")
-                .empty());
+                  .empty());
   EXPECT_EQ(codes("filter f: agent.free.mem * agent.free.cpus > 1GiB;"),
             std::vector<std::string>{"E0302"});
 }
@@ -123,11 +124,12 @@ TEST(units, quota_amounts_carry_units) {
 }
 
 TEST(units, wait_needs_a_duration) {
-  auto cs = codes("locality { level rack when agent.attributes.rack == \"r1\" wait 5; level any; }");
+  auto cs =
+      codes("locality { level rack when agent.attributes.rack == \"r1\" wait 5; level any; }");
   EXPECT_EQ(cs, std::vector<std::string>{"E0305"});
   EXPECT_TRUE(codes("locality { level r when agent.attributes.rack == \"r1\" wait 0.2 * "
                     "cluster.agents skips; level any; }")
-                .empty());
+                  .empty());
 }
 
 // ---- types and names ---------------------------------------------------------
@@ -136,7 +138,8 @@ TEST(types, optionals_must_be_unwrapped) {
   EXPECT_EQ(codes("filter f: role.guarantee.cpus > 1;"), std::vector<std::string>{"E0303"});
   EXPECT_TRUE(codes("filter f: (role.guarantee ?? cluster.total).cpus > 1;").empty());
   // `==` between optionals is defined.
-  EXPECT_TRUE(codes("filter f: agent.attributes.gpu_model == framework.labels.data_racks;").empty());
+  EXPECT_TRUE(
+      codes("filter f: agent.attributes.gpu_model == framework.labels.data_racks;").empty());
 }
 
 TEST(types, filters_are_bool_and_scores_are_ratios) {
@@ -174,9 +177,9 @@ TEST(names, without_a_schema_attributes_are_unknown) {
 
 TEST(names, generic_lets_check_at_each_use) {
   auto r = check_text(
-    "let share(x) = max(x.allocated / cluster.total);\n"
-    "order roles by share(role) asc, role.name asc;\n"
-    "order frameworks by share(framework) asc, framework.id asc;\n");
+      "let share(x) = max(x.allocated / cluster.total);\n"
+      "order roles by share(role) asc, role.name asc;\n"
+      "order frameworks by share(framework) asc, framework.id asc;\n");
   EXPECT_TRUE(r.ok()) << render_all(r.diagnostics);
   EXPECT_TRUE(r.diagnostics.empty()) << render_all(r.diagnostics);
 }
@@ -202,9 +205,9 @@ TEST(stages, order_roles_cannot_read_agents) {
 
 TEST(stages, expressions_get_the_smallest_covering_stage) {
   auto r = check_text(
-    "let wants = framework.min_request.gpus > 0;\n"
-    "let gpu = agent.total.gpus > 0;\n"
-    "filter f: !wants || gpu;\n");
+      "let wants = framework.min_request.gpus > 0;\n"
+      "let gpu = agent.total.gpus > 0;\n"
+      "filter f: !wants || gpu;\n");
   ASSERT_TRUE(r.ok()) << render_all(r.diagnostics);
   auto& wants = std::get<ast::let_decl>(r.ast->decls[0].node);
   auto& gpu = std::get<ast::let_decl>(r.ast->decls[1].node);
@@ -239,8 +242,8 @@ TEST(stages, for_only_in_preempt) {
 TEST(quotas, children_within_parent) {
   // 120 + 90 = 210 cpus > 200.
   auto r = check_text(
-    "roles { role \"prod\" { guarantee {cpus: 200}; role \"web\" { guarantee {cpus: 120}; }\n"
-    "  role \"etl\" { guarantee {cpus: 90}; } } }\n");
+      "roles { role \"prod\" { guarantee {cpus: 200}; role \"web\" { guarantee {cpus: 120}; }\n"
+      "  role \"etl\" { guarantee {cpus: 90}; } } }\n");
   ASSERT_EQ(r.diagnostics.size(), 1u) << render_all(r.diagnostics);
   EXPECT_EQ(r.diagnostics[0].code, "E0601");
   EXPECT_EQ(r.diagnostics[0].message,
@@ -251,7 +254,8 @@ TEST(quotas, children_within_parent) {
 TEST(quotas, guarantee_within_limit_and_no_ports) {
   EXPECT_EQ(codes("roles { role \"a\" { guarantee {mem: 2GiB}; limit {mem: 1GiB}; } }"),
             std::vector<std::string>{"E0602"});
-  EXPECT_EQ(codes("roles { role \"a\" { limit {ports: 10}; } }"), std::vector<std::string>{"E0603"});
+  EXPECT_EQ(codes("roles { role \"a\" { limit {ports: 10}; } }"),
+            std::vector<std::string>{"E0603"});
   EXPECT_EQ(codes("roles { role \"a\" { limit {cpu: 10}; } }"), std::vector<std::string>{"E0604"});
   EXPECT_EQ(codes("roles { role \"a\" { weight 0; } }"), std::vector<std::string>{"E0307"});
   EXPECT_TRUE(codes("roles { role \"a\" { limit {fpga: 2}; } }").empty());  // From the schema.
@@ -288,15 +292,15 @@ TEST(metrics, every_cycle_metrics_cannot_read_pairs) {
 // ---- cost ----------------------------------------------------------------------
 
 TEST(cost, aggregates_need_bounded_collections) {
-  EXPECT_TRUE(has(codes("filter f: count(x in split(\"a,b\", \",\") where x == \"a\") > 0;"),
-                  "E0402"));
+  EXPECT_TRUE(
+      has(codes("filter f: count(x in split(\"a,b\", \",\") where x == \"a\") > 0;"), "E0402"));
 }
 
 TEST(cost, pair_budget) {
   // 8 tasks per agent (schema) x ~7 units per task: below 500.
   EXPECT_TRUE(codes("filter f: count(t in agent.tasks where t.framework.id == framework.id) "
                     "< 4;")
-                .empty());
+                  .empty());
   source_file f("t.policy",
                 "policy \"t\" version 1;\n"
                 "filter f: count(t in agent.tasks where t.framework.id == framework.id) < 4;\n");
@@ -328,8 +332,8 @@ TEST(support, spread_and_preempt_are_not_supported_yet) {
 }  // namespace
 }  // namespace agora::policy
 
-#include <fstream>
 #include <unistd.h>
+#include <fstream>
 
 namespace agora::policy {
 namespace {
@@ -371,16 +375,25 @@ TEST(tests, expected_codes_must_exist) {
   EXPECT_EQ(r.diagnostics[0].code, "E0209");
 }
 
+TEST(tests, the_policy_under_test_must_exist) {
+  source_file f("/nonexistent-dir/t.policy",
+                "test \"t\" { given policy \"quotas.policy\"; expect 1 == 1; }\n");
+  auto r = check_policy(f);
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].code, "E0208");
+}
+
 TEST(cycle, options_are_validated) {
   EXPECT_TRUE(codes("cycle {\n  sample_agents 10%;\n  min_sample 200;\n"
-                    "  max_offers per_framework 16;\n  max_pairs 2000000;\n}").empty());
+                    "  max_offers per_framework 16;\n  max_pairs 2000000;\n}")
+                  .empty());
   EXPECT_EQ(codes("cycle { sample_agent 10%; }"), std::vector<std::string>{"E0209"});
   EXPECT_EQ(codes("cycle { sample_agents 10; }"), std::vector<std::string>{"E0301"});
 }
 
 TEST(names, fn_annotations_are_checked) {
-  EXPECT_TRUE(codes("fn half(x: cores): cores = x / 2;\nfilter f: half(agent.free.cpus) > 1;")
-                .empty());
+  EXPECT_TRUE(
+      codes("fn half(x: cores): cores = x / 2;\nfilter f: half(agent.free.cpus) > 1;").empty());
   EXPECT_EQ(codes("fn half(x: cores): bytes = x / 2;\nfilter f: half(agent.free.cpus) > 1GiB;"),
             std::vector<std::string>{"E0301"});
   EXPECT_EQ(codes("fn half(x: cores): cores = x / 2;\nfilter f: half(agent.free.mem) > 1;"),

@@ -15,7 +15,7 @@ enum class severity { error, warning };
 /// data: they carry everything needed to render them (including the source
 /// line), so they outlive the `source_file` they came from.
 struct diagnostic {
-  std::string code;       ///< Stable code, e.g. `E0305` or `W0801`.
+  std::string code;  ///< Stable code, e.g. `E0305` or `W0801`.
   policy::severity severity = severity::error;
   std::string file;       ///< Display name of the file.
   source_range range;     ///< Byte range in the file.
@@ -44,8 +44,8 @@ diagnostic make_diagnostic(const source_file& file, std::string_view code, sourc
                            std::string message, std::string help = {});
 
 /// Returns a diagnostic that has no position (e.g. an unreadable file).
-diagnostic make_file_diagnostic(const std::string& file, std::string_view code,
-                                std::string message, std::string help = {});
+diagnostic make_file_diagnostic(const std::string& file, std::string_view code, std::string message,
+                                std::string help = {});
 
 /// Renders `d` as
 /// ```

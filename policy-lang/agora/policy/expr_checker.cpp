@@ -26,25 +26,42 @@ type to_type(const field& f) {
 const std::vector<field>& fields_of(type_kind object) {
   static const std::vector<field> none;
   static const std::vector<field> cluster = {
-    {"total", K::res}, {"free", K::res}, {"agents", K::count}, {"cycle", K::cycle_info}};
+      {"total", K::res}, {"free", K::res}, {"agents", K::count}, {"cycle", K::cycle_info}};
   static const std::vector<field> cycle = {{"time", K::time}};
-  static const std::vector<field> role = {
-    {"name", K::string},        {"path", K::string},         {"weight", K::number},
-    {"guarantee", K::res, true}, {"limit", K::res, true},     {"allocated", K::res},
-    {"demand", K::res},          {"active", K::boolean},      {"below_guarantee", K::boolean},
-    {"fair_share", K::ratio},    {"preemptible", K::boolean},
-    {"frameworks", K::list, false, K::framework}};
-  static const std::vector<field> framework = {
-    {"id", K::string},         {"role", K::role},          {"user", K::string},
-    {"labels", K::labels},     {"allocated", K::res},      {"min_request", K::res},
-    {"max_request", K::res},   {"pending", K::list, false, K::res},
-    {"locality_level", K::string}, {"waiting", K::duration}};
-  static const std::vector<field> agent = {
-    {"id", K::string},       {"hostname", K::string}, {"attributes", K::attributes},
-    {"metrics", K::metrics}, {"total", K::res},       {"free", K::res},
-    {"used", K::res},        {"tasks", K::list, false, K::task}};
-  static const std::vector<field> task = {{"priority", K::number}, {"runtime", K::duration},
-                                          {"res", K::res},         {"role", K::role},
+  static const std::vector<field> role = {{"name", K::string},
+                                          {"path", K::string},
+                                          {"weight", K::number},
+                                          {"guarantee", K::res, true},
+                                          {"limit", K::res, true},
+                                          {"allocated", K::res},
+                                          {"demand", K::res},
+                                          {"active", K::boolean},
+                                          {"below_guarantee", K::boolean},
+                                          {"fair_share", K::ratio},
+                                          {"preemptible", K::boolean},
+                                          {"frameworks", K::list, false, K::framework}};
+  static const std::vector<field> framework = {{"id", K::string},
+                                               {"role", K::role},
+                                               {"user", K::string},
+                                               {"labels", K::labels},
+                                               {"allocated", K::res},
+                                               {"min_request", K::res},
+                                               {"max_request", K::res},
+                                               {"pending", K::list, false, K::res},
+                                               {"locality_level", K::string},
+                                               {"waiting", K::duration}};
+  static const std::vector<field> agent = {{"id", K::string},
+                                           {"hostname", K::string},
+                                           {"attributes", K::attributes},
+                                           {"metrics", K::metrics},
+                                           {"total", K::res},
+                                           {"free", K::res},
+                                           {"used", K::res},
+                                           {"tasks", K::list, false, K::task}};
+  static const std::vector<field> task = {{"priority", K::number},
+                                          {"runtime", K::duration},
+                                          {"res", K::res},
+                                          {"role", K::role},
                                           {"framework", K::framework}};
   static const std::vector<field> offer = {{"res", K::res},
                                            {"role", K::role},
@@ -52,14 +69,22 @@ const std::vector<field>& fields_of(type_kind object) {
                                            {"agent", K::agent},
                                            {"locality", K::string}};
   switch (object) {
-    case K::cluster: return cluster;
-    case K::cycle_info: return cycle;
-    case K::role: return role;
-    case K::framework: return framework;
-    case K::agent: return agent;
-    case K::task: return task;
-    case K::offer: return offer;
-    default: return none;
+    case K::cluster:
+      return cluster;
+    case K::cycle_info:
+      return cycle;
+    case K::role:
+      return role;
+    case K::framework:
+      return framework;
+    case K::agent:
+      return agent;
+    case K::task:
+      return task;
+    case K::offer:
+      return offer;
+    default:
+      return none;
   }
 }
 
@@ -70,9 +95,12 @@ struct domain_var {
 };
 
 const domain_var domain_vars[] = {
-  {"cluster", K::cluster, stage::cycle},       {"role", K::role, stage::role},
-  {"framework", K::framework, stage::framework}, {"agent", K::agent, stage::agent},
-  {"offer", K::offer, stage::event},           {"task", K::task, stage::event},
+    {"cluster", K::cluster, stage::cycle},
+    {"role", K::role, stage::role},
+    {"framework", K::framework, stage::framework},
+    {"agent", K::agent, stage::agent},
+    {"offer", K::offer, stage::event},
+    {"task", K::task, stage::event},
 };
 
 struct collection {
@@ -94,11 +122,18 @@ struct builtin {
 };
 
 const builtin builtins[] = {
-  {"fits", "", 2, 2},         {"max", "", 1, 16},        {"min", "", 1, 16},
-  {"mean", "", 1, 1},         {"clamp", "", 3, 3},       {"abs", "", 1, 1},
-  {"size", "", 1, 1},         {"has", "", 1, 1},         {"dominant_share", "std.fairness", 1, 1},
-  {"split", "std.strings", 2, 2}, {"contains", "std.strings", 2, 2},
-  {"zones_of_racks", "std.locality", 1, 1},
+    {"fits", "", 2, 2},
+    {"max", "", 1, 16},
+    {"min", "", 1, 16},
+    {"mean", "", 1, 1},
+    {"clamp", "", 3, 3},
+    {"abs", "", 1, 1},
+    {"size", "", 1, 1},
+    {"has", "", 1, 1},
+    {"dominant_share", "std.fairness", 1, 1},
+    {"split", "std.strings", 2, 2},
+    {"contains", "std.strings", 2, 2},
+    {"zones_of_racks", "std.locality", 1, 1},
 };
 
 bool is_dim(type_kind k) {
@@ -122,7 +157,8 @@ double expr_checker::cardinality(const ast::expr& e) const {
     return it == state_.limits.end() ? -1 : static_cast<double>(it->second);
   };
   if (e.kind == ast::expr_kind::list) return static_cast<double>(e.children.size());
-  if (e.kind == ast::expr_kind::name && e.ref == ast::name_ref::collection) return limit(e.name.c_str());
+  if (e.kind == ast::expr_kind::name && e.ref == ast::name_ref::collection)
+    return limit(e.name.c_str());
   if (e.kind == ast::expr_kind::name && e.ref == ast::name_ref::let && e.decl_index >= 0 &&
       !e.has_args) {
     auto& entry = state_.lets[static_cast<size_t>(e.decl_index)];
@@ -149,11 +185,21 @@ type expr_checker::visit(ast::expr& e) {
   e.st = stage::constant;
   type t;
   switch (e.kind) {
-    case ast::expr_kind::literal: t = literal(e); break;
-    case ast::expr_kind::name: t = e.has_args ? call(e) : name(e); break;
-    case ast::expr_kind::member: t = member(e); break;
-    case ast::expr_kind::binary: t = binary(e); break;
-    case ast::expr_kind::aggregate: t = aggregate(e); break;
+    case ast::expr_kind::literal:
+      t = literal(e);
+      break;
+    case ast::expr_kind::name:
+      t = e.has_args ? call(e) : name(e);
+      break;
+    case ast::expr_kind::member:
+      t = member(e);
+      break;
+    case ast::expr_kind::binary:
+      t = binary(e);
+      break;
+    case ast::expr_kind::aggregate:
+      t = aggregate(e);
+      break;
     case ast::expr_kind::index: {
       auto lt = visit(*e.children[0]);
       auto it = visit(*e.children[1]);
@@ -218,8 +264,7 @@ type expr_checker::visit(ast::expr& e) {
       for (size_t i = 0; i < e.keys.size(); ++i) {
         auto vt = visit(*e.children[i]);
         if (e.key_is_string[i]) {
-          report("E0301", e.children[i]->range,
-                 "quoted keys are only allowed in test blocks",
+          report("E0301", e.children[i]->range, "quoted keys are only allowed in test blocks",
                  "a resource literal looks like `{cpus: 4, mem: 8GiB}`");
           ok = false;
           continue;
@@ -234,8 +279,8 @@ type expr_checker::visit(ast::expr& e) {
         auto want = resource_type(e.keys[i], false);
         ast::expr dummy;
         dummy.range = e.children[i]->range;
-        if (!vt.is_error() && unify(dummy, *e.children[i], want, vt, *e.children[i], "resource")
-                                .is_error())
+        if (!vt.is_error() &&
+            unify(dummy, *e.children[i], want, vt, *e.children[i], "resource").is_error())
           ok = false;
       }
       if (ok) t = type::of(K::res);
@@ -274,7 +319,7 @@ type expr_checker::literal(ast::expr& e) {
         std::string binary = e.unit.substr(0, 1) + "iB";
         report("W0805", e.range, "decimal byte unit `" + e.unit + "`",
                "`" + e.unit + "` is a power of 1000; write `" + binary +
-                 "` for the binary unit most tools mean");
+                   "` for the binary unit most tools mean");
       }
       return type::of(u->kind);
     }
@@ -302,7 +347,7 @@ bool expr_checker::require_non_optional(ast::expr& e) {
   if (text.size() > 60) text = "this value";
   report("E0303", e.range, "`" + text + "` may be absent",
          "unwrap it with `??` (e.g. `" + (text.size() > 30 ? std::string("x") : text) +
-           " ?? default`) or guard it with `has()`");
+             " ?? default`) or guard it with `has()`");
   return false;
 }
 
@@ -360,10 +405,10 @@ type expr_checker::name(ast::expr& e) {
       e.st = v.st;
       check_phase(e, v.st, "`" + e.name + "`");
       if (v.st == stage::event && scope_ && scope_->allowed == stage::event &&
-          ((e.name == std::string("offer")) != (scope_->event == "offer" ||
-                                                scope_->event == "decline"))) {
-        report("E0501", e.range, "`" + e.name + "` is not part of the `" + scope_->event +
-                                   "` event");
+          ((e.name == std::string("offer")) !=
+           (scope_->event == "offer" || scope_->event == "decline"))) {
+        report("E0501", e.range,
+               "`" + e.name + "` is not part of the `" + scope_->event + "` event");
         return {};
       }
       return type::of(v.kind);
@@ -406,11 +451,14 @@ type expr_checker::member(ast::expr& e) {
     if (!is_resource(e.name)) {
       auto guess = state_.closest(e.name, resource_names());
       report("E0203", e.name_range, "unknown resource `" + e.name + "`",
-             guess.empty() ? "resources are " + [&] {
-               std::string s;
-               for (auto& n : resource_names()) s += (s.empty() ? "" : ", ") + n;
-               return s;
-             }() : "did you mean `" + guess + "`?");
+             guess.empty() ? "resources are " +
+                                 [&] {
+                                   std::string s;
+                                   for (auto& n : resource_names())
+                                     s += (s.empty() ? "" : ", ") + n;
+                                   return s;
+                                 }()
+                           : "did you mean `" + guess + "`?");
       return {};
     }
     return resource_type(e.name, ot.kind == K::ratios);
@@ -424,7 +472,7 @@ type expr_checker::member(ast::expr& e) {
     if (!state_.schema) {
       report("E0202", e.name_range, "unknown " + std::string(section) + " field `" + e.name + "`",
              std::string("no schema was given: declare it in `") + section +
-               "` of a schema file (--schema, or cluster.schema next to the policy)");
+                 "` of a schema file (--schema, or cluster.schema next to the policy)");
       return {};
     }
     schema_fields = ot.kind == K::labels       ? &state_.schema->framework_labels
@@ -436,8 +484,7 @@ type expr_checker::member(ast::expr& e) {
       names.push_back(f.name);
     }
     auto guess = state_.closest(e.name, names);
-    report("E0202", e.name_range,
-           "unknown " + std::string(section) + " field `" + e.name + "`",
+    report("E0202", e.name_range, "unknown " + std::string(section) + " field `" + e.name + "`",
            guess.empty() ? "the schema does not declare it in `" + std::string(section) + "`"
                          : "did you mean `" + guess + "`?");
     return {};
@@ -460,8 +507,8 @@ type expr_checker::method(ast::expr& e, const type& object) {
     for (size_t i = 1; i < e.children.size(); ++i) visit(*e.children[i]);
     report("E0204", e.name_range, quoted(object) + " has no method `" + e.name + "`",
            object.kind == K::res || object.kind == K::ratios
-             ? "resource vectors have `.only(...)` and `.without(...)`"
-             : "");
+               ? "resource vectors have `.only(...)` and `.without(...)`"
+               : "");
     return {};
   }
   if (e.children.size() < 2) {
@@ -558,8 +605,8 @@ type expr_checker::call_let(ast::expr& e, let_entry& entry) {
   if (args.size() != decl.params.size()) {
     report("E0306", e.range,
            "`" + decl.name + "` takes " + std::to_string(decl.params.size()) + " argument" +
-             (decl.params.size() == 1 ? "" : "s") + ", " + std::to_string(args.size()) +
-             " given");
+               (decl.params.size() == 1 ? "" : "s") + ", " + std::to_string(args.size()) +
+               " given");
     return {};
   }
   size_t index = static_cast<size_t>(&entry - state_.lets.data());
@@ -583,7 +630,7 @@ type expr_checker::call_let(ast::expr& e, let_entry& entry) {
     if (!state_.blowup_reported)
       report("E0407", e.range,
              "inlining `" + decl.name + "` expands the policy past " +
-               std::to_string(max_instantiations) + " function bodies",
+                 std::to_string(max_instantiations) + " function bodies",
              "functions are inlined at every call; compute shared values once in a "
              "parameterless `let` and call functions fewer times");
     state_.blowup_reported = true;
@@ -597,11 +644,10 @@ type expr_checker::call_let(ast::expr& e, let_entry& entry) {
       auto& ann = *decl.params[i].annotation;
       if (parse_type_name(ann.name, k)) {
         type want = type::of(k).with_optional(ann.optional);
-        if (!args[i].is_error() && args[i].kind != k &&
-            !(args[i].kind == K::number && is_dim(k)))
+        if (!args[i].is_error() && args[i].kind != k && !(args[i].kind == K::number && is_dim(k)))
           report("E0301", e.children[i]->range,
                  "argument " + std::to_string(i + 1) + " of `" + decl.name + "` must be " +
-                   quoted(want) + ", found " + quoted(args[i]));
+                     quoted(want) + ", found " + quoted(args[i]));
         pt = want;
       }
     }
@@ -664,11 +710,11 @@ type expr_checker::call(ast::expr& e) {
   e.ref = ast::name_ref::builtin;
   if (args.size() < fn->min_args || args.size() > fn->max_args) {
     std::string want = fn->min_args == fn->max_args
-                         ? std::to_string(fn->min_args)
-                         : std::to_string(fn->min_args) + " to " + std::to_string(fn->max_args);
-    report("E0306", e.range, "`" + e.name + "` takes " + want + " argument" +
-                               (fn->max_args == 1 ? "" : "s") + ", " +
-                               std::to_string(args.size()) + " given");
+                           ? std::to_string(fn->min_args)
+                           : std::to_string(fn->min_args) + " to " + std::to_string(fn->max_args);
+    report("E0306", e.range,
+           "`" + e.name + "` takes " + want + " argument" + (fn->max_args == 1 ? "" : "s") + ", " +
+               std::to_string(args.size()) + " given");
     return {};
   }
   for (auto& a : args)
@@ -709,11 +755,11 @@ type expr_checker::call(ast::expr& e) {
   }
   if (args.size() == 1 && (n == "max" || n == "min" || n == "mean")) {
     if (args[0].kind == K::ratios) return type::of(K::ratio);
-    if (args[0].kind == K::list && args[0].elem && args[0].elem->is_numeric())
-      return *args[0].elem;
+    if (args[0].kind == K::list && args[0].elem && args[0].elem->is_numeric()) return *args[0].elem;
     if (args[0].kind == K::res)
-      return arg_error(0, "`ratios` (a `res` mixes units; divide by a total first, e.g. "
-                          "`x.allocated / cluster.total`)");
+      return arg_error(0,
+                       "`ratios` (a `res` mixes units; divide by a total first, e.g. "
+                       "`x.allocated / cluster.total`)");
     if (n != "mean" && args[0].is_numeric()) return args[0];
     return arg_error(0, "`ratios` or a list of numbers");
   }
@@ -732,8 +778,8 @@ type expr_checker::call(ast::expr& e) {
   return t;
 }
 
-type expr_checker::unify(ast::expr& l, ast::expr& r, const type& lt, const type& rt,
-                         ast::expr& at, const std::string& verb) {
+type expr_checker::unify(ast::expr& l, ast::expr& r, const type& lt, const type& rt, ast::expr& at,
+                         const std::string& verb) {
   if (lt.is_error() || rt.is_error()) return {};
   auto message = [&] {
     if (verb == "+") return "cannot add " + quoted(rt) + " to " + quoted(lt);
@@ -877,8 +923,8 @@ type expr_checker::binary(ast::expr& e) {
       return {};
     case B::mod:
       if ((L == K::number || L == K::count) && (R == K::number || R == K::count)) return lt;
-      report("E0301", e.range, "`%` needs plain numbers, found " + quoted(lt) + " and " +
-                                 quoted(rt));
+      report("E0301", e.range,
+             "`%` needs plain numbers, found " + quoted(lt) + " and " + quoted(rt));
       return {};
     default:
       return {};
@@ -892,8 +938,9 @@ type expr_checker::aggregate(ast::expr& e) {
   if (!ct.is_error()) {
     if (!require_non_optional(coll)) {
     } else if (ct.kind != K::list) {
-      report("E0301", coll.range, "`" + std::string(ast::to_string(e.agg)) +
-                                    "` ranges over a list, found " + quoted(ct));
+      report(
+          "E0301", coll.range,
+          "`" + std::string(ast::to_string(e.agg)) + "` ranges over a list, found " + quoted(ct));
     } else {
       elem = ct.elem ? *ct.elem : type{};
       if (cardinality(coll) < 0)

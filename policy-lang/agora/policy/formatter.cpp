@@ -11,30 +11,50 @@ using ast::expr_kind;
 
 /// Precedence levels, loosest first (see the grammar's expression rules).
 enum prec : int {
-  p_cond = 1, p_held, p_coalesce, p_or, p_and, p_rel, p_add, p_mul, p_unary, p_postfix,
+  p_cond = 1,
+  p_held,
+  p_coalesce,
+  p_or,
+  p_and,
+  p_rel,
+  p_add,
+  p_mul,
+  p_unary,
+  p_postfix,
   p_primary
 };
 
 int precedence(const ast::expr& e) {
   switch (e.kind) {
-    case expr_kind::conditional: return p_cond;
-    case expr_kind::held: return p_held;
-    case expr_kind::unary: return p_unary;
+    case expr_kind::conditional:
+      return p_cond;
+    case expr_kind::held:
+      return p_held;
+    case expr_kind::unary:
+      return p_unary;
     case expr_kind::member:
-    case expr_kind::index: return p_postfix;
+    case expr_kind::index:
+      return p_postfix;
     case expr_kind::binary:
       switch (e.bop) {
-        case binary_op::coalesce: return p_coalesce;
-        case binary_op::logical_or: return p_or;
-        case binary_op::logical_and: return p_and;
+        case binary_op::coalesce:
+          return p_coalesce;
+        case binary_op::logical_or:
+          return p_or;
+        case binary_op::logical_and:
+          return p_and;
         case binary_op::add:
-        case binary_op::sub: return p_add;
+        case binary_op::sub:
+          return p_add;
         case binary_op::mul:
         case binary_op::div:
-        case binary_op::mod: return p_mul;
-        default: return p_rel;
+        case binary_op::mod:
+          return p_mul;
+        default:
+          return p_rel;
       }
-    default: return p_primary;
+    default:
+      return p_primary;
   }
 }
 
@@ -110,7 +130,7 @@ void chain(const ast::expr& e, binary_op op, std::vector<const ast::expr*>& out)
 }
 
 class printer {
-public:
+ public:
   printer(const ast::file& f, const source_file& source, const format_options& options)
       : file_(f), source_(source), options_(options) {
     for (auto& c : f.comments) comments_.push_back(&c);
@@ -144,7 +164,7 @@ public:
     return out;
   }
 
-private:
+ private:
   // ---- output and comments --------------------------------------------------
 
   void line(const std::string& text) {
@@ -325,9 +345,15 @@ private:
       for (auto& item : p->items) {
         using K = ast::preempt_item::kind;
         switch (item.what) {
-          case K::when: line("when " + print(*item.first, p_cond) + ";"); break;
-          case K::from: line("from " + item.name + ": " + print(*item.first, p_cond) + ";"); break;
-          case K::victims: line("victims by " + keys_text(item.keys) + ";"); break;
+          case K::when:
+            line("when " + print(*item.first, p_cond) + ";");
+            break;
+          case K::from:
+            line("from " + item.name + ": " + print(*item.first, p_cond) + ";");
+            break;
+          case K::victims:
+            line("victims by " + keys_text(item.keys) + ";");
+            break;
           case K::budget:
             line("budget " + print(*item.first, p_cond) + " per " + print(*item.second, p_cond) +
                  ";");
@@ -367,9 +393,8 @@ private:
       trailing(r.range.end);
       return;
     }
-    bool has_child = std::any_of(r.items.begin(), r.items.end(), [](auto& i) {
-      return i.what == ast::role_item::kind::child;
-    });
+    bool has_child = std::any_of(r.items.begin(), r.items.end(),
+                                 [](auto& i) { return i.what == ast::role_item::kind::child; });
     std::string one = head + " {";
     for (auto& item : r.items)
       if (item.what != ast::role_item::kind::child) one += " " + prop(item);
@@ -409,7 +434,9 @@ private:
   void metric(const ast::metric_decl& m, source_range range) {
     using K = ast::metric_decl::kind;
     std::string head = std::string("metric ") +
-                       (m.what == K::counter ? "counter " : m.what == K::gauge ? "gauge " : "histogram ") +
+                       (m.what == K::counter ? "counter "
+                        : m.what == K::gauge ? "gauge "
+                                             : "histogram ") +
                        m.name;
     if (!m.labels.empty()) {
       head += " {";
@@ -439,11 +466,21 @@ private:
     for (auto& s : t.steps) {
       leading(s.range.begin);
       switch (s.what) {
-        case K::given_policy: line("given policy " + s.text + ";"); break;
-        case K::given_fixture: line("given cluster fixture " + s.text + ";"); break;
-        case K::given_allocation: object_step("given allocation ", *s.value); break;
-        case K::given_agent: object_step("given agent " + s.text + " ", *s.value); break;
-        case K::given_framework: object_step("given framework " + s.text + " ", *s.value); break;
+        case K::given_policy:
+          line("given policy " + s.text + ";");
+          break;
+        case K::given_fixture:
+          line("given cluster fixture " + s.text + ";");
+          break;
+        case K::given_allocation:
+          object_step("given allocation ", *s.value);
+          break;
+        case K::given_agent:
+          object_step("given agent " + s.text + " ", *s.value);
+          break;
+        case K::given_framework:
+          object_step("given framework " + s.text + " ", *s.value);
+          break;
         case K::expect_order:
           line(std::string("expect order ") + (s.frameworks ? "frameworks " : "roles ") +
                (s.starts_with ? "starts_with " : "== ") + print(*s.value, p_cond) + ";");
@@ -451,7 +488,9 @@ private:
         case K::expect_compile_error:
           line("expect compile_error " + s.text + " for " + s.text2 + ";");
           break;
-        case K::expect_expr: statement("expect ", *s.value, ";"); break;
+        case K::expect_expr:
+          statement("expect ", *s.value, ";");
+          break;
       }
       trailing(s.range.end);
     }

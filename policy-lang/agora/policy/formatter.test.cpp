@@ -61,8 +61,8 @@ TEST(formatter, normalizes_spacing_and_keeps_parentheses) {
 
 TEST(formatter, keeps_comments_and_single_blank_lines) {
   std::string text =
-    "// head\npolicy \"t\" version 1;  // trailing\n\n\n// about f\nfilter f: true;\n"
-    "roles {\n  role \"a\" { weight 1; }  // a\n  default { weight 1; }\n}\n";
+      "// head\npolicy \"t\" version 1;  // trailing\n\n\n// about f\nfilter f: true;\n"
+      "roles {\n  role \"a\" { weight 1; }  // a\n  default { weight 1; }\n}\n";
   auto out = fmt("t.policy", text);
   EXPECT_EQ(out,
             "// head\npolicy \"t\" version 1;  // trailing\n\n// about f\nfilter f: true;\n"
@@ -72,10 +72,10 @@ TEST(formatter, keeps_comments_and_single_blank_lines) {
 
 TEST(formatter, breaks_long_rules_and_nested_roles) {
   std::string text =
-    "policy \"t\" version 1;\n"
-    "roles { role \"p\" { weight 2; role \"c\" { weight 1; } } }\n"
-    "order roles by role.below_guarantee desc, dominant_share(role) / role.weight asc, "
-    "max(role.allocated / cluster.total) asc, role.name asc;\n";
+      "policy \"t\" version 1;\n"
+      "roles { role \"p\" { weight 2; role \"c\" { weight 1; } } }\n"
+      "order roles by role.below_guarantee desc, dominant_share(role) / role.weight asc, "
+      "max(role.allocated / cluster.total) asc, role.name asc;\n";
   auto out = fmt("t.policy", text);
   EXPECT_EQ(out,
             "policy \"t\" version 1;\n"

@@ -14,10 +14,10 @@
 namespace agora::policy {
 namespace {
 
-const char* example_names[] = {"drf.policy",          "weighted_drf.policy", "quotas.policy",
-                               "rack_local.policy",   "binpack.policy",      "spread.policy",
-                               "gpu_isolation.policy", "observability.policy",
-                               "quotas_test.policy",  "cluster.schema"};
+const char* example_names[] = {"drf.policy",           "weighted_drf.policy",  "quotas.policy",
+                               "rack_local.policy",    "binpack.policy",       "spread.policy",
+                               "gpu_isolation.policy", "observability.policy", "quotas_test.policy",
+                               "cluster.schema"};
 
 std::vector<std::string> example_texts() {
   std::vector<std::string> out;
@@ -61,7 +61,8 @@ double exercise(const std::string& text) {
 TEST(fuzz, truncated_examples) {
   double worst = 0;
   for (auto& text : example_texts())
-    for (size_t cut = 0; cut < text.size(); cut += 3) worst = std::max(worst, exercise(text.substr(0, cut)));
+    for (size_t cut = 0; cut < text.size(); cut += 3)
+      worst = std::max(worst, exercise(text.substr(0, cut)));
   EXPECT_LT(worst, 2.0);
 }
 
@@ -79,12 +80,14 @@ TEST(fuzz, random_bytes) {
 
 TEST(fuzz, random_token_soup) {
   const std::vector<std::string> tokens = {
-    "policy", "\"p\"", "version", "1", ";", "let", "x", "=", "(", ")", "{", "}", "[", "]",
-    "filter", "score", "weight", ":", "agent", ".", "free", "cpus", "mem", "512MiB", "5%",
-    "30s", "+", "-", "*", "/", "&&", "||", "!", "??", "?", "in", "sum", "r", "roles", "where",
-    "role", "order", "by", "asc", ",", "locality", "level", "when", "wait", "any", "metric",
-    "gauge", "help", "every", "cycle", "on", "offer", "+=", "test", "given", "expect", "fn",
-    "max", "for", "==", "<", "\n", "//c\n", "/*c*/", "roles", "default", "guarantee"};
+      "policy",   "\"p\"", "version", "1",     ";",     "let",    "x",      "=",       "(",
+      ")",        "{",     "}",       "[",     "]",     "filter", "score",  "weight",  ":",
+      "agent",    ".",     "free",    "cpus",  "mem",   "512MiB", "5%",     "30s",     "+",
+      "-",        "*",     "/",       "&&",    "||",    "!",      "??",     "?",       "in",
+      "sum",      "r",     "roles",   "where", "role",  "order",  "by",     "asc",     ",",
+      "locality", "level", "when",    "wait",  "any",   "metric", "gauge",  "help",    "every",
+      "cycle",    "on",    "offer",   "+=",    "test",  "given",  "expect", "fn",      "max",
+      "for",      "==",    "<",       "\n",    "//c\n", "/*c*/",  "roles",  "default", "guarantee"};
   std::mt19937 rng(7);
   double worst = 0;
   for (int i = 0; i < 3000; ++i) {
@@ -106,9 +109,15 @@ TEST(fuzz, mutated_examples) {
     for (int e = 0; e < edits && !text.empty(); ++e) {
       size_t at = rng() % text.size();
       switch (rng() % 3) {
-        case 0: text.erase(at, 1 + rng() % 8); break;
-        case 1: text.insert(at, 1, "(){};:.,!?\"x1"[rng() % 13]); break;
-        default: text[at] = static_cast<char>(' ' + rng() % 95); break;
+        case 0:
+          text.erase(at, 1 + rng() % 8);
+          break;
+        case 1:
+          text.insert(at, 1, "(){};:.,!?\"x1"[rng() % 13]);
+          break;
+        default:
+          text[at] = static_cast<char>(' ' + rng() % 95);
+          break;
       }
     }
     worst = std::max(worst, exercise(text));
@@ -121,8 +130,7 @@ TEST(limits, ten_megabytes_are_rejected_quickly) {
   while (text.size() < (10u << 20)) text += "filter f: agent.free.cpus > 1;\n";
   auto start = std::chrono::steady_clock::now();
   auto r = parse(source_file("big.policy", text));
-  double seconds =
-    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_FALSE(r.file);
   ASSERT_EQ(r.diagnostics.size(), 1u);
   EXPECT_EQ(r.diagnostics[0].code, "E0102");
@@ -131,13 +139,12 @@ TEST(limits, ten_megabytes_are_rejected_quickly) {
 }
 
 TEST(limits, ten_thousand_parentheses_are_rejected_quickly) {
-  std::string text = "policy \"p\" version 1;\nfilter f: " + std::string(10000, '(') +
-                     "true" + std::string(10000, ')') + ";\n";
+  std::string text = "policy \"p\" version 1;\nfilter f: " + std::string(10000, '(') + "true" +
+                     std::string(10000, ')') + ";\n";
   auto start = std::chrono::steady_clock::now();
   source_file source("deep.policy", text);
   auto r = check_policy(source);
-  double seconds =
-    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_FALSE(r.ast);
   ASSERT_EQ(r.diagnostics.size(), 1u);
   EXPECT_EQ(r.diagnostics[0].code, "E0103");
@@ -145,8 +152,8 @@ TEST(limits, ten_thousand_parentheses_are_rejected_quickly) {
 }
 
 TEST(limits, unclosed_parentheses_are_rejected_too) {
-  auto r = parse(source_file("open.policy", "policy \"p\" version 1;\nlet x = " +
-                                               std::string(10000, '(') + "\n"));
+  auto r = parse(source_file("open.policy",
+                             "policy \"p\" version 1;\nlet x = " + std::string(10000, '(') + "\n"));
   ASSERT_FALSE(r.diagnostics.empty());
   EXPECT_EQ(r.diagnostics[0].code, "E0103");
 }
@@ -167,8 +174,7 @@ TEST(limits, a_maximal_file_of_mistakes_checks_in_bounded_time) {
   }
   auto start = std::chrono::steady_clock::now();
   auto r = check_policy(source_file("many.policy", text));
-  double seconds =
-    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_FALSE(r.ok());
   EXPECT_GT(r.diagnostics.size(), 1000u);
   EXPECT_LT(seconds, 10.0);

@@ -8,9 +8,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <algorithm>
 #include <cstdlib>
-#include <dirent.h>
 #include <fstream>
 #include <sstream>
 
@@ -27,8 +27,7 @@ std::vector<std::string> golden_files() {
   if (DIR* dir = opendir(golden_dir.c_str())) {
     while (auto* entry = readdir(dir)) {
       std::string name = entry->d_name;
-      if (name.size() > 7 && name.compare(name.size() - 7, 7, ".policy") == 0)
-        out.push_back(name);
+      if (name.size() > 7 && name.compare(name.size() - 7, 7, ".policy") == 0) out.push_back(name);
     }
     closedir(dir);
   }
@@ -96,8 +95,8 @@ TEST(golden_coverage, every_code_has_a_golden_file) {
   auto files = golden_files();
   for (auto& info : all_codes()) {
     std::string prefix = std::string(info.code) + "_";
-    bool found = std::any_of(files.begin(), files.end(),
-                             [&](auto& f) { return f.rfind(prefix, 0) == 0; });
+    bool found =
+        std::any_of(files.begin(), files.end(), [&](auto& f) { return f.rfind(prefix, 0) == 0; });
     EXPECT_TRUE(found) << "no golden file for " << info.code;
   }
 }
@@ -107,7 +106,7 @@ TEST(golden_coverage, every_code_is_documented) {
   ASSERT_FALSE(docs.empty());
   for (auto& info : all_codes())
     EXPECT_NE(docs.find("## " + std::string(info.code)), std::string::npos)
-      << info.code << " is not in docs/policy-errors.md";
+        << info.code << " is not in docs/policy-errors.md";
 }
 
 }  // namespace

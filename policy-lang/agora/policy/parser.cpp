@@ -27,7 +27,7 @@ struct too_deep {
 
 /// Maps ANTLR's code-point indexes to byte offsets.
 class offset_map {
-public:
+ public:
   explicit offset_map(const std::string& text) {
     bool ascii = std::all_of(text.begin(), text.end(),
                              [](char c) { return static_cast<unsigned char>(c) < 0x80; });
@@ -41,7 +41,7 @@ public:
     return starts_[std::min(code_point, starts_.size() - 1)];
   }
 
-private:
+ private:
   std::vector<uint32_t> starts_;
 };
 
@@ -54,15 +54,24 @@ long first_invalid_utf8(const std::string& text) {
     unsigned char c = byte(i);
     size_t len = 0;
     unsigned char lo = 0x80, hi = 0xBF;  // Allowed range of the second byte.
-    if (c < 0x80) len = 1;
-    else if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) len = 3, lo = 0xA0;
-    else if (c == 0xED) len = 3, hi = 0x9F;
-    else if (c >= 0xE1 && c <= 0xEF) len = 3;
-    else if (c == 0xF0) len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) len = 4, hi = 0x8F;
-    else return static_cast<long>(i);
+    if (c < 0x80)
+      len = 1;
+    else if (c >= 0xC2 && c <= 0xDF)
+      len = 2;
+    else if (c == 0xE0)
+      len = 3, lo = 0xA0;
+    else if (c == 0xED)
+      len = 3, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF)
+      len = 3;
+    else if (c == 0xF0)
+      len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3)
+      len = 4;
+    else if (c == 0xF4)
+      len = 4, hi = 0x8F;
+    else
+      return static_cast<long>(i);
     if (i + len > text.size()) return static_cast<long>(i);
     if (len > 1 && (byte(i + 1) < lo || byte(i + 1) > hi)) return static_cast<long>(i);
     for (size_t k = 2; k < len; ++k)
@@ -74,9 +83,9 @@ long first_invalid_utf8(const std::string& text) {
 
 /// Collects ANTLR's errors as diagnostics instead of printing them.
 class error_collector : public antlr4::BaseErrorListener {
-public:
-  error_collector(const source_file& source, const offset_map& map,
-                  std::vector<diagnostic>& out, int max_errors)
+ public:
+  error_collector(const source_file& source, const offset_map& map, std::vector<diagnostic>& out,
+                  int max_errors)
       : source_(source), map_(map), out_(out), max_errors_(max_errors) {}
 
   void syntaxError(antlr4::Recognizer* recognizer, antlr4::Token* token, size_t, size_t,
@@ -100,14 +109,13 @@ public:
       uint32_t end = eof ? begin : map_.byte(token->getStopIndex() + 1);
       std::string near = eof ? "near end of file" : "near '" + token->getText() + "'";
       std::string help = msg.size() <= 140 ? cleanup(msg) : "";
-      out_.push_back(make_diagnostic(source_, "E0101", {begin, end}, "syntax error " + near,
-                                     help));
+      out_.push_back(make_diagnostic(source_, "E0101", {begin, end}, "syntax error " + near, help));
     }
   }
 
   int count() const { return count_; }
 
-private:
+ private:
   static std::string hex(unsigned v) {
     const char* digits = "0123456789abcdef";
     return {digits[v >> 4], digits[v & 15]};
@@ -136,7 +144,7 @@ private:
 
 /// Converts the parse tree into the AST.
 class builder {
-public:
+ public:
   builder(const offset_map& map, uint32_t max_height) : map_(map), max_height_(max_height) {}
 
   ast::file build(P::File_Context* ctx) {
@@ -163,7 +171,7 @@ public:
     return f;
   }
 
-private:
+ private:
   source_range range(antlr4::ParserRuleContext* ctx) const {
     auto* start = ctx->getStart();
     auto* stop = ctx->getStop();
@@ -226,16 +234,16 @@ private:
   static ast::binary_op op_of(const std::string& t) {
     using B = ast::binary_op;
     static const std::pair<const char*, B> ops[] = {
-      {"+", B::add}, {"-", B::sub}, {"*", B::mul}, {"/", B::div}, {"%", B::mod},
-      {"<", B::lt},  {"<=", B::le}, {">", B::gt},  {">=", B::ge}, {"==", B::eq},
-      {"!=", B::ne}, {"in", B::in}, {"&&", B::logical_and}, {"||", B::logical_or},
-      {"??", B::coalesce}};
+        {"+", B::add},          {"-", B::sub},         {"*", B::mul},      {"/", B::div},
+        {"%", B::mod},          {"<", B::lt},          {"<=", B::le},      {">", B::gt},
+        {">=", B::ge},          {"==", B::eq},         {"!=", B::ne},      {"in", B::in},
+        {"&&", B::logical_and}, {"||", B::logical_or}, {"??", B::coalesce}};
     for (auto& [s, op] : ops)
       if (t == s) return op;
     return B::add;
   }
 
-public:
+ public:
   ast::expr_ptr expr(P::ExprContext* c) {
     auto cond = held(c->held());
     auto branches = c->expr();
@@ -247,7 +255,7 @@ public:
     return finish(std::move(e));
   }
 
-private:
+ private:
   ast::expr_ptr held(P::HeldContext* c) {
     auto value = coalesce(c->coalesce());
     if (!c->unary()) return value;
@@ -367,10 +375,10 @@ private:
 
   ast::expr_ptr aggregate(P::AggregateContext* c) {
     static const std::pair<const char*, ast::aggregate_kind> kinds[] = {
-      {"sum", ast::aggregate_kind::sum},   {"count", ast::aggregate_kind::count},
-      {"min", ast::aggregate_kind::min},   {"max", ast::aggregate_kind::max},
-      {"mean", ast::aggregate_kind::mean}, {"any", ast::aggregate_kind::any},
-      {"all", ast::aggregate_kind::all}};
+        {"sum", ast::aggregate_kind::sum},   {"count", ast::aggregate_kind::count},
+        {"min", ast::aggregate_kind::min},   {"max", ast::aggregate_kind::max},
+        {"mean", ast::aggregate_kind::mean}, {"any", ast::aggregate_kind::any},
+        {"all", ast::aggregate_kind::all}};
     auto e = node(ast::expr_kind::aggregate, range(c));
     for (auto& [name, kind] : kinds)
       if (c->agg->getText() == name) e->agg = kind;
@@ -733,8 +741,7 @@ private:
       s.name = "limits";
       s.name_range = range(l->getStart());
       for (auto* e : l->limit_entry()) {
-        s.limits.emplace_back(e->ident()->getText(),
-                              std::stoll(e->INT()->getText().substr(0, 18)));
+        s.limits.emplace_back(e->ident()->getText(), std::stoll(e->INT()->getText().substr(0, 18)));
         s.limit_ranges.push_back(range(e));
       }
     } else if (auto* f = dynamic_cast<P::Schema_fieldsContext*>(c)) {
@@ -767,17 +774,22 @@ bool check_nesting(const std::vector<antlr4::Token*>& tokens, const source_file&
     auto text = t->getText();
     if (text.size() != 1) continue;
     char c = text[0];
-    if (c == '(' || c == '[' || c == '{') ++depth;
-    else if (c == ')' || c == ']' || c == '}') depth = std::max(0, depth - 1);
-    else if (c == '?') ++conditionals;
-    else if (c == ';') conditionals = 0;
-    else continue;
+    if (c == '(' || c == '[' || c == '{')
+      ++depth;
+    else if (c == ')' || c == ']' || c == '}')
+      depth = std::max(0, depth - 1);
+    else if (c == '?')
+      ++conditionals;
+    else if (c == ';')
+      conditionals = 0;
+    else
+      continue;
     if (depth + conditionals > max_nesting) {
       source_range r{map.byte(t->getStartIndex()), map.byte(t->getStopIndex() + 1)};
       out.push_back(make_diagnostic(
-        source, "E0103", r,
-        "expression nested more than " + std::to_string(max_nesting) + " levels deep",
-        "split the expression into `let` definitions"));
+          source, "E0103", r,
+          "expression nested more than " + std::to_string(max_nesting) + " levels deep",
+          "split the expression into `let` definitions"));
       return false;
     }
   }
@@ -787,10 +799,10 @@ bool check_nesting(const std::vector<antlr4::Token*>& tokens, const source_file&
 diagnostic too_many(const source_file& source, const std::vector<diagnostic>& diags,
                     const parse_options& options) {
   source_range at = diags.empty() ? source_range{} : diags.back().range;
-  return make_diagnostic(source, "E0104",
-                         at, "too many syntax errors (" + std::to_string(options.max_errors) +
-                               "); stopping here",
-                         "fix the first errors; later ones are often caused by them");
+  return make_diagnostic(
+      source, "E0104", at,
+      "too many syntax errors (" + std::to_string(options.max_errors) + "); stopping here",
+      "fix the first errors; later ones are often caused by them");
 }
 
 }  // namespace
@@ -815,11 +827,11 @@ parse_result parse(const source_file& source, const parse_options& options) {
   auto& diags = result.diagnostics;
   const auto& text = source.text();
   if (text.size() > options.max_bytes) {
-    auto d = make_file_diagnostic(
-      source.name(), "E0102",
-      "input is " + std::to_string(text.size()) + " bytes, more than the limit of " +
-        std::to_string(options.max_bytes) + " bytes",
-      "policies are small; split large files with `import`");
+    auto d = make_file_diagnostic(source.name(), "E0102",
+                                  "input is " + std::to_string(text.size()) +
+                                      " bytes, more than the limit of " +
+                                      std::to_string(options.max_bytes) + " bytes",
+                                  "policies are small; split large files with `import`");
     diags.push_back(std::move(d));
     return result;
   }
@@ -862,11 +874,11 @@ parse_result parse(const source_file& source, const parse_options& options) {
     try {
       result.file = build.build(tree);
     } catch (const too_deep& e) {
-      diags.push_back(make_diagnostic(
-        source, "E0103", e.range,
-        "expression nested more than " + std::to_string(options.max_expr_height) +
-          " operations deep",
-        "split the expression into `let` definitions"));
+      diags.push_back(make_diagnostic(source, "E0103", e.range,
+                                      "expression nested more than " +
+                                          std::to_string(options.max_expr_height) +
+                                          " operations deep",
+                                      "split the expression into `let` definitions"));
       return result;
     }
     for (auto* t : all) {
@@ -879,8 +891,8 @@ parse_result parse(const source_file& source, const parse_options& options) {
     }
   } catch (const std::exception& e) {
     result.file.reset();
-    diags.push_back(make_file_diagnostic(source.name(), "E0101",
-                                         std::string("parser failure: ") + e.what()));
+    diags.push_back(
+        make_file_diagnostic(source.name(), "E0101", std::string("parser failure: ") + e.what()));
   }
   return result;
 }

@@ -5,15 +5,13 @@
 namespace agora::policy {
 namespace {
 
-parse_result parse_text(const std::string& text) {
-  return parse(source_file("t.policy", text));
-}
+parse_result parse_text(const std::string& text) { return parse(source_file("t.policy", text)); }
 
 TEST(parser, parses_a_small_policy) {
   auto r = parse_text(
-    "policy \"drf\" version 1;\nuse std.fairness;\n"
-    "order roles by dominant_share(role) asc, role.name asc;\n"
-    "filter fits: fits(framework.min_request, agent.free);\n");
+      "policy \"drf\" version 1;\nuse std.fairness;\n"
+      "order roles by dominant_share(role) asc, role.name asc;\n"
+      "filter fits: fits(framework.min_request, agent.free);\n");
   ASSERT_TRUE(r.file) << render_all(r.diagnostics);
   EXPECT_TRUE(r.diagnostics.empty());
   EXPECT_EQ(r.file->name, "drf");
@@ -30,8 +28,9 @@ TEST(parser, parses_a_small_policy) {
 }
 
 TEST(parser, literals_carry_base_units) {
-  auto r = parse_text("policy \"p\" version 1;\nlet a = 512MiB + 1.5GiB;\nlet b = 30s;\n"
-                      "let c = 5%;\n");
+  auto r = parse_text(
+      "policy \"p\" version 1;\nlet a = 512MiB + 1.5GiB;\nlet b = 30s;\n"
+      "let c = 5%;\n");
   ASSERT_TRUE(r.file) << render_all(r.diagnostics);
   auto& a = std::get<ast::let_decl>(r.file->decls[0].node);
   ASSERT_EQ(a.value->kind, ast::expr_kind::binary);
@@ -54,8 +53,8 @@ TEST(parser, precedence_and_ranges) {
 }
 
 TEST(parser, aggregates_with_where_and_body) {
-  auto r = parse_text(
-    "policy \"p\" version 1;\nlet g = max(r in roles where r.active : r.weight);\n");
+  auto r =
+      parse_text("policy \"p\" version 1;\nlet g = max(r in roles where r.active : r.weight);\n");
   ASSERT_TRUE(r.file) << render_all(r.diagnostics);
   auto& v = std::get<ast::let_decl>(r.file->decls[0].node).value;
   EXPECT_EQ(v->kind, ast::expr_kind::aggregate);
@@ -98,9 +97,10 @@ TEST(parser, comments_are_kept_for_the_formatter) {
 }
 
 TEST(parser, schema_and_test_files) {
-  auto s = parse_text("schema \"c\" version 4;\nresources { gpus: count; }\n"
-                      "agent.attributes { rack: string; gpu_model: string?; }\n"
-                      "limits { agents 50000; }\n");
+  auto s = parse_text(
+      "schema \"c\" version 4;\nresources { gpus: count; }\n"
+      "agent.attributes { rack: string; gpu_model: string?; }\n"
+      "limits { agents 50000; }\n");
   ASSERT_TRUE(s.file) << render_all(s.diagnostics);
   EXPECT_EQ(s.file->kind, ast::file_kind::schema);
   ASSERT_EQ(s.file->sections.size(), 3u);
@@ -108,9 +108,10 @@ TEST(parser, schema_and_test_files) {
   EXPECT_TRUE(s.file->sections[1].fields[1].field_type.optional);
   EXPECT_EQ(s.file->sections[2].limits[0].second, 50000);
 
-  auto t = parse_text("test \"x\" { given policy \"q.policy\"; "
-                      "expect order roles == [\"a\", \"b\"]; "
-                      "expect compile_error \"E0305\" for \"filter f: 1;\"; }\n");
+  auto t = parse_text(
+      "test \"x\" { given policy \"q.policy\"; "
+      "expect order roles == [\"a\", \"b\"]; "
+      "expect compile_error \"E0305\" for \"filter f: 1;\"; }\n");
   ASSERT_TRUE(t.file) << render_all(t.diagnostics);
   EXPECT_EQ(t.file->kind, ast::file_kind::test);
 }

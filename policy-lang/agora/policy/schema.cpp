@@ -31,8 +31,8 @@ std::optional<type> resolve(const source_file& source, const ast::type_ref& ref,
     return type::list_of(*elem).with_optional(ref.optional);
   }
   type_kind kind;
-  static const std::vector<std::string> names = {"bool", "int", "float", "string", "ratio",
-                                                 "duration", "time", "cores", "bytes", "count"};
+  static const std::vector<std::string> names = {"bool",     "int",  "float", "string", "ratio",
+                                                 "duration", "time", "cores", "bytes",  "count"};
   if (!ref.args.empty() || !parse_type_name(ref.name, kind)) {
     auto guess = closest_name(ref.name, names);
     out.push_back(make_diagnostic(source, "E0201", ref.range, "unknown type `" + ref.name + "`",
@@ -86,10 +86,14 @@ schema_result load_schema(const source_file& source) {
       continue;
     }
     std::vector<schema_field_info>* target = nullptr;
-    if (sec.name == "resources") target = &s.resources;
-    else if (sec.name == "agent.attributes") target = &s.agent_attributes;
-    else if (sec.name == "agent.metrics") target = &s.agent_metrics;
-    else if (sec.name == "framework.labels") target = &s.framework_labels;
+    if (sec.name == "resources")
+      target = &s.resources;
+    else if (sec.name == "agent.attributes")
+      target = &s.agent_attributes;
+    else if (sec.name == "agent.metrics")
+      target = &s.agent_metrics;
+    else if (sec.name == "framework.labels")
+      target = &s.framework_labels;
     if (!target) {
       auto guess = closest_name(sec.name, sections);
       out.push_back(make_diagnostic(source, "E0209", sec.name_range,
@@ -125,8 +129,8 @@ schema_result load_schema(const source_file& source) {
         bool is_builtin = false;
         for (auto& b : builtin) is_builtin = is_builtin || b == f.name;
         if (is_builtin) {
-          out.push_back(make_diagnostic(source, "E0205", f.range,
-                                        "`" + f.name + "` is a built-in resource"));
+          out.push_back(
+              make_diagnostic(source, "E0205", f.range, "`" + f.name + "` is a built-in resource"));
           continue;
         }
         if (f.name == "gpus") continue;  // Built in as `count`; declaring it is harmless.

@@ -24,11 +24,11 @@ struct schema_field_info {
 struct schema {
   std::string name;
   int64_t version = 0;
-  std::vector<schema_field_info> resources;         ///< Custom resources only.
+  std::vector<schema_field_info> resources;  ///< Custom resources only.
   std::vector<schema_field_info> agent_attributes;
   std::vector<schema_field_info> agent_metrics;
   std::vector<schema_field_info> framework_labels;
-  std::map<std::string, int64_t> limits;            ///< `agents`, `frameworks`, ...
+  std::map<std::string, int64_t> limits;  ///< `agents`, `frameworks`, ...
 
   /// Returns the limits used when no schema is given (the design's defaults).
   static std::map<std::string, int64_t> default_limits();

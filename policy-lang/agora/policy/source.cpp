@@ -44,8 +44,8 @@ source_location source_file::location(uint32_t offset) const {
 std::string_view source_file::line_text(uint32_t line) const {
   if (line == 0 || line > line_starts_.size()) return {};
   uint32_t begin = line_starts_[line - 1];
-  uint32_t end = line < line_starts_.size() ? line_starts_[line] - 1
-                                            : static_cast<uint32_t>(text_.size());
+  uint32_t end =
+      line < line_starts_.size() ? line_starts_[line] - 1 : static_cast<uint32_t>(text_.size());
   std::string_view view(text_);
   auto result = view.substr(begin, end - begin);
   if (!result.empty() && result.back() == '\r') result.remove_suffix(1);

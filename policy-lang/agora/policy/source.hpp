@@ -24,7 +24,7 @@ struct source_location {
 /// The text of one policy or schema file with its name, and the mapping from
 /// byte offsets to lines and columns used by diagnostics.
 class source_file {
-public:
+ public:
   /// Creates a file from its display name (used in diagnostics) and text.
   source_file(std::string name, std::string text);
 
@@ -47,7 +47,7 @@ public:
   /// Returns the text covered by `range` (clamped).
   std::string_view slice(source_range range) const;
 
-private:
+ private:
   std::string name_;
   std::string text_;
   std::vector<uint32_t> line_starts_;

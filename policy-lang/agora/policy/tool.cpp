@@ -13,14 +13,14 @@ namespace agora::policy {
 namespace {
 
 const char* usage =
-  "usage: agora policy check FILE [--schema SCHEMA] [--no-costs]\n"
-  "       agora policy fmt FILE [--write | --check]\n"
-  "\n"
-  "check  parse and check a policy (or schema or test file); print diagnostics\n"
-  "       and a cost report. Without --schema, FILE's folder's cluster.schema is\n"
-  "       used when it exists. Exit 0 when clean, 1 on errors.\n"
-  "fmt    print FILE in canonical format; --write rewrites it in place,\n"
-  "       --check exits 1 if it is not formatted.\n";
+    "usage: agora policy check FILE [--schema SCHEMA] [--no-costs]\n"
+    "       agora policy fmt FILE [--write | --check]\n"
+    "\n"
+    "check  parse and check a policy (or schema or test file); print diagnostics\n"
+    "       and a cost report. Without --schema, FILE's folder's cluster.schema is\n"
+    "       used when it exists. Exit 0 when clean, 1 on errors.\n"
+    "fmt    print FILE in canonical format; --write rewrites it in place,\n"
+    "       --check exits 1 if it is not formatted.\n";
 
 struct parsed_args {
   std::string file;

@@ -66,17 +66,17 @@ TEST(tool, usage_errors_exit_2_and_name_the_problem) {
 }
 
 TEST(tool, every_example_checks_clean) {
-  for (auto name : {"drf.policy", "weighted_drf.policy", "quotas.policy", "rack_local.policy",
-                    "binpack.policy", "spread.policy", "gpu_isolation.policy",
-                    "observability.policy", "quotas_test.policy"}) {
+  for (auto name :
+       {"drf.policy", "weighted_drf.policy", "quotas.policy", "rack_local.policy", "binpack.policy",
+        "spread.policy", "gpu_isolation.policy", "observability.policy", "quotas_test.policy"}) {
     auto r = run({"check", examples + "/" + name});
     EXPECT_EQ(r.code, 0) << name << "\n" << r.out << r.err;
     // The schema next to the examples is picked up automatically.
     EXPECT_NE(r.out.find("using schema " + examples + "/cluster.schema"), std::string::npos);
     EXPECT_NE(r.out.find(": ok"), std::string::npos) << r.out;
   }
-  auto with_flag = run({"check", examples + "/rack_local.policy", "--schema",
-                        examples + "/cluster.schema"});
+  auto with_flag =
+      run({"check", examples + "/rack_local.policy", "--schema", examples + "/cluster.schema"});
   EXPECT_EQ(with_flag.code, 0) << with_flag.out;
   EXPECT_NE(with_flag.out.find("cost report"), std::string::npos);
   EXPECT_NE(with_flag.out.find("filter fits: stage pair"), std::string::npos) << with_flag.out;
@@ -84,13 +84,15 @@ TEST(tool, every_example_checks_clean) {
 
 TEST(tool, check_reports_errors_with_exit_1) {
   temp_dir dir;
-  auto path = dir.write("bad.policy", "policy \"b\" version 1;\nfilter f: agent.free.mem > 4096;\n");
+  auto path =
+      dir.write("bad.policy", "policy \"b\" version 1;\nfilter f: agent.free.mem > 4096;\n");
   auto r = run({"check", path});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find(path + ":2:28: error[E0305]"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("1 error(s)"), std::string::npos);
   // A policy needing a schema fails without one (no cluster.schema there).
-  auto rack = dir.write("r.policy", "policy \"r\" version 1;\nfilter f: agent.attributes.rack == \"r1\";\n");
+  auto rack = dir.write("r.policy",
+                        "policy \"r\" version 1;\nfilter f: agent.attributes.rack == \"r1\";\n");
   EXPECT_EQ(run({"check", rack}).code, 1);
   auto missing = run({"check", dir.path + "/nope.policy"});
   EXPECT_EQ(missing.code, 1);

@@ -29,18 +29,18 @@ bool type::operator==(const type& other) const {
 namespace {
 
 constexpr std::array<std::pair<type_kind, const char*>, 24> kind_names = {{
-  {type_kind::error, "<error>"},       {type_kind::boolean, "bool"},
-  {type_kind::number, "number"},       {type_kind::string, "string"},
-  {type_kind::ratio, "ratio"},         {type_kind::duration, "duration"},
-  {type_kind::time, "time"},           {type_kind::cores, "cores"},
-  {type_kind::bytes, "bytes"},         {type_kind::count, "count"},
-  {type_kind::ports, "ports"},         {type_kind::res, "res"},
-  {type_kind::ratios, "ratios"},       {type_kind::list, "list"},
-  {type_kind::cluster, "cluster"},     {type_kind::role, "role"},
-  {type_kind::framework, "framework"}, {type_kind::agent, "agent"},
-  {type_kind::task, "task"},           {type_kind::offer, "offer"},
-  {type_kind::labels, "labels"},       {type_kind::attributes, "attributes"},
-  {type_kind::metrics, "metrics"},     {type_kind::cycle_info, "cycle"},
+    {type_kind::error, "<error>"},       {type_kind::boolean, "bool"},
+    {type_kind::number, "number"},       {type_kind::string, "string"},
+    {type_kind::ratio, "ratio"},         {type_kind::duration, "duration"},
+    {type_kind::time, "time"},           {type_kind::cores, "cores"},
+    {type_kind::bytes, "bytes"},         {type_kind::count, "count"},
+    {type_kind::ports, "ports"},         {type_kind::res, "res"},
+    {type_kind::ratios, "ratios"},       {type_kind::list, "list"},
+    {type_kind::cluster, "cluster"},     {type_kind::role, "role"},
+    {type_kind::framework, "framework"}, {type_kind::agent, "agent"},
+    {type_kind::task, "task"},           {type_kind::offer, "offer"},
+    {type_kind::labels, "labels"},       {type_kind::attributes, "attributes"},
+    {type_kind::metrics, "metrics"},     {type_kind::cycle_info, "cycle"},
 }};
 
 }  // namespace
@@ -75,20 +75,20 @@ bool parse_type_name(const std::string& name, type_kind& kind) {
 namespace {
 
 const unit_info units[] = {
-  {"B", type_kind::bytes, 1, false},
-  {"KiB", type_kind::bytes, 1024.0, false},
-  {"MiB", type_kind::bytes, 1024.0 * 1024, false},
-  {"GiB", type_kind::bytes, 1024.0 * 1024 * 1024, false},
-  {"TiB", type_kind::bytes, 1024.0 * 1024 * 1024 * 1024, false},
-  {"KB", type_kind::bytes, 1e3, true},
-  {"MB", type_kind::bytes, 1e6, true},
-  {"GB", type_kind::bytes, 1e9, true},
-  {"TB", type_kind::bytes, 1e12, true},
-  {"ms", type_kind::duration, 1e-3, false},
-  {"s", type_kind::duration, 1, false},
-  {"min", type_kind::duration, 60, false},
-  {"h", type_kind::duration, 3600, false},
-  {"d", type_kind::duration, 86400, false},
+    {"B", type_kind::bytes, 1, false},
+    {"KiB", type_kind::bytes, 1024.0, false},
+    {"MiB", type_kind::bytes, 1024.0 * 1024, false},
+    {"GiB", type_kind::bytes, 1024.0 * 1024 * 1024, false},
+    {"TiB", type_kind::bytes, 1024.0 * 1024 * 1024 * 1024, false},
+    {"KB", type_kind::bytes, 1e3, true},
+    {"MB", type_kind::bytes, 1e6, true},
+    {"GB", type_kind::bytes, 1e9, true},
+    {"TB", type_kind::bytes, 1e12, true},
+    {"ms", type_kind::duration, 1e-3, false},
+    {"s", type_kind::duration, 1, false},
+    {"min", type_kind::duration, 60, false},
+    {"h", type_kind::duration, 3600, false},
+    {"d", type_kind::duration, 86400, false},
 };
 
 }  // namespace
@@ -123,13 +123,20 @@ bool stage_leq(stage a, stage b) {
 
 std::string to_string(stage s) {
   switch (s) {
-    case stage::constant: return "const";
-    case stage::cycle: return "cycle";
-    case stage::role: return "role";
-    case stage::framework: return "framework";
-    case stage::agent: return "agent";
-    case stage::pair: return "pair";
-    case stage::event: return "event";
+    case stage::constant:
+      return "const";
+    case stage::cycle:
+      return "cycle";
+    case stage::role:
+      return "role";
+    case stage::framework:
+      return "framework";
+    case stage::agent:
+      return "agent";
+    case stage::pair:
+      return "pair";
+    case stage::event:
+      return "event";
   }
   return "?";
 }

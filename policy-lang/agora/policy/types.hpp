@@ -11,7 +11,7 @@ namespace agora::policy {
 /// `number` is a plain unit-less number (a literal without a unit, a
 /// weight), which adopts the dimension of the other operand where allowed.
 enum class type_kind {
-  error,      ///< Already reported; suppresses follow-up diagnostics.
+  error,  ///< Already reported; suppresses follow-up diagnostics.
   boolean,
   number,
   string,
@@ -22,19 +22,19 @@ enum class type_kind {
   bytes,
   count,
   ports,
-  res,        ///< A resource vector keyed by resource name.
-  ratios,     ///< A vector of ratios keyed by resource name.
-  list,       ///< `list<elem>`.
+  res,     ///< A resource vector keyed by resource name.
+  ratios,  ///< A vector of ratios keyed by resource name.
+  list,    ///< `list<elem>`.
   cluster,
   role,
   framework,
   agent,
   task,
   offer,
-  labels,     ///< `framework.labels` (fields from the schema).
-  attributes, ///< `agent.attributes` (fields from the schema).
-  metrics,    ///< `agent.metrics` (fields from the schema).
-  cycle_info, ///< `cluster.cycle`.
+  labels,      ///< `framework.labels` (fields from the schema).
+  attributes,  ///< `agent.attributes` (fields from the schema).
+  metrics,     ///< `agent.metrics` (fields from the schema).
+  cycle_info,  ///< `cluster.cycle`.
 };
 
 /// A resolved type: a kind, optionality, and for lists the element type.

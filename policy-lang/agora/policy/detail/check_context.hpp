@@ -21,17 +21,17 @@ struct let_entry {
   const source_file* file = nullptr;
   bool main_file = false;
   enum class state { unchecked, checking, done } status = state::unchecked;
-  type result;                          ///< For parameterless lets.
-  policy::stage st = stage::constant;   ///< For parameterless lets.
+  type result;                         ///< For parameterless lets.
+  policy::stage st = stage::constant;  ///< For parameterless lets.
   int uses = 0;
 };
 
 /// What a rule may read: the highest stage allowed and its name for messages.
 struct rule_scope {
-  std::string rule;                 ///< E.g. "`order roles`".
+  std::string rule;  ///< E.g. "`order roles`".
   policy::stage allowed = stage::pair;
-  std::string event;                ///< For `on EVENT` metrics.
-  std::string phase_help;           ///< Why the phase forbids more.
+  std::string event;       ///< For `on EVENT` metrics.
+  std::string phase_help;  ///< Why the phase forbids more.
 };
 
 /// A variable bound by an aggregate or a parameter.
@@ -72,7 +72,7 @@ struct check_state {
 /// Types and stages expressions, resolving names against the domain, the
 /// schema, std modules and `let`/`fn` definitions. Annotates nodes in place.
 class expr_checker {
-public:
+ public:
   expr_checker(check_state& state, const source_file& file) : state_(state), file_(file) {}
 
   /// Checks `e` in `scope` and returns its type (also stored in `e.ty`).
@@ -92,7 +92,7 @@ public:
   /// Returns the statically known size of collection `e`, or -1.
   double cardinality(const ast::expr& e) const;
 
-private:
+ private:
   type visit(ast::expr& e);
   type name(ast::expr& e);
   type member(ast::expr& e);
