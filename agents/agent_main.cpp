@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include <sched.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -45,7 +46,11 @@ int64_t mem_total() {
 // [31000-32000].
 protocol::resources detect_resources(const std::string& work_dir) {
   protocol::resources r;
-  r.cpus_milli = std::max<int64_t>(1, ::sysconf(_SC_NPROCESSORS_ONLN)) * 1000;
+  // As `nproc`: the CPUs this process may run on (cpusets, taskset).
+  int64_t cpus = ::sysconf(_SC_NPROCESSORS_ONLN);
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof(set), &set) == 0) cpus = CPU_COUNT(&set);
+  r.cpus_milli = std::max<int64_t>(1, cpus) * 1000;
   int64_t total = mem_total();
   r.mem_bytes = std::max(total - gib, total / 2) / mib * mib;
   std::error_code ec;

@@ -391,8 +391,12 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   ASSERT_TRUE(reg);
   EXPECT_TRUE(reg->id.empty());
   run("t1", "sleep 1000");
-  expect_state("t1", task_state::starting);
-  expect_state("t1", task_state::running);
+  auto starting = expect_state("t1", task_state::starting);
+  auto running = expect_state("t1", task_state::running);
+  // STARTING is acknowledged, RUNNING is not (a ping round trip makes sure
+  // the acknowledgement was processed).
+  ack(starting);
+  self_->request(agent_, 5s, ping_atom::value).receive([](pong_atom) {}, [](caf::error&) {});
   // The master goes away; a new one takes over the same port.
   master_sys.middleman().unpublish(master1, *port);
   caf::anon_send_exit(master1, caf::exit_reason::user_shutdown);
@@ -407,6 +411,11 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   ASSERT_EQ(rereg->tasks.size(), 1u);
   EXPECT_EQ(rereg->tasks[0].task_id, "t1");
   EXPECT_EQ(rereg->tasks[0].state, task_state::running);
+  // The unacknowledged RUNNING reaches the new master right away (long
+  // before the 10 s retry interval); the acknowledged STARTING does not.
+  auto resent = next_update(5s);
+  ASSERT_TRUE(resent);
+  EXPECT_EQ(resent->uuid, running.uuid);
   self_->send_exit(agent_, caf::exit_reason::user_shutdown);
   self_->wait_for(agent_);
   agent_ = nullptr;
