@@ -66,14 +66,19 @@ class decl_checker {
 
   void check(ast::file& f) {
     std::set<std::string> filters, scores, metrics, levels;
-    int roles_blocks = 0;
+    std::map<std::string, int> singletons;  // Declarations allowed once per file.
+    auto once = [&](const std::string& what, source_range r) {
+      if (++singletons[what] == 2)
+        report("E0205", r, "a second `" + what + "` declaration",
+               "a policy file has at most one `" + what + "`; merge them");
+    };
     for (auto& d : f.decls) {
+      source_range head{d.range.begin, d.range.begin + 1};
       if (auto* roles = std::get_if<ast::roles_decl>(&d.node)) {
-        if (++roles_blocks > 1)
-          report("E0205", {d.range.begin, d.range.begin + 5}, "a second `roles` block",
-                 "declare all roles in one `roles { ... }` block");
+        once("roles", head);
         check_roles(*roles);
       } else if (auto* g = std::get_if<ast::guarantees_decl>(&d.node)) {
+        once("guarantees", head);
         if (g->mode != "best_effort" && g->mode != "hold_headroom") {
           auto guess = state_.closest(g->mode, {"best_effort", "hold_headroom"});
           report("E0209", g->mode_range, "unknown guarantees mode `" + g->mode + "`",
@@ -81,6 +86,7 @@ class decl_checker {
                                : "did you mean `" + guess + "`?");
         }
       } else if (auto* o = std::get_if<ast::order_decl>(&d.node)) {
+        once(o->frameworks ? "order frameworks" : "order roles", head);
         check_order(*o, d.range);
       } else if (auto* fl = std::get_if<ast::filter_decl>(&d.node)) {
         if (!filters.insert(fl->name).second)
@@ -99,8 +105,10 @@ class decl_checker {
                "`preempt` blocks are not supported yet",
                "remove the block; guarantees are met by ordering meanwhile");
       } else if (auto* l = std::get_if<ast::locality_decl>(&d.node)) {
+        once("locality", head);
         check_locality(*l, d.range);
       } else if (auto* c = std::get_if<ast::cycle_decl>(&d.node)) {
+        once("cycle", head);
         check_cycle(*c);
       } else if (auto* m = std::get_if<ast::metric_decl>(&d.node)) {
         if (!metrics.insert(m->name).second)
@@ -207,14 +215,17 @@ class decl_checker {
                t.kind == K::ratios ? "reduce it with `max(...)`, `min(...)` or `mean(...)`" : "");
       }
     }
-    auto& last = *o.keys.back().key;
+    // Deterministic when some key is unique (later keys never decide then).
     const char* unique = o.frameworks ? "framework.id" : "role.name";
-    std::string text(file_.slice(last.range));
-    bool is_unique = text == unique || (!o.frameworks && text == "role.path");
+    bool is_unique = std::any_of(o.keys.begin(), o.keys.end(), [&](const ast::order_key& k) {
+      std::string text(file_.slice(k.key->range));
+      return text == unique || (!o.frameworks && text == "role.path");
+    });
+    auto& last = *o.keys.back().key;
     if (!is_unique)
       report("W0801", last.range,
              std::string("`order ") + (o.frameworks ? "frameworks" : "roles") +
-                 "` may be non-deterministic: its last key is not unique",
+                 "` may be non-deterministic: no key is unique",
              std::string("end with a unique tie-break: `, ") + unique + " asc`");
     add_cost(o.frameworks ? "order frameworks" : "order roles", range, exprs);
   }

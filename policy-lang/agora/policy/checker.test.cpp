@@ -191,6 +191,7 @@ TEST(names, recursion_is_rejected) {
 
 TEST(names, duplicates_are_rejected) {
   EXPECT_TRUE(has(codes("filter f: true;\nfilter f: true;"), "E0205"));
+  EXPECT_TRUE(has(codes("order roles by role.name asc;\norder roles by role.name desc;"), "E0205"));
 }
 
 // ---- stages and phases -------------------------------------------------------
@@ -317,6 +318,7 @@ TEST(cost, pair_budget) {
 
 TEST(lints, order_tie_break_constant_filter_unused_let_zero_weight) {
   EXPECT_EQ(codes("order roles by role.weight asc;"), std::vector<std::string>{"W0801"});
+  EXPECT_TRUE(codes("order roles by role.name asc, role.weight asc;").empty());
   EXPECT_EQ(codes("filter f: true;"), std::vector<std::string>{"W0802"});
   EXPECT_EQ(codes("let x = 1;"), std::vector<std::string>{"W0803"});
   EXPECT_EQ(codes("score s weight 0: 0.5;"), std::vector<std::string>{"W0804"});

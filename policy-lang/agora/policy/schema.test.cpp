@@ -17,11 +17,11 @@ std::vector<std::string> codes(const schema_result& r) {
 
 TEST(schema, loads_every_section) {
   auto r = load(
-    "resources { fpga: count; gpus: count; }\n"
-    "agent.attributes { rack: string; ssd: bool; gpu_model: string?; }\n"
-    "agent.metrics { cpu_pressure: ratio max_age 30s; }\n"
-    "framework.labels { team: string?; }\n"
-    "limits { agents 500; roles 20; }\n");
+      "resources { fpga: count; gpus: count; }\n"
+      "agent.attributes { rack: string; ssd: bool; gpu_model: string?; }\n"
+      "agent.metrics { cpu_pressure: ratio max_age 30s; }\n"
+      "framework.labels { team: string?; }\n"
+      "limits { agents 500; roles 20; }\n");
   ASSERT_TRUE(r.value) << render_all(r.diagnostics);
   auto& s = *r.value;
   EXPECT_EQ(s.name, "s");
