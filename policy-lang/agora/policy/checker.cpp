@@ -170,6 +170,7 @@ class decl_checker {
     rc.range = range;
     rc.stage = top;
     rc.pair_units = cost[static_cast<size_t>(stage::pair)];
+    rc.units_by_stage = cost;
     for (size_t i = 0; i < cost.size(); ++i) rc.cycle_units += cost[i] * per[i];
     costs_.push_back(rc);
   }
@@ -1044,7 +1045,14 @@ std::string render_costs(const check_result& result) {
     if (c.pair_units > 0)
       out += ", " + format_number(c.pair_units) + (c.pair_units == 1 ? " unit" : " units") +
              " per pair";
-    out += ", ~" + format_number(c.cycle_units) + " units per cycle\n";
+    out += ", ~" + format_number(c.cycle_units) + " units per cycle";
+    std::string breakdown;
+    for (size_t i = 1; i < c.units_by_stage.size(); ++i)
+      if (c.units_by_stage[i] > 0)
+        breakdown += (breakdown.empty() ? "" : ", ") + to_string(static_cast<stage>(i)) + " " +
+                     format_number(c.units_by_stage[i]);
+    if (!breakdown.empty()) out += " (per instance: " + breakdown + ")";
+    out += "\n";
     total += c.cycle_units;
   }
   out += "  total: ~" + format_number(total) + " units per cycle (before agent sampling)\n";

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +24,9 @@ struct rule_cost {
   policy::stage stage = stage::constant;  ///< Highest stage of the rule.
   double pair_units = 0;                  ///< Units evaluated per (framework, agent) pair.
   double cycle_units = 0;                 ///< Estimated units per cycle, all stages together.
+  /// Units per instance of each stage, indexed by `stage` (what hoisting
+  /// leaves to compute once per cycle, role, framework, agent, pair, event).
+  std::array<double, 7> units_by_stage{};
 };
 
 /// One file that was imported (directly or not), checked and annotated.

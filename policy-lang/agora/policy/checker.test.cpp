@@ -297,6 +297,26 @@ TEST(cost, aggregates_need_bounded_collections) {
       has(codes("filter f: count(x in split(\"a,b\", \",\") where x == \"a\") > 0;"), "E0402"));
 }
 
+TEST(cost, hoisting_aware_estimate) {
+  // `framework.min_request.cpus` (3 nodes) is computed once per framework,
+  // `agent.free.cpus` (3 nodes) once per agent; only `>` runs per pair.
+  // Per cycle with 10 frameworks and 100 agents: 3*10 + 3*100 + 1*10*100 = 1330.
+  auto r = check_text("filter f: agent.free.cpus > framework.min_request.cpus;");
+  ASSERT_TRUE(r.ok()) << render_all(r.diagnostics);
+  ASSERT_EQ(r.costs.size(), 1u);
+  auto& c = r.costs[0];
+  EXPECT_EQ(c.rule, "filter f");
+  EXPECT_EQ(c.stage, stage::pair);
+  EXPECT_EQ(c.units_by_stage[static_cast<size_t>(stage::framework)], 3);
+  EXPECT_EQ(c.units_by_stage[static_cast<size_t>(stage::agent)], 3);
+  EXPECT_EQ(c.pair_units, 1);
+  EXPECT_EQ(c.cycle_units, 1330);
+  EXPECT_NE(render_costs(r).find("filter f: stage pair, 1 unit per pair, ~1330 units per cycle "
+                                 "(per instance: framework 3, agent 3, pair 1)"),
+            std::string::npos)
+      << render_costs(r);
+}
+
 TEST(cost, pair_budget) {
   // 8 tasks per agent (schema) x ~7 units per task: below 500.
   EXPECT_TRUE(codes("filter f: count(t in agent.tasks where t.framework.id == framework.id) "
