@@ -142,6 +142,20 @@ TEST(types, optionals_must_be_unwrapped) {
       codes("filter f: agent.attributes.gpu_model == framework.labels.data_racks;").empty());
 }
 
+TEST(types, has_guards_narrow_optionals) {
+  EXPECT_TRUE(codes("filter f: has(role.guarantee) && role.guarantee.cpus > 1;").empty());
+  EXPECT_TRUE(codes("filter f: !has(role.guarantee) || role.guarantee.cpus > 1;").empty());
+  EXPECT_TRUE(codes("filter f: has(role.guarantee) ? role.guarantee.cpus > 1 : false;").empty());
+  EXPECT_TRUE(codes("filter f: !has(role.guarantee) ? true : role.guarantee.cpus > 1;").empty());
+  // The guard must come first, and only covers what it names.
+  EXPECT_EQ(codes("filter f: role.guarantee.cpus > 1 && has(role.guarantee);"),
+            std::vector<std::string>{"E0303"});
+  EXPECT_EQ(codes("filter f: has(role.guarantee) && role.limit.cpus > 1;"),
+            std::vector<std::string>{"E0303"});
+  EXPECT_EQ(codes("filter f: has(role.guarantee) || role.guarantee.cpus > 1;"),
+            std::vector<std::string>{"E0303"});
+}
+
 TEST(types, filters_are_bool_and_scores_are_ratios) {
   EXPECT_EQ(codes("filter f: agent.free.cpus;"), std::vector<std::string>{"E0301"});
   EXPECT_EQ(codes("score s weight 1: agent.free.cpus;"), std::vector<std::string>{"E0304"});

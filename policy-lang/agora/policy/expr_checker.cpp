@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "agora/policy/detail/check_context.hpp"
+#include "agora/policy/formatter.hpp"
 
 namespace agora::policy::detail {
 
@@ -144,6 +145,23 @@ std::string quoted(const type& t) { return "`" + to_string(t) + "`"; }
 
 }  // namespace
 
+void expr_checker::collect_guards(const ast::expr& cond, bool negated) {
+  if (cond.kind == ast::expr_kind::unary && cond.uop == ast::unary_op::logical_not) {
+    collect_guards(*cond.children[0], !negated);
+    return;
+  }
+  // When `a && b` holds, both hold; when `a || b` fails, both fail.
+  if (cond.kind == ast::expr_kind::binary &&
+      cond.bop == (negated ? ast::binary_op::logical_or : ast::binary_op::logical_and)) {
+    collect_guards(*cond.children[0], negated);
+    collect_guards(*cond.children[1], negated);
+    return;
+  }
+  if (!negated && cond.kind == ast::expr_kind::name && cond.has_args && cond.name == "has" &&
+      cond.children.size() == 1 && cond.ref == ast::name_ref::builtin)
+    narrowed_.push_back(format_expr(*cond.children[0]));
+}
+
 bool expr_checker::is_plain_number(const ast::expr& e) {
   if (e.kind == ast::expr_kind::unary && e.uop == ast::unary_op::negate)
     return is_plain_number(*e.children[0]);
@@ -229,8 +247,14 @@ type expr_checker::visit(ast::expr& e) {
     }
     case ast::expr_kind::conditional: {
       auto c = visit(*e.children[0]);
+      // `has(x) ? x.f : d` reads `x` as present in the first branch.
+      size_t mark = narrowed_.size();
+      collect_guards(*e.children[0], false);
       auto a = visit(*e.children[1]);
+      narrowed_.resize(mark);
+      collect_guards(*e.children[0], true);
       auto b = visit(*e.children[2]);
+      narrowed_.resize(mark);
       if (!c.is_error() && require_non_optional(*e.children[0]) && c.kind != K::boolean)
         report("E0301", e.children[0]->range, "condition must be a `bool`, found " + quoted(c));
       t = unify(*e.children[1], *e.children[2], a, b, e, "branches");
@@ -290,6 +314,9 @@ type expr_checker::visit(ast::expr& e) {
   for (auto& c : e.children) e.st = join(e.st, c->st);
   if (e.where_) e.st = join(e.st, e.where_->st);
   if (e.body_) e.st = join(e.st, e.body_->st);
+  if (t.optional && !narrowed_.empty() &&
+      std::find(narrowed_.begin(), narrowed_.end(), format_expr(e)) != narrowed_.end())
+    t.optional = false;  // Guarded by `has(...)`.
   e.ty = t;
   return t;
 }
@@ -827,7 +854,12 @@ type expr_checker::binary(ast::expr& e) {
   auto& l = *e.children[0];
   auto& r = *e.children[1];
   auto lt = visit(l);
+  // `has(x) && x.f` and `!has(x) || x.f` read `x` as present on the right.
+  size_t mark = narrowed_.size();
+  if (e.bop == B::logical_and) collect_guards(l, false);
+  if (e.bop == B::logical_or) collect_guards(l, true);
   auto rt = visit(r);
+  narrowed_.resize(mark);
   if (lt.is_error() || rt.is_error()) return {};
   const std::string op = ast::to_string(e.bop);
   switch (e.bop) {

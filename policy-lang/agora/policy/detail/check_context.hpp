@@ -106,6 +106,9 @@ class expr_checker {
   type unify(ast::expr& l, ast::expr& r, const type& lt, const type& rt, ast::expr& at,
              const std::string& verb);
   bool require_non_optional(ast::expr& e);
+  /// Records what `cond` proves present (`has(x)`), for narrowing; with
+  /// `negated`, what it proves when false (`!has(x) || ...`).
+  void collect_guards(const ast::expr& cond, bool negated);
   void check_phase(ast::expr& e, policy::stage st, const std::string& what);
   type resource_type(const std::string& name, bool ratios) const;
   std::vector<std::string> resource_names() const;
@@ -119,6 +122,7 @@ class expr_checker {
   const source_file& file_;
   const rule_scope* scope_ = nullptr;
   std::vector<local> locals_;
+  std::vector<std::string> narrowed_;  ///< Canonical texts proven present by `has()`.
 };
 
 }  // namespace agora::policy::detail
