@@ -2,7 +2,11 @@
 // processes, frameworks as real processes (`agora execute`) or as drivers in
 // the test process talking to the master over TCP.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -267,6 +271,18 @@ TEST(cluster, unexpected_messages_from_a_peer_are_dropped) {
   caf::scoped_actor self{fs.sys()};
   self->send(*master, std::string("garbage"), 42);
   self->send(*master, protocol::accept{"no-such-framework", {"x"}, {}, {0}});
+  // Raw garbage on the actor port: the connection is dropped, nothing else.
+  for (int i = 0; i < 3; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(c.actor_port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    std::string junk(4096, static_cast<char>(0x5a + i));
+    EXPECT_GT(::write(fd, junk.data(), junk.size()), 0);
+    ::close(fd);
+  }
   EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
     return s["counters"]["invalid_requests"].GetUint64() >= 2;
   }));
@@ -357,6 +373,34 @@ TEST(cluster, reconciliation_reports_latest_states) {
   }, 5s));
   fw.send(protocol::kill_task{"", "runner", ""});
   EXPECT_TRUE(fw.wait_status("runner", task_state::killed).has_value());
+}
+
+TEST(cluster, framework_and_agent_reconnect_after_a_master_restart) {
+  cluster c;
+  auto& agent = c.add_agent("cpus:1;mem:256MiB", "rack:r1");
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), {"", "phoenix", {"dev"}, "", "", 60000, {}}};
+  auto id = fw.wait_subscribed();
+  ASSERT_FALSE(id.empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  fw.send(protocol::accept{"", {offers[0].id},
+                           {make_task("steady", "echo $$ > pid; exec sleep 1000")}, {0}});
+  ASSERT_TRUE(fw.wait_status("steady", task_state::running));
+  pid_t task_pid = read_pid(find_sandbox(agent.work_dir, "steady") + "/pid");
+  c.restart_master();
+  // The agent re-registers with its running task; the framework re-subscribes
+  // under its id (the driver reconnects with backoff) and adopts it again.
+  ASSERT_TRUE(c.wait_state([&](const rapidjson::Document& s) {
+    return s["frameworks"].Size() == 1 &&
+           std::string(s["frameworks"][0]["id"].GetString()) == id &&
+           s["frameworks"][0]["connected"].GetBool() &&
+           count_frameworks_tasks(s, "TASK_RUNNING") == 1;
+  }, 20s)) << c.master().stderr_text();
+  EXPECT_TRUE(process_alive(task_pid));  // the task was never disturbed
+  fw.send(protocol::kill_task{"", "steady", ""});
+  EXPECT_TRUE(fw.wait_status("steady", task_state::killed, 10s).has_value());
+  EXPECT_TRUE(wait_until([&] { return !process_alive(task_pid); }, 5s));
 }
 
 TEST(cluster, bad_flags_name_the_flag_and_exit_2) {

@@ -1,6 +1,7 @@
 #include "cluster_fixture.hpp"
 
 #include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -22,21 +23,31 @@ bool is_dir(const std::string& p) {
 
 }  // namespace
 
-cluster::cluster(std::vector<std::string> master_flags) {
+cluster::cluster(std::vector<std::string> master_flags) : master_flags_(std::move(master_flags)) {
   http_port_ = free_port();
   actor_port_ = free_port();
+  start_master();
+}
+
+void cluster::start_master() {
   std::vector<std::string> args = {"--port=" + std::to_string(http_port_),
                                    "--actor-port=" + std::to_string(actor_port_),
                                    "--allocation-interval=100ms",
                                    "--agent-ping-timeout=200ms",
                                    "--max-agent-ping-timeouts=3"};
-  args.insert(args.end(), master_flags.begin(), master_flags.end());
+  args.insert(args.end(), master_flags_.begin(), master_flags_.end());
   master_ = std::make_unique<child_process>();
   if (!master_->start(binary_path("agora-master"), args))
     throw std::runtime_error("cannot start agora-master");
   bool up = wait_until(
       [&] { return http_get("127.0.0.1", http_port_, "/health", 1000ms).status == 200; }, 10s);
   if (!up) throw std::runtime_error("agora-master did not come up: " + master_->stderr_text());
+}
+
+void cluster::restart_master() {
+  master_->kill_group(SIGKILL);
+  master_->wait_exit(5s);
+  start_master();
 }
 
 cluster::~cluster() {

@@ -41,6 +41,9 @@ public:
   agent_process& add_agent(const std::string& resources = "cpus:2;mem:1GiB;disk:1GiB",
                            const std::string& attributes = "rack:r1");
 
+  /// Kills the master (SIGKILL) and starts a new one on the same ports.
+  void restart_master();
+
   /// Returns the parsed `/state` of the master.
   rapidjson::Document state() const;
 
@@ -57,6 +60,9 @@ public:
 
 private:
   temp_dir dir_;
+  void start_master();
+
+  std::vector<std::string> master_flags_;
   std::unique_ptr<child_process> master_;
   std::vector<agent_process> agents_;
   uint16_t http_port_ = 0;

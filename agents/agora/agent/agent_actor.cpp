@@ -148,7 +148,7 @@ void do_register(agent_ptr self) {
         .then(on_ok, on_error);
   else
     self->request(st.master, st.config.register_timeout,
-                  reregister_agent{st.info(), st.running_statuses()})
+                  reregister_agent{st.info(), st.running_statuses(), st.running_tasks()})
         .then(on_ok, on_error);
 }
 
@@ -202,6 +202,7 @@ void handle_run_task(agent_ptr self, run_task& m) {
   task_record rec;
   rec.framework = m.framework;
   rec.info = m.task;
+  rec.role = m.role;
   auto reject = [&](task_state state, std::string reason, std::string message) {
     log(self, "task " + m.task.id + " of framework " + m.framework.id + ": " + message);
     emit(self, rec, state, std::move(reason), std::move(message));

@@ -184,6 +184,16 @@ std::vector<task_status> agent_state::running_statuses() const {
   return out;
 }
 
+std::vector<protocol::running_task> agent_state::running_tasks() const {
+  std::vector<protocol::running_task> out;
+  for (const auto& [key, t] : tasks) {
+    protocol::running_task r{t.framework, t.info, t.status, t.role};
+    r.status.agent_id = agent_id;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 protocol::agent_info agent_state::info() const {
   protocol::agent_info i;
   i.id = agent_id;

@@ -28,6 +28,7 @@ namespace agora::agent {
 struct task_record {
   protocol::framework_info framework;
   protocol::task_info info;
+  std::string role;  ///< The role of the offer it was launched from.
   protocol::task_status status;  ///< The latest update.
   pid_t pid = -1;
   std::string sandbox;
@@ -129,6 +130,8 @@ struct agent_state {
 
   /// Returns the latest statuses of the running tasks (for re-registration).
   std::vector<protocol::task_status> running_statuses() const;
+  /// Returns the running tasks in full, for re-registration.
+  std::vector<protocol::running_task> running_tasks() const;
 
   /// Returns the agent info sent on (re)registration.
   protocol::agent_info info() const;

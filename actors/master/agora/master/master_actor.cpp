@@ -314,7 +314,7 @@ void handle_accept(master_ptr self, accept& m) {
     ag->second.tasks.insert(key);
     fw->second.tasks.insert(t.id);
     ++st.tasks_launched;
-    self->send(ag->second.handle, run_task{fw->second.info, t});
+    self->send(ag->second.handle, run_task{fw->second.info, t, role});
   }
   if (!remaining.empty()) recover(self, m.framework_id, role, agent_id, remaining,
                                   m.filter.refuse_ms);
@@ -344,7 +344,7 @@ void ping(master_ptr self, const std::string& agent_id) {
 }
 
 caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
-                                          const std::vector<task_status>& running) {
+                                          const std::vector<running_task>& running) {
   auto& st = self->state;
   auto handle = caf::actor_cast<caf::actor>(self->current_sender());
   if (!handle) return make_error(errc::invalid_argument, "register without a sender");
@@ -373,21 +373,49 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
   rec.missed_pings = 0;
   rec.registered_at_ns = now_ns();
   self->monitor(handle);
-  // Adopt the tasks the agent still runs; tasks of unknown or departed
-  // frameworks, or that the master already reported lost to a framework that
-  // is not partition-aware, are killed.
+  // Adopt the tasks the agent still runs. After a master restart neither the
+  // tasks nor their frameworks are known: both are rebuilt from the report,
+  // and such a framework waits (inactive) for its scheduler to re-subscribe.
+  // Tasks the master already reported lost to a framework that is not
+  // partition-aware, or of frameworks that were removed, are killed.
   std::map<std::string, std::map<std::string, resources>> used_by;
   std::set<std::pair<std::string, std::string>> reported;
-  for (const auto& s : running) {
+  for (const auto& r : running) {
+    const auto& s = r.status;
     auto key = std::make_pair(s.framework_id, s.task_id);
     reported.insert(key);
-    auto t = st.tasks.find(key);
+    bool removed = std::find(st.completed_frameworks.begin(), st.completed_frameworks.end(),
+                             s.framework_id) != st.completed_frameworks.end();
     auto fw = st.frameworks.find(s.framework_id);
-    if (t == st.tasks.end() || fw == st.frameworks.end()) {
+    if (fw == st.frameworks.end() && !removed && !r.framework.id.empty()) {
+      framework_record recovered;
+      recovered.info = r.framework;
+      recovered.connected = false;
+      recovered.registered_at_ns = now_ns();
+      recovered.disconnected_at_ns = now_ns();
+      fw = st.frameworks.emplace(s.framework_id, std::move(recovered)).first;
+      self->send(st.allocator, alloc_add_framework{s.framework_id, r.framework.roles});
+      self->send(st.allocator, alloc_framework_active{s.framework_id, false});
+      self->delayed_send(self, std::chrono::milliseconds{r.framework.failover_timeout_ms},
+                         framework_failover_expired{s.framework_id});
+      log(self, "recovered framework " + s.framework_id + " from agent " + info.id);
+    }
+    auto t = st.tasks.find(key);
+    if (fw == st.frameworks.end() || (t != st.tasks.end() && is_terminal(t->second.status.state))) {
       self->send(handle, kill_task{s.framework_id, s.task_id, info.id});
       continue;
     }
+    if (t == st.tasks.end()) {
+      task_record adopted;
+      adopted.info = r.task;
+      adopted.framework_id = s.framework_id;
+      adopted.agent_id = info.id;
+      adopted.role = r.role.empty() ? (r.framework.roles.empty() ? "*" : r.framework.roles[0])
+                                    : r.role;
+      t = st.tasks.emplace(key, std::move(adopted)).first;
+    }
     t->second.status = s;
+    t->second.agent_id = info.id;
     used_by[s.framework_id][t->second.role] += t->second.info.res;
     rec.tasks.insert(key);
     fw->second.tasks.insert(s.task_id);
@@ -429,7 +457,13 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
     rec.connected = true;
     rec.disconnected_at_ns = 0;
     rec.info = info;
-    self->send(rec.proxy, framework_reconnected{scheduler});
+    if (rec.proxy) {
+      self->send(rec.proxy, framework_reconnected{scheduler});
+    } else {
+      // Recovered from agents after a master restart: first subscription here.
+      rec.proxy = spawn_framework_proxy(self->system(), info.id, scheduler, self,
+                                        std::chrono::milliseconds{info.failover_timeout_ms});
+    }
     self->send(st.allocator, alloc_framework_active{info.id, true});
     log(self, "framework " + info.id + " (" + info.name + ") re-subscribed");
   } else {
@@ -503,10 +537,10 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
       // -- agents ------------------------------------------------------------------
       [self](register_agent& m) -> caf::result<agent_registered> {
         m.info.id.clear();  // a first registration never chooses its id
-        return admit_agent(self, std::move(m.info), {});
+        return admit_agent(self, std::move(m.info), std::vector<running_task>{});
       },
       [self](reregister_agent& m) -> caf::result<agent_registered> {
-        return admit_agent(self, std::move(m.info), m.tasks);
+        return admit_agent(self, std::move(m.info), m.running);
       },
       [self](status_update& m) {
         auto& st = self->state;
@@ -619,7 +653,9 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
         mark_dirty(self);
       },
       [self](framework_failover_expired& m) {
-        remove_framework(self, m.framework_id, "failover timeout expired");
+        auto it = self->state.frameworks.find(m.framework_id);
+        if (it != self->state.frameworks.end() && !it->second.connected)
+          remove_framework(self, m.framework_id, "failover timeout expired");
       },
       // -- allocation ----------------------------------------------------------------
       [self](alloc_offers& m) { make_offers(self, m); },

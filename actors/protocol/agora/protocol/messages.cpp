@@ -68,6 +68,8 @@ void announce(caf::actor_system_config& cfg) {
   cfg.add_message_type<reregister_agent>("agora.reregister_agent");
   cfg.add_message_type<agent_registered>("agora.agent_registered");
   cfg.add_message_type<run_task>("agora.run_task");
+  cfg.add_message_type<running_task>("agora.running_task");
+  cfg.add_message_type<std::vector<running_task>>("agora.running_tasks");
   cfg.add_message_type<shutdown_framework>("agora.shutdown_framework");
   cfg.add_message_type<status_update>("agora.status_update");
   cfg.add_message_type<subscribe>("agora.subscribe");

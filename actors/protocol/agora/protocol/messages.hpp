@@ -152,6 +152,20 @@ typename Inspector::result_type inspect(Inspector& f, filters& x) {
   return f(caf::meta::type_name("filters"), x.refuse_ms);
 }
 
+/// A task an agent runs, as reported when it re-registers: everything a
+/// master that restarted needs to adopt the task (and its framework).
+struct running_task {
+  framework_info framework;
+  task_info task;
+  task_status status;
+  std::string role;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, running_task& x) {
+  return f(caf::meta::type_name("running_task"), x.framework, x.task, x.status, x.role);
+}
+
 // -- agent <-> master ---------------------------------------------------------
 
 /// Agent -> master. Replied to with `agent_registered`.
@@ -164,6 +178,7 @@ struct register_agent {
 struct reregister_agent {
   agent_info info;
   std::vector<task_status> tasks;
+  std::vector<running_task> running;  ///< The same tasks, in full.
 };
 
 /// Master -> agent: the id the agent keeps for its lifetime.
@@ -176,7 +191,9 @@ struct agent_registered {
 struct run_task {
   framework_info framework;
   task_info task;
+  std::string role;  ///< The role whose offer the task was launched from.
 };
+
 
 /// Master -> agent: kill every task of a framework (failover timeout expired
 /// or the framework tore down).
@@ -195,7 +212,7 @@ typename Inspector::result_type inspect(Inspector& f, register_agent& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reregister_agent& x) {
-  return f(caf::meta::type_name("reregister_agent"), x.info, x.tasks);
+  return f(caf::meta::type_name("reregister_agent"), x.info, x.tasks, x.running);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, agent_registered& x) {
@@ -203,7 +220,7 @@ typename Inspector::result_type inspect(Inspector& f, agent_registered& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_task& x) {
-  return f(caf::meta::type_name("run_task"), x.framework, x.task);
+  return f(caf::meta::type_name("run_task"), x.framework, x.task, x.role);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shutdown_framework& x) {
