@@ -11,7 +11,9 @@
 #include <caf/io/middleman.hpp>
 
 #include "agora/agent/agent_state.hpp"
+#include "agora/agent/sandbox_files.hpp"
 #include "agora/observability/http_server.hpp"
+#include "agora/observability/json.hpp"
 
 namespace agora::agent {
 
@@ -445,6 +447,24 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
     server->route("GET", "/state", [snapshot](const observability::http_request&) {
       return observability::http_response::json(*snapshot->get());
     });
+    server->route("GET", "/files/read",
+                  [work_dir = cfg.work_dir](const observability::http_request& req) {
+                    int64_t offset = 0;
+                    int64_t length = -1;
+                    try {
+                      offset = std::stoll(req.param("offset", "0"));
+                      length = std::stoll(req.param("length", "-1"));
+                    } catch (const std::exception&) {
+                      return observability::http_response::error(
+                          400, "'offset' and 'length' must be integers");
+                    }
+                    auto c = read_sandbox_file(work_dir, req.param("path"), offset, length);
+                    if (c.status != 200)
+                      return observability::http_response::error(c.status, c.error);
+                    return observability::http_response::json(
+                        "{\"data\":" + observability::json_quote(c.data) +
+                        ",\"offset\":" + std::to_string(c.offset) + "}");
+                  });
     http = std::move(server);
     if (cfg.on_http_started) cfg.on_http_started(http_address);
   }

@@ -444,6 +444,18 @@ TEST_F(agent_test, http_serves_health_and_state) {
   EXPECT_NE(state.find("\"sandbox\":\"" + work_dir_ + "/frameworks/fw-1/tasks/t1\""),
             std::string::npos)
       << state;
+  // Sandbox files, as Mesos' /files/read.
+  run("t2", "echo out of t2");
+  std::map<std::string, task_state> last;
+  while (last["t2"] != task_state::finished) {
+    auto s = next_update();
+    ASSERT_TRUE(s);
+    last[s->task_id] = s->state;
+  }
+  auto file = http_get(port, "/files/read?path=" + work_dir_ + "/frameworks/fw-1/tasks/t2/stdout");
+  EXPECT_NE(file.find("{\"data\":\"out of t2\\n\",\"offset\":0}"), std::string::npos) << file;
+  auto outside = http_get(port, "/files/read?path=/etc/hostname");
+  EXPECT_NE(outside.find("403"), std::string::npos) << outside;
 }
 
 TEST_F(agent_test, several_agents_run_in_one_process) {
