@@ -115,11 +115,22 @@ std::string render(const diagnostic& d) {
       width = d.end.column - d.begin.column;
     else if (d.end.line != d.begin.line && d.line_text.size() > col)
       width = d.line_text.size() - col;
-    size_t start = col - shift;
+    size_t start = std::min(col - std::min(col, shift), line.size());
     width = std::max<size_t>(1, std::min(width, line.size() > start ? line.size() - start : 1));
+    // Columns count bytes; the underline counts characters, so it stays
+    // aligned under non-ASCII text.
+    auto chars = [&](size_t from, size_t count) {
+      size_t n = 0;
+      for (size_t i = from; i < std::min(line.size(), from + count); ++i)
+        if ((static_cast<unsigned char>(line[i]) & 0xC0) != 0x80) ++n;
+      return n;
+    };
+    size_t start_chars = chars(0, start);
+    size_t width_chars = std::max<size_t>(1, chars(start, width));
     out += pad + "|\n";
     out += number + " | " + line + "\n";
-    out += pad + "| " + std::string(start, ' ') + "^" + std::string(width - 1, '~') + "\n";
+    out +=
+        pad + "| " + std::string(start_chars, ' ') + "^" + std::string(width_chars - 1, '~') + "\n";
   }
   if (!d.help.empty()) out += pad + "= help: " + d.help + "\n";
   return out;
