@@ -145,13 +145,16 @@ void do_register(agent_ptr self) {
                   " failed: " + self->system().render(err) + "; retrying in " + ms_text(delay));
     self->delayed_send(self, delay, reregister_atom::value, gen);
   };
-  if (st.agent_id.empty())
+  if (st.agent_id.empty()) {
     self->request(st.master, st.config.register_timeout, register_agent{st.info()})
         .then(on_ok, on_error);
-  else
-    self->request(st.master, st.config.register_timeout,
-                  reregister_agent{st.info(), st.running_statuses(), st.running_tasks()})
-        .then(on_ok, on_error);
+  } else {
+    reregister_agent m;
+    m.info = st.info();
+    m.tasks = st.running_statuses();
+    m.running = st.running_tasks();
+    self->request(st.master, st.config.register_timeout, std::move(m)).then(on_ok, on_error);
+  }
 }
 
 void connect(agent_ptr self) {

@@ -156,6 +156,7 @@ class agent_test : public ::testing::Test {
     run_task m;
     m.framework.id = "fw-1";
     m.framework.name = "test";
+    m.role = "web";
     m.task.id = task_id;
     m.task.name = task_id;
     m.task.command = command;
@@ -411,6 +412,14 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   ASSERT_EQ(rereg->tasks.size(), 1u);
   EXPECT_EQ(rereg->tasks[0].task_id, "t1");
   EXPECT_EQ(rereg->tasks[0].state, task_state::running);
+  // The same task in full, so a restarted master can adopt it.
+  ASSERT_EQ(rereg->running.size(), 1u);
+  EXPECT_EQ(rereg->running[0].framework.id, "fw-1");
+  EXPECT_EQ(rereg->running[0].framework.name, "test");
+  EXPECT_EQ(rereg->running[0].task.command, "sleep 1000");
+  EXPECT_EQ(rereg->running[0].role, "web");
+  EXPECT_EQ(rereg->running[0].status.state, task_state::running);
+  EXPECT_EQ(rereg->running[0].status.agent_id, "agent-1");
   // The unacknowledged RUNNING reaches the new master right away (long
   // before the 10 s retry interval); the acknowledged STARTING does not.
   auto resent = next_update(5s);

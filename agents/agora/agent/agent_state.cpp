@@ -54,6 +54,7 @@ void write_task(writer& w, const task_record& t) {
   str(w, "id", t.info.id);
   str(w, "name", t.info.name);
   str(w, "framework_id", t.framework.id);
+  str(w, "role", t.role);
   str(w, "state", protocol::to_string(t.status.state));
   str(w, "command", t.info.command);
   write_resources(w, "resources", t.info.res);
