@@ -50,7 +50,8 @@ struct agent_config {
   /// Re-register when the master has not pinged for this many of its ping
   /// intervals (it stops pinging an agent it marked unreachable); 0: never.
   int max_missed_pings = 6;
-  /// The HTTP endpoint (`/health`, `/state`); port 0 picks a free port.
+  /// The HTTP endpoint (`/health`, `/state`, `/files/read`); port 0 picks
+  /// a free port.
   bool http_enabled = true;
   std::string http_host = "127.0.0.1";
   uint16_t http_port = 5051;
@@ -93,7 +94,10 @@ void announce(caf::actor_system_config& cfg);
 /// (asynchronously) and reconnects when the master goes away. Several agents
 /// may run in one process (give each its own `work_dir` and HTTP port, port 0
 /// or `http_enabled = false`). The agent answers `(state_atom)` requests with
-/// its state JSON (as served on `/state`).
+/// its state JSON (as served on `/state`) and `(ping_atom)` with `pong_atom`.
+/// Returns an invalid handle (after logging why) when the HTTP endpoint
+/// cannot listen. Processes using it must load the middleman for remote
+/// masters and call `announce` (and `protocol::announce`).
 caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg,
                        caf::actor master = caf::actor{});
 
