@@ -662,6 +662,7 @@ class decl_checker {
                    "); prefer `role`");
       has_role = has_role || l.name == "role";
       has_framework = has_framework || l.name == "framework";
+      check_label_source(m, l);
     }
     // Value.
     rule_scope scope;
@@ -729,6 +730,40 @@ class decl_checker {
       }
     }
     if (m.buckets) check_buckets(m, t);
+  }
+
+  /// Reports a bounded label whose value the runtime cannot produce where the
+  /// metric is sampled: `every cycle` samples bind `role`/`framework`; event
+  /// samples take labels from the event's same-named fields (and `rack`/`zone`
+  /// from the event agent's attributes, when the schema declares them).
+  void check_label_source(const ast::metric_decl& m, const ast::label& l) {
+    static const std::map<std::string, std::vector<std::string>> fields = {
+        {"", {"role", "framework"}},
+        {"offer", {"role", "framework", "locality", "rack", "zone"}},
+        {"decline", {"role", "framework", "locality", "rack", "zone"}},
+        {"launch", {"role", "framework", "rack", "zone"}},
+        {"finish", {"role", "framework", "rack", "zone"}},
+        {"preempt", {"role", "framework", "rack", "zone"}},
+        {"relax", {"role", "framework", "level"}},
+    };
+    auto it = fields.find(m.every_cycle ? "" : m.event);
+    if (it == fields.end()) return;  // Unknown event: reported elsewhere.
+    auto& names = it->second;
+    bool in_fields = std::find(names.begin(), names.end(), l.name) != names.end();
+    bool available = in_fields;
+    if (available && (l.name == "rack" || l.name == "zone")) {
+      available = state_.schema &&
+                  std::any_of(state_.schema->agent_attributes.begin(),
+                              state_.schema->agent_attributes.end(),
+                              [&](const schema_field_info& f) { return f.name == l.name; });
+    }
+    if (available) return;
+    std::string where = m.every_cycle ? "`every cycle` samples" : "`" + m.event + "` events";
+    std::string list;
+    for (auto& n : names) list += (list.empty() ? "`" : ", `") + n + "`";
+    report("E0709", l.range, "label `" + l.name + "` has no value in " + where,
+           "labels available there: " + list +
+               (in_fields ? " (`" + l.name + "` needs an agent attribute in the schema)" : ""));
   }
 
   void check_buckets(ast::metric_decl& m, const type& value) {

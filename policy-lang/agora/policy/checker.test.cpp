@@ -298,6 +298,17 @@ TEST(metrics, naming_rules) {
             std::vector<std::string>{"E0706"});
 }
 
+TEST(metrics, labels_need_a_value_source) {
+  // Offers carry role, framework and locality; rack comes from the agent (schema).
+  EXPECT_TRUE(codes("metric counter agora_policy_o_total {role, locality, rack} help \"x\" "
+                    "on offer += 1;")
+                  .empty());
+  EXPECT_EQ(codes("metric counter agora_policy_o_total {rack} help \"x\" on offer += 1;", false),
+            std::vector<std::string>{"E0709"});
+  EXPECT_EQ(codes("metric counter agora_policy_o_total {locality} help \"x\" on launch += 1;"),
+            std::vector<std::string>{"E0709"});
+}
+
 TEST(metrics, every_cycle_metrics_cannot_read_pairs) {
   EXPECT_TRUE(has(codes("metric gauge agora_policy_x_ratio {role} help \"x\" every cycle = "
                         "agent.free.cpus / agent.total.cpus;"),

@@ -50,6 +50,7 @@ const std::vector<code_info>& all_codes() {
       {"E0706", "invalid histogram buckets"},
       {"E0707", "invalid or duplicate label name"},
       {"E0708", "metric name collides with a built-in metric"},
+      {"E0709", "label has no value where the metric is sampled"},
       {"W0801", "non-deterministic order"},
       {"W0802", "constant filter"},
       {"W0803", "unused definition"},
