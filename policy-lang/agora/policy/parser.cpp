@@ -107,7 +107,9 @@ class error_collector : public antlr4::BaseErrorListener {
       uint32_t begin = map_.byte(token->getStartIndex());
       bool eof = token->getType() == antlr4::Token::EOF;
       uint32_t end = eof ? begin : map_.byte(token->getStopIndex() + 1);
-      std::string near = eof ? "near end of file" : "near '" + token->getText() + "'";
+      std::string text = token->getText();
+      if (text.size() > 40) text = text.substr(0, 37) + "...";
+      std::string near = eof ? "near end of file" : "near '" + text + "'";
       std::string help = msg.size() <= 140 ? cleanup(msg) : "";
       out_.push_back(make_diagnostic(source_, "E0101", {begin, end}, "syntax error " + near, help));
     }
