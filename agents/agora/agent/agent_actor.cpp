@@ -132,10 +132,11 @@ void do_register(agent_ptr self) {
     log(self, std::string(again ? "re-registered" : "registered") + " with master " +
                   st.master_address + " (ping interval " + std::to_string(r.ping_interval_ms) +
                   "ms)");
+    // Publish first, so `/state` agrees with whatever `on_registered` prints.
+    publish_snapshot(self);
     if (st.config.on_registered) st.config.on_registered(st.agent_id, st.master_address);
     // Unacknowledged updates go out again at once, in their original order.
     for (auto& s : st.pending_in_order()) send_update(self, std::move(s));
-    publish_snapshot(self);
   };
   auto on_error = [self, gen](caf::error& err) {
     auto& st = self->state;
