@@ -2,6 +2,43 @@
 
 namespace agora::policy::ast {
 
+expr_ptr clone(const expr& e) {
+  auto out = std::make_unique<expr>();
+  out->kind = e.kind;
+  out->range = e.range;
+  out->name_range = e.name_range;
+  out->height = e.height;
+  out->parenthesized = e.parenthesized;
+  out->lit = e.lit;
+  out->value = e.value;
+  out->text = e.text;
+  out->unit = e.unit;
+  out->name = e.name;
+  out->has_args = e.has_args;
+  out->uop = e.uop;
+  out->bop = e.bop;
+  out->agg = e.agg;
+  for (auto& c : e.children) out->children.push_back(clone(*c));
+  out->keys = e.keys;
+  out->key_is_string = e.key_is_string;
+  if (e.where_) out->where_ = clone(*e.where_);
+  if (e.body_) out->body_ = clone(*e.body_);
+  out->ty = e.ty;
+  out->st = e.st;
+  out->ref = e.ref;
+  out->target = e.target;
+  out->decl_index = e.decl_index;
+  return out;
+}
+
+size_t node_count(const expr& e) {
+  size_t n = 1;
+  for (auto& c : e.children) n += node_count(*c);
+  if (e.where_) n += node_count(*e.where_);
+  if (e.body_) n += node_count(*e.body_);
+  return n;
+}
+
 const char* to_string(binary_op op) {
   switch (op) {
     case binary_op::add:

@@ -19,7 +19,9 @@ namespace agora::policy::ast {
 /// What an expression node is.
 enum class expr_kind {
   literal,      ///< `value`, `text`, `unit`.
-  name,         ///< `name`; a call when `has_args` (arguments in `children`).
+  name,         ///< `name`; a call when `has_args` (arguments in `children`);
+                ///< a call of a `fn`/parameterised `let` holds its checked,
+                ///< inlined body in `body_` (parameters refer to `children`).
   member,       ///< `children[0].name`; a method call when `has_args`
                 ///< (arguments in `children[1..]`).
   index,        ///< `children[0][children[1]]`.
@@ -104,9 +106,9 @@ struct expr {
   expr_ptr where_;                  ///< Aggregate filter, may be null.
   expr_ptr body_;                   ///< Aggregate body, may be null.
 
-  // Annotations written by the checker. The body of a `let`/`fn` with
-  // parameters is generic: it is checked at every call, and keeps the
-  // annotations of the last call checked (a compiler inlines and re-derives).
+  // Annotations written by the checker. The definition of a `let`/`fn` with
+  // parameters is generic (annotated with its parameters' declared types, or
+  // unknown); every call holds its own instantiated copy in `body_`.
   type ty;                             ///< Resolved type (with unit).
   policy::stage st = stage::constant;  ///< Stage of the value.
   name_ref ref = name_ref::unresolved;
@@ -115,6 +117,11 @@ struct expr {
   const let_decl* target = nullptr;
   int decl_index = -1;  ///< Checker-internal index of `target`.
 };
+
+/// Returns a deep copy of `e` (with its annotations).
+expr_ptr clone(const expr& e);
+/// Returns the number of nodes in `e`'s tree.
+size_t node_count(const expr& e);
 
 /// A type annotation or schema field type: `name<args>?`.
 struct type_ref {

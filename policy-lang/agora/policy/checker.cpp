@@ -141,9 +141,12 @@ class decl_checker {
       return;
     }
     for (auto& c : e.children) walk(*c, mult, cost, depth);
-    if (e.kind == ast::expr_kind::name && e.ref == ast::name_ref::let && e.decl_index >= 0) {
+    // A generic call carries its inlined body; a `let` value is inlined too.
+    if (e.kind == ast::expr_kind::name && e.body_) walk(*e.body_, mult, cost, depth + 1);
+    if (e.kind == ast::expr_kind::name && e.ref == ast::name_ref::let && !e.has_args &&
+        e.decl_index >= 0) {
       auto& entry = state_.lets[static_cast<size_t>(e.decl_index)];
-      if (entry.status == detail::let_entry::state::done || entry.decl->has_params)
+      if (entry.status == detail::let_entry::state::done)
         walk(*entry.decl->value, mult, cost, depth + 1);
     }
   }
@@ -989,9 +992,8 @@ class driver {
       expr_checker checker(state_, *entry.file);
       if (!entry.decl->has_params) {
         checker.check_let(entry, entry.decl->name_range);
-      } else if (entry.uses == 0) {
-        // Check the body once so mistakes in unused functions are reported too.
-        checker.check_unused_fn(entry);
+      } else {
+        checker.check_generic_body(entry);
       }
     }
   }

@@ -198,6 +198,29 @@ TEST(names, generic_lets_check_at_each_use) {
   EXPECT_TRUE(r.diagnostics.empty()) << render_all(r.diagnostics);
 }
 
+TEST(names, every_generic_call_carries_its_inlined_body) {
+  auto r = check_text(
+      "let share(x) = max(x.allocated / cluster.total);\n"
+      "order roles by share(role) asc, role.name asc;\n"
+      "order frameworks by share(framework) asc, framework.id asc;\n");
+  ASSERT_TRUE(r.ok()) << render_all(r.diagnostics);
+  auto& roles = std::get<ast::order_decl>(r.ast->decls[1].node);
+  auto& frameworks = std::get<ast::order_decl>(r.ast->decls[2].node);
+  auto& by_role = *roles.keys[0].key;
+  auto& by_framework = *frameworks.keys[0].key;
+  ASSERT_NE(by_role.body_, nullptr);
+  ASSERT_NE(by_framework.body_, nullptr);
+  // Same definition, two instantiations: `x` is a role in one, a framework in
+  // the other, so the inlined bodies have different stages.
+  EXPECT_EQ(by_role.body_->ty.kind, type_kind::ratio);
+  EXPECT_EQ(by_role.body_->st, stage::role);
+  EXPECT_EQ(by_framework.body_->st, stage::framework);
+  auto& param = *by_framework.body_->children[0]->children[0]->children[0];  // `x`
+  EXPECT_EQ(param.ref, ast::name_ref::param);
+  EXPECT_EQ(param.ty.kind, type_kind::framework);
+  EXPECT_EQ(by_framework.target, by_role.target);
+}
+
 TEST(names, recursion_is_rejected) {
   EXPECT_TRUE(has(codes("let a = b + 1;\nlet b = a + 1;\nfilter f: a > 0;"), "E0401"));
   EXPECT_TRUE(has(codes("fn f(x: count): count = f(x);\nfilter g: f(1) > 0;"), "E0401"));

@@ -469,7 +469,10 @@ type expr_checker::member(ast::expr& e) {
   auto& object = *e.children[0];
   auto ot = visit(object);
   if (ot.is_error()) {
-    for (size_t i = 1; i < e.children.size(); ++i) visit(*e.children[i]);
+    // Arguments of `.only(...)`/`.without(...)` are resource names, not values.
+    bool projection = e.has_args && (e.name == "only" || e.name == "without");
+    if (!projection)
+      for (size_t i = 1; i < e.children.size(); ++i) visit(*e.children[i]);
     return {};
   }
   if (!require_non_optional(object)) return {};
@@ -609,7 +612,7 @@ type expr_checker::check_let(let_entry& entry, source_range use) {
   return t;
 }
 
-void expr_checker::check_unused_fn(let_entry& entry) {
+void expr_checker::check_generic_body(let_entry& entry) {
   expr_checker sub(state_, *entry.file);
   for (auto& p : entry.decl->params) {
     type t;
@@ -651,13 +654,19 @@ type expr_checker::call_let(ast::expr& e, let_entry& entry) {
     report("E0401", e.range, "definitions nested more than 32 calls deep");
     return {};
   }
-  // Generic bodies are checked per call; chains of calls can multiply.
+  // Every call gets its own copy of the body, checked with the arguments'
+  // types (the inlined form a compiler consumes); chains of calls can
+  // multiply, so the copies are budgeted.
   constexpr size_t max_instantiations = 20000;
-  if (++state_.instantiations > max_instantiations) {
+  constexpr size_t max_inlined_nodes = 200000;
+  size_t body_size = ast::node_count(*decl.value);
+  state_.inlined_nodes += body_size;
+  if (++state_.instantiations > max_instantiations || state_.inlined_nodes > max_inlined_nodes) {
     if (!state_.blowup_reported)
       report("E0407", e.range,
              "inlining `" + decl.name + "` expands the policy past " +
-                 std::to_string(max_instantiations) + " function bodies",
+                 std::to_string(max_instantiations) + " function bodies or " +
+                 std::to_string(max_inlined_nodes) + " nodes",
              "functions are inlined at every call; compute shared values once in a "
              "parameterless `let` and call functions fewer times");
     state_.blowup_reported = true;
@@ -682,9 +691,9 @@ type expr_checker::call_let(ast::expr& e, let_entry& entry) {
   }
   state_.expanding.push_back(index);
   rule_scope scope = scope_ ? *scope_ : rule_scope{};
-  auto t = sub.check(*decl.value, scope);
+  e.body_ = ast::clone(*decl.value);
+  auto t = sub.check(*e.body_, scope);
   state_.expanding.pop_back();
-  e.st = join(e.st, decl.value->st);
   type_kind declared;
   if (decl.result && !t.is_error() && parse_type_name(decl.result->name, declared)) {
     type want = type::of(declared).with_optional(decl.result->optional);

@@ -212,9 +212,9 @@ namespace agora::policy {
 namespace {
 
 TEST(parser, long_tokens_are_shortened_in_messages) {
-  auto r = parse(source_file("t.policy", "policy \"p\" version 1;\nfilter " +
-                                             std::string(5000, 'x') + " " +
-                                             std::string(5000, 'y') + ";\n"));
+  auto r =
+      parse(source_file("t.policy", "policy \"p\" version 1;\nfilter " + std::string(5000, 'x') +
+                                        " " + std::string(5000, 'y') + ";\n"));
   ASSERT_FALSE(r.diagnostics.empty());
   EXPECT_EQ(r.diagnostics[0].code, "E0101");
   EXPECT_LT(r.diagnostics[0].message.size(), 80u);

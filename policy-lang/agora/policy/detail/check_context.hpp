@@ -52,6 +52,7 @@ struct check_state {
   std::vector<diagnostic> diagnostics;
   std::vector<size_t> expanding;  ///< Lets being checked (recursion detection).
   size_t instantiations = 0;      ///< Generic calls checked so far (E0407 budget).
+  size_t inlined_nodes = 0;       ///< Nodes copied into calls so far (E0407 budget).
   bool blowup_reported = false;
   size_t suggestions_left = 500;  ///< "Did you mean" searches left (bounds work).
 
@@ -81,10 +82,10 @@ class expr_checker {
   /// Checks a parameterless `let` (memoized) and returns its type.
   type check_let(let_entry& entry, source_range use);
 
-  /// Checks the body of a function nobody calls, with parameters typed by
-  /// their annotations (or as already-reported errors), so its mistakes are
-  /// reported once.
-  void check_unused_fn(let_entry& entry);
+  /// Checks the definition of a generic `fn`/`let`, with parameters typed by
+  /// their annotations (or as unknown), so mistakes in functions nobody
+  /// calls are reported too and the definition itself is annotated.
+  void check_generic_body(let_entry& entry);
 
   /// Returns true if `e` is a number literal without a unit (maybe negated).
   static bool is_plain_number(const ast::expr& e);
