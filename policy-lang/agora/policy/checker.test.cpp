@@ -365,6 +365,16 @@ TEST(cost, hoisting_aware_estimate) {
       << render_costs(r);
 }
 
+TEST(cost, collections_passed_to_functions_keep_their_bound) {
+  EXPECT_TRUE(codes("let busy(xs) = count(x in xs where x.active);\n"
+                    "metric gauge agora_policy_busy_ratio help \"x\" every cycle = "
+                    "busy(roles) / size(roles);")
+                  .empty());
+  EXPECT_TRUE(has(codes("let busy(xs) = count(x in xs where x == \"a\");\n"
+                        "filter f: busy(split(\"a,b\", \",\")) > 0;"),
+                  "E0402"));
+}
+
 TEST(cost, pair_budget) {
   // 8 tasks per agent (schema) x ~7 units per task: below 500.
   EXPECT_TRUE(codes("filter f: count(t in agent.tasks where t.framework.id == framework.id) "

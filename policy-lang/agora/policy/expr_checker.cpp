@@ -175,6 +175,12 @@ double expr_checker::cardinality(const ast::expr& e) const {
     return it == state_.limits.end() ? -1 : static_cast<double>(it->second);
   };
   if (e.kind == ast::expr_kind::list) return static_cast<double>(e.children.size());
+  if (e.kind == ast::expr_kind::name && e.ref == ast::name_ref::param) {
+    // A collection passed to a function keeps its bound.
+    for (auto it = locals_.rbegin(); it != locals_.rend(); ++it)
+      if (it->name == e.name) return it->cardinality;
+    return -1;
+  }
   if (e.kind == ast::expr_kind::name && e.ref == ast::name_ref::collection)
     return limit(e.name.c_str());
   if (e.kind == ast::expr_kind::name && e.ref == ast::name_ref::let && e.decl_index >= 0 &&
@@ -687,7 +693,8 @@ type expr_checker::call_let(ast::expr& e, let_entry& entry) {
         pt = want;
       }
     }
-    sub.locals_.push_back({decl.params[i].name, pt, e.children[i]->st, ast::name_ref::param});
+    sub.locals_.push_back({decl.params[i].name, pt, e.children[i]->st, ast::name_ref::param,
+                           cardinality(*e.children[i])});
   }
   state_.expanding.push_back(index);
   rule_scope scope = scope_ ? *scope_ : rule_scope{};

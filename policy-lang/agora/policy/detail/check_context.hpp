@@ -40,6 +40,7 @@ struct local {
   type ty;
   policy::stage st = stage::constant;
   ast::name_ref ref = ast::name_ref::bound;
+  double cardinality = -1;  ///< For a parameter: its argument's known size.
 };
 
 /// State shared by all checks of one run.
