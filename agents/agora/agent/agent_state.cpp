@@ -162,8 +162,15 @@ void agent_state::complete(
 }
 
 void agent_state::complete(task_record rec) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  write_task(w, rec);
+  completed_json.emplace_back(buf.GetString(), buf.GetSize());
   completed.push_back(std::move(rec));
-  while (completed.size() > std::max<size_t>(config.completed_tasks_kept, 1)) completed.pop_front();
+  while (completed.size() > std::max<size_t>(config.completed_tasks_kept, 1)) {
+    completed.pop_front();
+    completed_json.pop_front();
+  }
 }
 
 std::vector<task_status> agent_state::pending_in_order() const {
@@ -230,7 +237,8 @@ std::string agent_state::to_json() const {
   w.EndArray();
   w.Key("completed_tasks");
   w.StartArray();
-  for (const auto& t : completed) write_task(w, t);
+  for (const auto& json : completed_json)
+    w.RawValue(json.data(), json.size(), rapidjson::kObjectType);
   w.EndArray();
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());

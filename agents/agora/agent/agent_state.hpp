@@ -95,6 +95,9 @@ struct agent_state {
   // -- tasks and updates -----------------------------------------------------
   std::map<std::pair<std::string, std::string>, task_record> tasks;  ///< (framework, task)
   std::deque<task_record> completed;
+  /// `completed`, each already rendered as JSON (completed tasks never
+  /// change), so publishing a snapshot after each update stays cheap.
+  std::deque<std::string> completed_json;
   std::map<std::string, pending_update> pending;  ///< By uuid.
   uint64_t next_seq = 0;
   std::mt19937_64 rng{std::random_device{}()};
