@@ -33,8 +33,8 @@ void cluster::start_master() {
   std::vector<std::string> args = {"--port=" + std::to_string(http_port_),
                                    "--actor-port=" + std::to_string(actor_port_),
                                    "--allocation-interval=100ms",
-                                   "--agent-ping-timeout=200ms",
-                                   "--max-agent-ping-timeouts=3"};
+                                   "--agent-ping-timeout=250ms",
+                                   "--max-agent-ping-timeouts=4"};
   args.insert(args.end(), master_flags_.begin(), master_flags_.end());
   master_ = std::make_unique<child_process>();
   if (!master_->start(binary_path("agora-master"), args))
