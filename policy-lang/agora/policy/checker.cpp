@@ -65,7 +65,7 @@ class decl_checker {
       : state_(state), file_(file), exprs_(state, file), costs_(costs) {}
 
   void check(ast::file& f) {
-    std::set<std::string> filters, scores, metrics, levels;
+    std::set<std::string> filters, scores, metrics;
     std::map<std::string, int> singletons;  // Declarations allowed once per file.
     auto once = [&](const std::string& what, source_range r) {
       if (++singletons[what] == 2)

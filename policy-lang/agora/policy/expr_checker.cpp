@@ -459,13 +459,16 @@ type expr_checker::name(ast::expr& e) {
            "read it from a resource vector, e.g. `agent.free." + e.name + "`");
     return {};
   }
-  std::vector<std::string> candidates;
-  for (auto& l : locals_) candidates.push_back(l.name);
-  for (auto& [n, i] : state_.let_index)
-    if (!state_.lets[i].decl->has_params) candidates.push_back(n);
-  for (auto& v : domain_vars) candidates.emplace_back(v.name);
-  for (auto& c : collections) candidates.emplace_back(c.name);
-  auto guess = state_.closest(e.name, candidates);
+  std::string guess;
+  if (state_.suggestions_left > 0) {  // Building the list is the costly part.
+    std::vector<std::string> candidates;
+    for (auto& l : locals_) candidates.push_back(l.name);
+    for (auto& [n, i] : state_.let_index)
+      if (!state_.lets[i].decl->has_params) candidates.push_back(n);
+    for (auto& v : domain_vars) candidates.emplace_back(v.name);
+    for (auto& c : collections) candidates.emplace_back(c.name);
+    guess = state_.closest(e.name, candidates);
+  }
   report("E0201", e.range, "unknown name `" + e.name + "`",
          guess.empty() ? "" : "did you mean `" + guess + "`?");
   return {};
@@ -736,11 +739,14 @@ type expr_checker::call(ast::expr& e) {
   std::vector<type> args;
   for (auto& a : e.children) args.push_back(visit(*a));
   if (!fn) {
-    std::vector<std::string> names;
-    for (auto& b : builtins) names.emplace_back(b.name);
-    for (auto& [n, i] : state_.let_index)
-      if (state_.lets[i].decl->has_params) names.push_back(n);
-    auto guess = state_.closest(e.name, names);
+    std::string guess;
+    if (state_.suggestions_left > 0) {
+      std::vector<std::string> names;
+      for (auto& b : builtins) names.emplace_back(b.name);
+      for (auto& [n, i] : state_.let_index)
+        if (state_.lets[i].decl->has_params) names.push_back(n);
+      guess = state_.closest(e.name, names);
+    }
     report("E0204", e.name_range, "unknown function `" + e.name + "`",
            guess.empty() ? "" : "did you mean `" + guess + "`?");
     return {};

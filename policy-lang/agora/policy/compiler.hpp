@@ -1,0 +1,37 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "agora/policy/bytecode.hpp"
+#include "agora/policy/checker.hpp"
+#include "agora/policy/diagnostic.hpp"
+#include "agora/policy/schema.hpp"
+
+namespace agora::policy {
+
+/// The output of `compile`: a program when there are no errors.
+struct compile_result {
+  std::shared_ptr<const program> prog;  ///< Null on errors.
+  std::vector<diagnostic> diagnostics;  ///< E09xx: what the compiler cannot lower.
+
+  /// Returns true if a program was produced.
+  bool ok() const { return prog != nullptr; }
+};
+
+/// Lowers a checked policy (`checked.ok()`) to bytecode: every order key,
+/// filter, score and `every cycle` metric becomes a rule whose value is
+/// computed by the chunk of its stage. Subexpressions are hoisted to the
+/// smallest stage covering their inputs, constant-folded and shared (CSE).
+/// `source` is the main file (for diagnostics); `schema` gives custom
+/// resources (ids from 4 on). Constructs not lowered yet (aggregates, lists,
+/// `in`, `split`/`contains`/`zones_of_racks`/`size`, string concatenation,
+/// locality blocks, `offer`/`task`) are reported as E0901 with their range.
+/// Never throws.
+compile_result compile(const check_result& checked, const source_file& source,
+                       const schema* schema = nullptr);
+
+/// Returns the resource names by id for `schema` (built-ins, then custom).
+std::vector<std::string> resource_names(const schema* schema);
+
+}  // namespace agora::policy
