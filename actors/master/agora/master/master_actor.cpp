@@ -132,10 +132,14 @@ void apply_status(master_ptr self, const task_status& status) {
   auto key = std::make_pair(status.framework_id, status.task_id);
   auto it = st.tasks.find(key);
   if (it != st.tasks.end()) {
-    bool was_terminal = is_terminal(it->second.status.state);
-    it->second.status = status;
-    if (is_terminal(status.state) && !was_terminal) complete_task(self, it);
-    mark_dirty(self);
+    // A late retry of an older update is still relayed (the framework's
+    // acknowledgement stops the agent's retries) but does not move the
+    // master's view of the task backwards.
+    if (is_valid_transition(it->second.status.state, status.state)) {
+      it->second.status = status;
+      if (is_terminal(status.state)) complete_task(self, it);
+      mark_dirty(self);
+    }
   }
   to_framework(self, status.framework_id, status_update{status});
 }

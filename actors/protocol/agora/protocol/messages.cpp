@@ -51,6 +51,25 @@ bool is_terminal(task_state x) {
   }
 }
 
+namespace {
+
+int progress(task_state x) {
+  switch (x) {
+    case task_state::staging: return 0;
+    case task_state::starting: return 1;
+    case task_state::running: return 2;
+    case task_state::killing: return 3;
+    default: return 4;
+  }
+}
+
+}  // namespace
+
+bool is_valid_transition(task_state from, task_state to) {
+  if (is_terminal(from)) return false;
+  return progress(to) > progress(from) || (from == to && !is_terminal(to));
+}
+
 void announce(caf::actor_system_config& cfg) {
   cfg.add_message_type<resources>("agora.resources");
   cfg.add_message_type<port_range>("agora.port_range");

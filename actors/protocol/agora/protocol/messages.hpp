@@ -57,6 +57,12 @@ bool from_string(const std::string& text, task_state& out);
 /// Returns true for states after which a task never changes again.
 bool is_terminal(task_state x);
 
+/// Returns true if a task whose latest known state is `from` may move to
+/// `to`: forward along staging, starting, running, killing, terminal. A
+/// late retry of an older update (e.g. STARTING after RUNNING) or any change
+/// after a terminal state is not a valid transition.
+bool is_valid_transition(task_state from, task_state to);
+
 // -- shared value types -------------------------------------------------------
 
 /// What an agent is: sent when it registers.

@@ -28,6 +28,28 @@ TEST(messages, task_state_names_round_trip) {
   EXPECT_FALSE(is_terminal(task_state::running));
 }
 
+TEST(messages, task_state_transitions_only_move_forward) {
+  using ts = task_state;
+  // The normal life of a task.
+  EXPECT_TRUE(is_valid_transition(ts::staging, ts::starting));
+  EXPECT_TRUE(is_valid_transition(ts::starting, ts::running));
+  EXPECT_TRUE(is_valid_transition(ts::running, ts::finished));
+  EXPECT_TRUE(is_valid_transition(ts::running, ts::killing));
+  EXPECT_TRUE(is_valid_transition(ts::killing, ts::killed));
+  // Skipping ahead is fine (a launch failure goes straight to FAILED).
+  EXPECT_TRUE(is_valid_transition(ts::staging, ts::failed));
+  EXPECT_TRUE(is_valid_transition(ts::running, ts::lost));
+  // A repeated non-terminal state (a re-sent update) changes nothing harmful.
+  EXPECT_TRUE(is_valid_transition(ts::running, ts::running));
+  // A late retry of an older update must not move the task backwards.
+  EXPECT_FALSE(is_valid_transition(ts::running, ts::starting));
+  EXPECT_FALSE(is_valid_transition(ts::killing, ts::running));
+  // Terminal is final, even for another terminal state.
+  EXPECT_FALSE(is_valid_transition(ts::finished, ts::running));
+  EXPECT_FALSE(is_valid_transition(ts::finished, ts::failed));
+  EXPECT_FALSE(is_valid_transition(ts::killed, ts::killed));
+}
+
 TEST(messages, accept_survives_binary_serialization) {
   caf::actor_system_config cfg;
   announce(cfg);
