@@ -31,9 +31,11 @@ void request_cycle(allocator_actor_ptr self) {
 void run_cycle(allocator_actor_ptr self) {
   auto& st = self->state;
   st.cycle_pending = false;
+  // Filters expire on the actor system's clock, which is virtual under the
+  // deterministic test coordinator; the cycle's own duration is real time.
   auto start = clock_type::now();
   alloc_offers out;
-  out.decisions = st.alloc.allocate(start);
+  out.decisions = st.alloc.allocate(self->clock().now());
   auto end = clock_type::now();
   out.cycle_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
   for (const auto& role : st.alloc.roles()) {
@@ -70,7 +72,7 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
       },
       [=](const alloc_recover& m) {
         self->state.alloc.recover(m.framework_id, m.role, m.agent_id, m.res,
-                                  std::chrono::milliseconds{m.refuse_ms});
+                                  std::chrono::milliseconds{m.refuse_ms}, self->clock().now());
         request_cycle(self);
       },
       [=](const protocol::revive& m) {

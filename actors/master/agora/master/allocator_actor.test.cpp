@@ -1,0 +1,98 @@
+#include "agora/master/allocator_actor.hpp"
+
+#include <gtest/gtest.h>
+
+#include <caf/all.hpp>
+
+#include "agora/master/internal_messages.hpp"
+#include "agora/protocol/announce.hpp"
+
+namespace agora::master {
+namespace {
+
+using namespace std::chrono_literals;
+
+/// An actor system on CAF's deterministic test coordinator: messages are
+/// delivered only when the test runs the scheduler, and time only moves when
+/// the test advances it.
+struct deterministic_system {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::scheduler::test_coordinator* sched = nullptr;
+
+  deterministic_system() {
+    protocol::announce(cfg);
+    cfg.set("scheduler.policy", caf::atom("testing"));
+    sys = std::make_unique<caf::actor_system>(cfg);
+    sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
+  }
+};
+
+/// Records every cycle result the allocator sends to its master.
+caf::behavior recorder(caf::event_based_actor*, std::shared_ptr<std::vector<alloc_offers>> out) {
+  return {[out](alloc_offers& m) { out->push_back(std::move(m)); }};
+}
+
+resources res(double cpus, int64_t mem_mib) { return resources::make(cpus, mem_mib << 20); }
+
+TEST(allocator_actor, events_in_one_burst_make_one_cycle) {
+  deterministic_system ds;
+  auto cycles = std::make_shared<std::vector<alloc_offers>>();
+  auto master = ds.sys->spawn(recorder, cycles);
+  allocator_config cfg;
+  cfg.interval = 1000ms;
+  auto alloc = spawn_allocator(*ds.sys, cfg, master);
+  ds.sched->run();
+  ASSERT_TRUE(cycles->empty());
+  // A framework and three agents arrive before the allocator runs: four
+  // events, each asking for a cycle; they coalesce into one.
+  caf::anon_send(alloc, alloc_add_framework{"f1", {"r"}});
+  for (auto id : {"a1", "a2", "a3"}) caf::anon_send(alloc, alloc_add_agent{id, res(1, 512), {}});
+  ds.sched->run();
+  ASSERT_EQ(cycles->size(), 1u);
+  EXPECT_EQ(cycles->front().decisions.size(), 3u);  // every agent offered to f1
+  ASSERT_EQ(cycles->front().roles.size(), 1u);
+  EXPECT_DOUBLE_EQ(cycles->front().roles[0].share, 1.0);  // f1 holds the whole cluster
+  caf::anon_send_exit(alloc, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
+  ds.sched->run();
+}
+
+TEST(allocator_actor, periodic_cycle_reoffers_after_a_filter_expires) {
+  deterministic_system ds;
+  auto cycles = std::make_shared<std::vector<alloc_offers>>();
+  auto master = ds.sys->spawn(recorder, cycles);
+  allocator_config cfg;
+  cfg.interval = 1000ms;
+  auto alloc = spawn_allocator(*ds.sys, cfg, master);
+  caf::anon_send(alloc, alloc_add_framework{"f1", {"r"}});
+  caf::anon_send(alloc, alloc_add_agent{"a1", res(1, 512), {}});
+  ds.sched->run();
+  ASSERT_EQ(cycles->size(), 1u);
+  ASSERT_EQ(cycles->back().decisions.size(), 1u);
+  // Declined for 2.5 s: the recover triggers a cycle that offers nothing.
+  caf::anon_send(alloc, alloc_recover{"f1", "r", "a1", res(1, 512), 2500});
+  ds.sched->run();
+  ASSERT_EQ(cycles->size(), 2u);
+  EXPECT_TRUE(cycles->back().decisions.empty());
+  // Two periodic ticks (virtual seconds 1 and 2) still see the filter...
+  size_t cycles_before = cycles->size();
+  for (int i = 0; i < 2; ++i) {
+    ds.sched->advance_time(1000ms);
+    ds.sched->run();
+  }
+  EXPECT_EQ(cycles->size(), cycles_before + 2);
+  EXPECT_TRUE(cycles->back().decisions.empty());
+  // ...the third (virtual second 3, after 2.5 s) offers the agent again.
+  ds.sched->advance_time(1000ms);
+  ds.sched->run();
+  EXPECT_GT(cycles->size(), cycles_before);  // ticks ran cycles on their own
+  ASSERT_FALSE(cycles->back().decisions.empty());
+  EXPECT_EQ(cycles->back().decisions[0].framework_id, "f1");
+  caf::anon_send_exit(alloc, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
+  ds.sched->run();
+}
+
+}  // namespace
+}  // namespace agora::master
