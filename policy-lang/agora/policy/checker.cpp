@@ -704,6 +704,11 @@ class decl_checker {
     auto t = exprs_.check(*m.value, scope);
     exprs.push_back(m.value.get());
     add_cost("metric " + name, range, exprs);
+    if (!m.every_cycle) {
+      auto& c = costs_.back();
+      c.per_event = true;
+      for (auto units : c.units_by_stage) c.event_units += units;
+    }
     if (t.is_error()) return;
     if (t.optional) {
       report("E0303", m.value->range, "a metric value may be absent",
@@ -1082,6 +1087,11 @@ std::string render_costs(const check_result& result) {
     if (c.pair_units > 0)
       out += ", " + format_number(c.pair_units) + (c.pair_units == 1 ? " unit" : " units") +
              " per pair";
+    if (c.per_event) {
+      out += ", " + format_number(c.event_units) + (c.event_units == 1 ? " unit" : " units") +
+             " per event\n";
+      continue;
+    }
     out += ", ~" + format_number(c.cycle_units) + " units per cycle";
     std::string breakdown;
     for (size_t i = 1; i < c.units_by_stage.size(); ++i)

@@ -23,7 +23,9 @@ struct rule_cost {
   source_range range;
   policy::stage stage = stage::constant;  ///< Highest stage of the rule.
   double pair_units = 0;                  ///< Units evaluated per (framework, agent) pair.
-  double cycle_units = 0;                 ///< Estimated units per cycle, all stages together.
+  bool per_event = false;  ///< An `on EVENT` metric: costs are per event, not per cycle.
+  double event_units = 0;  ///< Units per event, for `per_event` rules.
+  double cycle_units = 0;  ///< Estimated units per cycle, all stages together.
   /// Units per instance of each stage, indexed by `stage` (what hoisting
   /// leaves to compute once per cycle, role, framework, agent, pair, event).
   std::array<double, 7> units_by_stage{};

@@ -375,6 +375,17 @@ TEST(cost, collections_passed_to_functions_keep_their_bound) {
                   "E0402"));
 }
 
+TEST(cost, event_metrics_cost_per_event) {
+  auto r = check_text("metric counter agora_policy_offers_total {role} help \"x\" on offer += 1;");
+  ASSERT_TRUE(r.ok()) << render_all(r.diagnostics);
+  ASSERT_EQ(r.costs.size(), 1u);
+  EXPECT_TRUE(r.costs[0].per_event);
+  EXPECT_EQ(r.costs[0].event_units, 1);
+  EXPECT_NE(render_costs(r).find("metric agora_policy_offers_total: stage const, 1 unit per event"),
+            std::string::npos)
+      << render_costs(r);
+}
+
 TEST(cost, pair_budget) {
   // 8 tasks per agent (schema) x ~7 units per task: below 500.
   EXPECT_TRUE(codes("filter f: count(t in agent.tasks where t.framework.id == framework.id) "
