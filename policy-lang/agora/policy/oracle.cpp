@@ -25,8 +25,16 @@ struct val {
   std::string s;
   res_vec v{};
 
-  static val error() { return val{flag::error}; }
-  static val missing() { return val{flag::absent}; }
+  static val error() {
+    val x;
+    x.st = flag::error;
+    return x;
+  }
+  static val missing() {
+    val x;
+    x.st = flag::absent;
+    return x;
+  }
   static val number(double d) {
     val x;
     x.n = d;
