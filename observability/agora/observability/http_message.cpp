@@ -82,8 +82,8 @@ http_response http_response::json(std::string body, int status) {
 http_response http_response::error(int status, const std::string& message) {
   http_response r;
   r.status = status;
-  r.body = "{\"error\": \"" + json_escape(message) + "\", \"status\": " + std::to_string(status) +
-           "}";
+  r.body =
+      "{\"error\": \"" + json_escape(message) + "\", \"status\": " + std::to_string(status) + "}";
   return r;
 }
 

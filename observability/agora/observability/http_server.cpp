@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -40,9 +40,7 @@ void init_civetweb_once() {
   std::call_once(once, [] { mg_init_library(0); });
 }
 
-bool civetweb_has_ipv6() {
-  return mg_check_feature(8) != 0;
-}
+bool civetweb_has_ipv6() { return mg_check_feature(8) != 0; }
 
 // Returns `host` as a numeric address civetweb accepts in `listening_ports`
 // (IPv6 in brackets), resolving names (IPv4 preferred); empty on failure
@@ -187,8 +185,8 @@ struct http_server::impl {
         if (std::find(names.begin(), names.end(), m.first) == names.end()) names.push_back(m.first);
     std::sort(names.begin(), names.end());
     for (auto& name : names) allowed += (allowed.empty() ? "" : ", ") + name;
-    failure = http_response::error(405, "method " + method + " not allowed for " + path +
-                                            " (allowed: " + allowed + ")");
+    failure = http_response::error(
+        405, "method " + method + " not allowed for " + path + " (allowed: " + allowed + ")");
     return {};
   }
 
@@ -243,10 +241,10 @@ struct http_server::impl {
         try {
           response = h(req);
           // A handler's content type must not inject header lines.
-          response.content_type.erase(std::remove_if(response.content_type.begin(),
-                                                     response.content_type.end(),
-                                                     [](char c) { return c == '\r' || c == '\n'; }),
-                                      response.content_type.end());
+          response.content_type.erase(
+              std::remove_if(response.content_type.begin(), response.content_type.end(),
+                             [](char c) { return c == '\r' || c == '\n'; }),
+              response.content_type.end());
           if (response.status < 100 || response.status > 999) {
             response = http_response::error(
                 500, "handler returned invalid status " + std::to_string(response.status));
@@ -282,8 +280,8 @@ std::unique_ptr<http_server> http_server::start(const std::string& host, uint16_
                                                 std::string& error, int threads) {
   init_civetweb_once();
   auto state = std::make_unique<impl>();
-  std::string address = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                        std::to_string(port);
+  std::string address =
+      (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   std::string resolved = numeric_host(host, error);
   if (resolved.empty()) {
     error = "cannot listen on " + address + ": " + error;
@@ -292,11 +290,16 @@ std::unique_ptr<http_server> http_server::start(const std::string& host, uint16_
   state->host = host;
   std::string listening = resolved + ":" + std::to_string(port);
   std::string thread_count = std::to_string(std::max(1, threads));
-  const char* options[] = {"listening_ports",   listening.c_str(),
-                           "num_threads",       thread_count.c_str(),
-                           "enable_keep_alive", "no",
-                           "request_timeout_ms", "30000",
-                           "linger_timeout_ms", "1000",
+  const char* options[] = {"listening_ports",
+                           listening.c_str(),
+                           "num_threads",
+                           thread_count.c_str(),
+                           "enable_keep_alive",
+                           "no",
+                           "request_timeout_ms",
+                           "30000",
+                           "linger_timeout_ms",
+                           "1000",
                            nullptr};
   mg_callbacks callbacks{};
   callbacks.begin_request = on_begin_request;
@@ -370,9 +373,7 @@ void http_server::route(const std::string& method, const std::string& path, hand
     impl_->exact[path][method] = std::move(h);
 }
 
-uint16_t http_server::port() const {
-  return impl_->bound_port;
-}
+uint16_t http_server::port() const { return impl_->bound_port; }
 
 std::string http_server::address() const {
   bool v6 = impl_->host.find(':') != std::string::npos;

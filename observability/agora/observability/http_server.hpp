@@ -24,7 +24,7 @@ namespace agora::observability {
 /// and `Connection: close` (no keep-alive). civetweb writes nothing to
 /// stdout; its error messages go to stderr.
 class http_server {
-public:
+ public:
   /// A request handler; see the class comment on threading.
   using handler = std::function<http_response(const http_request&)>;
 
@@ -57,9 +57,11 @@ public:
   /// Returns the address the server listens on, as `host:port`.
   std::string address() const;
 
+  /// The opaque implementation (civetweb context and route table); public
+  /// only so civetweb's C callbacks can reach it.
   struct impl;
 
-private:
+ private:
   explicit http_server(std::unique_ptr<impl> state);
 
   std::unique_ptr<impl> impl_;

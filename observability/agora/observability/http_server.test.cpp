@@ -78,8 +78,8 @@ raw_response parse(std::string raw) {
   while (line_end != std::string::npos) {
     auto start = line_end + 2;
     line_end = head.find("\r\n", start);
-    auto line = head.substr(start, line_end == std::string::npos ? std::string::npos
-                                                                 : line_end - start);
+    auto line =
+        head.substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
     auto colon = line.find(':');
     if (colon == std::string::npos) continue;
     std::string name = line.substr(0, colon);
@@ -118,7 +118,7 @@ raw_response request(uint16_t port, const std::string& method, const std::string
 }
 
 class http_server_test : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     std::string error;
     server = http_server::start("127.0.0.1", 0, error);
@@ -190,7 +190,8 @@ TEST_F(http_server_test, post_body_reaches_handler) {
 }
 
 TEST_F(http_server_test, chunked_request_body_is_decoded) {
-  server->route("POST", "/echo", [](const http_request& req) { return http_response::text(req.body); });
+  server->route("POST", "/echo",
+                [](const http_request& req) { return http_response::text(req.body); });
   auto r = send_raw(server->port(),
                     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                     "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
@@ -223,7 +224,8 @@ TEST_F(http_server_test, wrong_method_is_a_405_json_error_with_allow) {
 }
 
 TEST_F(http_server_test, head_is_served_by_get_without_body) {
-  server->route("GET", "/state", [](const http_request&) { return http_response::json("{\"a\":1}"); });
+  server->route("GET", "/state",
+                [](const http_request&) { return http_response::json("{\"a\":1}"); });
   auto r = request(server->port(), "HEAD", "/state");
   ASSERT_TRUE(r.ok) << r.raw;
   EXPECT_EQ(r.status, 200);
@@ -256,7 +258,8 @@ TEST_F(http_server_test, prefix_routes_longest_wins_and_exact_beats_prefix) {
 }
 
 TEST_F(http_server_test, path_is_url_decoded) {
-  server->route("GET", "/files/*", [](const http_request& req) { return http_response::text(req.path); });
+  server->route("GET", "/files/*",
+                [](const http_request& req) { return http_response::text(req.path); });
   EXPECT_EQ(request(server->port(), "GET", "/files/a%20b").body, "/files/a b");
 }
 
@@ -320,7 +323,8 @@ TEST_F(http_server_test, declared_body_over_one_mib_is_a_413_without_calling_han
 
 TEST_F(http_server_test, sent_body_over_one_mib_is_a_413) {
   server->route("POST", "/size", [](const http_request&) { return http_response::json("{}"); });
-  auto r = request(server->port(), "POST", "/size", std::string(http_server::max_body_size + 1, 'a'));
+  auto r =
+      request(server->port(), "POST", "/size", std::string(http_server::max_body_size + 1, 'a'));
   ASSERT_TRUE(r.ok) << r.raw.substr(0, 200);
   EXPECT_EQ(r.status, 413);
 }
@@ -359,7 +363,8 @@ TEST_F(http_server_test, handlers_run_concurrently) {
 }
 
 TEST_F(http_server_test, many_concurrent_clients_get_their_own_answers) {
-  server->route("GET", "/id", [](const http_request& req) { return http_response::text(req.param("i")); });
+  server->route("GET", "/id",
+                [](const http_request& req) { return http_response::text(req.param("i")); });
   constexpr int clients = 8;
   constexpr int per_client = 25;
   std::atomic<int> good{0};
@@ -379,7 +384,8 @@ TEST_F(http_server_test, many_concurrent_clients_get_their_own_answers) {
 
 TEST_F(http_server_test, serve_metrics_exposes_a_registry) {
   auto registry = std::make_shared<prometheus::Registry>();
-  auto& family = prometheus::BuildCounter().Name("agora_requests_total").Help("Requests.").Register(*registry);
+  auto& family =
+      prometheus::BuildCounter().Name("agora_requests_total").Help("Requests.").Register(*registry);
   auto& counter = family.Add({});
   serve_metrics(*server, registry);
   counter.Increment(5);
@@ -398,9 +404,10 @@ TEST_F(http_server_test, works_with_curl) {
   });
   server->route("POST", "/big", [](const http_request&) { return http_response::json("{}"); });
   // A 5000-byte body makes curl send `Expect: 100-continue`.
-  std::string cmd = "head -c 5000 /dev/zero | /usr/bin/curl -sS --max-time 20 -o - -w ' %{http_code}' "
-                    "--data-binary @- 'http://127.0.0.1:" + std::to_string(server->port()) +
-                    "/echo?q=a%20b' 2>&1";
+  std::string cmd =
+      "head -c 5000 /dev/zero | /usr/bin/curl -sS --max-time 20 -o - -w ' %{http_code}' "
+      "--data-binary @- 'http://127.0.0.1:" +
+      std::to_string(server->port()) + "/echo?q=a%20b' 2>&1";
   std::string out;
   if (FILE* p = popen(cmd.c_str(), "r")) {
     char buf[512];
@@ -408,8 +415,10 @@ TEST_F(http_server_test, works_with_curl) {
     pclose(p);
   }
   EXPECT_EQ(out, "{\"len\": 5000, \"q\": \"a b\"} 200");
-  cmd = "head -c 2000000 /dev/zero | /usr/bin/curl -sS --max-time 20 -o - -w ' %{http_code}' "
-        "--data-binary @- 'http://127.0.0.1:" + std::to_string(server->port()) + "/big' 2>&1";
+  cmd =
+      "head -c 2000000 /dev/zero | /usr/bin/curl -sS --max-time 20 -o - -w ' %{http_code}' "
+      "--data-binary @- 'http://127.0.0.1:" +
+      std::to_string(server->port()) + "/big' 2>&1";
   out.clear();
   if (FILE* p = popen(cmd.c_str(), "r")) {
     char buf[512];
@@ -456,7 +465,8 @@ TEST(http_server, ipv6_either_works_or_fails_clearly) {
   if (server) {
     EXPECT_EQ(server->address(), "[::1]:" + std::to_string(server->port()));
   } else {
-    EXPECT_EQ(error, "cannot listen on [::1]:0: IPv6 addresses are not supported by this civetweb build");
+    EXPECT_EQ(error,
+              "cannot listen on [::1]:0: IPv6 addresses are not supported by this civetweb build");
   }
 }
 

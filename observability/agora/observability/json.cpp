@@ -43,8 +43,6 @@ std::string json_escape(const std::string& s) {
   return out;
 }
 
-std::string json_quote(const std::string& s) {
-  return '"' + json_escape(s) + '"';
-}
+std::string json_quote(const std::string& s) { return '"' + json_escape(s) + '"'; }
 
 }  // namespace agora::observability

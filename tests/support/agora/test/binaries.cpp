@@ -16,12 +16,8 @@ std::string binary_dir() {
   return AGORA_BIN_DIR;
 }
 
-std::string binary_path(const std::string& name) {
-  return binary_dir() + "/" + name;
-}
+std::string binary_path(const std::string& name) { return binary_dir() + "/" + name; }
 
-bool binary_exists(const std::string& name) {
-  return access(binary_path(name).c_str(), X_OK) == 0;
-}
+bool binary_exists(const std::string& name) { return access(binary_path(name).c_str(), X_OK) == 0; }
 
 }  // namespace agora::test

@@ -46,9 +46,7 @@ bool read_stat(pid_t pid, proc_stat& out) {
   return static_cast<bool>(rest >> out.state >> out.ppid >> out.pgrp);
 }
 
-bool is_dead_state(char state) {
-  return state == 'Z' || state == 'X' || state == 'x';
-}
+bool is_dead_state(char state) { return state == 'Z' || state == 'X' || state == 'x'; }
 
 std::vector<proc_stat> all_processes() {
   std::vector<proc_stat> result;
@@ -123,9 +121,7 @@ std::vector<pid_t> process_descendants(pid_t pid) {
 
 child_process::child_process() = default;
 
-child_process::~child_process() {
-  terminate();
-}
+child_process::~child_process() { terminate(); }
 
 bool child_process::start(const std::string& binary, const std::vector<std::string>& args,
                           const environment& env, std::string* error) {
@@ -133,7 +129,8 @@ bool child_process::start(const std::string& binary, const std::vector<std::stri
     if (error != nullptr) *error = message;
     return false;
   };
-  if (pid_ > 0 && !status_) return fail("a process is already running (pid " + std::to_string(pid_) + ")");
+  if (pid_ > 0 && !status_)
+    return fail("a process is already running (pid " + std::to_string(pid_) + ")");
 
   // Everything the child needs is prepared before `fork`: between `fork` and
   // `exec` only async-signal-safe calls are allowed (the test is threaded).
@@ -294,8 +291,8 @@ std::optional<int> child_process::wait_exit(std::chrono::milliseconds timeout) {
     // Sleep on the pidfd until the process exits or the deadline passes.
     for (;;) {
       // Rounded up, so the wait never ends before the deadline.
-      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline -
-                                                               std::chrono::steady_clock::now());
+      auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       pollfd p{fd, POLLIN, 0};
       int rc = ::poll(&p, 1, left.count() > 0 ? static_cast<int>(left.count()) : 0);
       if (rc < 0 && errno == EINTR) continue;

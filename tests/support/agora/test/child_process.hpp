@@ -36,7 +36,7 @@ std::vector<pid_t> process_descendants(pid_t pid);
 ///
 /// Not thread-safe: use one object from one thread (the test's).
 class child_process {
-public:
+ public:
   /// Environment additions: each entry overrides or adds a variable.
   using environment = std::map<std::string, std::string>;
 
@@ -107,7 +107,7 @@ public:
   /// last lines of stdout and stderr.
   std::string describe() const;
 
-private:
+ private:
   // Records a `waitpid` status.
   void record(int wait_status);
 

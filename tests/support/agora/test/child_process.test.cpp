@@ -131,9 +131,9 @@ TEST(child_process, terminate_kills_the_process_group_including_grandchildren) {
   temp_dir dir;
   auto pids = dir.file("pids");
   child_process p;
-  ASSERT_TRUE(p.start("/bin/sh", {"-c", "sleep 1000 & echo $! > " + pids +
-                                            "; sleep 1000 & echo $! >> " + pids +
-                                            "; echo ready; wait"}));
+  ASSERT_TRUE(
+      p.start("/bin/sh", {"-c", "sleep 1000 & echo $! > " + pids + "; sleep 1000 & echo $! >> " +
+                                    pids + "; echo ready; wait"}));
   ASSERT_TRUE(p.wait_for_output("ready", 10s)) << p.describe();
   auto grandchildren = read_pids(pids);
   ASSERT_EQ(grandchildren.size(), 2u);
@@ -167,7 +167,8 @@ TEST(child_process, terminate_escalates_to_sigkill_when_sigterm_is_ignored) {
   ASSERT_TRUE(p.wait_for_output("ready", 10s));
   // `exec` replaces the shell; wait until the ignored SIGTERM is inherited by
   // `sleep` (the exec happened), so the grace period is really used.
-  ASSERT_TRUE(wait_until([&] { return read_file("/proc/" + std::to_string(p.pid()) + "/comm") == "sleep\n"; }, 10s));
+  ASSERT_TRUE(wait_until(
+      [&] { return read_file("/proc/" + std::to_string(p.pid()) + "/comm") == "sleep\n"; }, 10s));
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(p.terminate(300ms), 128 + SIGKILL);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
@@ -179,8 +180,8 @@ TEST(child_process, terminate_kills_descendants_that_left_the_group) {
   auto pids = dir.file("pids");
   child_process p;
   // `setsid` puts the sleeper in a new session (and group) of its own.
-  ASSERT_TRUE(p.start("/bin/sh",
-                      {"-c", "setsid sleep 1000 & echo $! > " + pids + "; echo ready; wait"}));
+  ASSERT_TRUE(
+      p.start("/bin/sh", {"-c", "setsid sleep 1000 & echo $! > " + pids + "; echo ready; wait"}));
   ASSERT_TRUE(p.wait_for_output("ready", 10s));
   auto escaped = read_pids(pids);
   ASSERT_EQ(escaped.size(), 1u);
@@ -197,7 +198,8 @@ TEST(child_process, destructor_terminates_and_reaps_everything) {
   std::vector<pid_t> grandchildren;
   {
     child_process p;
-    ASSERT_TRUE(p.start("/bin/sh", {"-c", "sleep 1000 & echo $! > " + pids + "; echo ready; wait"}));
+    ASSERT_TRUE(
+        p.start("/bin/sh", {"-c", "sleep 1000 & echo $! > " + pids + "; echo ready; wait"}));
     ASSERT_TRUE(p.wait_for_output("ready", 10s));
     leader = p.pid();
     grandchildren = read_pids(pids);
@@ -211,8 +213,9 @@ TEST(child_process, destructor_terminates_and_reaps_everything) {
 
 TEST(child_process, wait_for_output_sees_late_output_on_either_stream) {
   child_process p;
-  ASSERT_TRUE(p.start("/bin/sh", {"-c", "echo starting; read x < /dev/null; "
-                                        "sh -c 'echo listening on 5050 >&2'; exec sleep 1000"}));
+  ASSERT_TRUE(p.start("/bin/sh", {"-c",
+                                  "echo starting; read x < /dev/null; "
+                                  "sh -c 'echo listening on 5050 >&2'; exec sleep 1000"}));
   EXPECT_TRUE(p.wait_for_output("listening on 5050", 10s)) << p.describe();
   EXPECT_TRUE(p.wait_for_output("starting", 1s));
   EXPECT_TRUE(p.running());

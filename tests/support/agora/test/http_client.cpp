@@ -185,8 +185,10 @@ http_result http_request(const std::string& method, const std::string& host, uin
       }
       continue;
     } else {
-      if (!raw.empty()) eof = true;  // A reset after the response: use what came.
-      else result.error = std::string("receive failed: ") + std::strerror(errno);
+      if (!raw.empty())
+        eof = true;  // A reset after the response: use what came.
+      else
+        result.error = std::string("receive failed: ") + std::strerror(errno);
       break;
     }
     // Stop early once a response with Content-Length is complete.

@@ -19,13 +19,14 @@ using namespace std::chrono_literals;
 namespace obs = agora::observability;
 
 class http_client_test : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
     std::string error;
     server = obs::http_server::start("127.0.0.1", 0, error);
     ASSERT_NE(server, nullptr) << error;
     server->route("GET", "/state", [](const obs::http_request& req) {
-      return obs::http_response::json("{\"who\": \"" + obs::json_escape(req.param("who", "all")) + "\"}");
+      return obs::http_response::json("{\"who\": \"" + obs::json_escape(req.param("who", "all")) +
+                                      "\"}");
     });
     server->route("POST", "/echo", [](const obs::http_request& req) {
       return obs::http_response{202, "text/plain", "got " + req.body};

@@ -54,7 +54,12 @@ TEST(wait_until, returns_when_the_event_happens) {
 TEST(wait_until, times_out_after_the_bound) {
   int calls = 0;
   auto t0 = std::chrono::steady_clock::now();
-  EXPECT_FALSE(wait_until([&] { ++calls; return false; }, 250ms, 20ms));
+  EXPECT_FALSE(wait_until(
+      [&] {
+        ++calls;
+        return false;
+      },
+      250ms, 20ms));
   auto took = std::chrono::steady_clock::now() - t0;
   EXPECT_GE(took, 250ms);
   EXPECT_LT(took, 2s);

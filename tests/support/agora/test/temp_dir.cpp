@@ -24,9 +24,7 @@ temp_dir::temp_dir(const std::string& prefix) {
   path_ = buf.data();
 }
 
-temp_dir::~temp_dir() {
-  remove();
-}
+temp_dir::~temp_dir() { remove(); }
 
 temp_dir::temp_dir(temp_dir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
 
@@ -38,9 +36,7 @@ temp_dir& temp_dir::operator=(temp_dir&& other) noexcept {
   return *this;
 }
 
-std::string temp_dir::file(const std::string& name) const {
-  return path_ + "/" + name;
-}
+std::string temp_dir::file(const std::string& name) const { return path_ + "/" + name; }
 
 std::string temp_dir::write(const std::string& name, const std::string& content) const {
   auto target = file(name);

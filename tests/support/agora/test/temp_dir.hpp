@@ -9,7 +9,7 @@ namespace agora::test {
 /// is set (to anything but "" or "0"), in which case its path is printed to
 /// stderr for a post-mortem.
 class temp_dir {
-public:
+ public:
   /// Creates `<tmp>/<prefix>-XXXXXX`; throws std::runtime_error on failure.
   explicit temp_dir(const std::string& prefix = "agora-test");
   ~temp_dir();
@@ -32,7 +32,7 @@ public:
   /// Returns true if directories are kept (see the class comment).
   static bool keep_requested();
 
-private:
+ private:
   void remove();
 
   std::string path_;

@@ -37,8 +37,8 @@ bool on_path(const std::string& name) {
 // the many SLF4J bindings in /usr/share/java wins; slf4j-nop is silent).
 std::string class_path() {
   std::string simple = "/usr/share/java/slf4j-simple.jar";
-  return "/etc/zookeeper/conf:" + (access(simple.c_str(), R_OK) == 0 ? simple + ":" : std::string()) +
-         "/usr/share/java/*";
+  return "/etc/zookeeper/conf:" +
+         (access(simple.c_str(), R_OK) == 0 ? simple + ":" : std::string()) + "/usr/share/java/*";
 }
 
 }  // namespace
@@ -53,9 +53,7 @@ bool zookeeper_server::available() {
 
 zookeeper_server::zookeeper_server() : dir_("agora-zookeeper") {}
 
-zookeeper_server::~zookeeper_server() {
-  stop();
-}
+zookeeper_server::~zookeeper_server() { stop(); }
 
 std::string zookeeper_server::connect_string() const {
   return "127.0.0.1:" + std::to_string(port_);
@@ -110,7 +108,8 @@ bool zookeeper_server::start(std::chrono::milliseconds timeout, std::string* err
     return false;
   };
   if (process_ && process_->running()) return fail("ZooKeeper is already running");
-  if (!available()) return fail("ZooKeeper is not available (needs java and /usr/share/java/zookeeper*.jar)");
+  if (!available())
+    return fail("ZooKeeper is not available (needs java and /usr/share/java/zookeeper*.jar)");
   if (port_ == 0) port_ = free_port();
   std::error_code ec;
   std::filesystem::create_directories(dir_.file("data"), ec);
@@ -132,13 +131,12 @@ bool zookeeper_server::start(std::chrono::milliseconds timeout, std::string* err
   bool started = process_->start(
       "java",
       {"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-       "-Dzookeeper.log.dir=" + dir_.file("logs"),
-       "-Dzookeeper.jmx.log4j.disable=true", "-cp", class_path(),
-       "org.apache.zookeeper.server.quorum.QuorumPeerMain", dir_.file("zoo.cfg")},
+       "-Dzookeeper.log.dir=" + dir_.file("logs"), "-Dzookeeper.jmx.log4j.disable=true", "-cp",
+       class_path(), "org.apache.zookeeper.server.quorum.QuorumPeerMain", dir_.file("zoo.cfg")},
       {}, &start_error);
   if (!started) return fail("cannot start ZooKeeper: " + start_error);
   bool up = wait_until([&] { return !process_->running() || serving(); }, timeout,
-                        std::chrono::milliseconds(50));
+                       std::chrono::milliseconds(50));
   if (!up || !process_->running()) {
     std::string what = process_->describe();
     process_->terminate(std::chrono::seconds(2));

@@ -18,7 +18,7 @@ namespace agora::test {
 /// Tests that need it should skip when `available()` is false:
 /// `if (!zookeeper_server::available()) GTEST_SKIP() << "...";`
 class zookeeper_server {
-public:
+ public:
   /// Returns true if `java` is on `PATH` and a ZooKeeper server jar is in
   /// /usr/share/java.
   static bool available();
@@ -69,7 +69,7 @@ public:
   /// Returns the JVM process (for its output, or to kill it in tests).
   child_process& process() { return *process_; }
 
-private:
+ private:
   temp_dir dir_;
   uint16_t port_ = 0;
   std::unique_ptr<child_process> process_;

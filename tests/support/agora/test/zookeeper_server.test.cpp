@@ -21,8 +21,9 @@ TEST(zookeeper_server, starts_answers_ruok_and_stops) {
   EXPECT_NE(srvr.find("Zookeeper version: 3.8"), std::string::npos) << srvr;
   EXPECT_NE(srvr.find("Mode: standalone"), std::string::npos) << srvr;
   // ZooKeeper's log goes to the captured stderr, not to the terminal.
-  EXPECT_NE(zk.process().stderr_text().find("binding to port /127.0.0.1:" + std::to_string(zk.port())),
-            std::string::npos);
+  EXPECT_NE(
+      zk.process().stderr_text().find("binding to port /127.0.0.1:" + std::to_string(zk.port())),
+      std::string::npos);
 
   pid_t pid = zk.process().pid();
   zk.stop();
