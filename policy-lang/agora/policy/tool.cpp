@@ -7,6 +7,7 @@
 #include "agora/policy/formatter.hpp"
 #include "agora/policy/parser.hpp"
 #include "agora/policy/schema.hpp"
+#include "agora/policy/tool_disasm.hpp"
 
 namespace agora::policy {
 
@@ -157,7 +158,9 @@ int run_policy_tool(const std::vector<std::string>& args, std::ostream& out, std
       out << usage;
       return 0;
     }
-    if (verb == "test" || verb == "disasm" || verb == "explain" || verb == "sim") {
+    // Back-end verbs live in their own files (tool_disasm.cpp).
+    if (verb == "disasm") return run_policy_disasm(args, out, err);
+    if (verb == "test" || verb == "explain" || verb == "sim") {
       err << "agora policy " << verb << ": not implemented yet\n";
       return 2;
     }

@@ -13,6 +13,7 @@
 
 #include "agora/policy/compiler.hpp"
 #include "agora/policy/oracle.hpp"
+#include "agora/policy/tool.hpp"
 #include "agora/policy/tool_disasm.hpp"
 #include "agora/policy/vm.hpp"
 
@@ -65,6 +66,19 @@ INSTANTIATE_TEST_SUITE_P(examples, disasm_golden,
                            std::string n = info.param;
                            return n.substr(0, n.find('.'));
                          });
+
+TEST(tool_disasm, verb_exit_codes) {
+  std::ostringstream out, err;
+  EXPECT_EQ(run_policy_tool({"disasm", examples + "/drf.policy"}, out, err), 0) << err.str();
+  EXPECT_NE(out.str().find("hash 41718cb440e376bc"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("FITS"), std::string::npos);
+  std::ostringstream out2, err2;
+  EXPECT_EQ(run_policy_tool({"disasm", examples + "/rack_local.policy"}, out2, err2), 1);
+  EXPECT_NE(out2.str().find("E0901"), std::string::npos);
+  std::ostringstream out3, err3;
+  EXPECT_EQ(run_policy_tool({"disasm"}, out3, err3), 2);
+  EXPECT_EQ(run_policy_tool({"disasm", "a", "--bogus"}, out3, err3), 2);
+}
 
 TEST(program_hash, stable_and_sensitive) {
   auto a = load_policy(examples + "/drf.policy");
