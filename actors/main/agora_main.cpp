@@ -73,6 +73,19 @@ struct framework_flags {
   }
 };
 
+/// The actor system of a framework process: protocol announced, middleman
+/// loaded (to reach a remote master).
+struct client_system {
+  caf::actor_system_config cfg;
+  caf::actor_system sys;
+  client_system() : sys(configure(cfg)) {}
+  static caf::actor_system_config& configure(caf::actor_system_config& cfg) {
+    protocol::announce(cfg);
+    cfg.load<caf::io::middleman>();
+    return cfg;
+  }
+};
+
 /// Runs a driver for `sched` until it stops; returns false on `timeout`.
 bool run_driver(caf::actor_system& sys, scheduler::driver_config cfg,
                 std::shared_ptr<scheduler::scheduler> sched, std::chrono::milliseconds timeout) {
@@ -122,10 +135,8 @@ int cmd_execute(int argc, char** argv) {
     return 2;
   }
   opts.res = ff.res;
-  caf::actor_system_config sys_cfg;
-  protocol::announce(sys_cfg);
-  sys_cfg.load<caf::io::middleman>();
-  caf::actor_system sys{sys_cfg};
+  client_system client;
+  auto& sys = client.sys;
   auto sched = std::make_shared<main::execute_scheduler>(opts);
   if (!run_driver(sys, cfg, sched, timeout)) {
     std::cerr << "agora execute: timed out after " << timeout.count() << "ms\n";
@@ -153,10 +164,8 @@ int cmd_demo(int argc, char** argv) {
     return 2;
   }
   opts.res = ff.res;
-  caf::actor_system_config sys_cfg;
-  protocol::announce(sys_cfg);
-  sys_cfg.load<caf::io::middleman>();
-  caf::actor_system sys{sys_cfg};
+  client_system client;
+  auto& sys = client.sys;
   auto sched = std::make_shared<main::demo_scheduler>(opts);
   run_driver(sys, cfg, sched, std::chrono::milliseconds{0});
   auto s = sched->current();

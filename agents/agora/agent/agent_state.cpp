@@ -1,5 +1,7 @@
 #include "agora/agent/agent_state.hpp"
 
+#include "agora/protocol/json.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -24,29 +26,11 @@ int64_t now_ns() {
 using writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void str(writer& w, const char* key, const std::string& value) {
-  w.Key(key);
-  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+  protocol::json::string_field(w, key, value);
 }
 
-// Same shape as the master's `/state` resources.
 void write_resources(writer& w, const char* key, const protocol::resources& r) {
-  w.Key(key);
-  w.StartObject();
-  w.Key("cpus");
-  w.Double(r.cpus());
-  w.Key("mem");
-  w.Int64(r.mem_bytes);
-  w.Key("disk");
-  w.Int64(r.disk_bytes);
-  w.Key("gpus");
-  w.Int64(r.gpus);
-  std::string ports = "[";
-  for (size_t i = 0; i < r.ports.size(); ++i) {
-    if (i > 0) ports += ",";
-    ports += std::to_string(r.ports[i].begin) + "-" + std::to_string(r.ports[i].end);
-  }
-  str(w, "ports", ports + "]");
-  w.EndObject();
+  protocol::json::resources_field(w, key, r);
 }
 
 void write_task(writer& w, const task_record& t) {

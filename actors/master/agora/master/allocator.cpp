@@ -160,6 +160,21 @@ bool allocator::filtered(framework_entry& fw, const std::string& agent_id,
   return false;
 }
 
+namespace {
+
+/// Returns the names in ascending order of their keys, ties by name.
+std::vector<std::string> order_by_key(std::vector<std::pair<double, const std::string*>> keyed) {
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : *a.second < *b.second;
+  });
+  std::vector<std::string> out;
+  out.reserve(keyed.size());
+  for (const auto& k : keyed) out.push_back(*k.second);
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::string> allocator::sorted_roles() const {
   std::vector<std::pair<double, const std::string*>> keyed;
   keyed.reserve(roles_.size());
@@ -168,13 +183,7 @@ std::vector<std::string> allocator::sorted_roles() const {
     keyed.emplace_back(policy_->role_key(dominant_share(r.allocated, total_), weight(name)),
                        &name);
   }
-  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first < b.first : *a.second < *b.second;
-  });
-  std::vector<std::string> out;
-  out.reserve(keyed.size());
-  for (const auto& k : keyed) out.push_back(*k.second);
-  return out;
+  return order_by_key(std::move(keyed));
 }
 
 std::vector<std::string> allocator::sorted_frameworks(const role_entry& role) const {
@@ -186,13 +195,7 @@ std::vector<std::string> allocator::sorted_frameworks(const role_entry& role) co
                                                          : dominant_share(it->second, total_);
     keyed.emplace_back(policy_->framework_key(share), &id);
   }
-  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first < b.first : *a.second < *b.second;
-  });
-  std::vector<std::string> out;
-  out.reserve(keyed.size());
-  for (const auto& k : keyed) out.push_back(*k.second);
-  return out;
+  return order_by_key(std::move(keyed));
 }
 
 std::vector<offer_decision> allocator::allocate(clock_type::time_point now) {

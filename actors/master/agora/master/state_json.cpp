@@ -4,6 +4,7 @@
 #include <rapidjson/writer.h>
 
 #include "agora/master/master_actor.hpp"
+#include "agora/protocol/json.hpp"
 
 namespace agora::master {
 
@@ -12,30 +13,11 @@ namespace {
 using writer = rapidjson::Writer<rapidjson::StringBuffer>;
 
 void str(writer& w, const char* key, const std::string& value) {
-  w.Key(key);
-  w.String(value.c_str(), static_cast<rapidjson::SizeType>(value.size()));
+  protocol::json::string_field(w, key, value);
 }
 
 void write_resources(writer& w, const char* key, const protocol::resources& r) {
-  w.Key(key);
-  w.StartObject();
-  w.Key("cpus");
-  w.Double(r.cpus());
-  w.Key("mem");
-  w.Int64(r.mem_bytes);
-  w.Key("disk");
-  w.Int64(r.disk_bytes);
-  w.Key("gpus");
-  w.Int64(r.gpus);
-  str(w, "ports", [&] {
-    std::string s = "[";
-    for (size_t i = 0; i < r.ports.size(); ++i) {
-      if (i > 0) s += ",";
-      s += std::to_string(r.ports[i].begin) + "-" + std::to_string(r.ports[i].end);
-    }
-    return s + "]";
-  }());
-  w.EndObject();
+  protocol::json::resources_field(w, key, r);
 }
 
 void write_attributes(writer& w, const protocol::attribute_map& attrs) {
