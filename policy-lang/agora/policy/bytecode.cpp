@@ -13,7 +13,8 @@ const char* to_string(opcode op) {
       "LT_F",   "LE_F",    "EQ_F",    "NE_F",    "EQ_B",     "NE_B",         "EQ_SYM",    "NE_SYM",
       "NOT",    "AND",     "OR",      "SELECT",  "SELECTV",  "COALESCE",     "COALESCEV", "HAS",
       "HASV",   "RES_ADD", "RES_SUB", "RES_DIV", "RES_MULK", "RES_DIVK",     "RES_GET",   "PROJ",
-      "PROJ_R", "RMAX",    "RMIN",    "RMEAN",   "FITS",     "JMP_IF_FALSE", "JMP",       "FILTER",
+      "PROJ_R", "RMAX",    "RMIN",    "RMEAN",   "FITS",     "JMP_IF_FALSE", "JMP", "ITER", "NEXT", "AGG_INIT", "ACC_SUM", "ACC_COUNT", "ACC_MIN",
+      "ACC_MAX", "ACC_ANY", "ACC_ALL", "AGG_END", "FILTER",
       "SCORE",  "RET"};
   static_assert(sizeof(names) / sizeof(names[0]) == opcode_count, "one name per opcode");
   auto i = static_cast<size_t>(op);
@@ -68,7 +69,7 @@ void put_str(std::string& out, const std::string& s) {
 }  // namespace
 
 std::string program::canonical_bytes() const {
-  std::string out = "AGPB1";  // Format tag, bumped when the layout changes.
+  std::string out = "AGPB2";  // Format tag, bumped when the layout changes.
   put_str(out, name);
   put_u64(out, static_cast<uint64_t>(version));
   put_u64(out, resources.size());
@@ -134,7 +135,8 @@ std::string number_text(double d) {
 }
 
 std::string field_text(const program& p, const field_ref& f) {
-  static const char* objects[] = {"cluster", "role", "framework", "agent"};
+  static const char* objects[] = {"cluster", "role", "framework", "agent",
+                                  "each(roles)", "each(frameworks)", "each(agents)"};
   std::string s = objects[static_cast<size_t>(f.obj)];
   s += "." + f.name;
   if (!f.key.empty()) s += "." + f.key;
@@ -254,6 +256,26 @@ std::string disassemble(const program& p) {
         case opcode::JMP:
           operands = std::to_string(i.bx());
           comment = "to " + std::to_string(k + 2 + i.bx());
+          break;
+        case opcode::ITER: {
+          static const char* colls[] = {"roles", "frameworks", "agents"};
+          operands = std::to_string(i.b) + " " + std::to_string(i.c);
+          comment = std::string("for each of ") + (i.b < 3 ? colls[i.b] : "?") +
+                    ", if empty to " + std::to_string(k + 2 + i.c);
+          break;
+        }
+        case opcode::NEXT:
+          operands = std::to_string(i.bx());
+          comment = "loop to " + std::to_string(k + 2 - i.bx());
+          break;
+        case opcode::AGG_INIT: {
+          static const char* aggs[] = {"sum", "count", "min", "max", "any", "all"};
+          operands = r(i.a) + " " + std::to_string(i.b);
+          comment = i.b < 6 ? aggs[i.b] : "?";
+          break;
+        }
+        case opcode::AGG_END:
+          operands = r(i.a);
           break;
         case opcode::RET:
           break;

@@ -24,8 +24,10 @@
 ///   A, B, C; `Bx` is B | C << 8 (16 bits, constant and field indexes).
 /// * Unless an opcode says otherwise, a result is an error when an operand
 ///   is an error or absent, and a value otherwise ("errors are values").
-/// * Control flow: only forward jumps; FILTER ends the pair chunk early.
-///   There is no backward edge yet (aggregates need ITER, not implemented).
+/// * Control flow: forward jumps only; FILTER ends the pair chunk early.
+///   The only backward edge is NEXT, closing one ITER loop over a collection
+///   whose size is known when the loop starts (`roles`, `frameworks`,
+///   `agents`); loops do not nest.
 namespace agora::policy {
 
 /// Opcodes. `R` scalar register, `V` vector register, `K` number constant,
@@ -80,6 +82,16 @@ enum class opcode : uint8_t {
   FITS,       ///< R[A] = V[B][i] <= V[C][i] for every resource i.
   JMP_IF_FALSE,  ///< if R[A] is not true: pc += Bx (forward only).
   JMP,           ///< pc += Bx (forward only).
+  ITER,       ///< Start a loop over collection B (0 roles, 1 frameworks, 2 agents) at element 0; if it is empty, pc += C.
+  NEXT,       ///< Advance the loop; if elements remain, pc -= Bx (the only backward jump).
+  AGG_INIT,   ///< R[A] = the empty value of aggregate kind B (0 sum, 1 count, 2 min, 3 max, 4 any, 5 all).
+  ACC_SUM,    ///< If R[C] (where) errs: R[A] = error; else if R[C]: R[A] += R[B] (error if R[B] errs).
+  ACC_COUNT,  ///< If R[C] (where) errs: R[A] = error; else if R[C]: R[A] += 1.
+  ACC_MIN,    ///< If R[C] errs: R[A] = error; else if R[C]: R[A] = min(R[A], R[B]) (R[B] if R[A] is empty).
+  ACC_MAX,    ///< If R[C] errs: R[A] = error; else if R[C]: R[A] = max(R[A], R[B]) (R[B] if R[A] is empty).
+  ACC_ANY,    ///< If R[C]: R[A] = R[A] || R[B] (CEL: true wins over errors; a where error is an error).
+  ACC_ALL,    ///< If R[C]: R[A] = R[A] && R[B] (CEL: false wins over errors; a where error is an error).
+  AGG_END,    ///< If R[A] is empty (min/max over no element): R[A] = error.
   FILTER,  ///< if R[A] is not true: count an error for rule Bx if it errs, reject the pair, return.
   SCORE,   ///< score += weight(rule Bx) * R[A]; an error adds 0 and is counted for rule Bx.
   RET,     ///< End of the chunk.
@@ -118,7 +130,9 @@ enum class value_kind : uint8_t { number, boolean, symbol, vector };
 /// A field a FIELD/FIELDV instruction loads. `key` names the attribute,
 /// label or metric for those kinds.
 struct field_ref {
-  enum class object : uint8_t { cluster, role, framework, agent } obj = object::cluster;
+  /// `each_*`: the element of the running ITER loop.
+  enum class object : uint8_t { cluster, role, framework, agent, each_role, each_framework, each_agent } obj =
+      object::cluster;
   std::string name;  ///< `weight`, `allocated`, `attributes`, `labels`, `metrics`...
   std::string key;   ///< Attribute, label or metric name; else empty.
   value_kind kind = value_kind::number;

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <map>
 #include <stdexcept>
+#include <utility>
 
 #include "agora/policy/detail/vm_ops.hpp"
 #include "agora/policy/formatter.hpp"
@@ -27,9 +28,16 @@ struct unsupported {
   std::string what;
 };
 
+/// The stage lattice (const <= cycle <= role <= framework, cycle <= agent,
+/// pair above both). Kept here rather than calling `policy::join`, whose
+/// `stage_leq(cycle, const)` answers true.
 chunk_id join_chunk(chunk_id a, chunk_id b) {
-  auto to = [](chunk_id c) { return static_cast<stage>(static_cast<int>(c)); };
-  return static_cast<chunk_id>(static_cast<int>(join(to(a), to(b))));
+  if (a == b) return a;
+  if (a > b) std::swap(a, b);
+  if (a == chunk_id::constant || a == chunk_id::cycle) return b;
+  // role < framework; {role, framework} with agent, or anything with pair: pair.
+  if (a == chunk_id::role && b == chunk_id::framework) return b;
+  return chunk_id::pair;
 }
 
 /// One IR node: a value computed by one instruction (hash-consed, so equal
@@ -46,13 +54,30 @@ struct node {
   int reg = -1;
   uint32_t line = 0;
   int rule = -1;  // Rule that first emitted it (for costs).
+  int loop = -1;  // The aggregate loop whose element it depends on, if any.
+  int owns = -1;  // For aggregates (ACC_*): the loop it runs.
+  std::vector<int> body;  // For aggregates: the loop nodes, in order.
 };
 
 /// What a subexpression compiles to: a value node or a domain object.
 struct operand {
-  enum class obj { none, cluster, cycle, role, framework, agent, labels, attributes, metrics };
+  enum class obj {
+    none,
+    cluster,
+    cycle,
+    role,
+    framework,
+    agent,
+    labels,
+    attributes,
+    metrics,
+    each_role,
+    each_framework,
+    each_agent
+  };
   int n = -1;
   obj o = obj::none;
+  int loop = -1;  // For `each_*`: the aggregate's loop.
 };
 
 using env = std::map<std::string, operand>;
@@ -77,7 +102,13 @@ class compiler {
           "`agora policy check` accepts it; the bytecode back end does not lower it yet"));
       return out;
     }
-    if (!emit(out)) return out;
+    try {
+      if (!emit(out)) return out;
+    } catch (const unsupported& u) {
+      out.diagnostics.push_back(make_file_diagnostic(
+          source_.name(), "E0901", u.what + " is not supported by the compiler yet"));
+      return out;
+    }
     out.prog = std::make_shared<const program>(std::move(prog_));
     return out;
   }
@@ -146,8 +177,13 @@ class compiler {
     if (n.a >= 0) n.st = join_chunk(n.st, nodes_[static_cast<size_t>(n.a)].st);
     if (n.b >= 0) n.st = join_chunk(n.st, nodes_[static_cast<size_t>(n.b)].st);
     if (n.c >= 0) n.st = join_chunk(n.st, nodes_[static_cast<size_t>(n.c)].st);
-    fold(n);
+    bool aggregate = n.owns >= 0;
+    for (int x : {n.a, n.b, n.c})
+      if (x >= 0 && !aggregate) n.loop = std::max(n.loop, nodes_[static_cast<size_t>(x)].loop);
+    if (n.loop < 0) fold(n);
     std::string key;
+    key.append(reinterpret_cast<const char*>(&n.loop), sizeof n.loop);
+    key.append(reinterpret_cast<const char*>(&n.owns), sizeof n.owns);
     key.push_back(static_cast<char>(n.op));
     for (int x : {n.a, n.b, n.c}) key.append(reinterpret_cast<const char*>(&x), sizeof x);
     key.append(reinterpret_cast<const char*>(&n.imm), sizeof n.imm);
@@ -264,7 +300,7 @@ class compiler {
   }
 
   int field(field_ref::object obj, const std::string& name, const std::string& key, value_kind kind,
-            bool vec, const std::string& note) {
+            bool vec, const std::string& note, int loop = -1) {
     uint32_t index = 0;
     for (; index < prog_.fields.size(); ++index) {
       auto& f = prog_.fields[index];
@@ -289,6 +325,12 @@ class compiler {
         break;
       case field_ref::object::agent:
         n.st = chunk_id::agent;
+        break;
+      case field_ref::object::each_role:
+      case field_ref::object::each_framework:
+      case field_ref::object::each_agent:
+        n.st = chunk_id::cycle;  // The collections are cycle-stage.
+        n.loop = loop;
         break;
     }
     return make(n);
@@ -389,6 +431,17 @@ class compiler {
         return {field(F::agent, "attributes", m, kind_of(), false, note), O::none};
       case O::metrics:
         return {field(F::agent, "metrics", m, kind_of(), false, note), O::none};
+      case O::each_role:
+      case O::each_framework:
+      case O::each_agent: {
+        if (m == "role" || m == "labels" || m == "attributes" || m == "metrics" ||
+            e.ty.kind == K::list || e.ty.kind == K::ports)
+          throw unsupported{e.range, "`" + note + "` inside an aggregate"};
+        auto obj = base.o == O::each_role        ? F::each_role
+                   : base.o == O::each_framework ? F::each_framework
+                                                 : F::each_agent;
+        return {field(obj, m, "", kind_of(), is_vec, note, base.loop), O::none};
+      }
       case O::none:
         break;
     }
@@ -448,6 +501,9 @@ class compiler {
 
   int member_of(operand x, const std::string& name, const ast::expr& at) {
     using F = field_ref::object;
+    if (x.o == operand::obj::each_role || x.o == operand::obj::each_framework)
+      return field(x.o == operand::obj::each_role ? F::each_role : F::each_framework, name, "",
+                   value_kind::vector, true, "each." + name, x.loop);
     if (x.o == operand::obj::role)
       return field(F::role, name, "", value_kind::vector, true, "role." + name);
     if (x.o == operand::obj::framework)
@@ -527,7 +583,7 @@ class compiler {
         return {make(n), O::none};
       }
       case ast::expr_kind::aggregate:
-        throw unsupported{e.range, "aggregate `" + std::string(ast::to_string(e.agg)) + "(...)`"};
+        return {aggregate(e, scope), O::none};
       case ast::expr_kind::list:
         throw unsupported{e.range, "a list literal"};
       case ast::expr_kind::object:
@@ -538,6 +594,70 @@ class compiler {
         throw unsupported{e.range, "`for` conditions"};
     }
     throw unsupported{e.range, "this expression"};
+  }
+
+  /// Lowers `agg(x in coll where w : body)` to one ITER loop (two for
+  /// `mean`: a sum and a count).
+  int aggregate(const ast::expr& e, const env& scope) {
+    using O = operand::obj;
+    auto& coll = *e.children[0];
+    if (coll.kind != ast::expr_kind::name || coll.ref != ast::name_ref::collection)
+      throw unsupported{coll.range, "an aggregate over `" + note_of(coll) + "`"};
+    if (in_loop_) throw unsupported{e.range, "a nested aggregate"};
+    uint32_t which = coll.name == "roles" ? 0 : coll.name == "frameworks" ? 1 : 2;
+    O each = which == 0 ? O::each_role : which == 1 ? O::each_framework : O::each_agent;
+    auto one = [&](opcode acc) {
+      int loop = ++loops_;
+      env inner = scope;
+      inner[e.name] = operand{-1, each, loop};
+      in_loop_ = true;
+      int where = -1, body = -1;
+      if (e.where_) where = value(*e.where_, inner);
+      if (e.body_ && acc != opcode::ACC_COUNT) body = value(*e.body_, inner);
+      in_loop_ = false;
+      if (where < 0) {
+        node t;
+        t.op = opcode::LOADB;
+        t.kind = value_kind::boolean;
+        t.num = 1;
+        t.note = "true";
+        where = make(t);
+      }
+      if (acc != opcode::ACC_COUNT) {
+        if (body < 0) throw unsupported{e.range, "an aggregate without `: value`"};
+        if (vec_of(body)) throw unsupported{e.range, "an aggregate of resource vectors"};
+      }
+      node n;
+      n.op = acc;
+      n.kind = (acc == opcode::ACC_ANY || acc == opcode::ACC_ALL) ? value_kind::boolean
+                                                                  : value_kind::number;
+      n.a = body;
+      n.b = where;
+      n.imm = which;
+      n.owns = loop;
+      n.st = chunk_id::cycle;
+      n.note = note_of(e);
+      int id = make(n);
+      // The loop's nodes run in the aggregate's chunk, with its registers.
+      auto st = nodes_[static_cast<size_t>(id)].st;
+      for (auto& x : nodes_)
+        if (x.loop == loop) x.st = st;
+      return id;
+    };
+    switch (e.agg) {
+      case ast::aggregate_kind::sum: return one(opcode::ACC_SUM);
+      case ast::aggregate_kind::count: return one(opcode::ACC_COUNT);
+      case ast::aggregate_kind::min: return one(opcode::ACC_MIN);
+      case ast::aggregate_kind::max: return one(opcode::ACC_MAX);
+      case ast::aggregate_kind::any: return one(opcode::ACC_ANY);
+      case ast::aggregate_kind::all: return one(opcode::ACC_ALL);
+      case ast::aggregate_kind::mean: {
+        int sum = one(opcode::ACC_SUM);
+        int count = one(opcode::ACC_COUNT);
+        return op(opcode::DIV_F, e, sum, count);
+      }
+    }
+    throw unsupported{e.range, "this aggregate"};
   }
 
   int resource_literal(const ast::expr& e, const env& scope) {
@@ -653,7 +773,8 @@ class compiler {
       return false;
     }
     for (size_t r : rule_order) {
-      for (int n : per_rule[r]) instr(nodes_[static_cast<size_t>(n)]);
+      for (int n : per_rule[r])
+        if (nodes_[static_cast<size_t>(n)].loop < 0) instr(nodes_[static_cast<size_t>(n)]);
       auto& rule = prog_.rules[r];
       rule.reg = static_cast<uint8_t>(nodes_[static_cast<size_t>(roots_[r])].reg);
       if (rule.what == rule_info::kind::filter || rule.what == rule_info::kind::score) {
@@ -680,6 +801,11 @@ class compiler {
     auto& nd = nodes_[static_cast<size_t>(n)];
     for (int x : {nd.a, nd.b, nd.c})
       if (x >= 0) visit(x, seen, out);
+    if (nd.owns >= 0) {
+      nd.body.clear();
+      for (int x : out)
+        if (nodes_[static_cast<size_t>(x)].loop == nd.owns) nd.body.push_back(x);
+    }
     out.push_back(n);
   }
 
@@ -698,6 +824,29 @@ class compiler {
       push(n.op, static_cast<uint8_t>(v & 0xff), static_cast<uint8_t>(v >> 8));
     };
     switch (n.op) {
+      case opcode::ACC_SUM:
+      case opcode::ACC_COUNT:
+      case opcode::ACC_MIN:
+      case opcode::ACC_MAX:
+      case opcode::ACC_ANY:
+      case opcode::ACC_ALL: {
+        static const opcode kinds[] = {opcode::ACC_SUM, opcode::ACC_COUNT, opcode::ACC_MIN,
+                                       opcode::ACC_MAX, opcode::ACC_ANY,   opcode::ACC_ALL};
+        uint8_t kind = 0;
+        while (kinds[kind] != n.op) ++kind;
+        push(opcode::AGG_INIT, kind, 0);
+        size_t iter = code.size();
+        push(opcode::ITER, static_cast<uint8_t>(n.imm), 0);
+        for (int x : n.body) instr(nodes_[static_cast<size_t>(x)]);
+        push(n.op, n.a >= 0 ? reg(n.a) : 0, reg(n.b));
+        size_t next = code.size();
+        if (next - iter > 250) throw unsupported{{0, 0}, "an aggregate body this long"};
+        auto back = static_cast<uint16_t>(next - iter);
+        push(opcode::NEXT, static_cast<uint8_t>(back & 0xff), static_cast<uint8_t>(back >> 8));
+        code[iter].c = static_cast<uint8_t>(code.size() - iter - 1);
+        if (n.op == opcode::ACC_MIN || n.op == opcode::ACC_MAX) push(opcode::AGG_END, 0, 0);
+        break;
+      }
       case opcode::LOADK: {
         uint32_t k = 0;
         for (; k < prog_.numbers.size(); ++k)
@@ -739,6 +888,8 @@ class compiler {
   std::vector<int> roots_;
   uint32_t line_ = 0;
   int rule_ = -1;
+  int loops_ = -1;
+  bool in_loop_ = false;
 };
 
 }  // namespace

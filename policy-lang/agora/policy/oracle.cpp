@@ -24,6 +24,7 @@ struct val {
   double n = 0;
   std::string s;
   res_vec v{};
+  long idx = -1;  // For an aggregate's element: its index (else the bound object).
 
   static val error() {
     val x;
@@ -103,7 +104,7 @@ val field(const ast::expr& e, const val& base, const ctx& c) {
     case O::cycle:
       return val::number(in.cluster.cycle_time);
     case O::role: {
-      auto& r = in.roles[c.role];
+      auto& r = in.roles[base.idx >= 0 ? static_cast<size_t>(base.idx) : c.role];
       if (m == "name") return val::text(r.name);
       if (m == "path") return val::text(r.path);
       if (m == "weight") return val::number(r.weight);
@@ -118,7 +119,8 @@ val field(const ast::expr& e, const val& base, const ctx& c) {
       return val::error();
     }
     case O::framework: {
-      auto& f = in.frameworks[c.framework];
+      if (base.idx >= 0 && (m == "role" || m == "labels")) return val::error();
+      auto& f = in.frameworks[base.idx >= 0 ? static_cast<size_t>(base.idx) : c.framework];
       if (m == "role") return val::object(O::role);
       if (m == "labels") return val::object(O::labels);
       if (m == "id") return val::text(f.id);
@@ -131,7 +133,8 @@ val field(const ast::expr& e, const val& base, const ctx& c) {
       return val::error();
     }
     case O::agent: {
-      auto& a = in.agents[c.agent];
+      if (base.idx >= 0 && (m == "attributes" || m == "metrics")) return val::error();
+      auto& a = in.agents[base.idx >= 0 ? static_cast<size_t>(base.idx) : c.agent];
       if (m == "attributes") return val::object(O::attributes);
       if (m == "metrics") return val::object(O::metrics);
       if (m == "id") return val::text(a.id);
@@ -175,8 +178,10 @@ val call(const ast::expr& e, const ctx& c, const env& scope) {
   auto arg = [&](size_t i) { return eval(*e.children[i], c, scope); };
   if (f == "dominant_share") {
     auto x = arg(0);
-    val alloc = x.o == val::obj::role        ? val::vec(c.in.roles[c.role].allocated)
-                : x.o == val::obj::framework ? val::vec(c.in.frameworks[c.framework].allocated)
+    size_t ri = x.idx >= 0 ? static_cast<size_t>(x.idx) : c.role;
+    size_t fi = x.idx >= 0 ? static_cast<size_t>(x.idx) : c.framework;
+    val alloc = x.o == val::obj::role        ? val::vec(c.in.roles[ri].allocated)
+                : x.o == val::obj::framework ? val::vec(c.in.frameworks[fi].allocated)
                                              : val::error();
     if (!alloc.ok()) return alloc;
     res_vec share;
@@ -300,6 +305,69 @@ val binary(const ast::expr& e, const ctx& c, const env& scope) {
   }
 }
 
+/// `agg(x in coll where w : body)`, element by element in index order.
+val aggregate(const ast::expr& e, const ctx& c, const env& scope, ast::aggregate_kind kind) {
+  using A = ast::aggregate_kind;
+  auto& coll = e.children[0]->name;
+  size_t n = coll == "roles" ? c.in.roles.size()
+             : coll == "frameworks" ? c.in.frameworks.size()
+                                    : c.in.agents.size();
+  val::obj o = coll == "roles" ? val::obj::role
+               : coll == "frameworks" ? val::obj::framework
+                                      : val::obj::agent;
+  if (kind == A::mean) {
+    auto sum = aggregate(e, c, scope, A::sum);
+    auto count = aggregate(e, c, scope, A::count);
+    if (!sum.ok() || !count.ok() || count.n == 0) return val::error();
+    return val::number(sum.n / count.n);
+  }
+  val acc = kind == A::min || kind == A::max ? val::missing()
+            : kind == A::any                 ? val::boolean(false)
+            : kind == A::all                 ? val::boolean(true)
+                                             : val::number(0);
+  for (size_t i = 0; i < n; ++i) {
+    env inner = scope;
+    auto elem = val::object(o);
+    elem.idx = static_cast<long>(i);
+    inner[e.name] = elem;
+    val w = e.where_ ? eval(*e.where_, c, inner) : val::boolean(true);
+    if (kind == A::any || kind == A::all) {
+      bool any = kind == A::any;
+      if (acc.ok() && (acc.n != 0) == any) break;
+      if (w.ok() && w.n == 0) continue;
+      val b = w.ok() ? eval(*e.body_, c, inner) : val::error();
+      if (b.ok() && (b.n != 0) == any)
+        acc = val::boolean(any);
+      else if (!b.ok())
+        acc = val::error();
+      continue;
+    }
+    if (acc.st == flag::error) break;
+    if (!w.ok()) {
+      acc = val::error();
+      continue;
+    }
+    if (w.n == 0) continue;
+    if (kind == A::count) {
+      acc.n += 1;
+      continue;
+    }
+    val b = eval(*e.body_, c, inner);
+    if (!b.ok()) {
+      acc = val::error();
+      continue;
+    }
+    if (acc.st == flag::absent)
+      acc = val::number(b.n);
+    else
+      acc.n = kind == A::sum   ? acc.n + b.n
+              : kind == A::min ? detail::op_min(acc.n, b.n)
+                               : detail::op_max(acc.n, b.n);
+  }
+  if (acc.st == flag::absent) return val::error();
+  return acc;
+}
+
 val eval(const ast::expr& e, const ctx& c, const env& scope) {
   using O = val::obj;
   switch (e.kind) {
@@ -357,6 +425,8 @@ val eval(const ast::expr& e, const ctx& c, const env& scope) {
     }
     case ast::expr_kind::binary:
       return binary(e, c, scope);
+    case ast::expr_kind::aggregate:
+      return aggregate(e, c, scope, e.agg);
     case ast::expr_kind::conditional: {
       auto cond = eval(*e.children[0], c, scope);
       if (!cond.ok()) return val::error();

@@ -141,6 +141,9 @@ void vm::load_field(uint8_t a, uint16_t index) {
       sym(it->second);
     }
   };
+  size_t role_index = f.obj == field_ref::object::each_role ? each_ : role_;
+  size_t framework_index = f.obj == field_ref::object::each_framework ? each_ : framework_;
+  size_t agent_index = f.obj == field_ref::object::each_agent ? each_ : agent_;
   switch (f.obj) {
     case field_ref::object::cluster:
       if (f.name == "agents")
@@ -150,8 +153,9 @@ void vm::load_field(uint8_t a, uint16_t index) {
       else
         st = err;
       break;
-    case field_ref::object::role: {
-      auto& r = in.roles[role_];
+    case field_ref::object::role:
+    case field_ref::object::each_role: {
+      auto& r = in.roles[role_index];
       if (f.name == "name")
         sym(r.name);
       else if (f.name == "path")
@@ -170,8 +174,9 @@ void vm::load_field(uint8_t a, uint16_t index) {
         st = err;
       break;
     }
-    case field_ref::object::framework: {
-      auto& fw = in.frameworks[framework_];
+    case field_ref::object::framework:
+    case field_ref::object::each_framework: {
+      auto& fw = in.frameworks[framework_index];
       if (f.name == "id")
         sym(fw.id);
       else if (f.name == "user")
@@ -186,8 +191,9 @@ void vm::load_field(uint8_t a, uint16_t index) {
         st = err;
       break;
     }
-    case field_ref::object::agent: {
-      auto& ag = in.agents[agent_];
+    case field_ref::object::agent:
+    case field_ref::object::each_agent: {
+      auto& ag = in.agents[agent_index];
       if (f.name == "id")
         sym(ag.id);
       else if (f.name == "hostname")
@@ -214,12 +220,16 @@ void vm::load_field_v(uint8_t a, uint16_t index) {
   auto& in = *in_;
   const res_vec* src = nullptr;
   uint8_t st = ok;
+  size_t role_index = f.obj == field_ref::object::each_role ? each_ : role_;
+  size_t framework_index = f.obj == field_ref::object::each_framework ? each_ : framework_;
+  size_t agent_index = f.obj == field_ref::object::each_agent ? each_ : agent_;
   switch (f.obj) {
     case field_ref::object::cluster:
       src = f.name == "total" ? &in.cluster.total : f.name == "free" ? &in.cluster.free : nullptr;
       break;
-    case field_ref::object::role: {
-      auto& r = in.roles[role_];
+    case field_ref::object::role:
+    case field_ref::object::each_role: {
+      auto& r = in.roles[role_index];
       if (f.name == "allocated")
         src = &r.allocated;
       else if (f.name == "demand")
@@ -233,16 +243,18 @@ void vm::load_field_v(uint8_t a, uint16_t index) {
       }
       break;
     }
-    case field_ref::object::framework: {
-      auto& fw = in.frameworks[framework_];
+    case field_ref::object::framework:
+    case field_ref::object::each_framework: {
+      auto& fw = in.frameworks[framework_index];
       src = f.name == "allocated"     ? &fw.allocated
             : f.name == "min_request" ? &fw.min_request
             : f.name == "max_request" ? &fw.max_request
                                       : nullptr;
       break;
     }
-    case field_ref::object::agent: {
-      auto& ag = in.agents[agent_];
+    case field_ref::object::agent:
+    case field_ref::object::each_agent: {
+      auto& ag = in.agents[agent_index];
       src = f.name == "total"  ? &ag.total
             : f.name == "free" ? &ag.free
             : f.name == "used" ? &ag.used
@@ -480,6 +492,66 @@ void vm::run(chunk_id chunk, bool all) {
         break;
       case opcode::JMP:
         pc += i.bx();
+        break;
+      case opcode::ITER:
+        each_ = 0;
+        each_size_ = b == 0 ? in_->roles.size() : b == 1 ? in_->frameworks.size() : in_->agents.size();
+        if (each_size_ == 0) pc += c;
+        break;
+      case opcode::NEXT:
+        if (++each_ < each_size_) pc -= i.bx();
+        break;
+      case opcode::AGG_INIT:
+        // 0 sum, 1 count, 2 min, 3 max, 4 any, 5 all.
+        R[a] = b == 5 ? 1 : b == 4 ? 0 : of_f(0.0);
+        RF[a] = (b == 2 || b == 3) ? absent : ok;
+        break;
+      case opcode::ACC_SUM:
+      case opcode::ACC_COUNT:
+      case opcode::ACC_MIN:
+      case opcode::ACC_MAX: {
+        if (RF[a] == err) break;
+        if (RF[c] != ok) {
+          RF[a] = err;
+          break;
+        }
+        if (R[c] == 0) break;
+        if (i.op == opcode::ACC_COUNT) {
+          R[a] = of_f(AGORA_F(a) + 1);
+          break;
+        }
+        if (RF[b] != ok) {
+          RF[a] = err;
+          break;
+        }
+        double x = AGORA_F(b);
+        if (RF[a] == absent) {
+          R[a] = of_f(x);
+          RF[a] = ok;
+        } else {
+          double acc = AGORA_F(a);
+          R[a] = of_f(i.op == opcode::ACC_SUM   ? acc + x
+                      : i.op == opcode::ACC_MIN ? detail::op_min(acc, x)
+                                                : detail::op_max(acc, x));
+        }
+        break;
+      }
+      case opcode::ACC_ANY:
+      case opcode::ACC_ALL: {
+        bool any = i.op == opcode::ACC_ANY;
+        if (RF[a] == ok && (R[a] != 0) == any) break;  // Decided.
+        if (RF[c] == ok && R[c] == 0) break;           // Filtered out.
+        bool elem_ok = RF[c] == ok && RF[b] == ok;
+        if (elem_ok && (R[b] != 0) == any) {
+          R[a] = any ? 1 : 0;
+          RF[a] = ok;
+        } else if (!elem_ok) {
+          RF[a] = err;
+        }
+        break;
+      }
+      case opcode::AGG_END:
+        if (RF[a] == absent) RF[a] = err;
         break;
       case opcode::FILTER:
         if (RF[a] != ok || R[a] == 0) {

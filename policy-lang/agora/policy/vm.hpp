@@ -91,6 +91,7 @@ class vm {
   std::unordered_map<std::string, uint64_t> symbol_ids_;
   const eval_input* in_ = nullptr;
   size_t role_ = 0, framework_ = 0, agent_ = 0;
+  size_t each_ = 0, each_size_ = 0;  // The running ITER loop.
   pair_result result_;
 };
 
