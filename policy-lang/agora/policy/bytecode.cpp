@@ -14,7 +14,8 @@ const char* to_string(opcode op) {
       "NOT",    "AND",     "OR",      "SELECT",  "SELECTV",  "COALESCE",     "COALESCEV", "HAS",
       "HASV",   "RES_ADD", "RES_SUB", "RES_DIV", "RES_MULK", "RES_DIVK",     "RES_GET",   "PROJ",
       "PROJ_R", "RMAX",    "RMIN",    "RMEAN",   "FITS",     "JMP_IF_FALSE", "JMP", "ITER", "NEXT", "AGG_INIT", "ACC_SUM", "ACC_COUNT", "ACC_MIN",
-      "ACC_MAX", "ACC_ANY", "ACC_ALL", "AGG_END", "FILTER",
+      "ACC_MAX", "ACC_ANY", "ACC_ALL", "AGG_END", "SPLIT", "ZONES", "SIZE_L", "IN_SET",
+      "FILTER",
       "SCORE",  "RET"};
   static_assert(sizeof(names) / sizeof(names[0]) == opcode_count, "one name per opcode");
   auto i = static_cast<size_t>(op);
@@ -39,6 +40,11 @@ double cost_of(opcode op) {
     case opcode::SELECTV:
     case opcode::COALESCEV:
       return 2;
+    case opcode::SPLIT:
+    case opcode::IN_SET:
+      return 2;
+    case opcode::ZONES:
+      return 8;  // Scans the agents' rack and zone attributes (not metered).
     case opcode::RET:
       return 0;
     default:
@@ -276,6 +282,18 @@ std::string disassemble(const program& p) {
         }
         case opcode::AGG_END:
           operands = r(i.a);
+          break;
+        case opcode::SPLIT:
+          operands = v(i.a) + " " + r(i.b) + " " + r(i.c);
+          break;
+        case opcode::ZONES:
+          operands = v(i.a) + " " + v(i.b);
+          break;
+        case opcode::SIZE_L:
+          operands = r(i.a) + " " + v(i.b);
+          break;
+        case opcode::IN_SET:
+          operands = r(i.a) + " " + r(i.b) + " " + v(i.c);
           break;
         case opcode::RET:
           break;

@@ -17,6 +17,8 @@
 ///   `R[i]` (unboxed 8 bytes: a double, a bool as 0/1, or a symbol id) and
 ///   vector registers `V[i]` (a `res_vec`). Every register also has a state
 ///   flag: value, absent (an optional without a value) or error.
+/// * A vector register may instead hold a list of symbols (`list<string>`):
+///   element 0 is the length, elements 1-7 the symbol ids.
 /// * Registers are partitioned by stage (const, cycle, role, framework,
 ///   agent, pair); code of one stage writes only its own registers and reads
 ///   those of smaller stages, so a value is computed once per stage instance.
@@ -92,6 +94,10 @@ enum class opcode : uint8_t {
   ACC_ANY,    ///< If R[C]: R[A] = R[A] || R[B] (CEL: true wins over errors; a where error is an error).
   ACC_ALL,    ///< If R[C]: R[A] = R[A] && R[B] (CEL: false wins over errors; a where error is an error).
   AGG_END,    ///< If R[A] is empty (min/max over no element): R[A] = error.
+  SPLIT,      ///< V[A] = list of the non-empty parts of string R[B] split at R[C] (lists hold at most 7 symbols; more is an error).
+  ZONES,      ///< V[A] = distinct `zone` attributes of the agents whose `rack` attribute is in list V[B], in agent order.
+  SIZE_L,     ///< R[A] = number of elements of list V[B].
+  IN_SET,     ///< R[A] = symbol R[B] is an element of list V[C]; false if R[B] is absent.
   FILTER,  ///< if R[A] is not true: count an error for rule Bx if it errs, reject the pair, return.
   SCORE,   ///< score += weight(rule Bx) * R[A]; an error adds 0 and is counted for rule Bx.
   RET,     ///< End of the chunk.
@@ -145,7 +151,10 @@ struct rule_info {
     order_frameworks,
     filter,
     score,
-    metric
+    metric,
+    locality_guard,  ///< `locality when G`: a framework-stage bool.
+    locality_when,   ///< `level L when C`: a pair-stage bool, per level.
+    locality_wait    ///< `level L ... wait D`: seconds, per level.
   } what = kind::filter;
   std::string name;  ///< `filter fits`, `order roles key 1`, `metric x`.
   chunk_id stage = chunk_id::constant;

@@ -146,8 +146,27 @@ class compiler {
       r.name = "metric " + m->name;
       add_rule(r, *m->value);
     } else if (auto* l = std::get_if<ast::locality_decl>(&d.node)) {
-      throw unsupported{d.range, "a `locality` block"};
-      (void)l;
+      if (l->guard) {
+        rule_info r;
+        r.what = rule_info::kind::locality_guard;
+        r.name = "locality guard";
+        add_rule(r, *l->guard);
+      }
+      for (auto& lv : l->levels) {
+        line_ = source_.location(lv.range.begin).line;
+        if (lv.when) {
+          rule_info r;
+          r.what = rule_info::kind::locality_when;
+          r.name = "level " + lv.name + " when";
+          add_rule(r, *lv.when);
+        }
+        if (lv.wait) {
+          rule_info r;
+          r.what = rule_info::kind::locality_wait;
+          r.name = "level " + lv.name + " wait";
+          add_rule(r, *lv.wait);
+        }
+      }
     }
   }
 
@@ -496,6 +515,15 @@ class compiler {
       return {op(opcode::MIN_F, e, lo, arg(2)), operand::obj::none};
     }
     if (f == "abs") return {op(opcode::ABS_F, e, arg(0)), operand::obj::none};
+    if (f == "split")
+      return {op(opcode::SPLIT, e, arg(0), arg(1), 0, true), operand::obj::none};
+    if (f == "zones_of_racks")
+      return {op(opcode::ZONES, e, arg(0), -1, 0, true), operand::obj::none};
+    if (f == "size" && e.children[0]->ty.kind == K::list) {
+      int x = arg(0);
+      if (!vec_of(x)) throw unsupported{e.range, "`size` of this list"};
+      return {op(opcode::SIZE_L, e, x), operand::obj::none};
+    }
     throw unsupported{e.range, "function `" + f + "`"};
   }
 
@@ -668,7 +696,14 @@ class compiler {
   int binary(const ast::expr& e, const env& scope) {
     using B = ast::binary_op;
     auto lk = e.children[0]->ty.kind;
-    if (e.bop == B::in) throw unsupported{e.range, "`in`"};
+    if (e.bop == B::in) {
+      auto& rhs = *e.children[1];
+      if (lk != K::string || rhs.ty.kind != K::list || rhs.kind == ast::expr_kind::list)
+        throw unsupported{e.range, "`in` (other than a string in a computed list of strings)"};
+      int l = value(*e.children[0], scope);
+      int r = value(rhs, scope);
+      return op(opcode::IN_SET, e, l, r, 0, false, value_kind::boolean);
+    }
     int l = value(*e.children[0], scope);
     int r = value(*e.children[1], scope);
     bool lv = vec_of(l), rv = vec_of(r);

@@ -20,13 +20,18 @@ struct compile_result {
 };
 
 /// Lowers a checked policy (`checked.ok()`) to bytecode: every order key,
-/// filter, score and `every cycle` metric becomes a rule whose value is
-/// computed by the chunk of its stage. Subexpressions are hoisted to the
-/// smallest stage covering their inputs, constant-folded and shared (CSE).
-/// `source` is the main file (for diagnostics); `schema` gives custom
-/// resources (ids from 4 on). Constructs not lowered yet (aggregates, lists,
-/// `in`, `split`/`contains`/`zones_of_racks`/`size`, string concatenation,
-/// locality blocks, `offer`/`task`) are reported as E0901 with their range.
+/// filter, score, `every cycle` metric and locality condition (guard, each
+/// level's `when` and `wait`) becomes a rule whose value is computed by the
+/// chunk of its stage. Subexpressions are hoisted to the smallest stage
+/// covering their inputs, constant-folded and shared (CSE); aggregates over
+/// `roles`/`frameworks`/`agents` become one ITER loop each. `source` is the
+/// main file (for diagnostics); `schema` gives custom resources (ids from 4
+/// on). Constructs not lowered yet are reported as E0901 with their range:
+/// list literals and `in` other than a string in a computed list, nested
+/// aggregates, aggregates over `role.frameworks`/`agent.tasks`/
+/// `framework.pending`, indexing, string concatenation and ordering,
+/// `contains`, resource literals, `offer`/`task` (event metrics are skipped:
+/// they have no stage code yet). E0902: more than 256 registers of a kind.
 /// Never throws.
 compile_result compile(const check_result& checked, const source_file& source,
                        const schema* schema = nullptr);

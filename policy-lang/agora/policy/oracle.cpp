@@ -25,6 +25,7 @@ struct val {
   std::string s;
   res_vec v{};
   long idx = -1;  // For an aggregate's element: its index (else the bound object).
+  std::vector<std::string> items;  // A list of strings.
 
   static val error() {
     val x;
@@ -219,6 +220,44 @@ val call(const ast::expr& e, const ctx& c, const env& scope) {
     auto m = num2(x, lo, detail::op_max(x.n, lo.n));
     return num2(m, hi, detail::op_min(m.n, hi.n));
   }
+  if (f == "split") {
+    auto text = arg(0), sep = arg(1);
+    if (!text.ok() || !sep.ok()) return val::error();
+    val out = val::vec(res_vec{});
+    size_t start = 0;
+    const std::string& str = text.s;
+    const std::string& d = sep.s;
+    while (start <= str.size()) {
+      size_t end = d.empty() ? std::string::npos : str.find(d, start);
+      if (end == std::string::npos) end = str.size();
+      if (end > start) out.items.push_back(str.substr(start, end - start));
+      start = end + (d.empty() ? 1 : d.size());
+    }
+    if (out.items.size() >= max_resources) return val::error();
+    return out;
+  }
+  if (f == "zones_of_racks") {
+    auto racks = arg(0);
+    if (!racks.ok()) return val::error();
+    val out = val::vec(res_vec{});
+    for (auto& agent : c.in.agents) {
+      auto rack = agent.attributes.find("rack");
+      auto zone = agent.attributes.find("zone");
+      if (rack == agent.attributes.end() || zone == agent.attributes.end()) continue;
+      bool wanted = false;
+      for (auto& r : racks.items) wanted |= r == rack->second;
+      bool seen = false;
+      for (auto& z : out.items) seen |= z == zone->second;
+      if (wanted && !seen) out.items.push_back(zone->second);
+    }
+    if (out.items.size() >= max_resources) return val::error();
+    return out;
+  }
+  if (f == "size") {
+    auto x = arg(0);
+    if (!x.ok()) return val::error();
+    return val::number(static_cast<double>(x.items.size()));
+  }
   if (f == "abs") {
     auto x = arg(0);
     return x.ok() ? val::number(std::fabs(x.n)) : val::error();
@@ -244,6 +283,13 @@ val binary(const ast::expr& e, const ctx& c, const env& scope) {
     }
     case B::coalesce:
       return l.st == flag::absent ? r : l;
+    case B::in: {
+      if (l.st == flag::error || !r.ok()) return val::error();
+      bool found = false;
+      if (l.st == flag::value)
+        for (auto& x : r.items) found |= x == l.s;
+      return val::boolean(found);
+    }
     case B::eq:
     case B::ne: {
       if (l.st == flag::error || r.st == flag::error) return val::error();
@@ -460,6 +506,12 @@ oracle::oracle(const check_result& checked, const schema* schema)
       rules_.push_back({s->value.get(), false, true, s->weight});
     } else if (auto* m = std::get_if<ast::metric_decl>(&d.node)) {
       if (m->every_cycle && m->value) rules_.push_back({m->value.get()});
+    } else if (auto* l = std::get_if<ast::locality_decl>(&d.node)) {
+      if (l->guard) rules_.push_back({l->guard.get()});
+      for (auto& lv : l->levels) {
+        if (lv.when) rules_.push_back({lv.when.get()});
+        if (lv.wait) rules_.push_back({lv.wait.get()});
+      }
     }
   }
 }

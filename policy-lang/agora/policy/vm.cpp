@@ -269,6 +269,43 @@ void vm::load_field_v(uint8_t a, uint16_t index) {
   vf_[a] = st;
 }
 
+bool vm::to_list(const std::vector<uint64_t>& items, res_vec& out) {
+  if (items.size() >= max_resources) return false;
+  out = res_vec{};
+  out[0] = static_cast<double>(items.size());
+  for (size_t k = 0; k < items.size(); ++k) out[k + 1] = static_cast<double>(items[k]);
+  return true;
+}
+
+void vm::split_symbols(uint64_t text, uint64_t sep, std::vector<uint64_t>& out) {
+  // Copies: interning may grow `symbols_`.
+  std::string s = symbols_[text], d = symbols_[sep];
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = d.empty() ? std::string::npos : s.find(d, start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(intern(s.substr(start, end - start)));
+    start = end + (d.empty() ? 1 : d.size());
+  }
+}
+
+void vm::zones_of_racks(const res_vec& racks, std::vector<uint64_t>& out) {
+  auto n = static_cast<size_t>(racks[0]);
+  for (auto& agent : in_->agents) {
+    auto rack = agent.attributes.find("rack");
+    auto zone = agent.attributes.find("zone");
+    if (rack == agent.attributes.end() || zone == agent.attributes.end()) continue;
+    auto r = intern(rack->second);
+    bool wanted = false;
+    for (size_t k = 1; k <= n; ++k) wanted |= static_cast<uint64_t>(racks[k]) == r;
+    if (!wanted) continue;
+    auto z = intern(zone->second);
+    bool seen = false;
+    for (auto x : out) seen |= x == z;
+    if (!seen) out.push_back(z);
+  }
+}
+
 void vm::run(chunk_id chunk, bool all) {
   const auto& code = prog_->chunks[static_cast<size_t>(chunk)];
   const instruction* pc = code.data();
@@ -553,6 +590,40 @@ void vm::run(chunk_id chunk, bool all) {
       case opcode::AGG_END:
         if (RF[a] == absent) RF[a] = err;
         break;
+      case opcode::SPLIT: {
+        VF[a] = (RF[b] | RF[c]) ? err : ok;
+        if (VF[a] != ok) break;
+        std::vector<uint64_t> parts;
+        split_symbols(R[b], R[c], parts);
+        VF[a] = to_list(parts, V[a]) ? ok : err;
+        break;
+      }
+      case opcode::ZONES: {
+        VF[a] = VF[b] ? err : ok;
+        if (VF[a] != ok) break;
+        std::vector<uint64_t> zones;
+        zones_of_racks(V[b], zones);
+        VF[a] = to_list(zones, V[a]) ? ok : err;
+        break;
+      }
+      case opcode::SIZE_L:
+        R[a] = of_f(V[b][0]);
+        RF[a] = VF[b] ? err : ok;
+        break;
+      case opcode::IN_SET: {
+        if (RF[b] == err || VF[c] != ok) {
+          RF[a] = err;
+          break;
+        }
+        bool found = false;
+        if (RF[b] == ok) {
+          auto n = static_cast<size_t>(V[c][0]);
+          for (size_t k = 1; k <= n; ++k) found |= static_cast<uint64_t>(V[c][k]) == R[b];
+        }
+        R[a] = found;
+        RF[a] = ok;
+        break;
+      }
       case opcode::FILTER:
         if (RF[a] != ok || R[a] == 0) {
           if (RF[a] != ok) ++errors_[i.bx()];

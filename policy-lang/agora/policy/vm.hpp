@@ -80,6 +80,9 @@ class vm {
   uint64_t intern(const std::string& s);
   void load_field(uint8_t a, uint16_t f);
   void load_field_v(uint8_t a, uint16_t f);
+  static bool to_list(const std::vector<uint64_t>& items, res_vec& out);
+  void split_symbols(uint64_t text, uint64_t sep, std::vector<uint64_t>& out);
+  void zones_of_racks(const res_vec& racks, std::vector<uint64_t>& out);
 
   std::shared_ptr<const program> prog_;
   std::vector<uint64_t> s_;

@@ -71,10 +71,12 @@ INSTANTIATE_TEST_SUITE_P(examples, disasm_golden,
 TEST(tool_disasm, verb_exit_codes) {
   std::ostringstream out, err;
   EXPECT_EQ(run_policy_tool({"disasm", examples + "/drf.policy"}, out, err), 0) << err.str();
-  EXPECT_NE(out.str().find("hash 6a4c0707a50e4567"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("hash 8d74990843764e93"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("FITS"), std::string::npos);
   std::ostringstream out2, err2;
-  EXPECT_EQ(run_policy_tool({"disasm", examples + "/rack_local.policy"}, out2, err2), 1);
+  auto path = ::testing::TempDir() + "/vm_test_unsupported.policy";
+  std::ofstream(path) << "policy \"u\" version 1;\nfilter f: agent.hostname in [\"a\", \"b\"];\n";
+  EXPECT_EQ(run_policy_tool({"disasm", path}, out2, err2), 1);
   EXPECT_NE(out2.str().find("E0901"), std::string::npos);
   std::ostringstream out3, err3;
   EXPECT_EQ(run_policy_tool({"disasm"}, out3, err3), 2);
@@ -89,7 +91,7 @@ TEST(program_hash, stable_and_sensitive) {
   EXPECT_EQ(a->compiled.prog->hash_hex().size(), 16u);
   // Pinned: the hash must not depend on the process, platform or build; change
   // it only together with the bytecode format (the "AGPB2" tag).
-  EXPECT_EQ(a->compiled.prog->hash_hex(), "6a4c0707a50e4567");
+  EXPECT_EQ(a->compiled.prog->hash_hex(), "8d74990843764e93");
   auto c = compile_text(
       "policy \"drf\" version 1; use std.fairness;\n"
       "filter f: fits(framework.min_request, agent.free);\n");
@@ -257,8 +259,13 @@ struct gen {
           "any(f in frameworks : f.allocated.cpus > framework.min_request.cpus)",
           "all(a in agents where a.free.mem > 0GiB : fits(framework.min_request, a.free))",
           "(count(a in agents where a.free.cpus >= agent.free.cpus) > 1)",
-          "(sum(r in roles : r.allocated.cpus / r.weight) < 20)"};
-      return leaves[pick(12)];
+          "(sum(r in roles : r.allocated.cpus / r.weight) < 20)",
+          "(agent.attributes.rack in split(framework.labels.data_racks ?? \"\", \",\"))",
+          "(agent.attributes.gpu_model in split(framework.labels.data_racks ?? \"a\", \",\"))",
+          "(agent.attributes.zone in zones_of_racks(split(framework.labels.data_racks ?? "
+          "\"r1\", \",\")))",
+          "(size(split(framework.labels.team ?? \"a,b\", \",\")) > 1)"};
+      return leaves[pick(16)];
     }
     switch (pick(10)) {
       case 0: return "(" + cores(d - 1) + " < " + cores(d - 1) + ")";
@@ -301,7 +308,9 @@ struct gen {
       fw.allocated = vec();
       fw.min_request = vec();
       if (pick(2)) fw.labels["gpu_model"] = pick(2) ? "a100" : "v100";
-      if (pick(2)) fw.labels["team"] = pick(2) ? "a" : "b";
+      if (pick(2)) fw.labels["team"] = pick(2) ? "a" : "b,,c";
+      static const char* racks[] = {"", "r1", "r1,r2", ",r2,", "a,b,c,d,e,f,g,h"};
+      if (pick(4)) fw.labels["data_racks"] = racks[pick(5)];
       in.frameworks.push_back(fw);
     }
     for (int a = 0; a < 3; ++a) {
@@ -347,15 +356,18 @@ TEST(differential, vm_agrees_with_oracle) {
   const schema* s = &*loaded.value;
   gen g(20261125);
   int compiled = 0, compared = 0;
-  for (int iter = 0; iter < 300; ++iter) {
+  for (int iter = 0; iter < 400; ++iter) {
     int depth = 1 + g.pick(3);
-    std::string text = "policy \"diff\" version 1;\nuse std.fairness;\n";
+    std::string text =
+        "policy \"diff\" version 1;\nuse std.fairness;\nuse std.strings;\nuse std.locality;\n";
     text += "order roles by dominant_share(role) / role.weight asc, role.name asc;\n";
     text += "order frameworks by " + g.cores(depth) + " asc, framework.id asc;\n";
     text += "filter f1: " + g.boolean(depth) + ";\n";
     text += "score s1 weight 2: " + g.ratio(depth) + ";\n";
     text += "filter f2: " + g.boolean(depth) + ";\n";
     text += "score s2 weight 0.5: " + g.ratio(depth) + ";\n";
+    text += "locality when size(split(framework.labels.data_racks ?? \"\", \",\")) > 0 {\n";
+    text += "  level near when " + g.boolean(depth) + " wait 5s;\n  level any;\n}\n";
     auto p = compile_text(text, s);
     if (!p->checked.ok()) continue;  // The generator is loose about units.
     ASSERT_TRUE(p->compiled.ok()) << text << render_all(p->compiled.diagnostics);
@@ -387,7 +399,8 @@ TEST(differential, vm_agrees_with_oracle) {
         for (size_t a = 0; a < in.agents.size(); ++a) {
           auto ag = m.prepare_agent(a);
           auto got = m.eval_pair(fw, ag, true);
-          for (size_t k = 4; k < 8; ++k) {
+          // Filters, scores and the locality rules (guard, level condition, wait).
+          for (size_t k = 4; k < o.rule_count(); ++k) {
             auto want = o.eval(k, in, role, f, a);
             ASSERT_TRUE(same(m.read(k), want))
                 << text << "rule " << k << " pair (" << f << "," << a << "): vm "
@@ -404,7 +417,7 @@ TEST(differential, vm_agrees_with_oracle) {
     }
   }
   // Enough random policies must type-check for the test to mean something.
-  EXPECT_GE(compiled, 60) << "compiled " << compiled << " of 300";
+  EXPECT_GE(compiled, 60) << "compiled " << compiled << " of 400";
   EXPECT_GT(compared, 1000);
 }
 
