@@ -35,7 +35,13 @@ vm::vm(std::shared_ptr<const program> prog) : prog_(std::move(prog)) {
   vf_.assign(prog_->vreg[chunk_count], err);
   errors_.assign(prog_->rules.size(), 0);
   for (auto& s : prog_->symbols) intern(s);
+  for (size_t r = 0; r < prog_->rules.size(); ++r) {
+    auto& rule = prog_->rules[r];
+    if (rule.what != rule_info::kind::filter && rule.what != rule_info::kind::score)
+      counted_[static_cast<size_t>(rule.stage)].push_back(r);
+  }
   run(chunk_id::constant, true);
+  count_errors(chunk_id::constant);
 }
 
 uint64_t vm::intern(const std::string& s) {
@@ -46,9 +52,15 @@ uint64_t vm::intern(const std::string& s) {
   return symbols_.size() - 1;
 }
 
+void vm::count_errors(chunk_id c) {
+  for (size_t r : counted_[static_cast<size_t>(c)])
+    if (sf_[prog_->rules[r].reg] == err) ++errors_[r];
+}
+
 void vm::prepare_cycle(const eval_input& in) {
   in_ = &in;
   run(chunk_id::cycle, true);
+  count_errors(chunk_id::cycle);
 }
 
 stage_regs vm::save(chunk_id from, chunk_id to) const {
@@ -77,6 +89,7 @@ void vm::load(const stage_regs& r) {
 stage_regs vm::prepare_role(size_t role) {
   role_ = role;
   run(chunk_id::role, true);
+  count_errors(chunk_id::role);
   return save(chunk_id::role, chunk_id::role);
 }
 
@@ -85,12 +98,14 @@ stage_regs vm::prepare_framework(size_t framework, const stage_regs& role) {
   role_ = in_->frameworks[framework].role;
   load(role);
   run(chunk_id::framework, true);
+  count_errors(chunk_id::framework);
   return save(chunk_id::role, chunk_id::framework);
 }
 
 stage_regs vm::prepare_agent(size_t agent) {
   agent_ = agent;
   run(chunk_id::agent, true);
+  count_errors(chunk_id::agent);
   return save(chunk_id::agent, chunk_id::agent);
 }
 
@@ -98,6 +113,7 @@ pair_result vm::eval_pair(const stage_regs& framework, const stage_regs& agent, 
   load(framework);
   load(agent);
   run(chunk_id::pair, all);
+  if (result_.accepted || all) count_errors(chunk_id::pair);
   return result_;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -68,13 +69,16 @@ class vm {
   /// Returns rule `rule`'s value from the registers loaded last (call after
   /// the prepare/eval step of its stage). Does not count errors.
   rule_value read(size_t rule) const;
-  /// Returns the runtime error count per rule.
+  /// Returns the runtime error count per rule: filters and scores count in
+  /// `eval_pair`; other rules (order keys, metrics, locality) each time the
+  /// chunk of their stage runs (pair-stage ones only for accepted pairs).
   const std::vector<uint64_t>& errors() const { return errors_; }
   /// Returns the string of symbol `id` (program or runtime interned).
   const std::string& symbol(uint64_t id) const { return symbols_[id]; }
 
  private:
   void run(chunk_id c, bool all);
+  void count_errors(chunk_id c);
   stage_regs save(chunk_id from, chunk_id to) const;
   void load(const stage_regs& r);
   uint64_t intern(const std::string& s);
@@ -90,6 +94,7 @@ class vm {
   std::vector<res_vec> v_;
   std::vector<uint8_t> vf_;
   std::vector<uint64_t> errors_;
+  std::array<std::vector<size_t>, chunk_count> counted_;  // Non-filter/score rules per stage.
   std::vector<std::string> symbols_;
   std::unordered_map<std::string, uint64_t> symbol_ids_;
   const eval_input* in_ = nullptr;

@@ -158,6 +158,26 @@ TEST(vm_semantics, errors_are_values_and_counted) {
   EXPECT_FALSE(early.accepted);
 }
 
+TEST(vm_semantics, order_key_errors_are_counted) {
+  // min_request.disk is 0: the first key divides by zero for the framework
+  // (an error: the allocator sorts it last), counted once per evaluation.
+  auto p = compile_text(
+      "policy \"t\" version 1;\n"
+      "order frameworks by framework.allocated.disk / framework.min_request.disk asc, "
+      "framework.id asc;\n");
+  ASSERT_TRUE(p->compiled.ok()) << render_all(p->checked.diagnostics);
+  auto in = small_cluster();
+  vm m(p->compiled.prog);
+  m.prepare_cycle(in);
+  auto role = m.prepare_role(0);
+  m.prepare_framework(0, role);
+  EXPECT_EQ(m.read(0).st, rule_value::state::error);
+  EXPECT_EQ(m.read(1).text, "f1");
+  m.prepare_framework(0, role);
+  EXPECT_EQ(m.errors()[0], 2u);
+  EXPECT_EQ(m.errors()[1], 0u);
+}
+
 TEST(compiler, hoists_and_folds) {
   auto p = compile_text(
       "policy \"t\" version 1;\n"
