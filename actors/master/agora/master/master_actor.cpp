@@ -55,12 +55,13 @@ std::string random_hex(size_t n) {
 
 void log(master_ptr, const std::string& line) { std::cerr << "agora-master: " << line << "\n"; }
 
-/// Schedules a state snapshot soon, coalescing bursts of changes.
+/// Schedules a state snapshot, coalescing bursts of changes: rendering is
+/// O(cluster state) on the master's own thread, so at most 10 per second.
 void mark_dirty(master_ptr self) {
   auto& st = self->state;
   if (st.publish_pending) return;
   st.publish_pending = true;
-  self->delayed_send(self, std::chrono::milliseconds{20}, publish_state{});
+  self->delayed_send(self, std::chrono::milliseconds{100}, publish_state{});
 }
 
 /// Sends `msg` to the framework's scheduler through its proxy.
