@@ -8,6 +8,7 @@
 #include "agora/policy/parser.hpp"
 #include "agora/policy/schema.hpp"
 #include "agora/policy/tool_disasm.hpp"
+#include "agora/policy/tool_test.hpp"
 
 namespace agora::policy {
 
@@ -158,9 +159,10 @@ int run_policy_tool(const std::vector<std::string>& args, std::ostream& out, std
       out << usage;
       return 0;
     }
-    // Back-end verbs live in their own files (tool_disasm.cpp).
+    // Back-end verbs live in their own files (tool_disasm.cpp, tool_test.cpp).
     if (verb == "disasm") return run_policy_disasm(args, out, err);
-    if (verb == "test" || verb == "explain" || verb == "sim") {
+    if (verb == "test") return run_policy_test(args, out, err);
+    if (verb == "explain" || verb == "sim") {
       err << "agora policy " << verb << ": not implemented yet\n";
       return 2;
     }
