@@ -26,7 +26,9 @@
 ///   A, B, C; `Bx` is B | C << 8 (16 bits, constant and field indexes).
 /// * Unless an opcode says otherwise, a result is an error when an operand
 ///   is an error or absent, and a value otherwise ("errors are values").
-/// * Control flow: forward jumps only; FILTER ends the pair chunk early.
+/// * Control flow: FILTER ends the pair chunk early; `?:` evaluates both
+///   branches (pure, errors are values) and picks one with SELECT, so the
+///   forward jumps are reserved for lazy branches later.
 ///   The only backward edge is NEXT, closing one ITER loop over a collection
 ///   whose size is known when the loop starts (`roles`, `frameworks`,
 ///   `agents`); loops do not nest.
@@ -82,8 +84,8 @@ enum class opcode : uint8_t {
   RMIN,       ///< R[A] = min of V[B]'s present components; error if none.
   RMEAN,      ///< R[A] = mean of V[B]'s present components (summed in id order); error if none.
   FITS,       ///< R[A] = V[B][i] <= V[C][i] for every resource i.
-  JMP_IF_FALSE,  ///< if R[A] is not true: pc += Bx (forward only).
-  JMP,           ///< pc += Bx (forward only).
+  JMP_IF_FALSE,  ///< if R[A] is not true: pc += Bx (forward only); reserved, not emitted yet.
+  JMP,           ///< pc += Bx (forward only); reserved, not emitted yet.
   ITER,       ///< Start a loop over collection B (0 roles, 1 frameworks, 2 agents) at element 0; if it is empty, pc += C.
   NEXT,       ///< Advance the loop; if elements remain, pc -= Bx (the only backward jump).
   AGG_INIT,   ///< R[A] = the empty value of aggregate kind B (0 sum, 1 count, 2 min, 3 max, 4 any, 5 all).
