@@ -17,12 +17,17 @@ namespace {
 const char* usage =
     "usage: agora policy check FILE [--schema SCHEMA] [--no-costs]\n"
     "       agora policy fmt FILE [--write | --check]\n"
+    "       agora policy disasm FILE [--schema SCHEMA]\n"
+    "       agora policy test PATH...\n"
     "\n"
     "check  parse and check a policy (or schema or test file); print diagnostics\n"
     "       and a cost report. Without --schema, FILE's folder's cluster.schema is\n"
     "       used when it exists. Exit 0 when clean, 1 on errors.\n"
     "fmt    print FILE in canonical format; --write rewrites it in place,\n"
-    "       --check exits 1 if it is not formatted.\n";
+    "       --check exits 1 if it is not formatted.\n"
+    "disasm print the compiled bytecode of FILE and the program hash.\n"
+    "test   run the `test` blocks of the given files or folders; prints\n"
+    "       'N passed, M failed' (expect compile_error only, for now).\n";
 
 struct parsed_args {
   std::string file;
