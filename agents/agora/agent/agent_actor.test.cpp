@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+
+#include "agora/agent/test_http.hpp"
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -72,28 +74,7 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-// A minimal blocking HTTP/1.1 GET on loopback; returns the whole response.
-std::string http_get(uint16_t port, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return "";
-  }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-  [[maybe_unused]] auto sent = ::send(fd, req.data(), req.size(), 0);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
-}
+using agora::agent::testing::http_get;
 
 class agent_test : public ::testing::Test {
  protected:
