@@ -32,7 +32,10 @@ TEST(formatter, examples_round_trip_and_recheck_clean) {
   ASSERT_TRUE(s.value);
   for (auto name : {"drf.policy", "weighted_drf.policy", "quotas.policy", "rack_local.policy",
                     "binpack.policy", "spread.policy", "gpu_isolation.policy",
-                    "observability.policy", "quotas_test.policy", "cluster.schema"}) {
+                    "observability.policy", "drf_test.policy", "weighted_drf_test.policy",
+                    "quotas_test.policy", "rack_local_test.policy", "binpack_test.policy",
+                    "spread_test.policy", "gpu_isolation_test.policy", "observability_test.policy",
+                    "cluster.schema"}) {
     auto file = source_file::load(examples + "/" + name, error);
     ASSERT_TRUE(file) << error;
     auto once = fmt(name, file->text());

@@ -26,8 +26,10 @@ const char* usage =
     "fmt    print FILE in canonical format; --write rewrites it in place,\n"
     "       --check exits 1 if it is not formatted.\n"
     "disasm print the compiled bytecode of FILE and the program hash.\n"
-    "test   run the `test` blocks of the given files or folders; prints\n"
-    "       'N passed, M failed' (expect compile_error only, for now).\n";
+    "test   run the `test` blocks of the given files or folders (given a policy,\n"
+    "       agents, frameworks, an allocation; expect an order, an offer, a filter\n"
+    "       or score outcome, a compile error); prints 'N passed, M failed' and\n"
+    "       exits 1 if a test failed. See docs/policy-testing.md.\n";
 
 struct parsed_args {
   std::string file;

@@ -83,30 +83,6 @@ TEST(tool_disasm, verb_exit_codes) {
   EXPECT_EQ(run_policy_tool({"disasm", "a", "--bogus"}, out3, err3), 2);
 }
 
-TEST(tool_test, compile_error_expectations) {
-  std::ostringstream out, err;
-  // quotas_test.policy: the compile_error test passes; the two others need
-  // fixtures and allocation semantics, not supported yet.
-  EXPECT_EQ(run_policy_tool({"test", examples}, out, err), 1) << err.str();
-  EXPECT_NE(out.str().find("1 passed, 0 failed, 2 not run"), std::string::npos) << out.str();
-  auto path = ::testing::TempDir() + "/vm_test_expectations.policy";
-  std::ofstream(path) << "test \"ok\" { expect compile_error \"E0305\" for "
-                         "\"filter f: agent.free.mem > 4096;\"; }\n"
-                         "test \"wrong code\" { expect compile_error \"E0302\" for "
-                         "\"filter f: agent.free.cpus > 1;\"; }\n";
-  std::ostringstream out2;
-  EXPECT_EQ(run_policy_tool({"test", path}, out2, err), 1);
-  EXPECT_NE(out2.str().find("FAIL"), std::string::npos) << out2.str();
-  EXPECT_NE(out2.str().find("expected E0302, got no error"), std::string::npos) << out2.str();
-  EXPECT_NE(out2.str().find("1 passed, 1 failed, 0 not run"), std::string::npos) << out2.str();
-  std::ofstream(path) << "test \"ok\" { expect compile_error \"E0305\" for "
-                         "\"filter f: agent.free.mem > 4096;\"; }\n";
-  std::ostringstream out3;
-  EXPECT_EQ(run_policy_tool({"test", path}, out3, err), 0) << out3.str();
-  EXPECT_EQ(run_policy_tool({"test"}, out3, err), 2);
-  EXPECT_EQ(run_policy_tool({"test", "/nonexistent/x.policy"}, out3, err), 2);
-}
-
 TEST(program_hash, stable_and_sensitive) {
   auto a = load_policy(examples + "/drf.policy");
   auto b = load_policy(examples + "/drf.policy");
