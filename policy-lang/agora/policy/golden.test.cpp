@@ -16,6 +16,7 @@
 
 #include "agora/policy/checker.hpp"
 #include "agora/policy/diagnostic.hpp"
+#include "agora/policy/tool.hpp"
 
 namespace agora::policy {
 namespace {
@@ -80,6 +81,33 @@ TEST_P(golden, matches_expected_output) {
   // The file named after a code must produce that code.
   auto code = name.substr(0, 5);
   EXPECT_NE(actual.find("[" + code + "]"), std::string::npos) << name;
+}
+
+/// `agora policy check FILE` on a golden file prints the expected
+/// `file:line:col: error[EXXXX]` lines and exits 1 when there is an error,
+/// 0 when there are only warnings.
+TEST_P(golden, the_check_verb_prints_them_and_sets_the_exit_status) {
+  const auto& name = GetParam();
+  auto expected = read(golden_dir + "/" + name.substr(0, name.size() - 7) + ".expected");
+  if (read(golden_dir + "/" + name).rfind("// golden: max_bytes=", 0) == 0)
+    GTEST_SKIP() << "uses a lowered input limit the tool does not have";
+  char cwd[4096];
+  ASSERT_TRUE(getcwd(cwd, sizeof cwd));
+  ASSERT_EQ(chdir(golden_dir.c_str()), 0);
+  std::ostringstream out, err;
+  int code = run_policy_tool({"check", name, "--no-costs"}, out, err);
+  ASSERT_EQ(chdir(cwd), 0);
+  bool errors = false;
+  std::istringstream lines(expected);
+  for (std::string line; std::getline(lines, line);) {
+    bool error = line.find(": error[") != std::string::npos;
+    bool warning = line.find(": warning[") != std::string::npos;
+    errors |= error;
+    if (error || warning) {
+      EXPECT_NE(out.str().find(line), std::string::npos) << line;
+    }
+  }
+  EXPECT_EQ(code, errors ? 1 : 0) << out.str() << err.str();
 }
 
 std::string test_name(const testing::TestParamInfo<std::string>& info) {
