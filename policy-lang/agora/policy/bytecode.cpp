@@ -8,7 +8,7 @@ namespace agora::policy {
 
 const char* to_string(opcode op) {
   static const char* names[] = {
-      "LOADK",  "LOADSYM", "LOADB",   "FIELD",   "FIELDV",   "MOVE",         "MOVEV",     "ADD_F",
+      "LOADK",  "LOADSYM", "LOADB",   "LOADV",   "FIELD",   "FIELDV",   "MOVE",         "MOVEV",     "ADD_F",
       "SUB_F",  "MUL_F",   "DIV_F",   "MOD_F",   "NEG_F",    "ABS_F",        "MIN_F",     "MAX_F",
       "LT_F",   "LE_F",    "EQ_F",    "NE_F",    "EQ_B",     "NE_B",         "EQ_SYM",    "NE_SYM",
       "NOT",    "AND",     "OR",      "SELECT",  "SELECTV",  "COALESCE",     "COALESCEV", "HAS",
@@ -36,6 +36,7 @@ double cost_of(opcode op) {
     case opcode::RMEAN:
     case opcode::FITS:
     case opcode::FIELDV:
+    case opcode::LOADV:
     case opcode::MOVEV:
     case opcode::SELECTV:
     case opcode::COALESCEV:
@@ -75,7 +76,7 @@ void put_str(std::string& out, const std::string& s) {
 }  // namespace
 
 std::string program::canonical_bytes() const {
-  std::string out = "AGPB2";  // Format tag, bumped when the layout changes.
+  std::string out = "AGPB3";  // Format tag, bumped when the layout changes.
   put_str(out, name);
   put_u64(out, static_cast<uint64_t>(version));
   put_u64(out, resources.size());
@@ -84,6 +85,11 @@ std::string program::canonical_bytes() const {
   for (double d : numbers) put_f64(out, d);
   put_u64(out, symbols.size());
   for (auto& s : symbols) put_str(out, s);
+  put_u64(out, vectors.size());
+  for (auto& v : vectors) {
+    out.push_back(v.list ? 1 : 0);
+    for (double d : v.value) put_f64(out, d);
+  }
   put_u64(out, fields.size());
   for (auto& f : fields) {
     out.push_back(static_cast<char>(f.obj));
@@ -211,6 +217,22 @@ std::string disassemble(const program& p) {
         case opcode::LOADB:
           operands = r(i.a) + " " + std::to_string(i.b);
           break;
+        case opcode::LOADV: {
+          operands = v(i.a) + " vk" + std::to_string(i.bx());
+          auto& k = p.vectors[i.bx()];
+          comment.clear();
+          if (k.list) {
+            for (size_t e = 1; e <= static_cast<size_t>(k.value[0]); ++e)
+              comment += (e > 1 ? ", \"" : "[\"") + p.symbols[static_cast<size_t>(k.value[e])] + "\"";
+            comment = comment.empty() ? "[]" : comment + "]";
+          } else {
+            for (size_t e = 0; e < p.resources.size() && e < max_resources; ++e)
+              if (k.value[e] != 0)
+                comment += (comment.empty() ? "{" : ", ") + p.resources[e] + ": " + number_text(k.value[e]);
+            comment = comment.empty() ? "{}" : comment + "}";
+          }
+          break;
+        }
         case opcode::FIELD:
           operands = r(i.a) + " f" + std::to_string(i.bx());
           comment = field_text(p, p.fields[i.bx()]);

@@ -41,6 +41,7 @@ enum class opcode : uint8_t {
   LOADK,    ///< R[A] = K[Bx].
   LOADSYM,  ///< R[A] = S[Bx].
   LOADB,    ///< R[A] = bool(B).
+  LOADV,    ///< V[A] = vector constant VK[Bx] (a resource vector, or a list of symbols).
   FIELD,    ///< R[A] = scalar field Bx of the stage's object (number, bool or symbol; absent if
             ///< missing).
   FIELDV,   ///< V[A] = vector field Bx of the stage's object (absent if missing).
@@ -146,6 +147,14 @@ struct field_ref {
   value_kind kind = value_kind::number;
 };
 
+/// A vector constant: a resource literal (`{cpus: 2, mem: 4GiB}`, absent
+/// resources 0) or a list literal of strings (`["r1", "r2"]`, in the list
+/// layout of vector registers: length, then symbol ids).
+struct vector_constant {
+  res_vec value{};
+  bool list = false;
+};
+
 /// One compiled rule: where its value lives and what it costs.
 struct rule_info {
   enum class kind : uint8_t {
@@ -175,6 +184,7 @@ struct program {
   std::vector<std::string> resources;  ///< Resource names by id.
   std::vector<double> numbers;         ///< Number constants `K`.
   std::vector<std::string> symbols;    ///< Interned strings `S`, by symbol id.
+  std::vector<vector_constant> vectors;  ///< Vector constants `VK` (literals).
   std::vector<field_ref> fields;       ///< Field table `F`.
   std::array<std::vector<instruction>, chunk_count> chunks;
   /// Source line and a comment (the source text) per instruction, for the

@@ -1,5 +1,6 @@
 #include "agora/policy/compiler.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <stdexcept>
@@ -58,6 +59,8 @@ struct node {
   int owns = -1;  // For aggregates (ACC_*): the loop it runs.
   std::vector<int> body;  // For aggregates: the loop nodes, in order.
 };
+
+using vector_constant_value = policy::vector_constant;
 
 /// What a subexpression compiles to: a value node or a domain object.
 struct operand {
@@ -613,7 +616,7 @@ class compiler {
       case ast::expr_kind::aggregate:
         return {aggregate(e, scope), O::none};
       case ast::expr_kind::list:
-        throw unsupported{e.range, "a list literal"};
+        return {list_literal(e), O::none};
       case ast::expr_kind::object:
         return {resource_literal(e, scope), O::none};
       case ast::expr_kind::index:
@@ -688,9 +691,53 @@ class compiler {
     throw unsupported{e.range, "this aggregate"};
   }
 
+  /// Interns a vector constant and returns its LOADV node.
+  int vector_constant(const vector_constant_value& k, const std::string& note) {
+    uint32_t index = 0;
+    for (; index < prog_.vectors.size(); ++index)
+      if (prog_.vectors[index].list == k.list &&
+          std::memcmp(prog_.vectors[index].value.data(), k.value.data(), sizeof k.value) == 0)
+        break;
+    if (index == prog_.vectors.size()) prog_.vectors.push_back(k);
+    node n;
+    n.op = opcode::LOADV;
+    n.vec = true;
+    n.kind = value_kind::vector;
+    n.imm = index;
+    n.note = note;
+    return make(n);
+  }
+
+  /// `["r1", "r2"]`: a constant list of at most 7 strings.
+  int list_literal(const ast::expr& e) {
+    vector_constant_value k;
+    k.list = true;
+    if (e.children.size() >= max_resources)
+      throw unsupported{e.range, "a list literal of more than " +
+                                     std::to_string(max_resources - 1) + " elements"};
+    for (size_t i = 0; i < e.children.size(); ++i) {
+      auto& c = *e.children[i];
+      if (c.kind != ast::expr_kind::literal || c.lit != ast::literal_kind::string)
+        throw unsupported{c.range, "a list literal of anything but string literals"};
+      k.value[i + 1] = intern(c.text);
+    }
+    k.value[0] = static_cast<double>(e.children.size());
+    return vector_constant(k, note_of(e));
+  }
+
+  /// `{cpus: 2, mem: 4GiB}`: amounts that fold to constants.
   int resource_literal(const ast::expr& e, const env& scope) {
-    (void)scope;
-    throw unsupported{e.range, "a resource literal"};
+    vector_constant_value k;
+    for (size_t i = 0; i < e.keys.size(); ++i) {
+      auto at = std::find(resources_.begin(), resources_.end(), e.keys[i]);
+      if (at == resources_.end() || at - resources_.begin() >= static_cast<long>(max_resources))
+        throw unsupported{e.children[i]->range, "resource `" + e.keys[i] + "` in a literal"};
+      double amount = 0;
+      if (!is_const(value(*e.children[i], scope), amount))
+        throw unsupported{e.children[i]->range, "a resource literal with a computed amount"};
+      k.value[static_cast<size_t>(at - resources_.begin())] = amount;
+    }
+    return vector_constant(k, note_of(e));
   }
 
   int binary(const ast::expr& e, const env& scope) {
@@ -698,8 +745,8 @@ class compiler {
     auto lk = e.children[0]->ty.kind;
     if (e.bop == B::in) {
       auto& rhs = *e.children[1];
-      if (lk != K::string || rhs.ty.kind != K::list || rhs.kind == ast::expr_kind::list)
-        throw unsupported{e.range, "`in` (other than a string in a computed list of strings)"};
+      if (lk != K::string || rhs.ty.kind != K::list)
+        throw unsupported{e.range, "`in` (other than a string in a list of strings)"};
       int l = value(*e.children[0], scope);
       int r = value(rhs, scope);
       return op(opcode::IN_SET, e, l, r, 0, false, value_kind::boolean);
@@ -894,6 +941,7 @@ class compiler {
         push(n.op, n.num != 0 ? 1 : 0, 0);
         break;
       case opcode::LOADSYM:
+      case opcode::LOADV:
       case opcode::FIELD:
       case opcode::FIELDV:
         bx(n.imm);

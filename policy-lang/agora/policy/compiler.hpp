@@ -26,12 +26,15 @@ struct compile_result {
 /// covering their inputs, constant-folded and shared (CSE); aggregates over
 /// `roles`/`frameworks`/`agents` become one ITER loop each. `source` is the
 /// main file (for diagnostics); `schema` gives custom resources (ids from 4
-/// on). Constructs not lowered yet are reported as E0901 with their range:
-/// list literals and `in` other than a string in a computed list, nested
-/// aggregates, aggregates over `role.frameworks`/`agent.tasks`/
-/// `framework.pending`, indexing, string concatenation and ordering,
-/// `contains`, resource literals, `offer`/`task` (event metrics are skipped:
-/// they have no stage code yet). E0902: more than 256 registers of a kind.
+/// on). List literals of at most 7 string literals and resource literals
+/// with constant amounts become vector constants (LOADV). Constructs not
+/// lowered yet are reported as E0901 with their range: other list literals,
+/// `in` other than a string in a list of strings, nested aggregates,
+/// aggregates over `role.frameworks`/`agent.tasks`/`framework.pending`,
+/// indexing, string concatenation and ordering, `contains`, resource
+/// literals with computed amounts, `offer`/`task` (event metrics are
+/// skipped: they have no stage code yet). E0902: more than 256 registers of
+/// a kind.
 /// Never throws.
 compile_result compile(const check_result& checked, const source_file& source,
                        const schema* schema = nullptr);

@@ -478,6 +478,27 @@ val eval(const ast::expr& e, const ctx& c, const env& scope) {
       if (!cond.ok()) return val::error();
       return eval(*e.children[cond.n != 0 ? 1 : 2], c, scope);
     }
+    case ast::expr_kind::list: {  // A list of strings.
+      val list;
+      list.is_vec = true;
+      list.kind = value_kind::vector;
+      for (auto& item : e.children) {
+        auto x = eval(*item, c, scope);
+        if (!x.ok() || x.kind != value_kind::symbol) return val::error();
+        list.items.push_back(x.s);
+      }
+      return list;
+    }
+    case ast::expr_kind::object: {  // A resource literal.
+      res_vec r{};
+      for (size_t i = 0; i < e.keys.size(); ++i) {
+        int id = resource_id(c, e.keys[i]);
+        auto x = eval(*e.children[i], c, scope);
+        if (id < 0 || !x.ok()) return val::error();
+        r[static_cast<size_t>(id)] = x.n;
+      }
+      return val::vec(r);
+    }
     default:
       return val::error();
   }

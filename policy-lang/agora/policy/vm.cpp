@@ -350,6 +350,10 @@ void vm::run(chunk_id chunk, bool all) {
         R[a] = b ? 1 : 0;
         RF[a] = ok;
         break;
+      case opcode::LOADV:
+        V[a] = prog_->vectors[i.bx()].value;
+        VF[a] = ok;
+        break;
       case opcode::FIELD:
         load_field(a, i.bx());
         break;

@@ -71,11 +71,12 @@ INSTANTIATE_TEST_SUITE_P(examples, disasm_golden,
 TEST(tool_disasm, verb_exit_codes) {
   std::ostringstream out, err;
   EXPECT_EQ(run_policy_tool({"disasm", examples + "/drf.policy"}, out, err), 0) << err.str();
-  EXPECT_NE(out.str().find("hash 8d74990843764e93"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("hash ee3765dfd2006b1f"), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("FITS"), std::string::npos);
   std::ostringstream out2, err2;
   auto path = ::testing::TempDir() + "/vm_test_unsupported.policy";
-  std::ofstream(path) << "policy \"u\" version 1;\nfilter f: agent.hostname in [\"a\", \"b\"];\n";
+  std::ofstream(path) << "policy \"u\" version 1;\n"
+                         "filter f: agent.hostname in [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\", \"8\"];\n";
   EXPECT_EQ(run_policy_tool({"disasm", path}, out2, err2), 1);
   EXPECT_NE(out2.str().find("E0901"), std::string::npos);
   std::ostringstream out3, err3;
@@ -90,8 +91,8 @@ TEST(program_hash, stable_and_sensitive) {
   EXPECT_EQ(a->compiled.prog->hash(), b->compiled.prog->hash());
   EXPECT_EQ(a->compiled.prog->hash_hex().size(), 16u);
   // Pinned: the hash must not depend on the process, platform or build; change
-  // it only together with the bytecode format (the "AGPB2" tag).
-  EXPECT_EQ(a->compiled.prog->hash_hex(), "8d74990843764e93");
+  // it only together with the bytecode format (the "AGPB3" tag).
+  EXPECT_EQ(a->compiled.prog->hash_hex(), "ee3765dfd2006b1f");
   auto c = compile_text(
       "policy \"drf\" version 1; use std.fairness;\n"
       "filter f: fits(framework.min_request, agent.free);\n");
@@ -198,12 +199,51 @@ TEST(compiler, hoists_and_folds) {
 TEST(compiler, unsupported_constructs_are_diagnosed) {
   auto p = compile_text(
       "policy \"t\" version 1;\n"
-      "filter f: agent.hostname in [\"a\", \"b\"];\n");
+      "filter f: agent.hostname in [agent.id, \"b\"];\n");
   ASSERT_TRUE(p->checked.ok()) << render_all(p->checked.diagnostics);
   ASSERT_FALSE(p->compiled.ok());
   ASSERT_EQ(p->compiled.diagnostics.size(), 1u);
   EXPECT_EQ(p->compiled.diagnostics[0].code, "E0901");
-  EXPECT_NE(p->compiled.diagnostics[0].message.find("`in`"), std::string::npos);
+  EXPECT_NE(p->compiled.diagnostics[0].message.find("list literal"), std::string::npos);
+  EXPECT_EQ(p->compiled.diagnostics[0].begin.column, 30u);  // At `agent.id`.
+}
+
+TEST(compiler, list_and_resource_literals_are_vector_constants) {
+  auto p = compile_text(
+      "policy \"t\" version 1;\n"
+      "filter small: fits({cpus: 2, mem: 4GiB}, agent.free);\n"
+      "filter named: agent.hostname in [\"h1\", \"h2\"];\n"
+      "filter again: fits({mem: 4GiB, cpus: 2}, agent.total);\n");
+  ASSERT_TRUE(p->compiled.ok()) << render_all(p->compiled.diagnostics);
+  auto& prog = *p->compiled.prog;
+  ASSERT_EQ(prog.vectors.size(), 2u);  // The two equal resource literals are one constant.
+  EXPECT_FALSE(prog.vectors[0].list);
+  EXPECT_EQ(prog.vectors[0].value[0], 2);
+  EXPECT_EQ(prog.vectors[0].value[1], 4.0 * 1024 * 1024 * 1024);
+  EXPECT_TRUE(prog.vectors[1].list);
+  EXPECT_EQ(prog.vectors[1].value[0], 2);
+  auto text = disassemble(prog);
+  EXPECT_NE(text.find("LOADV"), std::string::npos) << text;
+  EXPECT_NE(text.find("[\"h1\", \"h2\"]"), std::string::npos) << text;
+  EXPECT_EQ(prog.chunks[size_t(chunk_id::constant)].size(), 3u) << text;  // Two LOADV, RET.
+
+  eval_input in;
+  for (auto [id, cpus] : {std::pair<const char*, double>{"h1", 4}, {"h2", 1}, {"h3", 8}}) {
+    agent_view a;
+    a.id = a.hostname = id;
+    a.free[0] = a.total[0] = cpus;
+    a.free[1] = a.total[1] = 16.0 * 1024 * 1024 * 1024;
+    in.agents.push_back(a);
+  }
+  in.roles.emplace_back();
+  in.frameworks.emplace_back();
+  vm m(p->compiled.prog);
+  m.prepare_cycle(in);
+  auto fw = m.prepare_framework(0, m.prepare_role(0));
+  std::vector<bool> accepted;
+  for (size_t a = 0; a < in.agents.size(); ++a)
+    accepted.push_back(m.eval_pair(fw, m.prepare_agent(a)).accepted);
+  EXPECT_EQ(accepted, (std::vector<bool>{true, false, false}));  // h2: 1 cpu; h3: not named.
 }
 
 // --- Differential tests -----------------------------------------------------
@@ -216,14 +256,15 @@ struct gen {
   std::string res(int d) {
     static const char* leaves[] = {"agent.free", "agent.total", "agent.used",
                                    "framework.min_request", "framework.allocated",
-                                   "(framework.role.guarantee ?? cluster.total)"};
-    if (d <= 0) return leaves[pick(6)];
+                                   "(framework.role.guarantee ?? cluster.total)",
+                                   "{cpus: 2, mem: 4GiB}", "{cpus: 0.5, gpus: 1}"};
+    if (d <= 0) return leaves[pick(8)];
     switch (pick(5)) {
       case 0: return "(" + res(d - 1) + " + " + res(d - 1) + ")";
       case 1: return "(" + res(d - 1) + " - " + res(d - 1) + ")";
       case 2: return "(" + res(d - 1) + " * " + num(d - 1) + ")";
       case 3: return "(" + boolean(d - 1) + " ? " + res(d - 1) + " : " + res(d - 1) + ")";
-      default: return leaves[pick(6)];
+      default: return leaves[pick(8)];
     }
   }
   std::string num(int) {
@@ -284,8 +325,12 @@ struct gen {
           "(agent.attributes.gpu_model in split(framework.labels.data_racks ?? \"a\", \",\"))",
           "(agent.attributes.zone in zones_of_racks(split(framework.labels.data_racks ?? "
           "\"r1\", \",\")))",
-          "(size(split(framework.labels.team ?? \"a,b\", \",\")) > 1)"};
-      return leaves[pick(16)];
+          "(size(split(framework.labels.team ?? \"a,b\", \",\")) > 1)",
+          "(agent.attributes.rack in [\"r1\", \"r3\"])",
+          "(agent.attributes.gpu_model in [\"a100\"])",
+          "((framework.labels.team ?? \"a\") in [\"b,,c\", \"x\"])",
+          "(size([\"a\", \"b\"]) > 1)"};
+      return leaves[pick(20)];
     }
     switch (pick(10)) {
       case 0: return "(" + cores(d - 1) + " < " + cores(d - 1) + ")";
