@@ -263,6 +263,8 @@ TEST(stages, lattice) {
   EXPECT_EQ(join(stage::role, stage::framework), stage::framework);
   EXPECT_EQ(join(stage::role, stage::agent), stage::pair);
   EXPECT_EQ(join(stage::constant, stage::cycle), stage::cycle);
+  EXPECT_EQ(join(stage::cycle, stage::constant), stage::cycle);  // Symmetric.
+  EXPECT_FALSE(stage_leq(stage::cycle, stage::constant));
   EXPECT_TRUE(stage_leq(stage::cycle, stage::agent));
   EXPECT_FALSE(stage_leq(stage::agent, stage::framework));
 }

@@ -30,8 +30,8 @@ struct unsupported {
 };
 
 /// The stage lattice (const <= cycle <= role <= framework, cycle <= agent,
-/// pair above both). Kept here rather than calling `policy::join`, whose
-/// `stage_leq(cycle, const)` answers true.
+/// pair above both) on chunk ids: `policy::join` over `chunk_id`, which has
+/// no `event` stage.
 chunk_id join_chunk(chunk_id a, chunk_id b) {
   if (a == b) return a;
   if (a > b) std::swap(a, b);

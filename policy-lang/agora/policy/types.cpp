@@ -115,7 +115,7 @@ stage join(stage a, stage b) {
 bool stage_leq(stage a, stage b) {
   if (a == b || a == stage::constant || b == stage::event) return true;
   if (a == stage::event) return false;
-  if (a == stage::cycle) return true;
+  if (a == stage::cycle) return b != stage::constant;
   if (b == stage::pair) return true;
   if (a == stage::role) return b == stage::framework;
   return false;
