@@ -1,4 +1,5 @@
 #include "agora/policy/tool.hpp"
+#include "agora/policy/tool_testing.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -12,31 +13,8 @@ namespace {
 
 const std::string examples = AGORA_POLICY_EXAMPLES_DIR;
 
-struct run_result {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-run_result run(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  int code = run_policy_tool(args, out, err);
-  return {code, out.str(), err.str()};
-}
-
-/// A temporary folder removed at the end of the test.
-struct temp_dir {
-  std::string path;
-  temp_dir() {
-    char buffer[] = "/tmp/agora-policy-test-XXXXXX";
-    path = mkdtemp(buffer);
-  }
-  ~temp_dir() { std::system(("rm -rf '" + path + "'").c_str()); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path + "/" + name) << text;
-    return path + "/" + name;
-  }
-};
+using testing_support::run;
+using testing_support::temp_dir;
 
 std::string read(const std::string& path) {
   std::ifstream in(path);

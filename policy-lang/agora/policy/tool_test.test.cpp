@@ -10,41 +10,23 @@
 #include <fstream>
 #include <sstream>
 
-#include "agora/policy/tool.hpp"
+#include "agora/policy/tool_testing.hpp"
 
 namespace agora::policy {
 namespace {
 
 const std::string examples = AGORA_POLICY_EXAMPLES_DIR;
 
-struct run_result {
-  int code;
-  std::string out;
-  std::string err;
-};
+using testing_support::run;
+using testing_support::run_result;
 
-run_result run(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  int code = run_policy_tool(args, out, err);
-  return {code, out.str(), err.str()};
-}
-
-/// A folder with a copy of quotas.policy, drf.policy and cluster.schema,
-/// removed at the end of the test.
-struct workspace {
-  std::string path;
+/// A folder with a copy of quotas.policy, drf.policy and cluster.schema.
+struct workspace : testing_support::temp_dir {
   workspace() {
-    char buffer[] = "/tmp/agora-policy-test-XXXXXX";
-    path = mkdtemp(buffer);
     for (auto* name : {"quotas.policy", "drf.policy", "cluster.schema"}) {
       std::ifstream in(examples + "/" + name);
       std::ofstream(path + "/" + name) << in.rdbuf();
     }
-  }
-  ~workspace() { std::system(("rm -rf '" + path + "'").c_str()); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path + "/" + name) << text;
-    return path + "/" + name;
   }
 };
 
