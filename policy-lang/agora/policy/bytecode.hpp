@@ -88,7 +88,8 @@ enum class opcode : uint8_t {
   JMP_IF_FALSE,  ///< if R[A] is not true: pc += Bx (forward only); reserved, not emitted yet.
   JMP,           ///< pc += Bx (forward only); reserved, not emitted yet.
   ITER,       ///< Start a loop over collection B (0 roles, 1 frameworks, 2 agents) at element 0; if it is empty, pc += C.
-  NEXT,       ///< Advance the loop; if elements remain, pc -= Bx (the only backward jump).
+  NEXT,       ///< Advance the loop; if elements remain, pc -= Bx (the only backward jump). Metered:
+              ///< past the VM's loop budget the loop stops and its aggregate errs (E_COST).
   AGG_INIT,   ///< R[A] = the empty value of aggregate kind B (0 sum, 1 count, 2 min, 3 max, 4 any, 5 all).
   ACC_SUM,    ///< If R[C] (where) errs: R[A] = error; else if R[C]: R[A] += R[B] (error if R[B] errs).
   ACC_COUNT,  ///< If R[C] (where) errs: R[A] = error; else if R[C]: R[A] += 1.

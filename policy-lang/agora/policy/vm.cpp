@@ -331,6 +331,7 @@ void vm::run(chunk_id chunk, bool all) {
   uint8_t* VF = vf_.data();
   const double* K = prog_->numbers.data();
   result_ = pair_result{};
+  uint64_t spent = 0;  // Loop work in this run (instructions of loop bodies).
   // Flag of a result from two operands: any non-value operand is an error.
   auto f2 = [&](uint8_t b, uint8_t c) -> uint8_t { return (RF[b] | RF[c]) ? err : ok; };
 #define AGORA_F(x) as_f(R[x])
@@ -556,6 +557,13 @@ void vm::run(chunk_id chunk, bool all) {
         if (each_size_ == 0) pc += c;
         break;
       case opcode::NEXT:
+        // Runtime metering: a loop whose work overruns the budget stops, and
+        // its aggregate (the ACC instruction just before NEXT) errs.
+        if ((spent += i.bx()) > loop_budget_) {
+          RF[(pc - 2)->a] = err;
+          ++cost_overruns_;
+          break;
+        }
         if (++each_ < each_size_) pc -= i.bx();
         break;
       case opcode::AGG_INIT:

@@ -73,6 +73,14 @@ class vm {
   /// `eval_pair`; other rules (order keys, metrics, locality) each time the
   /// chunk of their stage runs (pair-stage ones only for accepted pairs).
   const std::vector<uint64_t>& errors() const { return errors_; }
+  /// Sets the runtime metering budget: the instructions loop bodies may
+  /// run in one chunk run (one prepare/eval call). Static costs bound
+  /// everything else; loops depend on collection sizes, which can exceed
+  /// the schema's limits. A loop that overruns stops, its aggregate errs
+  /// (counted for its rule like any error, and in `cost_overruns()`).
+  void set_loop_budget(uint64_t instructions) { loop_budget_ = instructions; }
+  /// Returns how many loops stopped on the budget (`E_COST`).
+  uint64_t cost_overruns() const { return cost_overruns_; }
   /// Returns the string of symbol `id` (program or runtime interned).
   const std::string& symbol(uint64_t id) const { return symbols_[id]; }
 
@@ -100,6 +108,8 @@ class vm {
   const eval_input* in_ = nullptr;
   size_t role_ = 0, framework_ = 0, agent_ = 0;
   size_t each_ = 0, each_size_ = 0;  // The running ITER loop.
+  uint64_t loop_budget_ = 100'000'000;  // About a second of loop work per chunk run.
+  uint64_t cost_overruns_ = 0;
   pair_result result_;
 };
 

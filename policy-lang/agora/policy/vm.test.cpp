@@ -246,6 +246,39 @@ TEST(compiler, list_and_resource_literals_are_vector_constants) {
   EXPECT_EQ(accepted, (std::vector<bool>{true, false, false}));  // h2: 1 cpu; h3: not named.
 }
 
+TEST(vm, loops_that_overrun_the_budget_err_instead_of_running_on) {
+  auto p = compile_text(
+      "policy \"t\" version 1;\n"
+      "order roles by count(a in agents where a.free.cpus > 1) asc, role.name asc;\n");
+  ASSERT_TRUE(p->compiled.ok()) << render_all(p->compiled.diagnostics);
+  eval_input in;
+  in.roles.emplace_back();
+  for (int i = 0; i < 1000; ++i) {
+    agent_view a;
+    a.free[0] = i % 2 ? 4 : 1;
+    in.agents.push_back(a);
+  }
+  vm full(p->compiled.prog);
+  full.prepare_cycle(in);
+  full.prepare_role(0);
+  EXPECT_EQ(full.read(0).st, rule_value::state::value);
+  EXPECT_EQ(full.read(0).number, 500);
+  EXPECT_EQ(full.cost_overruns(), 0u);
+
+  vm metered(p->compiled.prog);
+  metered.set_loop_budget(100);  // Fewer instructions than 1000 iterations need.
+  metered.prepare_cycle(in);
+  metered.prepare_role(0);
+  EXPECT_EQ(metered.read(0).st, rule_value::state::error);
+  EXPECT_EQ(metered.cost_overruns(), 1u);
+  EXPECT_GE(metered.errors()[0], 1u);
+  in.agents.resize(5);  // A small cluster fits the same budget.
+  metered.prepare_cycle(in);
+  metered.prepare_role(0);
+  EXPECT_EQ(metered.read(0).number, 2);
+  EXPECT_EQ(metered.cost_overruns(), 1u);
+}
+
 // --- Differential tests -----------------------------------------------------
 
 struct gen {
