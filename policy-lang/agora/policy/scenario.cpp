@@ -322,6 +322,11 @@ res_vec scenario::headroom(size_t role) const {
 int scenario::level_index(size_t framework) {
   if (level_names_.empty()) return -1;
   framework_regs(framework);
+  return loaded_level_index(framework);
+}
+
+int scenario::loaded_level_index(size_t framework) {
+  if (level_names_.empty()) return -1;
   if (guard_rule_ >= 0) {
     auto guard = vm_.read(static_cast<size_t>(guard_rule_));
     if (guard.st != rule_value::state::value || guard.number == 0) return -1;
@@ -357,8 +362,8 @@ std::string scenario::level(size_t framework) {
 
 pair_decision scenario::decide(size_t framework, size_t agent) {
   pair_decision d;
-  int allowed = level_index(framework);
   auto fw = framework_regs(framework);
+  int allowed = loaded_level_index(framework);
   auto ag = vm_.prepare_agent(agent);
   auto result = vm_.eval_pair(fw, ag, true);
   d.accepted = result.accepted;

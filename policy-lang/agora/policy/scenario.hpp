@@ -148,6 +148,7 @@ class scenario {
   bool before(const key& a, const key& b, rule_kind kind) const;
   void order_siblings(int parent, std::vector<std::string>& out);
   int level_index(size_t framework);  // -1: no locality constraint.
+  int loaded_level_index(size_t framework);  // The same, with its registers just prepared.
   int rule_named(rule_kind kind, const std::string& name) const;
 
   std::shared_ptr<const program> prog_;
