@@ -95,4 +95,10 @@ const char* to_string(aggregate_kind kind) {
   return "?";
 }
 
+std::string role_path(const std::string& parent, const role_decl& r) {
+  if (r.is_default) return "default";
+  if (parent.empty() || r.name.rfind(parent + "/", 0) == 0) return r.name;
+  return parent + "/" + r.name;
+}
+
 }  // namespace agora::policy::ast

@@ -168,6 +168,11 @@ struct role_decl {
   std::vector<role_item> items;
 };
 
+/// Returns the path of role `r` declared inside the role at `parent` (empty
+/// at the top level): a child may be written `"web"` or `"prod/web"`.
+/// `default` has the path `default`.
+std::string role_path(const std::string& parent, const role_decl& r);
+
 /// `roles { ... }`.
 struct roles_decl {
   std::vector<role_decl> roles;  ///< Top-level roles and `default`, in order.

@@ -20,31 +20,6 @@ using detail::expr_checker;
 using detail::rule_scope;
 using K = type_kind;
 
-std::string format_number(double v) {
-  char buffer[32];
-  if (std::fabs(v) < 1e6 && std::fabs(v - std::round(v)) < 1e-9)
-    std::snprintf(buffer, sizeof buffer, "%.0f", v);
-  else if (std::fabs(v) < 1e6)
-    std::snprintf(buffer, sizeof buffer, "%g", v);
-  else
-    std::snprintf(buffer, sizeof buffer, "%.3g", v);
-  return buffer;
-}
-
-/// Formats a quota amount of resource `res` (bytes in the largest exact unit).
-std::string format_amount(const std::string& res, double v) {
-  if (res == "mem" || res == "disk") {
-    const char* units[] = {"TiB", "GiB", "MiB", "KiB"};
-    double scale = 1024.0 * 1024 * 1024 * 1024;
-    for (auto* u : units) {
-      if (v >= scale && std::fmod(v, scale) == 0) return format_number(v / scale) + u;
-      scale /= 1024;
-    }
-    return format_number(v) + "B";
-  }
-  return format_number(v);
-}
-
 /// A guarantee or limit: constant amounts per resource.
 struct quota {
   bool present = false;
@@ -480,14 +455,7 @@ class decl_checker {
 
   /// Checks one role and its children; returns its guarantee.
   quota check_role(ast::role_decl& r, const std::string& parent, std::set<std::string>& paths) {
-    std::string path;
-    if (r.is_default) {
-      path = "default";
-    } else if (parent.empty() || r.name.rfind(parent + "/", 0) == 0) {
-      path = r.name;
-    } else {
-      path = parent + "/" + r.name;
-    }
+    std::string path = ast::role_path(parent, r);
     if (!r.is_default &&
         (r.name.empty() || r.name.find("//") != std::string::npos || r.name.back() == '/'))
       report("E0301", r.name_range, "invalid role name \"" + r.name + "\"");

@@ -35,8 +35,7 @@ res_vec quota_of(const ast::expr& e, const std::vector<std::string>& resources, 
 void read_role(const ast::role_decl& r, const std::string& parent,
                const std::vector<std::string>& resources, policy_outline& out) {
   role_spec spec;
-  if (!r.is_default)
-    spec.path = parent.empty() || r.name.rfind(parent + "/", 0) == 0 ? r.name : parent + "/" + r.name;
+  if (!r.is_default) spec.path = ast::role_path(parent, r);
   using item_kind = ast::role_item::kind;
   std::vector<const ast::role_decl*> children;
   for (auto& item : r.items) {

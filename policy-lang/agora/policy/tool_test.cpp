@@ -8,7 +8,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 
 #include "agora/policy/checker.hpp"
 #include "agora/policy/compiler.hpp"
@@ -69,24 +68,9 @@ std::string list_of(const std::vector<std::string>& names) {
   return out.empty() ? "none" : out;
 }
 
-std::string format_number(double v) {
-  if (std::isinf(v)) return "unlimited";
-  std::ostringstream out;
-  out.precision(10);
-  out << v;
-  return out.str();
-}
-
-std::string format_bytes(double v) {
-  if (std::isinf(v)) return "unlimited";
-  static const char* units[] = {"TiB", "GiB", "MiB", "KiB"};
-  double scale = 1024.0 * 1024 * 1024 * 1024;
-  for (auto* u : units) {
-    if (v != 0 && std::fabs(v) >= scale && std::fmod(v, scale) == 0)
-      return format_number(v / scale) + u;
-    scale /= 1024;
-  }
-  return format_number(v) + "B";
+/// Formats an amount for failure messages (`unlimited` for no limit).
+std::string show_amount(const std::string& resource, double v) {
+  return std::isinf(v) ? "unlimited" : format_amount(resource, v);
 }
 
 // ---- Values of `expect` expressions ----------------------------------------
@@ -685,8 +669,8 @@ class test_run {
   std::string show(const tvalue& v) {
     switch (v.k) {
       case tvalue::kind::number:
-        return v.unit == dim::bytes ? format_bytes(v.num)
-                                    : format_number(v.num) + (v.unit == dim::seconds ? "s" : "");
+        return show_amount(v.unit == dim::bytes ? "mem" : "", v.num) +
+               (v.unit == dim::seconds ? "s" : "");
       case tvalue::kind::boolean: return v.num != 0 ? "true" : "false";
       case tvalue::kind::string: return "\"" + v.str + "\"";
       case tvalue::kind::none: return "nothing";
@@ -699,9 +683,8 @@ class test_run {
         std::string out;
         for (size_t i = 0; i < max_resources && i < resources_.size(); ++i) {
           if (v.res[i] == 0) continue;
-          bool bytes = resources_[i] == "mem" || resources_[i] == "disk";
           out += (out.empty() ? "" : ", ") + resources_[i] + ": " +
-                 (bytes ? format_bytes(v.res[i]) : format_number(v.res[i]));
+                 show_amount(resources_[i], v.res[i]);
         }
         return "{" + out + "}";
       }

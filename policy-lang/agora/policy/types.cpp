@@ -1,6 +1,8 @@
 #include "agora/policy/types.hpp"
 
 #include <array>
+#include <cmath>
+#include <cstdio>
 #include <utility>
 
 namespace agora::policy {
@@ -119,6 +121,30 @@ bool stage_leq(stage a, stage b) {
   if (b == stage::pair) return true;
   if (a == stage::role) return b == stage::framework;
   return false;
+}
+
+std::string format_number(double v) {
+  char buffer[32];
+  if (std::fabs(v) < 1e6 && std::fabs(v - std::round(v)) < 1e-9)
+    std::snprintf(buffer, sizeof buffer, "%.0f", v);
+  else if (std::fabs(v) < 1e6)
+    std::snprintf(buffer, sizeof buffer, "%g", v);
+  else
+    std::snprintf(buffer, sizeof buffer, "%.3g", v);
+  return buffer;
+}
+
+std::string format_amount(const std::string& res, double v) {
+  if (res == "mem" || res == "disk") {
+    const char* units[] = {"TiB", "GiB", "MiB", "KiB"};
+    double scale = 1024.0 * 1024 * 1024 * 1024;
+    for (auto* u : units) {
+      if (v >= scale && std::fmod(v, scale) == 0) return format_number(v / scale) + u;
+      scale /= 1024;
+    }
+    return format_number(v) + "B";
+  }
+  return format_number(v);
 }
 
 std::string to_string(stage s) {

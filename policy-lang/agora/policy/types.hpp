@@ -85,6 +85,13 @@ const unit_info* find_unit(const std::string& name);
 /// Returns the names of all units (for "did you mean").
 std::vector<std::string> unit_names();
 
+/// Formats a number for messages: integers exactly, others with `%g`.
+std::string format_number(double v);
+/// Formats an amount of resource `resource`: `mem` and `disk` in the largest
+/// binary unit that divides them (`256GiB`, else bytes `B`), others as
+/// numbers.
+std::string format_amount(const std::string& resource, double v);
+
 /// The stage of an expression: the smallest set of loop variables its value
 /// depends on. `const` <= `cycle` <= `role` <= `framework`; `cycle` <=
 /// `agent`; `pair` is `framework` joined with `agent`; `event` is for values
