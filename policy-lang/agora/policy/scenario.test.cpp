@@ -100,14 +100,28 @@ TEST(scenario, siblings_are_ordered_within_their_parent) {
   EXPECT_DOUBLE_EQ(s.input().roles[static_cast<size_t>(s.role_index("a/x"))].fair_share, 0.25);
 }
 
-TEST(scenario, a_parent_with_frameworks_is_served_before_its_children) {
+TEST(scenario, a_parent_with_frameworks_competes_with_its_children_as_a_virtual_sibling) {
   compiled p(drf);
   cluster_spec c;
   c.agents.push_back(agent("a1", res(10, 10)));
   c.frameworks.push_back(framework("child", "team/sub"));
   c.frameworks.push_back(framework("own", "team"));
-  scenario s(p.program.prog, p.outline, c);
-  EXPECT_EQ(s.role_order(), (std::vector<std::string>{"team", "team/sub"}));
+  {
+    // Both hold nothing: the tie goes by `role.name`, and "sub" < "team".
+    // (Serving a parent's own frameworks before its children would give
+    // ["team", "team/sub"].)
+    scenario s(p.program.prog, p.outline, c);
+    EXPECT_EQ(s.role_order(), (std::vector<std::string>{"team/sub", "team"}));
+  }
+  {
+    // team/sub holds 2 of 10 cpus (0.2); team's own frameworks hold 1 (0.1).
+    // team's subtree holds 0.3, but its virtual child counts only its own.
+    c.frameworks[0].view.allocated = res(2, 0);
+    c.frameworks[1].view.allocated = res(1, 0);
+    scenario s(p.program.prog, p.outline, c);
+    EXPECT_EQ(s.role_order(), (std::vector<std::string>{"team", "team/sub"}));
+    EXPECT_DOUBLE_EQ(s.input().roles[static_cast<size_t>(s.role_index("team"))].allocated[0], 3);
+  }
 }
 
 TEST(scenario, framework_order_uses_the_framework_keys_within_each_role) {
