@@ -15,6 +15,19 @@
 namespace agora::test {
 namespace {
 
+/// Returns a framework's subscription info (`failover_ms` 0: no failover).
+protocol::framework_info framework(const std::string& name, std::vector<std::string> roles,
+                                   int64_t failover_ms = 0,
+                                   std::vector<std::string> capabilities = {}) {
+  protocol::framework_info info;
+  info.name = name;
+  info.roles = std::move(roles);
+  info.failover_timeout_ms = failover_ms;
+  info.capabilities = std::move(capabilities);
+  return info;
+}
+
+
 using protocol::task_state;
 
 int count_frameworks_tasks(const rapidjson::Document& s, const char* state) {
@@ -78,7 +91,7 @@ TEST(cluster, kill_stops_the_task_and_its_children) {
   cluster c;
   auto& agent = c.add_agent();
   framework_system fs;
-  test_framework fw{fs.sys(), c.master_address(), {"", "killer", {"dev"}, "", "", 0, {}}};
+  test_framework fw{fs.sys(), c.master_address(), framework("killer", {"dev"}, 0, {})};
   ASSERT_FALSE(fw.wait_subscribed().empty());
   auto offers = fw.wait_offers();
   ASSERT_FALSE(offers.empty());
@@ -104,7 +117,7 @@ TEST(cluster, killed_agent_makes_tasks_lost_and_its_offers_disappear) {
   auto& agent = c.add_agent("cpus:1;mem:256MiB", "rack:r1");
   framework_system fs;
   // Not partition-aware: expects TASK_LOST.
-  test_framework fw{fs.sys(), c.master_address(), {"", "lost", {"dev"}, "", "", 0, {}}};
+  test_framework fw{fs.sys(), c.master_address(), framework("lost", {"dev"}, 0, {})};
   ASSERT_FALSE(fw.wait_subscribed().empty());
   auto offers = fw.wait_offers();
   ASSERT_EQ(offers.size(), 1u);
@@ -133,7 +146,7 @@ TEST(cluster, partition_aware_frameworks_get_task_unreachable) {
   auto& agent = c.add_agent("cpus:1;mem:256MiB", "rack:r1");
   framework_system fs;
   test_framework fw{fs.sys(), c.master_address(),
-                    {"", "aware", {"dev"}, "", "", 0, {"PARTITION_AWARE"}}};
+                    framework("aware", {"dev"}, 0, {"PARTITION_AWARE"})};
   ASSERT_FALSE(fw.wait_subscribed().empty());
   auto offers = fw.wait_offers();
   ASSERT_FALSE(offers.empty());
@@ -183,8 +196,8 @@ TEST(cluster, two_roles_share_the_cluster_by_drf) {
   // a4 -> B (A 2/4, B 1/4). Two agents each.
   cluster c;
   framework_system fs;
-  test_framework a{fs.sys(), c.master_address(), {"", "fa", {"A"}, "", "", 0, {}}};
-  test_framework b{fs.sys(), c.master_address(), {"", "fb", {"B"}, "", "", 0, {}}};
+  test_framework a{fs.sys(), c.master_address(), framework("fa", {"A"}, 0, {})};
+  test_framework b{fs.sys(), c.master_address(), framework("fb", {"B"}, 0, {})};
   ASSERT_FALSE(a.wait_subscribed().empty());
   ASSERT_FALSE(b.wait_subscribed().empty());
   for (int i = 0; i < 4; ++i) c.add_agent("cpus:1;mem:128MiB", "rack:r1");
@@ -208,8 +221,8 @@ TEST(cluster, role_weights_skew_the_shares) {
   // 0.25 vs B 0); a3 -> A (A (1/3)/2 = 0.17 vs B 1/3). A gets 2, B 1.
   cluster c{{"--weights=A=2"}};
   framework_system fs;
-  test_framework a{fs.sys(), c.master_address(), {"", "fa", {"A"}, "", "", 0, {}}};
-  test_framework b{fs.sys(), c.master_address(), {"", "fb", {"B"}, "", "", 0, {}}};
+  test_framework a{fs.sys(), c.master_address(), framework("fa", {"A"}, 0, {})};
+  test_framework b{fs.sys(), c.master_address(), framework("fb", {"B"}, 0, {})};
   ASSERT_FALSE(a.wait_subscribed().empty());
   ASSERT_FALSE(b.wait_subscribed().empty());
   for (int i = 0; i < 3; ++i) c.add_agent("cpus:1;mem:128MiB", "rack:r1");
@@ -226,7 +239,7 @@ TEST(cluster, invalid_accepts_are_dropped_or_rejected_without_harm) {
   cluster c;
   c.add_agent("cpus:1;mem:256MiB", "rack:r1");
   framework_system fs;
-  test_framework fw{fs.sys(), c.master_address(), {"", "bad", {"dev"}, "", "", 0, {}}};
+  test_framework fw{fs.sys(), c.master_address(), framework("bad", {"dev"}, 0, {})};
   ASSERT_FALSE(fw.wait_subscribed().empty());
   auto offers = fw.wait_offers();
   ASSERT_FALSE(offers.empty());
@@ -300,7 +313,7 @@ TEST(cluster, unanswered_offers_are_rescinded_after_the_offer_timeout) {
   cluster c{{"--offer-timeout=300ms"}};
   c.add_agent("cpus:1;mem:256MiB", "rack:r1");
   framework_system fs;
-  test_framework fw{fs.sys(), c.master_address(), {"", "slow", {"dev"}, "", "", 0, {}}};
+  test_framework fw{fs.sys(), c.master_address(), framework("slow", {"dev"}, 0, {})};
   ASSERT_FALSE(fw.wait_subscribed().empty());
   auto first = fw.wait_offers();
   ASSERT_EQ(first.size(), 1u);
@@ -329,7 +342,7 @@ TEST(cluster, declined_resources_are_not_reoffered_until_revive) {
   cluster c;
   c.add_agent("cpus:1;mem:256MiB", "rack:r1");
   framework_system fs;
-  test_framework fw{fs.sys(), c.master_address(), {"", "picky", {"dev"}, "", "", 0, {}}};
+  test_framework fw{fs.sys(), c.master_address(), framework("picky", {"dev"}, 0, {})};
   ASSERT_FALSE(fw.wait_subscribed().empty());
   auto offers = fw.wait_offers();
   ASSERT_EQ(offers.size(), 1u);
@@ -347,7 +360,7 @@ TEST(cluster, reconciliation_reports_latest_states) {
   cluster c;
   c.add_agent("cpus:1;mem:256MiB", "rack:r1");
   framework_system fs;
-  test_framework fw{fs.sys(), c.master_address(), {"", "recon", {"dev"}, "", "", 0, {}}};
+  test_framework fw{fs.sys(), c.master_address(), framework("recon", {"dev"}, 0, {})};
   ASSERT_FALSE(fw.wait_subscribed().empty());
   auto offers = fw.wait_offers();
   ASSERT_FALSE(offers.empty());
@@ -379,7 +392,7 @@ TEST(cluster, framework_and_agent_reconnect_after_a_master_restart) {
   cluster c;
   auto& agent = c.add_agent("cpus:1;mem:256MiB", "rack:r1");
   framework_system fs;
-  test_framework fw{fs.sys(), c.master_address(), {"", "phoenix", {"dev"}, "", "", 60000, {}}};
+  test_framework fw{fs.sys(), c.master_address(), framework("phoenix", {"dev"}, 60000, {})};
   auto id = fw.wait_subscribed();
   ASSERT_FALSE(id.empty());
   auto offers = fw.wait_offers();

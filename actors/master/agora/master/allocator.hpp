@@ -4,11 +4,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "agora/policy/allocation_core.hpp"
 #include "agora/protocol/resources.hpp"
 
 namespace agora::master {
@@ -24,100 +24,85 @@ struct offer_decision {
   resources res;
 };
 
-/// The allocation policy seam: "who is served next". The built-in weighted
-/// DRF sorter implements it now; the compiled policy language will implement
-/// it later without changing the allocator.
-class allocation_policy {
-public:
-  virtual ~allocation_policy() = default;
+/// Returns the policy the master runs when none is given: the example
+/// `policy-lang/examples/weighted_drf.policy`, embedded into the binary at
+/// build time from that file.
+const policy::runnable_policy& default_policy();
+/// Returns the embedded default policy's source text.
+const std::string& default_policy_source();
 
-  /// Returns the sort key of a role (smaller is served first); `share` is the
-  /// role's dominant share of the cluster, `weight` its configured weight.
-  virtual double role_key(double share, double weight) const = 0;
+/// Converts protocol resources (ports aside) to the core's amounts.
+policy::amounts to_amounts(const resources& r);
+/// Converts the core's amounts to protocol resources (no ports).
+resources to_resources(const policy::amounts& a);
 
-  /// Returns the sort key of a framework within its role.
-  virtual double framework_key(double share) const = 0;
-
-  /// Returns the policy's name for `/state` and logs.
-  virtual std::string name() const = 0;
+/// What the allocator needs to know of a framework beyond its id and roles.
+struct framework_demand {
+  std::string user;
+  std::map<std::string, std::string> labels;
+  resources min_request;  ///< Its smallest task.
+  resources demand;       ///< Most it wants to hold (empty: unbounded).
 };
 
-/// Weighted Dominant Resource Fairness (Ghodsi et al., NSDI 2011) over roles,
-/// then plain DRF over the frameworks of a role.
-class weighted_drf_policy final : public allocation_policy {
-public:
-  double role_key(double share, double weight) const override {
-    return weight > 0 ? share / weight : share;
-  }
-  double framework_key(double share) const override { return share; }
-  std::string name() const override { return "weighted-drf (built-in)"; }
-};
-
-/// The resource pool and the allocation algorithm, with no messaging.
-///
-/// Tracks every agent's total and allocated resources (offered or used by
-/// tasks: the allocator does not distinguish them, as in Mesos), every
-/// framework's allocation per role, decline filters and suppression. An
-/// allocation cycle walks the agents and offers each agent's free resources
-/// to the first eligible framework in policy order (roles by weighted
-/// dominant share, then frameworks by dominant share, ties by name), updating
-/// shares after each offer (progressive filling). Shares are updated
-/// incrementally on change, never recomputed from scratch.
+/// The master's resource pool: protocol resources in, offers out, with the
+/// compiled policy deciding through `policy::allocation_core` (the same
+/// engine `agora policy test` and the simulator run). This adapter adds
+/// only what the core does not model: port ranges, which go with the first
+/// offer made on an agent while free.
 ///
 /// Not thread-safe: owned by the allocator actor (or a test).
 class allocator {
 public:
-  allocator();
+  /// Runs `policy` (default: `default_policy()`).
+  explicit allocator(policy::runnable_policy policy = default_policy());
 
-  /// Replaces the ordering policy (default: weighted DRF).
-  void set_policy(std::shared_ptr<const allocation_policy> policy);
+  /// Swaps the policy between cycles (allocations and timers carry over).
+  void set_policy(policy::runnable_policy policy) { core_.set_policy(std::move(policy)); }
+  /// Returns the running policy.
+  const policy::runnable_policy& policy() const { return core_.policy(); }
 
   // -- agents ----------------------------------------------------------------
 
-  /// Adds an agent with `total` resources of which `used` are already in use
-  /// by the frameworks in `used_by` (framework id -> role -> resources), as
-  /// after an agent re-registration.
+  /// Adds (or replaces) an agent with `total` resources of which `used` are
+  /// in use by `used_by` (framework id -> role -> resources), as after an
+  /// agent re-registration.
   void add_agent(const std::string& agent_id, const resources& total,
-                 const std::map<std::string, std::map<std::string, resources>>& used_by = {});
-
+                 const std::map<std::string, std::map<std::string, resources>>& used_by = {},
+                 const std::string& hostname = {},
+                 const std::map<std::string, std::string>& attributes = {});
   /// Removes an agent and every allocation on it.
   void remove_agent(const std::string& agent_id);
-
   /// Stops (false) or resumes (true) offering an agent's resources.
   void set_agent_active(const std::string& agent_id, bool active);
 
   // -- frameworks ------------------------------------------------------------
 
-  /// Adds a framework that may receive offers for `roles` (an empty list
-  /// means the role `*`).
-  void add_framework(const std::string& framework_id, const std::vector<std::string>& roles);
-
-  /// Removes a framework from the sorters. Resources it still holds on agents
-  /// stay allocated there until `recover` returns them.
+  /// Adds (or updates, on re-subscription) a framework that may receive
+  /// offers for `roles` (empty: the role `*`).
+  void add_framework(const std::string& framework_id, const std::vector<std::string>& roles,
+                     const framework_demand& demand = {});
+  /// Removes a framework from ordering; what it holds stays allocated
+  /// until recovered.
   void remove_framework(const std::string& framework_id);
-
-  /// Stops (false) or resumes (true) offers to a framework (disconnected
-  /// frameworks are inactive).
+  /// Stops (false) or resumes (true) offers to a framework.
   void set_framework_active(const std::string& framework_id, bool active);
-
   /// Clears the framework's decline filters and un-suppresses `roles` (all
-  /// its roles when empty).
+  /// when empty).
   void revive(const std::string& framework_id, const std::vector<std::string>& roles);
-
-  /// Stops offers to the framework for `roles` (all its roles when empty).
+  /// Stops offers to the framework for `roles` (all when empty).
   void suppress(const std::string& framework_id, const std::vector<std::string>& roles);
 
   // -- resources -------------------------------------------------------------
 
   /// Returns resources allocated to `framework_id` in `role` on `agent_id` to
-  /// the pool. With `refuse` > 0, the framework will not be offered resources
-  /// contained in `res` on that agent until `now + refuse` (a decline filter).
+  /// the pool (at most what it holds there). With `refuse` > 0, the
+  /// framework is not offered resources contained in `res` on that agent
+  /// until `now + refuse` (a decline filter).
   void recover(const std::string& framework_id, const std::string& role,
                const std::string& agent_id, const resources& res,
                std::chrono::milliseconds refuse = std::chrono::milliseconds{0},
                clock_type::time_point now = clock_type::now());
-
-  /// Sets the weight of a role (default 1). Weights must be positive.
+  /// Overrides the weight of a role (`--weights`); weights must be positive.
   void set_weight(const std::string& role, double weight);
 
   // -- allocation ------------------------------------------------------------
@@ -128,69 +113,39 @@ public:
 
   // -- introspection ---------------------------------------------------------
 
-  /// Returns the sum of all agents' totals.
-  const resources& cluster_total() const { return total_; }
-  /// Returns the free resources of an agent (zero if unknown).
+  /// Returns the sum of all agents' totals (no ports).
+  resources cluster_total() const { return to_resources(core_.cluster_total()); }
+  /// Returns the free resources of an agent, ports included (zero if unknown).
   resources agent_free(const std::string& agent_id) const;
-  /// Returns the resources allocated to a role (all frameworks, all agents).
+  /// Returns the resources allocated to a role and its descendants (no ports).
   resources role_allocation(const std::string& role) const;
-  /// Returns the resources allocated to a framework (all roles, all agents).
+  /// Returns the resources allocated to a framework (all roles, no ports).
   resources framework_allocation(const std::string& framework_id) const;
-  /// Returns the weighted dominant share of a role (share / weight).
+  /// Returns the weighted dominant share of a role (share / weight), for display.
   double role_share(const std::string& role) const;
   /// Returns the roles in the order they would be served now.
-  std::vector<std::string> role_order() const;
+  std::vector<std::string> role_order() { return core_.role_order(); }
   /// Returns the weight of a role.
-  double weight(const std::string& role) const;
-  /// Returns all roles with frameworks or allocations.
-  std::vector<std::string> roles() const;
+  double weight(const std::string& role) const { return core_.weight(role); }
+  /// Returns all roles the allocator knows.
+  std::vector<std::string> roles() const { return core_.roles(); }
   /// Returns the number of active decline filters (for /state and tests).
-  size_t filter_count(clock_type::time_point now = clock_type::now()) const;
+  size_t filter_count(clock_type::time_point now = clock_type::now()) const {
+    return core_.filter_count(now);
+  }
+  /// Checks the accounting (see `allocation_core::check_invariants`) and
+  /// the ports; returns what is wrong or an empty string.
+  std::string check_invariants() const;
+  /// Returns the core (tests, introspection).
+  policy::allocation_core& core() { return core_; }
 
 private:
-  struct filter {
-    resources refused;
-    clock_type::time_point until;
+  struct agent_ports {
+    resources total;  ///< Ports only.
+    resources free;   ///< Ports only.
   };
-  struct agent_entry {
-    resources total;
-    resources allocated;
-    bool active = true;
-  };
-  struct framework_entry {
-    std::vector<std::string> roles;
-    std::set<std::string> suppressed_roles;
-    bool active = true;
-    /// Decline filters per agent.
-    std::unordered_map<std::string, std::vector<filter>> filters;
-  };
-  struct role_entry {
-    resources allocated;
-    double weight = 1.0;
-    /// Frameworks subscribed to this role.
-    std::set<std::string> frameworks;
-    /// Allocation of each framework in this role.
-    std::map<std::string, resources> framework_allocated;
-  };
-
-  bool filtered(framework_entry& fw, const std::string& agent_id, const resources& free,
-                clock_type::time_point now);
-  void add_allocation(const std::string& framework_id, const std::string& role,
-                      const resources& res);
-  void remove_allocation(const std::string& framework_id, const std::string& role,
-                         const resources& res);
-  std::vector<std::string> sorted_roles() const;
-  std::vector<std::string> sorted_frameworks(const role_entry& role) const;
-  static bool allocatable(const resources& r);
-
-  std::shared_ptr<const allocation_policy> policy_;
-  resources total_;
-  std::map<std::string, agent_entry> agents_;
-  std::map<std::string, framework_entry> frameworks_;
-  std::map<std::string, role_entry> roles_;
-  std::map<std::string, double> weights_;
-  /// Where the next cycle starts walking agents, so no agent is always last.
-  size_t agent_cursor_ = 0;
+  policy::allocation_core core_;
+  std::unordered_map<std::string, agent_ports> ports_;
 };
 
 }  // namespace agora::master

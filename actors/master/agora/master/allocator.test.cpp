@@ -36,8 +36,9 @@ TEST(allocator, drf_orders_roles_by_dominant_share) {
   a.add_agent("a2", res(5, 50), {{"mem-heavy", {{"B", res(1, 40)}}}});
   EXPECT_DOUBLE_EQ(a.role_share("A"), 0.3);
   EXPECT_DOUBLE_EQ(a.role_share("B"), 0.4);
-  // A (0.3) is served before B (0.4).
-  EXPECT_EQ(a.role_order(), (std::vector<std::string>{"A", "B"}));
+  // A (0.3) is served before B (0.4); the default policy's declared roles
+  // (batch, dev, prod) hold nothing, so they come first.
+  EXPECT_EQ(a.role_order(), (std::vector<std::string>{"batch", "dev", "prod", "A", "B"}));
 }
 
 TEST(allocator, progressive_filling_alternates_between_equal_frameworks) {

@@ -49,11 +49,12 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
                                  caf::actor master) {
   self->state.master = std::move(master);
   self->state.interval = cfg.interval;
+  if (cfg.policy) self->state.alloc.set_policy(*cfg.policy);
   for (const auto& [role, w] : cfg.weights) self->state.alloc.set_weight(role, w);
   self->delayed_send(self, cfg.interval, tick_atom::value);
   return {
       [=](alloc_add_agent& m) {
-        self->state.alloc.add_agent(m.agent_id, m.total, m.used_by);
+        self->state.alloc.add_agent(m.agent_id, m.total, m.used_by, m.hostname, m.attributes);
         request_cycle(self);
       },
       [=](const alloc_remove_agent& m) { self->state.alloc.remove_agent(m.agent_id); },
@@ -62,7 +63,8 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
         if (m.active) request_cycle(self);
       },
       [=](const alloc_add_framework& m) {
-        self->state.alloc.add_framework(m.framework_id, m.roles);
+        self->state.alloc.add_framework(m.framework_id, m.roles,
+                                        {m.user, m.labels, m.min_request, m.demand});
         request_cycle(self);
       },
       [=](const alloc_remove_framework& m) { self->state.alloc.remove_framework(m.framework_id); },

@@ -2,10 +2,13 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
+
+#include "agora/policy/allocation_core.hpp"
 
 namespace agora::master {
 
@@ -13,8 +16,10 @@ namespace agora::master {
 struct allocator_config {
   /// Time between periodic allocation cycles.
   std::chrono::milliseconds interval{1000};
-  /// Role weights (default 1).
+  /// Role weight overrides (`--weights`); the policy's weights otherwise.
   std::map<std::string, double> weights;
+  /// The policy to run; null: the embedded default (`default_policy()`).
+  std::shared_ptr<const policy::runnable_policy> policy;
 };
 
 /// Spawns the allocator actor: it owns an `allocator` (allocator.hpp),

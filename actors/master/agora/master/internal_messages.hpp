@@ -23,6 +23,8 @@ struct alloc_add_agent {
   resources total;
   /// framework id -> role -> resources in use (after re-registration).
   std::map<std::string, std::map<std::string, resources>> used_by;
+  std::string hostname;
+  std::map<std::string, std::string> attributes;
 };
 struct alloc_remove_agent {
   std::string agent_id;
@@ -31,9 +33,14 @@ struct alloc_agent_active {
   std::string agent_id;
   bool active = true;
 };
+/// Adds a framework, or updates it on re-subscription (roles, demand).
 struct alloc_add_framework {
   std::string framework_id;
   std::vector<std::string> roles;
+  std::string user;
+  std::map<std::string, std::string> labels;
+  resources min_request;
+  resources demand;
 };
 struct alloc_remove_framework {
   std::string framework_id;
@@ -97,7 +104,8 @@ typename Inspector::result_type inspect(Inspector& f, offer_decision& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, alloc_add_agent& x) {
-  return f(caf::meta::type_name("alloc_add_agent"), x.agent_id, x.total, x.used_by);
+  return f(caf::meta::type_name("alloc_add_agent"), x.agent_id, x.total, x.used_by, x.hostname,
+           x.attributes);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, alloc_remove_agent& x) {
@@ -109,7 +117,8 @@ typename Inspector::result_type inspect(Inspector& f, alloc_agent_active& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, alloc_add_framework& x) {
-  return f(caf::meta::type_name("alloc_add_framework"), x.framework_id, x.roles);
+  return f(caf::meta::type_name("alloc_add_framework"), x.framework_id, x.roles, x.user, x.labels,
+           x.min_request, x.demand);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, alloc_remove_framework& x) {

@@ -348,6 +348,11 @@ void ping(master_ptr self, const std::string& agent_id) {
   self->delayed_send(self, timeout, ping_agent{agent_id});
 }
 
+/// Returns what the allocator needs to know of a framework.
+alloc_add_framework framework_for_allocator(const framework_info& info) {
+  return {info.id, info.roles, info.user, info.labels, info.min_request, info.demand};
+}
+
 caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
                                           const std::vector<running_task>& running) {
   auto& st = self->state;
@@ -399,7 +404,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
       recovered.registered_at_ns = now_ns();
       recovered.disconnected_at_ns = now_ns();
       fw = st.frameworks.emplace(s.framework_id, std::move(recovered)).first;
-      self->send(st.allocator, alloc_add_framework{s.framework_id, r.framework.roles});
+      self->send(st.allocator, framework_for_allocator(r.framework));
       self->send(st.allocator, alloc_framework_active{s.framework_id, false});
       self->delayed_send(self, std::chrono::milliseconds{r.framework.failover_timeout_ms},
                          framework_failover_expired{s.framework_id});
@@ -436,7 +441,8 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
                                        "REASON_AGENT_REREGISTERED",
                                        "task not reported by the re-registering agent"));
   }
-  self->send(st.allocator, alloc_add_agent{info.id, info.total, used_by});
+  self->send(st.allocator,
+             alloc_add_agent{info.id, info.total, used_by, info.hostname, info.attributes});
   log(self, std::string(known || !running.empty() ? "re-registered" : "registered") +
                 " agent " + info.id + " at " + info.hostname + " with " + info.total.to_string());
   self->delayed_send(self, st.config.agent_ping_timeout, ping_agent{info.id});
@@ -469,6 +475,8 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
       rec.proxy = spawn_framework_proxy(self->system(), info.id, scheduler, self,
                                         std::chrono::milliseconds{info.failover_timeout_ms});
     }
+    // Roles, labels or demand may have changed with the new instance.
+    self->send(st.allocator, framework_for_allocator(info));
     self->send(st.allocator, alloc_framework_active{info.id, true});
     log(self, "framework " + info.id + " (" + info.name + ") re-subscribed");
   } else {
@@ -483,7 +491,7 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
     // after a master restart) belong to it again.
     for (const auto& [key, t] : st.tasks)
       if (key.first == info.id) st.frameworks[info.id].tasks.insert(key.second);
-    self->send(st.allocator, alloc_add_framework{info.id, info.roles});
+    self->send(st.allocator, framework_for_allocator(info));
     log(self, "framework " + info.id + " (" + info.name + ") subscribed");
   }
   mark_dirty(self);
@@ -512,6 +520,7 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
   allocator_config acfg;
   acfg.interval = st.config.allocation_interval;
   acfg.weights = st.config.weights;
+  acfg.policy = st.config.policy;
   st.allocator = spawn_allocator(self->system(), acfg, self);
   self->link_to(st.allocator);
   self->delayed_send(self, st.config.framework_heartbeat_interval, tick_atom::value);

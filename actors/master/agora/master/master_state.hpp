@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include <caf/actor.hpp>
 
 #include "agora/master/internal_messages.hpp"
+#include "agora/policy/allocation_core.hpp"
 #include "agora/protocol/messages.hpp"
 
 namespace agora::master {
@@ -28,8 +30,12 @@ struct master_config {
   std::chrono::milliseconds agent_ping_timeout{15000};
   int64_t max_agent_ping_timeouts = 5;
   std::chrono::milliseconds framework_heartbeat_interval{15000};
-  /// Role weights (default 1).
+  /// Role weight overrides (`--weights`); the policy's weights otherwise.
   std::map<std::string, double> weights;
+  /// The allocation policy; null: the embedded default weighted_drf.policy.
+  std::shared_ptr<const policy::runnable_policy> policy;
+  /// Where the policy came from (its file), for /state.
+  std::string policy_source = "weighted_drf.policy (embedded default)";
   /// Completed tasks kept for /state.
   size_t max_completed_tasks = 1000;
 };

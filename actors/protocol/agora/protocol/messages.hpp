@@ -89,12 +89,20 @@ struct framework_info {
   std::string user;
   int64_t failover_timeout_ms = 0;  ///< How long tasks survive a disconnection.
   std::vector<std::string> capabilities;  ///< e.g. `PARTITION_AWARE`.
+  /// Labels the allocation policy reads (`framework.labels.*`), e.g.
+  /// `data_racks` -> `r1,r2` for rack_local.policy.
+  std::map<std::string, std::string> labels;
+  /// The framework's smallest task (`framework.min_request`): agents that
+  /// cannot hold it are not offered (with a `fits` filter in the policy).
+  resources min_request;
+  /// The most the framework wants to hold; empty: as much as it is offered.
+  resources demand;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, framework_info& x) {
   return f(caf::meta::type_name("framework_info"), x.id, x.name, x.roles, x.principal, x.user,
-           x.failover_timeout_ms, x.capabilities);
+           x.failover_timeout_ms, x.capabilities, x.labels, x.min_request, x.demand);
 }
 
 /// One task to launch.
