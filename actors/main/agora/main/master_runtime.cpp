@@ -4,6 +4,7 @@
 #include <caf/io/all.hpp>
 
 #include "agora/main/web_ui.hpp"
+#include "agora/policy/policy_outline.hpp"
 
 namespace agora::main {
 
@@ -47,8 +48,13 @@ void add_master_flags(cli::flags& f, master_options& o) {
         "missed pings after which an agent is unreachable");
   f.add("framework-heartbeat-interval", &o.config.framework_heartbeat_interval,
         "interval of heartbeats to frameworks");
+  f.add("policy", &o.policy_path,
+        "allocation policy file (default: the embedded weighted_drf.policy)");
+  f.add("schema", &o.schema_path,
+        "cluster schema the policy is checked against (default: cluster.schema beside it)");
   auto* weights = &o.config.weights;
-  f.add_custom("weights", "", "role weights, e.g. prod=2,dev=0.5 (default 1)",
+  f.add_custom("weights", "",
+               "role weight overrides on top of the policy's, e.g. prod=2,dev=0.5",
                [weights](const std::string& v, std::string& err) {
                  return parse_weights(v, *weights, err);
                });
@@ -57,6 +63,24 @@ void add_master_flags(cli::flags& f, master_options& o) {
 std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys,
                                                       master_options opts,
                                                       std::string& error) {
+  if (!opts.policy_path.empty()) {
+    auto loaded = policy::load_policy_file(opts.policy_path, opts.schema_path);
+    if (!loaded.error.empty() && loaded.diagnostics.empty()) {
+      error = "--policy: " + loaded.error;
+      return nullptr;
+    }
+    if (!loaded.ok()) {
+      error = "policy " + opts.policy_path + " does not check:\n" + loaded.render_errors();
+      return nullptr;
+    }
+    opts.config.policy =
+        std::make_shared<const policy::runnable_policy>(policy::runnable_policy{loaded.prog,
+                                                                                loaded.outline});
+    opts.config.policy_source = opts.policy_path;
+  } else if (!opts.schema_path.empty()) {
+    error = "--schema: needs --policy (the embedded default policy has no schema)";
+    return nullptr;
+  }
   auto rt = std::unique_ptr<master_runtime>(new master_runtime);
   rt->http_ = observability::http_server::start(opts.ip, opts.http_port, error);
   if (!rt->http_) return nullptr;

@@ -18,6 +18,11 @@ struct master_options {
   std::string ip = "127.0.0.1";
   uint16_t http_port = 5050;
   uint16_t actor_port = 5055;
+  /// `--policy`: the allocation policy file (empty: the embedded default).
+  std::string policy_path;
+  /// `--schema`: the cluster schema to check it against (empty:
+  /// `cluster.schema` next to the policy, when present).
+  std::string schema_path;
 };
 
 /// Registers the master's flags (`--port`, `--actor-port`, `--ip`,
@@ -30,7 +35,8 @@ void add_master_flags(cli::flags& f, master_options& opts);
 class master_runtime {
 public:
   /// Starts a master in `sys` (which must have the middleman loaded).
-  /// Returns nullptr and sets `error` (naming the port) when a port is taken.
+  /// Returns nullptr and sets `error` when the policy does not check (with
+  /// its `file:line:col` diagnostics) or a port is taken (naming the port).
   static std::unique_ptr<master_runtime> start(caf::actor_system& sys, master_options opts,
                                                std::string& error);
   ~master_runtime();

@@ -3,6 +3,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "agora/master/allocator.hpp"
 #include "agora/master/master_actor.hpp"
 #include "agora/protocol/json.hpp"
 
@@ -181,6 +182,17 @@ std::string render_state_json(const master_state& st) {
     w.EndObject();
   }
   w.EndArray();
+
+  // The allocation policy the allocator runs.
+  const auto& running = st.config.policy ? *st.config.policy : default_policy();
+  w.Key("policy");
+  w.StartObject();
+  str(w, "name", running.prog->name);
+  w.Key("version");
+  w.Int64(running.prog->version);
+  str(w, "hash", running.prog->hash_hex());
+  str(w, "source", st.config.policy_source);
+  w.EndObject();
 
   w.Key("cluster");
   w.StartObject();

@@ -1,0 +1,385 @@
+#include "agora/policy/allocation_core.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <random>
+#include <set>
+#include <tuple>
+
+#include "agora/policy/policy_outline.hpp"
+
+namespace agora::policy {
+namespace {
+
+using namespace std::chrono_literals;
+using time_point = allocation_core::time_point;
+
+const std::string examples = AGORA_POLICY_EXAMPLES_DIR;
+constexpr int64_t gib = int64_t{1} << 30;
+
+runnable_policy load(const std::string& file) {
+  auto p = load_policy_file(examples + "/" + file);
+  EXPECT_TRUE(p.ok()) << p.render_errors();
+  return {p.prog, p.outline};
+}
+
+amounts make(double cpus, double mem_gib, double gpus = 0) {
+  amounts a{};
+  a[0] = static_cast<int64_t>(cpus * 1000);
+  a[1] = static_cast<int64_t>(mem_gib * static_cast<double>(gib));
+  a[3] = static_cast<int64_t>(gpus * 1000);
+  return a;
+}
+
+amounts plus(amounts a, const amounts& b) {
+  for (size_t i = 0; i < max_resources; ++i) a[i] += b[i];
+  return a;
+}
+
+amounts minus(amounts a, const amounts& b) {
+  for (size_t i = 0; i < max_resources; ++i) a[i] -= b[i];
+  return a;
+}
+
+framework_spec fw(const std::string& id, std::vector<std::string> roles) {
+  framework_spec s;
+  s.id = id;
+  s.roles = std::move(roles);
+  return s;
+}
+
+TEST(allocation_core, integer_units_keep_sums_exact) {
+  // 0.1 + 0.2 cores is 300 milli-cores exactly, and fits into 0.3.
+  auto a = to_amounts({0.1, 0, 0, 0, 0, 0, 0, 0});
+  auto b = to_amounts({0.2, 0, 0, 0, 0, 0, 0, 0});
+  EXPECT_EQ(plus(a, b)[0], 300);
+  EXPECT_TRUE(fits_in(plus(a, b), to_amounts({0.3, 0, 0, 0, 0, 0, 0, 0})));
+  EXPECT_EQ(to_amounts({std::numeric_limits<double>::infinity(), 0, 0, 0, 0, 0, 0, 0})[0],
+            std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(to_amounts({-1, std::nan(""), 0, 0, 0, 0, 0, 0})[1], 0);
+  EXPECT_DOUBLE_EQ(to_res_vec(make(1.5, 2))[0], 1.5);
+}
+
+TEST(allocation_core, progressive_filling_serves_the_smallest_share_one_agent_at_a_time) {
+  // drf.policy, four agents of 1 cpu, two frameworks in two roles: each offer
+  // raises the receiver's share by 1/4, so they alternate: two agents each.
+  allocation_core core(load("drf.policy"));
+  for (auto id : {"a1", "a2", "a3", "a4"}) core.add_agent(id, id, {}, make(1, 1));
+  core.add_framework(fw("f1", {"r1"}));
+  core.add_framework(fw("f2", {"r2"}));
+  auto offers = core.allocate(time_point{});
+  ASSERT_EQ(offers.size(), 4u);
+  std::map<std::string, int> per;
+  for (auto& o : offers) ++per[o.framework_id];
+  EXPECT_EQ(per["f1"], 2);
+  EXPECT_EQ(per["f2"], 2);
+  EXPECT_EQ(core.check_invariants(), "");
+}
+
+TEST(allocation_core, a_framework_with_a_demand_stops_when_it_is_covered) {
+  // f1 wants 2 cpus: it gets two 1-cpu agents and no more; f2 (no demand)
+  // gets the rest. Without the demand f1 would get half the agents (3).
+  allocation_core core(load("drf.policy"));
+  for (int i = 0; i < 6; ++i) core.add_agent("a" + std::to_string(i), "", {}, make(1, 1));
+  auto f1 = fw("f1", {"r1"});
+  f1.demand = make(2, 0);
+  core.add_framework(f1);
+  core.add_framework(fw("f2", {"r2"}));
+  std::map<std::string, int> per;
+  for (auto& o : core.allocate(time_point{})) ++per[o.framework_id];
+  EXPECT_EQ(per["f1"], 2);
+  EXPECT_EQ(per["f2"], 4);
+}
+
+TEST(allocation_core, fair_share_is_capped_by_demand_and_the_rest_goes_to_the_others) {
+  // Three roles of weight 1 (drf.policy) and a 10-cpu cluster. a wants 1
+  // cpu (share 0.1), below its even third: it is capped at 0.1 and b and c
+  // split the remaining 0.9 (0.45 each).
+  allocation_core core(load("drf.policy"));
+  core.add_agent("big", "", {}, make(10, 10));
+  auto a = fw("fa", {"a"});
+  a.demand = make(1, 0);
+  core.add_framework(a);
+  core.add_framework(fw("fb", {"b"}));
+  core.add_framework(fw("fc", {"c"}));
+  auto& view = core.view();
+  EXPECT_DOUBLE_EQ(view.roles[static_cast<size_t>(core.role_index("a"))].fair_share, 0.1);
+  EXPECT_DOUBLE_EQ(view.roles[static_cast<size_t>(core.role_index("b"))].fair_share, 0.45);
+  EXPECT_DOUBLE_EQ(view.roles[static_cast<size_t>(core.role_index("c"))].fair_share, 0.45);
+}
+
+TEST(allocation_core, limits_clip_offers_along_the_whole_path) {
+  // quotas.policy: prod/etl is limited to 150 cpus, prod to 400. etl holds
+  // 140 elsewhere, so a 64-cpu agent is offered with 10 cpus.
+  allocation_core core(load("quotas.policy"));
+  core.add_agent("a1", "", {{"rack", "r1"}, {"zone", "z1"}}, make(64, 256));
+  core.add_framework(fw("etl-1", {"prod/etl"}));
+  core.add_external("prod/etl", "", make(140, 300));
+  auto offers = core.allocate(time_point{});
+  ASSERT_EQ(offers.size(), 1u);
+  EXPECT_EQ(offers[0].res[0], 10'000);
+  EXPECT_EQ(core.role_allocation("prod")[0], 150'000);
+  EXPECT_EQ(core.check_invariants(), "");
+}
+
+TEST(allocation_core, hold_headroom_keeps_unmet_guarantees_free) {
+  // A guarantee of 6 cpus for `gold` (nothing held yet) and 10 cpus in all:
+  // under hold_headroom, `other` may take only 4; under best_effort all 10.
+  const std::string roles = R"(policy "h" version 1;
+use std.fairness;
+roles { role "gold" { guarantee {cpus: 6}; } }
+order roles by dominant_share(role) asc, role.name asc;
+order frameworks by framework.id asc;
+)";
+  for (bool hold : {true, false}) {
+    auto p = load_policy_text("h.policy",
+                              roles + (hold ? "guarantees hold_headroom;\n" : "guarantees best_effort;\n"));
+    ASSERT_TRUE(p.ok()) << p.render_errors();
+    allocation_core core(runnable_policy{p.prog, p.outline});
+    core.add_agent("a1", "", {}, make(10, 10));
+    core.add_framework(fw("o", {"other"}));
+    auto offers = core.allocate(time_point{});
+    ASSERT_EQ(offers.size(), 1u);
+    EXPECT_EQ(offers[0].res[0], hold ? 4'000 : 10'000) << (hold ? "hold_headroom" : "best_effort");
+  }
+}
+
+TEST(allocation_core, recovering_twice_returns_nothing_the_second_time) {
+  allocation_core core(load("drf.policy"));
+  core.add_agent("a1", "", {}, make(4, 4));
+  core.add_framework(fw("f1", {"r"}));
+  auto offers = core.allocate(time_point{});
+  ASSERT_EQ(offers.size(), 1u);
+  auto back = core.recover("f1", "r", "a1", make(4, 4), 0ms, time_point{});
+  EXPECT_EQ(back, make(4, 4));
+  back = core.recover("f1", "r", "a1", make(4, 4), 0ms, time_point{});
+  EXPECT_TRUE(is_zero(back));
+  EXPECT_TRUE(is_zero(core.role_allocation("r")));
+  EXPECT_EQ(core.check_invariants(), "");
+}
+
+TEST(allocation_core, removing_an_agent_undoes_what_its_frameworks_held_there) {
+  allocation_core core(load("drf.policy"));
+  core.add_agent("a1", "", {}, make(4, 4), {{"f1", {{"r", make(1, 1)}}}});
+  core.add_agent("a2", "", {}, make(4, 4), {{"f1", {{"r", make(2, 1)}}}});
+  EXPECT_EQ(core.framework_allocation("f1"), make(3, 2));
+  core.remove_agent("a1");
+  EXPECT_EQ(core.framework_allocation("f1"), make(2, 1));
+  EXPECT_EQ(core.role_allocation("r"), make(2, 1));
+  // Re-registering replaces the agent's holdings instead of adding them.
+  core.add_agent("a2", "", {}, make(4, 4), {{"f1", {{"r", make(1, 1)}}}});
+  EXPECT_EQ(core.role_allocation("r"), make(1, 1));
+  EXPECT_EQ(core.check_invariants(), "");
+}
+
+/// A seeded random walk over every kind of event, with an independent
+/// ledger of what each (framework, role, agent) holds. After each event the
+/// core's own invariants hold and its sums equal the ledger's.
+class random_events {
+ public:
+  explicit random_events(uint32_t seed) : rng_(seed) {}
+
+  void run(size_t steps) {
+    policies_ = {load("drf.policy"), load("weighted_drf.policy"), load("quotas.policy"),
+                 load("binpack.policy"), load("rack_local.policy")};
+    allocation_core core(policies_[0]);
+    core_ = &core;
+    for (step_ = 0; step_ < steps; ++step_) {
+      one_event();
+      check();
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+
+ private:
+  using key = std::tuple<std::string, std::string, std::string>;  // framework, role, agent
+
+  size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
+  bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
+
+  amounts random_part(const amounts& a) {
+    amounts out{};
+    for (size_t i = 0; i < max_resources; ++i)
+      out[i] = a[i] <= 0 ? 0 : std::uniform_int_distribution<int64_t>(0, a[i])(rng_);
+    return out;
+  }
+
+  void one_event() {
+    now_ += std::chrono::milliseconds(pick(3000));
+    static const std::vector<std::string> roles = {"prod",     "prod/web", "prod/etl", "dev",
+                                                   "research", "batch",    "*"};
+    switch (pick(14)) {
+      case 0: {  // A new agent.
+        std::string id = "a" + std::to_string(next_agent_++);
+        auto total = make(1 + static_cast<double>(pick(64)), 1 + static_cast<double>(pick(256)),
+                          chance(0.2) ? 2 : 0);
+        totals_[id] = total;
+        core_->add_agent(id, id, {{"rack", "r" + std::to_string(pick(4))}, {"zone", "z1"}}, total);
+        break;
+      }
+      case 1: {  // An agent leaves: what was held there is gone.
+        if (totals_.empty()) break;
+        auto id = nth(totals_, pick(totals_.size()));
+        core_->remove_agent(id);
+        totals_.erase(id);
+        for (auto it = ledger_.begin(); it != ledger_.end();)
+          it = std::get<2>(it->first) == id ? ledger_.erase(it) : std::next(it);
+        break;
+      }
+      case 2: {  // An agent re-registers reporting some of its tasks.
+        if (totals_.empty()) break;
+        auto id = nth(totals_, pick(totals_.size()));
+        std::map<std::string, std::map<std::string, amounts>> used;
+        for (auto it = ledger_.begin(); it != ledger_.end();) {
+          if (std::get<2>(it->first) != id) {
+            ++it;
+            continue;
+          }
+          if (chance(0.7)) {
+            used[std::get<0>(it->first)][std::get<1>(it->first)] = it->second;
+            ++it;
+          } else {
+            it = ledger_.erase(it);  // A task the agent no longer runs.
+          }
+        }
+        core_->add_agent(id, id, {{"rack", "r1"}, {"zone", "z1"}}, totals_[id], used);
+        // Frameworks only known from the report are added, inactive.
+        for (auto& [f, by_role] : used) known_.insert(f);
+        break;
+      }
+      case 3: {  // A framework subscribes (or re-subscribes with other roles).
+        std::string id = chance(0.3) && !known_.empty() ? nth(known_, pick(known_.size()))
+                                                        : "f" + std::to_string(next_fw_++);
+        auto spec = fw(id, {roles[pick(roles.size())]});
+        if (chance(0.3)) spec.roles.push_back(roles[pick(roles.size())]);
+        if (spec.roles.size() == 2 && spec.roles[0] == spec.roles[1]) spec.roles.pop_back();
+        if (chance(0.3)) spec.demand = make(1 + static_cast<double>(pick(20)), 0);
+        if (chance(0.3)) spec.min_request = make(0.5, 0.25);
+        if (chance(0.3)) spec.labels["data_racks"] = "r1,r2";
+        core_->add_framework(spec);
+        known_.insert(id);
+        break;
+      }
+      case 4: {  // A framework is removed; what it holds stays until recovered.
+        if (known_.empty()) break;
+        core_->remove_framework(nth(known_, pick(known_.size())));
+        break;
+      }
+      case 5:
+      case 6:
+      case 7: {  // A cycle.
+        for (auto& o : core_->allocate(now_)) {
+          auto& held = ledger_[{o.framework_id, o.role, o.agent_id}];
+          held = plus(held, o.res);
+          EXPECT_FALSE(is_zero(o.res));
+        }
+        break;
+      }
+      case 8:
+      case 9: {  // A task ends or an accept uses part of an offer: some comes back.
+        if (ledger_.empty()) break;
+        auto it = std::next(ledger_.begin(), static_cast<long>(pick(ledger_.size())));
+        recover(it->first, random_part(it->second), 0ms);
+        break;
+      }
+      case 10: {  // A decline with a filter (sometimes twice: a stale retry).
+        if (ledger_.empty()) break;
+        auto it = std::next(ledger_.begin(), static_cast<long>(pick(ledger_.size())));
+        auto k = it->first;
+        auto all = it->second;
+        recover(k, all, std::chrono::milliseconds(pick(10000)));
+        if (chance(0.5)) recover(k, all, 0ms);
+        break;
+      }
+      case 11: {  // Revive, suppress, activity.
+        if (known_.empty()) break;
+        auto id = nth(known_, pick(known_.size()));
+        switch (pick(4)) {
+          case 0: core_->revive(id, {}); break;
+          case 1: core_->suppress(id, chance(0.5) ? std::vector<std::string>{} : std::vector<std::string>{"dev"}); break;
+          case 2: core_->set_framework_active(id, chance(0.5)); break;
+          default:
+            if (!totals_.empty()) core_->set_agent_active(nth(totals_, pick(totals_.size())), chance(0.7));
+        }
+        break;
+      }
+      case 12: {  // A policy swap.
+        core_->set_policy(policies_[pick(policies_.size())]);
+        break;
+      }
+      default: {  // Recovering for an agent that is gone, or too much.
+        if (ledger_.empty()) break;
+        auto it = std::next(ledger_.begin(), static_cast<long>(pick(ledger_.size())));
+        recover(it->first, plus(it->second, make(1, 1)), 0ms);
+      }
+    }
+  }
+
+  void recover(const key& k, const amounts& res, std::chrono::milliseconds refuse) {
+    auto& [f, role, agent] = k;
+    auto back = core_->recover(f, role, agent, res, refuse, now_);
+    auto it = ledger_.find(k);
+    amounts held = it == ledger_.end() ? amounts{} : it->second;
+    amounts expected{};
+    for (size_t i = 0; i < max_resources; ++i) expected[i] = std::min(held[i], res[i]);
+    EXPECT_EQ(back, expected) << "step " << step_ << ": recover " << f << "@" << role << " on "
+                              << agent;
+    if (it != ledger_.end()) {
+      it->second = minus(it->second, back);
+      if (is_zero(it->second)) ledger_.erase(it);
+    }
+  }
+
+  void check() {
+    ASSERT_EQ(core_->check_invariants(), "") << "step " << step_;
+    std::map<std::string, amounts> by_fw, by_role, by_agent;
+    for (auto& [k, res] : ledger_) {
+      by_fw[std::get<0>(k)] = plus(by_fw[std::get<0>(k)], res);
+      by_agent[std::get<2>(k)] = plus(by_agent[std::get<2>(k)], res);
+      // A role's allocation includes its descendants'.
+      std::string path = std::get<1>(k);
+      for (;;) {
+        by_role[path] = plus(by_role[path], res);
+        auto slash = path.rfind('/');
+        if (slash == std::string::npos) break;
+        path = path.substr(0, slash);
+      }
+    }
+    for (auto& f : known_)
+      ASSERT_EQ(core_->framework_allocation(f), by_fw[f]) << "step " << step_ << " framework " << f;
+    for (auto& r : core_->roles())
+      ASSERT_EQ(core_->role_allocation(r), by_role[r]) << "step " << step_ << " role " << r;
+    for (auto& [id, total] : totals_)
+      ASSERT_EQ(core_->agent_free(id), minus(total, by_agent[id])) << "step " << step_ << " agent " << id;
+  }
+
+  template <class C>
+  static std::string nth(const C& c, size_t n) {
+    auto it = std::next(c.begin(), static_cast<long>(n));
+    if constexpr (std::is_same_v<typename C::value_type, std::string>)
+      return *it;
+    else
+      return it->first;
+  }
+
+  std::mt19937 rng_;
+  std::vector<runnable_policy> policies_;
+  allocation_core* core_ = nullptr;
+  time_point now_{};
+  size_t step_ = 0, next_agent_ = 0, next_fw_ = 0;
+  std::map<std::string, amounts> totals_;
+  std::set<std::string> known_;
+  std::map<key, amounts> ledger_;
+};
+
+TEST(allocation_core, random_events_keep_the_accounting_exact) {
+  for (uint32_t seed : {1u, 2u, 3u, 4u, 5u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    random_events(seed).run(3000);
+    if (HasFailure()) return;
+  }
+}
+
+}  // namespace
+}  // namespace agora::policy

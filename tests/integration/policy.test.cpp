@@ -1,0 +1,170 @@
+// The compiled policy drives a real master: `agora-master --policy FILE`
+// with real agent processes and a framework over TCP. Each case is chosen so
+// that the built-in default (weighted DRF without limits, filters, scores or
+// locality) would give a different outcome.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+
+#include "cluster_fixture.hpp"
+
+namespace agora::test {
+namespace {
+
+using protocol::framework_info;
+using protocol::resources;
+
+const std::string examples = AGORA_POLICY_EXAMPLES_DIR;
+
+framework_info framework(const std::string& name, std::vector<std::string> roles) {
+  framework_info info;
+  info.name = name;
+  info.roles = std::move(roles);
+  return info;
+}
+
+resources res(const std::string& text) {
+  resources r;
+  std::string error;
+  EXPECT_TRUE(resources::parse(text, r, error)) << error;
+  return r;
+}
+
+/// Returns the cpus the master shows as offered to framework `name`.
+double offered_cpus(const rapidjson::Document& s, const std::string& name) {
+  for (const auto& f : s["frameworks"].GetArray())
+    if (std::string(f["name"].GetString()) == name)
+      return f["offered_resources"]["cpus"].GetDouble();
+  return -1;
+}
+
+TEST(policy, quotas_policy_stops_offers_to_a_role_at_its_limit_while_others_get_them) {
+  // quotas.policy: dev is limited to 50 cpus and 128 GiB. Three agents of 30
+  // cpus and 64 GiB: dev alone is offered a1 whole (30 cpus) and a2 clipped
+  // to 20 cpus (its headroom), never a3. Without the limit it would be
+  // offered all 90 cpus.
+  cluster c{{"--policy=" + examples + "/quotas.policy"}};
+  for (int i = 0; i < 3; ++i) c.add_agent("cpus:30;mem:64GiB;disk:10GiB", "rack:r1;zone:z1");
+  framework_system fs;
+  test_framework dev{fs.sys(), c.master_address(), framework("dev-fw", {"dev"})};
+  ASSERT_FALSE(dev.wait_subscribed().empty());
+  ASSERT_TRUE(c.wait_state([](const auto& s) { return offered_cpus(s, "dev-fw") == 50.0; }))
+      << offered_cpus(c.state(), "dev-fw");
+  // research (limit 300 cpus) subscribes: the cycles it triggers give it
+  // a2's last 10 cpus and a3's 30, and still nothing more to dev.
+  test_framework research{fs.sys(), c.master_address(), framework("res-fw", {"research"})};
+  ASSERT_FALSE(research.wait_subscribed().empty());
+  ASSERT_TRUE(c.wait_state([](const auto& s) { return offered_cpus(s, "res-fw") == 40.0; }))
+      << offered_cpus(c.state(), "res-fw");
+  auto s = c.state();
+  EXPECT_EQ(offered_cpus(s, "dev-fw"), 50.0);
+  EXPECT_STREQ(s["policy"]["name"].GetString(), "quotas");
+}
+
+TEST(policy, gpu_isolation_policy_keeps_gpu_agents_for_gpu_frameworks) {
+  // One GPU agent and one plain agent. A CPU framework that wants one
+  // agent's worth (demand 4 cpus) declines every offer and is offered again
+  // at each cycle: the `keep_gpus_free` score puts the plain agent first
+  // every time. Without it, agents are tried in rotating order and the GPU
+  // agent would come first in every other cycle.
+  cluster c{{"--policy=" + examples + "/gpu_isolation.policy"}};
+  c.add_agent("cpus:4;mem:4GiB;gpus:1", "rack:r1;zone:z1;gpu_model:a100");
+  c.add_agent("cpus:4;mem:4GiB", "rack:r1;zone:z1");
+  framework_system fs;
+  auto info = framework("cpu-fw", {"batch"});
+  info.min_request = res("cpus:1;mem:128MiB");
+  info.demand = res("cpus:4");
+  test_framework cpu{fs.sys(), c.master_address(), info};
+  auto id = cpu.wait_subscribed();
+  ASSERT_FALSE(id.empty());
+  for (int round = 0; round < 6; ++round) {
+    auto offers = cpu.wait_offers();
+    ASSERT_EQ(offers.size(), 1u) << "round " << round;
+    EXPECT_EQ(offers[0].res.gpus, 0) << "round " << round << ": offered the GPU agent";
+    EXPECT_EQ(offers[0].attributes.count("gpu_model"), 0u);
+    cpu.pending_offers().clear();
+    protocol::filters no_filter;
+    no_filter.refuse_ms = 0;
+    cpu.send(protocol::decline{id, {offers[0].id}, no_filter});
+  }
+  // A GPU framework (smallest task needs a GPU) is offered only the GPU agent.
+  auto gpu_info = framework("gpu-fw", {"ml"});
+  gpu_info.min_request = res("cpus:1;mem:128MiB;gpus:1");
+  test_framework gpu{fs.sys(), c.master_address(), gpu_info};
+  ASSERT_FALSE(gpu.wait_subscribed().empty());
+  auto offers = gpu.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  for (const auto& o : offers) EXPECT_EQ(o.res.gpus, 1);
+}
+
+TEST(policy, rack_local_policy_offers_the_wanted_rack_first_and_falls_back_after_the_wait) {
+  // rack_local.policy: a framework with data_racks=r1 is at the `rack`
+  // level: only r1 agents. Once r1 is fully offered it waits; after the
+  // level's 5 s wait it moves to `zone` and gets r2 (same zone z1).
+  cluster c{{"--policy=" + examples + "/rack_local.policy"}};
+  c.add_agent("cpus:2;mem:1GiB", "rack:r1;zone:z1");
+  c.add_agent("cpus:2;mem:1GiB", "rack:r2;zone:z1");
+  framework_system fs;
+  auto info = framework("local-fw", {"etl"});
+  info.labels["data_racks"] = "r1";
+  test_framework fw{fs.sys(), c.master_address(), info};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  auto first = fw.wait_offers();
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].attributes.at("rack"), "r1");
+  fw.pending_offers().clear();
+  auto second = fw.wait_offers(15s);
+  auto waited = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].attributes.at("rack"), "r2");
+  // The wait starts with the first cycle that skipped r2 (at or after t0).
+  EXPECT_GE(waited, 4500ms);
+}
+
+TEST(policy, the_default_policy_weights_split_prod_and_batch_three_to_one) {
+  // The embedded weighted_drf.policy: prod weight 3, batch 1. Eight 1-cpu
+  // agents arrive one by one, each going to the role with the smaller
+  // share / weight (ties by name): batch, prod, prod, prod, batch (tie at
+  // 1/8), prod, prod, prod -> prod 6, batch 2. Unweighted DRF gives 4 and 4.
+  cluster c;
+  framework_system fs;
+  test_framework prod{fs.sys(), c.master_address(), framework("prod-fw", {"prod"})};
+  test_framework batch{fs.sys(), c.master_address(), framework("batch-fw", {"batch"})};
+  ASSERT_FALSE(prod.wait_subscribed().empty());
+  ASSERT_FALSE(batch.wait_subscribed().empty());
+  for (int i = 0; i < 8; ++i) c.add_agent("cpus:1;mem:128MiB", "rack:r1");
+  EXPECT_TRUE(c.wait_state([](const auto& s) {
+    return offered_cpus(s, "prod-fw") == 6.0 && offered_cpus(s, "batch-fw") == 2.0;
+  })) << offered_cpus(c.state(), "prod-fw") << " / " << offered_cpus(c.state(), "batch-fw");
+  auto s = c.state();
+  EXPECT_STREQ(s["policy"]["name"].GetString(), "weighted-drf");
+  EXPECT_STREQ(s["policy"]["source"].GetString(), "weighted_drf.policy (embedded default)");
+}
+
+TEST(policy, a_policy_that_does_not_check_keeps_the_master_from_starting) {
+  temp_dir dir;
+  std::string path = dir.path() + "/bad.policy";
+  std::ofstream(path) << "policy \"bad\" version 1;\nfilter f: agent.free.mem > 4096;\n";
+  child_process p;
+  ASSERT_TRUE(p.start(binary_path("agora-master"), {"--policy=" + path, "--port=0",
+                                                     "--actor-port=0"}));
+  auto code = p.wait_exit(10s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(p.stderr_text().find(path + ":2:28: error[E0305]"), std::string::npos)
+      << p.stderr_text();
+  // A missing file is named too.
+  child_process q;
+  ASSERT_TRUE(q.start(binary_path("agora-master"), {"--policy=" + dir.path() + "/none.policy",
+                                                     "--port=0", "--actor-port=0"}));
+  code = q.wait_exit(10s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(q.stderr_text().find("none.policy"), std::string::npos) << q.stderr_text();
+}
+
+}  // namespace
+}  // namespace agora::test
