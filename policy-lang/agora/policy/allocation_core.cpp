@@ -856,25 +856,79 @@ bool allocation_core::eligible(const client_slot& c) const {
   return true;
 }
 
+/// Per-cycle ordering state: the sorted siblings of every parent (a role
+/// with clients and children also lists itself, as a virtual child), the
+/// sorted clients of every role, their keys, and which are still open.
+struct allocation_core::cycle_state {
+  struct entry {
+    size_t role = 0;
+    bool self = false;  ///< The role's own clients, as a virtual child.
+    std::vector<rule_value> key;
+  };
+  std::vector<std::vector<entry>> children;  ///< Index role + 1; 0 is the root.
+  std::vector<std::vector<uint32_t>> clients;  ///< Per role, in order.
+  std::unordered_map<uint32_t, std::vector<rule_value>> client_keys;
+  std::vector<size_t> open_subtree, open_own;  ///< Open clients per role.
+  std::unordered_map<uint32_t, std::vector<std::pair<double, uint32_t>>> candidates;
+  std::unordered_map<uint32_t, size_t> cursor;  ///< Next agent to try (policies without scores).
+  std::unordered_map<uint32_t, bool> offered, skipped;
+  std::unordered_map<uint32_t, stage_regs> client_regs;
+  std::vector<std::optional<stage_regs>> agent_regs;  ///< By agent slot.
+};
+
+const stage_regs& allocation_core::client_regs(uint32_t client, time_point now,
+                                               cycle_state* cs) {
+  if (cs) {
+    if (auto it = cs->client_regs.find(client); it != cs->client_regs.end()) return it->second;
+  }
+  auto& c = clients_[client];
+  auto fv = static_cast<size_t>(client_view_index_[client]);
+  auto& fview = in_.frameworks[fv];
+  fview.waiting = c.waiting_since ? seconds_between(*c.waiting_since, now) : 0;
+  auto role_regs = vm_->prepare_role(c.role);
+  auto regs = vm_->prepare_framework(fv, role_regs);
+  // `framework.locality_level` is the level the waits give: set it, and
+  // evaluate again if the framework's code reads a different one.
+  auto name = level_name(level_of(client, now));
+  if (name != fview.locality_level) {
+    fview.locality_level = name;
+    regs = vm_->prepare_framework(fv, role_regs);
+  }
+  auto& slot = cs ? cs->client_regs[client] : scratch_client_;
+  slot = std::move(regs);
+  return slot;
+}
+
+const stage_regs& allocation_core::agent_regs(uint32_t agent, cycle_state* cs) {
+  if (cs && cs->agent_regs[agent]) return *cs->agent_regs[agent];
+  auto regs = vm_->prepare_agent(static_cast<size_t>(agent_view_index_[agent]));
+  if (!cs) return scratch_agent_ = std::move(regs);
+  cs->agent_regs[agent] = std::move(regs);
+  return *cs->agent_regs[agent];
+}
+
 pair_outcome allocation_core::evaluate(uint32_t client, uint32_t agent, time_point now,
-                                       bool all_rules) {
+                                       bool all_rules, cycle_state* cs) {
   sync_view();
   pair_outcome out;
   auto& c = clients_[client];
-  auto fv = client_view_index_[client];
-  auto av = agent_view_index_[agent];
-  if (fv < 0 || av < 0) return out;
-  auto& fview = in_.frameworks[static_cast<size_t>(fv)];
-  fview.waiting = c.waiting_since ? seconds_between(*c.waiting_since, now) : 0;
-  auto role_regs = vm_->prepare_role(c.role);
-  auto fw_regs = vm_->prepare_framework(static_cast<size_t>(fv), role_regs);
+  if (client_view_index_[client] < 0 || agent_view_index_[agent] < 0) return out;
+  // What could be offered: free resources clipped by limits (and held
+  // guarantees). When that is nothing the framework can use, the policy is
+  // not asked (queries that want every rule's value still ask).
+  auto& a = agents_[agent];
+  amounts free = a.total;
+  free -= a.allocated;
+  amounts offer = min_of(min_of(free, role_headroom(c.role)), guarantee_allowance(c.role));
+  for (auto& x : offer) x = std::max<int64_t>(0, x);
+  auto& smallest = frameworks_[c.framework].spec.min_request;
+  bool usable = a.active && allocatable(offer) && fits_in(smallest, offer);
+  if (!usable && !all_rules) return out;
+  const auto& fw = client_regs(client, now, cs);
+  const auto& ag = agent_regs(agent, cs);
+  auto result = vm_->eval_pair(fw, ag, all_rules);
+  // The framework's registers are loaded now: the guard and waits read them.
   int allowed = level_of(client, now);
-  if (level_name(allowed) != fview.locality_level) {
-    fview.locality_level = level_name(allowed);
-    fw_regs = vm_->prepare_framework(static_cast<size_t>(fv), role_regs);
-  }
-  auto ag_regs = vm_->prepare_agent(static_cast<size_t>(av));
-  auto result = vm_->eval_pair(fw_regs, ag_regs, all_rules);
   out.accepted = result.accepted;
   out.score = result.score;
   auto& rules = policy_.prog->rules;
@@ -895,37 +949,13 @@ pair_outcome allocation_core::evaluate(uint32_t client, uint32_t agent, time_poi
     out.level = levels[at].name;
     out.level_ok = static_cast<int>(at) <= allowed;
   }
-  auto& a = agents_[agent];
-  amounts free = a.total;
-  free -= a.allocated;
-  amounts offer = min_of(min_of(free, role_headroom(c.role)), guarantee_allowance(c.role));
-  for (auto& x : offer) x = std::max<int64_t>(0, x);
-  auto& smallest = frameworks_[c.framework].spec.min_request;
   out.declined = declined(c, agent, offer, now);
-  out.offered = out.accepted && out.level_ok && !out.declined && a.active &&
-                allocatable(offer) && fits_in(smallest, offer);
+  out.offered = out.accepted && out.level_ok && !out.declined && usable;
   if (out.offered) out.offer = offer;
   return out;
 }
 
 // ---- ordering -------------------------------------------------------------------
-
-/// Per-cycle ordering state: the sorted siblings of every parent (a role
-/// with clients and children also lists itself, as a virtual child), the
-/// sorted clients of every role, their keys, and which are still open.
-struct allocation_core::cycle_state {
-  struct entry {
-    size_t role = 0;
-    bool self = false;  ///< The role's own clients, as a virtual child.
-    std::vector<rule_value> key;
-  };
-  std::vector<std::vector<entry>> children;  ///< Index role + 1; 0 is the root.
-  std::vector<std::vector<uint32_t>> clients;  ///< Per role, in order.
-  std::unordered_map<uint32_t, std::vector<rule_value>> client_keys;
-  std::vector<size_t> open_subtree, open_own;  ///< Open clients per role.
-  std::unordered_map<uint32_t, std::vector<std::pair<double, uint32_t>>> candidates;
-  std::unordered_map<uint32_t, bool> offered, skipped;
-};
 
 void allocation_core::order_roles(cycle_state& cs) {
   cs.children.assign(roles_.size() + 1, {});
@@ -1175,50 +1205,91 @@ std::vector<core_offer> allocation_core::allocate(time_point now) {
     list.insert(pos, c);
   };
 
+  cs.agent_regs.resize(agents_.size());
+  const bool ranked_by_score = !score_rules_.empty();
+  // Agents whose free resources no framework can use any more are skipped
+  // by every scan: `next_usable` jumps over them (path halving keeps the
+  // jumps short), so scans cost O(agents + offers), not frameworks x agents.
+  std::vector<size_t> next_usable(agent_order.size() + 1), position(agents_.size());
+  for (size_t i = 0; i <= agent_order.size(); ++i) next_usable[i] = i;
+  for (size_t i = 0; i < agent_order.size(); ++i) position[agent_order[i]] = i;
+  auto usable_from = [&](size_t i) {
+    while (next_usable[i] != i) {
+      next_usable[i] = next_usable[next_usable[i]];
+      i = next_usable[i];
+    }
+    return i;
+  };
+  auto agent_free_usable = [&](uint32_t a) {
+    amounts free = agents_[a].total;
+    free -= agents_[a].allocated;
+    return agents_[a].active && allocatable(free);
+  };
+  for (size_t i = 0; i < agent_order.size(); ++i)
+    if (!agent_free_usable(agent_order[i])) next_usable[i] = i + 1;
+  // Offers agent `a` to client `c` as `d` decided; returns true.
+  auto serve = [&](uint32_t c, uint32_t a, const pair_outcome& d) {
+    add_held(c, a, d.offer);
+    auto& cl = clients_[c];
+    out.push_back({frameworks_[cl.framework].spec.id, roles_[cl.role].path, agents_[a].id,
+                   d.offer, d.level, d.score});
+    if (!d.level.empty() && d.level == policy_.outline.levels.front().name) {
+      cl.waiting_since.reset();
+      cl.skips = 0;
+    }
+    cs.offered[c] = true;
+    // Its allocation and the agent's free resources changed.
+    cs.client_regs.erase(c);
+    cs.agent_regs[a].reset();
+    if (!agent_free_usable(a)) next_usable[position[a]] = position[a] + 1;
+    return true;
+  };
   for (;;) {
     uint32_t c = first_open(0);
     if (c == UINT32_MAX) break;
-    auto& ranked = cs.candidates[c];
-    if (!cs.skipped.count(c)) {
-      // First time this cycle: rank every agent for this client.
-      bool skipped = false;
-      for (size_t i = 0; i < agent_order.size(); ++i) {
-        uint32_t a = agent_order[i];
-        if (!agents_[a].active) continue;
-        auto d = evaluate(c, a, now, false);
+    bool served = false, more = true;
+    if (!ranked_by_score) {
+      // No scores: agents are taken in (rotated) order, lazily.
+      auto& at = cs.cursor[c];
+      for (at = usable_from(at); at < agent_order.size() && !served; at = usable_from(at + 1)) {
+        uint32_t a = agent_order[at];
+        auto d = evaluate(c, a, now, false, &cs);
         if (d.offered)
-          ranked.emplace_back(d.score, a);
+          served = serve(c, a, d);
         else if (d.accepted && !d.level_ok)
-          skipped = true;
+          cs.skipped[c] = true;
       }
-      std::stable_sort(ranked.begin(), ranked.end(),
-                       [](auto& x, auto& y) { return x.first > y.first; });
-      std::reverse(ranked.begin(), ranked.end());  // Best last, popped first.
-      cs.skipped[c] = skipped;
+      more = at < agent_order.size();
+    } else {
+      auto& ranked = cs.candidates[c];
+      if (!cs.skipped.count(c)) {
+        // First time this cycle: rank every agent by score (ties: agent order).
+        bool skipped = false;
+        for (uint32_t a : agent_order) {
+          auto d = evaluate(c, a, now, false, &cs);
+          if (d.offered)
+            ranked.emplace_back(d.score, a);
+          else if (d.accepted && !d.level_ok)
+            skipped = true;
+        }
+        std::stable_sort(ranked.begin(), ranked.end(),
+                         [](auto& x, auto& y) { return x.first > y.first; });
+        std::reverse(ranked.begin(), ranked.end());  // Best last, popped first.
+        cs.skipped[c] = skipped;
+      }
+      while (!ranked.empty() && !served) {
+        uint32_t a = ranked.back().second;
+        ranked.pop_back();
+        // Shares and free resources moved since the ranking: decide again.
+        auto d = evaluate(c, a, now, false, &cs);
+        if (d.offered)
+          served = serve(c, a, d);
+        else if (d.accepted && !d.level_ok)
+          cs.skipped[c] = true;
+      }
+      more = !ranked.empty();
     }
-    bool served = false;
-    while (!ranked.empty()) {
-      uint32_t a = ranked.back().second;
-      ranked.pop_back();
-      // Shares and free resources moved since the ranking: decide again.
-      auto d = evaluate(c, a, now, false);
-      if (!d.offered) {
-        if (d.accepted && !d.level_ok) cs.skipped[c] = true;
-        continue;
-      }
-      add_held(c, a, d.offer);
-      auto& cl = clients_[c];
-      out.push_back({frameworks_[cl.framework].spec.id, roles_[cl.role].path, agents_[a].id,
-                     d.offer, d.level, d.score});
-      if (!d.level.empty() && d.level == policy_.outline.levels.front().name) {
-        cl.waiting_since.reset();
-        cl.skips = 0;
-      }
-      cs.offered[c] = true;
-      served = true;
-      break;
-    }
-    if (!served || !eligible(clients_[c]) || ranked.empty()) close(c);
+    if (!served || !more || !eligible(clients_[c])) close(c);
     if (served) {
       reposition_client(c);
       for (int r = static_cast<int>(clients_[c].role); r >= 0; r = roles_[static_cast<size_t>(r)].parent)

@@ -333,7 +333,10 @@ class allocation_core {
   bool declined(client_slot& c, uint32_t agent, const amounts& offer, time_point now);
   int level_of(uint32_t client, time_point now);
   std::string level_name(int index) const;
-  pair_outcome evaluate(uint32_t client, uint32_t agent, time_point now, bool all_rules);
+  pair_outcome evaluate(uint32_t client, uint32_t agent, time_point now, bool all_rules,
+                        cycle_state* cs = nullptr);
+  const stage_regs& client_regs(uint32_t client, time_point now, cycle_state* cs);
+  const stage_regs& agent_regs(uint32_t agent, cycle_state* cs);
   void order_roles(cycle_state& cs);
   std::vector<uint32_t> order_clients(cycle_state& cs, std::vector<uint32_t> members, size_t role);
   std::vector<std::vector<uint32_t>> clients_by_role() const;
@@ -371,6 +374,7 @@ class allocation_core {
   int guard_rule_ = -1;
   size_t agent_cursor_ = 0;
   time_point last_now_{};
+  stage_regs scratch_client_, scratch_agent_;  ///< Registers outside a cycle.
 };
 
 }  // namespace agora::policy
