@@ -1,43 +1,21 @@
 #pragma once
 
-#include <chrono>
-#include <cstdint>
-#include <map>
-#include <string>
+// The tests' HTTP client is the one the CLI uses (agora::observability).
+#include "agora/observability/http_client.hpp"
 
 namespace agora::test {
 
-/// The outcome of a test HTTP request.
-struct http_result {
-  /// The status code (0 when no response was received).
-  int status = 0;
-  /// The response body (de-chunked if the server used chunked encoding).
-  std::string body;
-  /// True if a complete response was received (whatever its status).
-  bool ok = false;
-  /// Why `ok` is false (connection refused, timeout, malformed response).
-  std::string error;
-  /// The response headers, names in lower case.
-  std::map<std::string, std::string> headers;
-};
+using observability::http_get;
+using observability::http_post;
+using observability::http_result;
 
-/// Sends `method path` with `body` to `host:port` over a plain blocking
-/// socket (HTTP/1.1, `Connection: close`) and reads the response until the
-/// server closes or `Content-Length` bytes arrived, all within `timeout`.
-/// Never throws; failures are reported in the result.
-http_result http_request(const std::string& method, const std::string& host, uint16_t port,
-                         const std::string& path, const std::string& body = "",
-                         std::chrono::milliseconds timeout = std::chrono::seconds(5),
-                         const std::string& content_type = "application/json");
-
-/// Returns the result of `GET path` (see `http_request`).
-http_result http_get(const std::string& host, uint16_t port, const std::string& path,
-                     std::chrono::milliseconds timeout = std::chrono::seconds(5));
-
-/// Returns the result of `POST path` with `body` (see `http_request`).
-http_result http_post(const std::string& host, uint16_t port, const std::string& path,
-                      const std::string& body,
-                      std::chrono::milliseconds timeout = std::chrono::seconds(5),
-                      const std::string& content_type = "application/json");
+/// Sends `method path` with `body` (see `observability::http_call`).
+inline http_result http_request(const std::string& method, const std::string& host,
+                                uint16_t port, const std::string& path,
+                                const std::string& body = "",
+                                std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                                const std::string& content_type = "application/json") {
+  return observability::http_call(method, host, port, path, body, timeout, content_type);
+}
 
 }  // namespace agora::test

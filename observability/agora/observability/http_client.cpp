@@ -1,4 +1,4 @@
-#include "agora/test/http_client.hpp"
+#include "agora/observability/http_client.hpp"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace agora::test {
+namespace agora::observability {
 
 namespace {
 
@@ -134,7 +134,7 @@ std::size_t parse_head(const std::string& raw, http_result& result) {
 
 }  // namespace
 
-http_result http_request(const std::string& method, const std::string& host, uint16_t port,
+http_result http_call(const std::string& method, const std::string& host, uint16_t port,
                          const std::string& path, const std::string& body,
                          std::chrono::milliseconds timeout, const std::string& content_type) {
   http_result result;
@@ -237,13 +237,13 @@ http_result http_request(const std::string& method, const std::string& host, uin
 
 http_result http_get(const std::string& host, uint16_t port, const std::string& path,
                      std::chrono::milliseconds timeout) {
-  return http_request("GET", host, port, path, "", timeout);
+  return http_call("GET", host, port, path, "", timeout);
 }
 
 http_result http_post(const std::string& host, uint16_t port, const std::string& path,
                       const std::string& body, std::chrono::milliseconds timeout,
                       const std::string& content_type) {
-  return http_request("POST", host, port, path, body, timeout, content_type);
+  return http_call("POST", host, port, path, body, timeout, content_type);
 }
 
-}  // namespace agora::test
+}  // namespace agora::observability

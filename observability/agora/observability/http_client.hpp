@@ -1,0 +1,46 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+
+/// A small blocking HTTP/1.1 client for the CLI (operator endpoints) and
+/// tests: one request per connection, bounded by a timeout.
+
+namespace agora::observability {
+
+/// The outcome of an HTTP request made with `http_call`.
+struct http_result {
+  /// The status code (0 when no response was received).
+  int status = 0;
+  /// The response body (de-chunked if the server used chunked encoding).
+  std::string body;
+  /// True if a complete response was received (whatever its status).
+  bool ok = false;
+  /// Why `ok` is false (connection refused, timeout, malformed response).
+  std::string error;
+  /// The response headers, names in lower case.
+  std::map<std::string, std::string> headers;
+};
+
+/// Sends `method path` with `body` to `host:port` over a plain blocking
+/// socket (HTTP/1.1, `Connection: close`) and reads the response until the
+/// server closes or `Content-Length` bytes arrived, all within `timeout`.
+/// Never throws; failures are reported in the result.
+http_result http_call(const std::string& method, const std::string& host, uint16_t port,
+                         const std::string& path, const std::string& body = "",
+                         std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                         const std::string& content_type = "application/json");
+
+/// Returns the result of `GET path` (see `http_call`).
+http_result http_get(const std::string& host, uint16_t port, const std::string& path,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+/// Returns the result of `POST path` with `body` (see `http_call`).
+http_result http_post(const std::string& host, uint16_t port, const std::string& path,
+                      const std::string& body,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                      const std::string& content_type = "application/json");
+
+}  // namespace agora::observability
