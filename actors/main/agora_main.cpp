@@ -11,6 +11,7 @@
 #include "agora/main/frameworks.hpp"
 #include "agora/main/local_cluster.hpp"
 #include "agora/main/signals.hpp"
+#include "agora/main/policy_client.hpp"
 #include "agora/policy/tool.hpp"
 #include "agora/protocol/announce.hpp"
 #include "agora/scheduler/driver.hpp"
@@ -174,6 +175,8 @@ int cmd_demo(int argc, char** argv) {
 
 int cmd_policy(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
+  if (!args.empty() && main::is_remote_policy_verb(args[0]))
+    return main::run_policy_remote(args, std::cout, std::cerr);
   return policy::run_policy_tool(args, std::cout, std::cerr);
 }
 

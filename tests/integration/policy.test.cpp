@@ -166,5 +166,135 @@ TEST(policy, a_policy_that_does_not_check_keeps_the_master_from_starting) {
   EXPECT_NE(q.stderr_text().find("none.policy"), std::string::npos) << q.stderr_text();
 }
 
+/// Runs `agora ARGS...` to completion; returns its exit status (-1 on timeout).
+struct cli_run {
+  int status = -1;
+  std::string out, err;
+};
+cli_run agora_cli(std::vector<std::string> args) {
+  child_process p;
+  cli_run r;
+  if (!p.start(binary_path("agora"), args)) return r;
+  auto code = p.wait_exit(30s);
+  r.status = code ? *code : -1;
+  r.out = p.stdout_text();
+  r.err = p.stderr_text();
+  return r;
+}
+
+/// Returns the active policy's hash from the master's `GET /policy`.
+std::string active_hash(const cluster& c) {
+  auto r = http_get("127.0.0.1", c.http_port(), "/policy");
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str());
+  if (!r.ok || doc.HasParseError() || !doc["active"].IsObject()) return "";
+  return doc["active"]["hash"].GetString();
+}
+
+/// Declines every pending offer without a filter (so its resources are
+/// offered again at the next cycle) and returns the cpus declined.
+double decline_all(test_framework& fw, const std::string& id) {
+  double cpus = 0;
+  std::vector<std::string> ids;
+  for (auto& o : fw.pending_offers()) {
+    cpus += o.res.cpus();
+    ids.push_back(o.id);
+  }
+  fw.pending_offers().clear();
+  protocol::filters none;
+  none.refuse_ms = 0;
+  if (!ids.empty()) fw.send(protocol::decline{id, ids, none});
+  return cpus;
+}
+
+TEST(policy, apply_changes_the_next_offers_refuses_bad_policies_and_rollback_restores_the_hash) {
+  cluster c;
+  for (int i = 0; i < 3; ++i) c.add_agent("cpus:30;mem:64GiB", "rack:r1;zone:z1");
+  framework_system fs;
+  test_framework dev{fs.sys(), c.master_address(), framework("dev-fw", {"dev"})};
+  auto id = dev.wait_subscribed();
+  ASSERT_FALSE(id.empty());
+  // The default policy has no limits: dev is offered all 90 cpus.
+  ASSERT_TRUE(c.wait_state([](const auto& s) { return offered_cpus(s, "dev-fw") == 90.0; }));
+  const std::string master = "--master=127.0.0.1:" + std::to_string(c.http_port());
+  const std::string original = active_hash(c);
+  ASSERT_FALSE(original.empty());
+
+  // A policy that does not check: diagnostics, exit 1, the old policy stays.
+  temp_dir dir;
+  std::ofstream(dir.path() + "/bad.policy")
+      << "policy \"bad\" version 1;\nfilter f: agent.free.mem > 4096;\n";
+  auto bad = agora_cli({"policy", "apply", dir.path() + "/bad.policy", master});
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("bad.policy:2:28: error[E0305]"), std::string::npos) << bad.err;
+  EXPECT_EQ(active_hash(c), original);
+  auto status = agora_cli({"policy", "status", master});
+  EXPECT_EQ(status.status, 0);
+  EXPECT_NE(status.out.find("last failed apply: bad.policy"), std::string::npos) << status.out;
+
+  // quotas.policy limits dev to 50 cpus, below the 90 it holds: refused
+  // without --force.
+  auto refused = agora_cli({"policy", "apply", examples + "/quotas.policy", master});
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("--force"), std::string::npos) << refused.err;
+  EXPECT_EQ(active_hash(c), original);
+  // Offers continue under the old policy: declined resources come back whole.
+  ASSERT_FALSE(dev.wait_offers().empty());
+  EXPECT_EQ(decline_all(dev, id), 90.0);
+  ASSERT_TRUE(c.wait_state([](const auto& s) { return offered_cpus(s, "dev-fw") == 90.0; }));
+  dev.wait_offers();
+
+  auto forced = agora_cli({"policy", "apply", examples + "/quotas.policy", master, "--force"});
+  ASSERT_EQ(forced.status, 0) << forced.err;
+  EXPECT_NE(forced.out.find("applied quotas version 7"), std::string::npos) << forced.out;
+  const std::string quotas = active_hash(c);
+  EXPECT_NE(quotas, original);
+  // The next offers follow the new limits: after declining, dev gets 50.
+  dev.pump(300ms);
+  decline_all(dev, id);
+  ASSERT_TRUE(c.wait_state([](const auto& s) { return offered_cpus(s, "dev-fw") == 50.0; }))
+      << offered_cpus(c.state(), "dev-fw");
+
+  auto back = agora_cli({"policy", "rollback", master});
+  ASSERT_EQ(back.status, 0) << back.err;
+  EXPECT_EQ(active_hash(c), original);
+  // /state shows the policy of the last cycle.
+  EXPECT_TRUE(c.wait_state([&](const auto& s) { return s["policy"]["hash"].GetString() == original; }));
+}
+
+TEST(policy, a_shadow_candidate_reports_divergence_and_is_installed_after_its_period) {
+  cluster c;
+  for (int i = 0; i < 2; ++i) c.add_agent("cpus:30;mem:64GiB", "rack:r1;zone:z1");
+  framework_system fs;
+  test_framework dev{fs.sys(), c.master_address(), framework("dev-fw", {"dev"})};
+  auto id = dev.wait_subscribed();
+  ASSERT_FALSE(id.empty());
+  ASSERT_FALSE(dev.wait_offers().empty());
+  const std::string master = "--master=127.0.0.1:" + std::to_string(c.http_port());
+  const std::string original = active_hash(c);
+  // Shadow quotas.policy (dev limited to 50 of 60 cpus) for 3 s, forced.
+  auto shadow = agora_cli(
+      {"policy", "apply", examples + "/quotas.policy", master, "--shadow=3s", "--force"});
+  ASSERT_EQ(shadow.status, 0) << shadow.err;
+  EXPECT_NE(shadow.out.find("shadowing"), std::string::npos) << shadow.out;
+  EXPECT_EQ(active_hash(c), original);  // Not acting yet.
+  // Declining makes a cycle in which both policies offer dev both agents:
+  // the default both whole, quotas.policy the second clipped to 20 cpus. Of
+  // the three distinct offers, two differ: divergence 2/3.
+  decline_all(dev, id);
+  bool diverged = wait_until(
+      [&] {
+        auto r = http_get("127.0.0.1", c.http_port(), "/policy");
+        rapidjson::Document doc;
+        doc.Parse(r.body.c_str());
+        return r.ok && doc["shadow"].IsObject() && doc["shadow"]["cycles"].GetUint64() > 0 &&
+               doc["shadow"]["divergence_ratio"].GetDouble() > 0;
+      },
+      10s);
+  EXPECT_TRUE(diverged);
+  EXPECT_TRUE(wait_until([&] { return active_hash(c) != original && !active_hash(c).empty(); }, 15s))
+      << "the shadow candidate was not installed after its period";
+}
+
 }  // namespace
 }  // namespace agora::test

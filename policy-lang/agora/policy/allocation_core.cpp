@@ -129,6 +129,30 @@ void allocation_core::set_policy(runnable_policy policy) {
   mark_dirty();
 }
 
+allocation_core::allocation_core(const allocation_core& o, copy_tag)
+    : policy_(o.policy_),
+      roles_(o.roles_),
+      role_ids_(o.role_ids_),
+      weight_overrides_(o.weight_overrides_),
+      agents_(o.agents_),
+      free_agents_(o.free_agents_),
+      agent_ids_(o.agent_ids_),
+      frameworks_(o.frameworks_),
+      free_frameworks_(o.free_frameworks_),
+      framework_ids_(o.framework_ids_),
+      clients_(o.clients_),
+      free_clients_(o.free_clients_),
+      total_(o.total_),
+      allocated_total_(o.allocated_total_),
+      agent_cursor_(o.agent_cursor_),
+      last_now_(o.last_now_) {}
+
+std::unique_ptr<allocation_core> allocation_core::with_policy(runnable_policy policy) const {
+  std::unique_ptr<allocation_core> twin(new allocation_core(*this, copy_tag{}));
+  twin->set_policy(std::move(policy));
+  return twin;
+}
+
 void allocation_core::index_rules() {
   role_key_rules_.clear();
   framework_key_rules_.clear();

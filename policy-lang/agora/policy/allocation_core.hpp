@@ -138,6 +138,9 @@ class allocation_core {
   void set_policy(runnable_policy policy);
   /// Returns the running policy.
   const runnable_policy& policy() const { return policy_; }
+  /// Returns a copy of this core's whole state running `policy` instead (a
+  /// shadow policy evaluated on the same state without acting). O(state).
+  std::unique_ptr<allocation_core> with_policy(runnable_policy policy) const;
   /// Overrides role `path`'s weight (operators' `--weights`); `weight` > 0.
   void set_weight_override(const std::string& path, double weight);
 
@@ -311,6 +314,8 @@ class allocation_core {
     bool preemptible = false;
   };
   struct cycle_state;
+  struct copy_tag {};
+  allocation_core(const allocation_core& other, copy_tag);
 
   size_t ensure_role(const std::string& path);
   void apply_declaration(size_t role);

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "agora/main/policy_endpoints.hpp"
 #include "agora/main/web_ui.hpp"
 #include "agora/policy/policy_outline.hpp"
 
@@ -77,10 +78,23 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys,
         std::make_shared<const policy::runnable_policy>(policy::runnable_policy{loaded.prog,
                                                                                 loaded.outline});
     opts.config.policy_source = opts.policy_path;
+    opts.config.policy_text = loaded.source_text;
   } else if (!opts.schema_path.empty()) {
     error = "--schema: needs --policy (the embedded default policy has no schema)";
     return nullptr;
   }
+  // Applied policies resolve imports beside the startup policy and check
+  // against its schema.
+  policy_environment env;
+  if (!opts.policy_path.empty()) {
+    auto slash = opts.policy_path.find_last_of('/');
+    env.policy_dir = slash == std::string::npos ? "." : opts.policy_path.substr(0, slash);
+    std::string schema_file =
+        opts.schema_path.empty() ? env.policy_dir + "/cluster.schema" : opts.schema_path;
+    std::string ignored;
+    if (auto s = policy::source_file::load(schema_file, ignored)) env.schema_text = s->text();
+  }
+  opts.config.control = std::make_shared<master::policy_control>();
   auto rt = std::unique_ptr<master_runtime>(new master_runtime);
   rt->http_ = observability::http_server::start(opts.ip, opts.http_port, error);
   if (!rt->http_) return nullptr;
@@ -102,6 +116,7 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys,
   rt->http_->route("GET", "/state", [snapshots](const observability::http_request&) {
     return observability::http_response::json(*snapshots->get());
   });
+  add_policy_routes(*rt->http_, sys, opts.config.control, env);
   rt->http_->route("GET", "/health", [](const observability::http_request&) {
     return observability::http_response::json(R"({"status":"ok"})");
   });

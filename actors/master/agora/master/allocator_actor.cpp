@@ -1,8 +1,14 @@
 #include "agora/master/allocator_actor.hpp"
 
+#include <optional>
+#include <set>
+#include <tuple>
+
 #include <caf/all.hpp>
 
 #include "agora/master/internal_messages.hpp"
+#include "agora/observability/json.hpp"
+#include "agora/policy/types.hpp"
 
 namespace agora::master {
 
@@ -11,11 +17,21 @@ namespace {
 using protocol::allocate_atom;
 using protocol::tick_atom;
 
+using observability::json_quote;
+
 struct allocator_state {
   allocator alloc;
   caf::actor master;
   bool cycle_pending = false;
   std::chrono::milliseconds interval{1000};
+  // Hot reload: the running policy, the one before it, a shadow candidate.
+  std::shared_ptr<policy_control> control;
+  policy_revision current;
+  std::optional<policy_revision> previous, shadow;
+  bool shadow_force = false;
+  caf::actor_clock::time_point shadow_until{};
+  uint64_t shadow_cycles = 0, shadow_differing = 0, shadow_union = 0;
+  int64_t next_revision = 1;
   static inline const char* name = "agora.allocator";
 };
 
@@ -28,16 +44,205 @@ void request_cycle(allocator_actor_ptr self) {
   self->send(self, allocate_atom::value);
 }
 
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+/// Returns the fraction of offers (framework, agent) that differ between
+/// the active policy and the shadow candidate, over the shadow so far.
+double divergence(const allocator_state& st) {
+  return st.shadow_union == 0 ? 0.0
+                              : static_cast<double>(st.shadow_differing) /
+                                    static_cast<double>(st.shadow_union);
+}
+
+/// Publishes the policy part of `GET /policy`.
+void publish_policy(allocator_actor_ptr self) {
+  auto& st = self->state;
+  if (!st.control) return;
+  std::string shadow = "null";
+  if (st.shadow) {
+    auto left = std::chrono::duration<double>(st.shadow_until - self->clock().now()).count();
+    shadow = revision_json(*st.shadow);
+    shadow.pop_back();
+    shadow += ",\"seconds_left\":" + std::to_string(std::max(0.0, left)) +
+              ",\"cycles\":" + std::to_string(st.shadow_cycles) +
+              ",\"divergence_ratio\":" + std::to_string(divergence(st)) + "}";
+  }
+  st.control->publish("\"active\":" + revision_json(st.current) + ",\"previous\":" +
+                      (st.previous ? revision_json(*st.previous) : std::string("null")) +
+                      ",\"shadow\":" + shadow);
+}
+
+/// Makes `next` the running policy (between cycles, so atomically).
+void activate(allocator_actor_ptr self, policy_revision next) {
+  auto& st = self->state;
+  next.revision = st.next_revision++;
+  next.loaded_at_ms = unix_ms();
+  st.alloc.set_policy(*next.policy);
+  st.previous = std::move(st.current);
+  st.current = std::move(next);
+  if (st.control) st.control->count_success();
+  publish_policy(self);
+}
+
+/// Returns, per role whose new limit is below what it holds now, a line
+/// saying so (such a swap needs `force`, as Mesos' quota update does).
+std::vector<std::string> limits_below_use(allocator& alloc, const policy::runnable_policy& p) {
+  std::vector<std::string> out;
+  auto& names = p.prog->resources;
+  for (const auto& path : alloc.roles()) {
+    const policy::role_spec* spec = &p.outline.fallback;
+    for (auto& s : p.outline.roles)
+      if (s.path == path) spec = &s;
+    if (!spec->limit) continue;
+    auto limit = policy::to_amounts(*spec->limit);
+    auto held = alloc.core().role_allocation(path);
+    for (size_t i = 0; i < names.size() && i < policy::max_resources; ++i)
+      if (held[i] > limit[i])
+        out.push_back("role " + path + " holds " +
+                      policy::format_amount(names[i], policy::to_res_vec(held)[i]) + " " +
+                      names[i] + ", above its new limit of " +
+                      policy::format_amount(names[i], (*spec->limit)[i]));
+  }
+  return out;
+}
+
+/// Returns W0604 warnings: top-level guarantees that together exceed the
+/// cluster's capacity (best effort: they cannot all be met).
+std::vector<std::string> guarantees_above_capacity(allocator& alloc,
+                                                   const policy::runnable_policy& p) {
+  std::vector<std::string> out;
+  policy::amounts sum{};
+  for (auto& s : p.outline.roles)
+    if (s.path.find('/') == std::string::npos && s.guarantee) {
+      auto g = policy::to_amounts(*s.guarantee);
+      for (size_t i = 0; i < policy::max_resources; ++i) sum[i] += g[i];
+    }
+  auto total = alloc.core().cluster_total();
+  auto& names = p.prog->resources;
+  for (size_t i = 0; i < names.size() && i < policy::max_resources; ++i)
+    if (sum[i] > total[i])
+      out.push_back("W0604: guarantees add up to " +
+                    policy::format_amount(names[i], policy::to_res_vec(sum)[i]) + " " + names[i] +
+                    ", more than the cluster's " +
+                    policy::format_amount(names[i], policy::to_res_vec(total)[i]) +
+                    ": they cannot all be met");
+  return out;
+}
+
+std::string json_lines(const std::vector<std::string>& lines) {
+  std::string out = "[";
+  for (size_t i = 0; i < lines.size(); ++i) out += (i ? "," : "") + json_quote(lines[i]);
+  return out + "]";
+}
+
+policy_reply install(allocator_actor_ptr self, install_policy& m) {
+  auto& st = self->state;
+  auto below = limits_below_use(st.alloc, *m.candidate.policy);
+  if (!below.empty() && !m.force) {
+    std::string body = "{\"error\":" +
+                       json_quote("the new limits are below what roles hold now; apply with "
+                                  "--force to accept it (the roles get no offers until they are "
+                                  "below their limits again)") +
+                       ",\"status\":409,\"details\":" + json_lines(below) + "}";
+    if (st.control)
+      st.control->record_failure("{\"at\":" + std::to_string(unix_ms() / 1000.0) +
+                                 ",\"source_name\":" + json_quote(m.candidate.source_name) +
+                                 ",\"error\":" + json_quote("limits below current use") +
+                                 ",\"details\":" + json_lines(below) + "}");
+    return {409, body};
+  }
+  auto warnings = guarantees_above_capacity(st.alloc, *m.candidate.policy);
+  if (m.shadow_ms > 0) {
+    st.shadow = std::move(m.candidate);
+    st.shadow_force = m.force;
+    st.shadow_until = self->clock().now() + std::chrono::milliseconds{m.shadow_ms};
+    st.shadow_cycles = st.shadow_differing = st.shadow_union = 0;
+    publish_policy(self);
+    return {202, "{\"shadow\":true,\"seconds\":" + std::to_string(m.shadow_ms / 1000.0) +
+                     ",\"hash\":" + json_quote(st.shadow->policy->prog->hash_hex()) +
+                     ",\"warnings\":" + json_lines(warnings) + "}"};
+  }
+  st.shadow.reset();
+  activate(self, std::move(m.candidate));
+  request_cycle(self);
+  return {200, "{\"applied\":" + revision_json(st.current) +
+                   ",\"warnings\":" + json_lines(warnings) + "}"};
+}
+
+policy_reply rollback(allocator_actor_ptr self) {
+  auto& st = self->state;
+  if (st.shadow) {
+    std::string hash = st.shadow->policy->prog->hash_hex();
+    st.shadow.reset();
+    publish_policy(self);
+    return {200, "{\"cancelled_shadow\":" + json_quote(hash) + "}"};
+  }
+  if (!st.previous)
+    return {409, "{\"error\":\"there is no previous policy to roll back to\",\"status\":409}"};
+  auto back = std::move(*st.previous);
+  st.previous.reset();
+  activate(self, std::move(back));
+  request_cycle(self);
+  return {200, "{\"applied\":" + revision_json(st.current) + "}"};
+}
+
 void run_cycle(allocator_actor_ptr self) {
   auto& st = self->state;
   st.cycle_pending = false;
   // Filters expire on the actor system's clock, which is virtual under the
   // deterministic test coordinator; the cycle's own duration is real time.
+  auto now = self->clock().now();
+  if (st.shadow && now >= st.shadow_until) {
+    // The shadow period is over: the candidate becomes the policy, if its
+    // limits still fit (or the operator forced it).
+    if (st.shadow_force || limits_below_use(st.alloc, *st.shadow->policy).empty()) {
+      auto next = std::move(*st.shadow);
+      st.shadow.reset();
+      activate(self, std::move(next));
+    } else {
+      st.shadow.reset();
+      if (st.control)
+        st.control->record_failure("{\"at\":" + std::to_string(unix_ms() / 1000.0) +
+                                   ",\"error\":\"shadow candidate not installed: limits below "
+                                   "current use\"}");
+      publish_policy(self);
+    }
+  }
+  // An offer is (framework, agent, resources): the shadow differs when it
+  // would offer another agent or another amount.
+  using offer_key = std::tuple<std::string, std::string, std::string>;
+  std::set<offer_key> shadow_offers;
+  if (st.shadow) {
+    auto twin = st.alloc.core().with_policy(*st.shadow->policy);
+    for (auto& o : twin->allocate(now))
+      shadow_offers.emplace(o.framework_id, o.agent_id, to_resources(o.res).to_string());
+  }
   auto start = clock_type::now();
   alloc_offers out;
-  out.decisions = st.alloc.allocate(self->clock().now());
+  out.decisions = st.alloc.allocate(now);
   auto end = clock_type::now();
+  if (st.shadow) {
+    std::set<offer_key> active;
+    for (auto& d : out.decisions) {
+      auto res = d.res;
+      res.ports.clear();  // The core does not model ports.
+      active.emplace(d.framework_id, d.agent_id, res.to_string());
+    }
+    size_t both = 0;
+    for (auto& k : active) both += shadow_offers.count(k);
+    st.shadow_union += active.size() + shadow_offers.size() - both;
+    st.shadow_differing += active.size() + shadow_offers.size() - 2 * both;
+    ++st.shadow_cycles;
+    publish_policy(self);
+  }
   out.cycle_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
+  auto& prog = *st.current.policy->prog;
+  out.policy = {prog.name, prog.version, prog.hash_hex(), st.current.revision,
+                st.current.source_name};
   for (const auto& role : st.alloc.roles()) {
     out.roles.push_back(
         {role, st.alloc.weight(role), st.alloc.role_share(role), st.alloc.role_allocation(role)});
@@ -47,9 +252,18 @@ void run_cycle(allocator_actor_ptr self) {
 
 caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
                                  caf::actor master) {
-  self->state.master = std::move(master);
-  self->state.interval = cfg.interval;
-  if (cfg.policy) self->state.alloc.set_policy(*cfg.policy);
+  auto& st = self->state;
+  st.master = std::move(master);
+  st.interval = cfg.interval;
+  st.control = cfg.control;
+  st.current.policy = cfg.policy ? cfg.policy
+                                 : std::make_shared<const policy::runnable_policy>(default_policy());
+  st.current.source_name = cfg.policy ? cfg.policy_source : "weighted_drf.policy (embedded default)";
+  st.current.source_text = cfg.policy ? cfg.policy_text : default_policy_source();
+  st.current.revision = st.next_revision++;
+  st.current.loaded_at_ms = unix_ms();
+  st.alloc.set_policy(*st.current.policy);
+  publish_policy(self);
   for (const auto& [role, w] : cfg.weights) self->state.alloc.set_weight(role, w);
   self->delayed_send(self, cfg.interval, tick_atom::value);
   return {
@@ -83,6 +297,8 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
       },
       [=](const protocol::suppress& m) { self->state.alloc.suppress(m.framework_id, m.roles); },
       [=](allocate_atom) { run_cycle(self); },
+      [=](install_policy& m) { return install(self, m); },
+      [=](rollback_policy) { return rollback(self); },
       [=](tick_atom) {
         // The periodic cycle: declines' filters expire, so offers can appear
         // without any event.

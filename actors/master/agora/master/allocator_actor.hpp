@@ -8,6 +8,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "agora/master/policy_control.hpp"
 #include "agora/policy/allocation_core.hpp"
 
 namespace agora::master {
@@ -20,6 +21,11 @@ struct allocator_config {
   std::map<std::string, double> weights;
   /// The policy to run; null: the embedded default (`default_policy()`).
   std::shared_ptr<const policy::runnable_policy> policy;
+  /// Where `policy` came from and its text, for `GET /policy`.
+  std::string policy_source;
+  std::string policy_text;
+  /// Shared with the operator endpoints (may be null in tests).
+  std::shared_ptr<policy_control> control;
 };
 
 /// Spawns the allocator actor: it owns an `allocator` (allocator.hpp),
@@ -28,6 +34,11 @@ struct allocator_config {
 /// offers (agent added, resources recovered, framework added, revived);
 /// events arriving while a cycle is pending coalesce into that cycle. Each
 /// cycle's result goes to `master` as `alloc_offers`.
+///
+/// Policies change between cycles: `install_policy` swaps the program (or
+/// first shadows it: each cycle also runs a copy of the state under the
+/// candidate and counts how many offers differ), `rollback_policy` cancels
+/// a shadow or restores the previous policy. Both answer `policy_reply`.
 caf::actor spawn_allocator(caf::actor_system& sys, const allocator_config& cfg,
                            const caf::actor& master);
 

@@ -66,11 +66,21 @@ struct role_stat {
   resources allocated;
 };
 
+/// The policy a cycle ran.
+struct policy_stat {
+  std::string name;
+  int64_t version = 0;
+  std::string hash;
+  int64_t revision = 0;
+  std::string source_name;
+};
+
 /// The result of one allocation cycle, plus the role statistics after it.
 struct alloc_offers {
   std::vector<offer_decision> decisions;
   std::vector<role_stat> roles;
   int64_t cycle_ns = 0;  ///< How long the cycle took.
+  policy_stat policy;
 };
 
 // -- master <-> framework proxy -------------------------------------------------
@@ -138,8 +148,13 @@ typename Inspector::result_type inspect(Inspector& f, role_stat& x) {
   return f(caf::meta::type_name("role_stat"), x.role, x.weight, x.share, x.allocated);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, policy_stat& x) {
+  return f(caf::meta::type_name("policy_stat"), x.name, x.version, x.hash, x.revision,
+           x.source_name);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, alloc_offers& x) {
-  return f(caf::meta::type_name("alloc_offers"), x.decisions, x.roles, x.cycle_ns);
+  return f(caf::meta::type_name("alloc_offers"), x.decisions, x.roles, x.cycle_ns, x.policy);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, framework_disconnected& x) {

@@ -198,13 +198,17 @@ void mark_unreachable(master_ptr self, const std::string& agent_id) {
 void make_offers(master_ptr self, alloc_offers& result) {
   auto& st = self->state;
   st.roles = std::move(result.roles);
+  st.policy = std::move(result.policy);
   st.last_cycle_ns = result.cycle_ns;
   std::map<std::string, offers_msg> batches;
   for (auto& d : result.decisions) {
     auto ag = st.agents.find(d.agent_id);
     auto fw = st.frameworks.find(d.framework_id);
-    if (ag == st.agents.end() || ag->second.health == agent_health::unreachable) continue;
-    if (fw == st.frameworks.end() || !fw->second.connected) {
+    // A decision that cannot become an offer (the agent or the framework
+    // went away while the cycle ran) gives its resources back at once, so
+    // the allocator's accounting stays exact.
+    if (ag == st.agents.end() || ag->second.health == agent_health::unreachable ||
+        fw == st.frameworks.end() || !fw->second.connected) {
       recover(self, d.framework_id, d.role, d.agent_id, d.res);
       continue;
     }
@@ -275,6 +279,8 @@ void handle_accept(master_ptr self, accept& m) {
     }
     if (!agent_id.empty() && o->second.offer.agent_id != agent_id)
       problem = "offers span several agents";
+    // Every task is charged to one role: offers of several roles cannot mix.
+    if (!role.empty() && o->second.offer.role != role) problem = "offers span several roles";
     agent_id = o->second.offer.agent_id;
     role = o->second.offer.role;
     offered += o->second.offer.res;
@@ -521,7 +527,11 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
   acfg.interval = st.config.allocation_interval;
   acfg.weights = st.config.weights;
   acfg.policy = st.config.policy;
+  acfg.policy_source = st.config.policy_source;
+  acfg.policy_text = st.config.policy_text;
+  acfg.control = st.config.control;
   st.allocator = spawn_allocator(self->system(), acfg, self);
+  if (st.config.control) st.config.control->set_allocator(st.allocator);
   self->link_to(st.allocator);
   self->delayed_send(self, st.config.framework_heartbeat_interval, tick_atom::value);
   mark_dirty(self);

@@ -12,6 +12,7 @@
 #include <caf/actor.hpp>
 
 #include "agora/master/internal_messages.hpp"
+#include "agora/master/policy_control.hpp"
 #include "agora/policy/allocation_core.hpp"
 #include "agora/protocol/messages.hpp"
 
@@ -34,8 +35,11 @@ struct master_config {
   std::map<std::string, double> weights;
   /// The allocation policy; null: the embedded default weighted_drf.policy.
   std::shared_ptr<const policy::runnable_policy> policy;
-  /// Where the policy came from (its file), for /state.
+  /// Where the policy came from (its file) and its text, for /state and `GET /policy`.
   std::string policy_source = "weighted_drf.policy (embedded default)";
+  std::string policy_text;
+  /// Shared with the operator endpoints (`/policy`); may be null.
+  std::shared_ptr<policy_control> control;
   /// Completed tasks kept for /state.
   size_t max_completed_tasks = 1000;
 };
@@ -99,6 +103,7 @@ struct master_state {
   std::deque<task_record> completed_tasks;
   std::vector<std::string> completed_frameworks;
   std::vector<role_stat> roles;
+  policy_stat policy;  ///< The policy of the last cycle.
   bool publish_pending = false;
   /// Counters for /state and metrics.
   uint64_t tasks_launched = 0;

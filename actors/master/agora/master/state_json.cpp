@@ -3,7 +3,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include "agora/master/allocator.hpp"
 #include "agora/master/master_actor.hpp"
 #include "agora/protocol/json.hpp"
 
@@ -183,15 +182,16 @@ std::string render_state_json(const master_state& st) {
   }
   w.EndArray();
 
-  // The allocation policy the allocator runs.
-  const auto& running = st.config.policy ? *st.config.policy : default_policy();
+  // The allocation policy of the last cycle.
   w.Key("policy");
   w.StartObject();
-  str(w, "name", running.prog->name);
+  str(w, "name", st.policy.name);
   w.Key("version");
-  w.Int64(running.prog->version);
-  str(w, "hash", running.prog->hash_hex());
-  str(w, "source", st.config.policy_source);
+  w.Int64(st.policy.version);
+  str(w, "hash", st.policy.hash);
+  w.Key("revision");
+  w.Int64(st.policy.revision);
+  str(w, "source", st.policy.source_name);
   w.EndObject();
 
   w.Key("cluster");

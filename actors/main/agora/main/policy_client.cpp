@@ -1,0 +1,210 @@
+#include "agora/main/policy_client.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+
+#include <rapidjson/document.h>
+
+#include "agora/cli/flags.hpp"
+#include "agora/observability/http_client.hpp"
+#include "agora/observability/json.hpp"
+#include "agora/policy/source.hpp"
+
+namespace agora::main {
+
+namespace {
+
+using observability::json_quote;
+
+constexpr auto request_timeout = std::chrono::seconds{30};
+
+/// Splits `host:port`; false if it is not one.
+bool split_address(const std::string& address, std::string& host, uint16_t& port) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = address.substr(0, colon);
+  char* end = nullptr;
+  long p = std::strtol(address.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p < 1 || p > 65535) return false;
+  port = static_cast<uint16_t>(p);
+  return true;
+}
+
+std::string text_of(const rapidjson::Value& v, const char* key) {
+  return v.IsObject() && v.HasMember(key) && v[key].IsString() ? v[key].GetString() : "";
+}
+
+std::string describe(const rapidjson::Value& r) {
+  if (!r.IsObject()) return "none";
+  int64_t revision = r.HasMember("revision") && r["revision"].IsInt64() ? r["revision"].GetInt64() : 0;
+  std::string out = text_of(r, "name") + " version " +
+                    (r.HasMember("version") ? std::to_string(r["version"].GetInt64()) : "?") +
+                    " (hash " + text_of(r, "hash") +
+                    (revision > 0 ? ", revision " + std::to_string(revision) : "") + ", from " +
+                    text_of(r, "source_name");
+  if (revision > 0 && r.HasMember("loaded_at") && r["loaded_at"].IsNumber()) {
+    std::time_t t = static_cast<std::time_t>(r["loaded_at"].GetDouble());
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
+    out += ", loaded " + std::string(buf);
+  }
+  return out + ")";
+}
+
+/// Prints a refusal from the master (`error`, `details`, `rendered`).
+void print_refusal(const std::string& verb, const observability::http_result& r, std::ostream& err) {
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    err << "agora policy " << verb << ": the master answered " << r.status << ": " << r.body
+        << "\n";
+    return;
+  }
+  if (doc.HasMember("rendered") && doc["rendered"].IsString()) err << doc["rendered"].GetString();
+  err << "agora policy " << verb << ": " << text_of(doc, "error") << "\n";
+  if (doc.HasMember("details") && doc["details"].IsArray())
+    for (auto& d : doc["details"].GetArray())
+      if (d.IsString()) err << "  " << d.GetString() << "\n";
+}
+
+void print_warnings(const rapidjson::Document& doc, std::ostream& out) {
+  if (doc.HasMember("warnings") && doc["warnings"].IsArray())
+    for (auto& w : doc["warnings"].GetArray())
+      if (w.IsString()) out << "warning: " << w.GetString() << "\n";
+}
+
+}  // namespace
+
+bool is_remote_policy_verb(const std::string& verb) {
+  return verb == "apply" || verb == "status" || verb == "rollback";
+}
+
+int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const std::string verb = args.at(0);
+  std::string master = "127.0.0.1:5050", schema;
+  std::chrono::milliseconds shadow{0};
+  bool force = false, json = false;
+  cli::flags f{"agora policy " + verb,
+               verb == "apply"
+                   ? "Applies a policy to a running master (usage: agora policy apply FILE)."
+                   : verb == "status" ? "Shows the policy a running master runs."
+                                      : "Restores the previous policy (or cancels a shadow)."};
+  f.add("master", &master, "the master's HTTP address (HOST:PORT)");
+  if (verb == "apply") {
+    f.add("schema", &schema, "cluster schema to check against (default: the master's)");
+    f.add("shadow", &shadow, "evaluate beside the active policy this long before installing");
+    f.add("force", &force, "install even if new limits are below what roles hold now");
+  }
+  if (verb == "status") f.add("json", &json, "print the master's JSON document");
+  std::string error;
+  if (!f.parse(std::vector<std::string>(args.begin() + 1, args.end()), error)) {
+    err << "agora policy " << verb << ": error: " << error << "\n";
+    return 2;
+  }
+  if (f.help_requested()) {
+    out << f.usage();
+    return 0;
+  }
+  std::string host;
+  uint16_t port = 0;
+  if (!split_address(master, host, port)) {
+    err << "agora policy " << verb << ": error: --master: '" << master
+        << "' is not HOST:PORT\n";
+    return 2;
+  }
+  if (shadow.count() < 0) {
+    err << "agora policy apply: error: --shadow: must not be negative\n";
+    return 2;
+  }
+  size_t want = verb == "apply" ? 1 : 0;
+  if (f.positional().size() != want) {
+    err << "agora policy " << verb << ": error: "
+        << (want ? "expected one policy FILE" : "unexpected argument '" + f.positional()[0] + "'")
+        << "\n";
+    return 2;
+  }
+
+  observability::http_result r;
+  if (verb == "apply") {
+    const std::string& file = f.positional()[0];
+    auto source = policy::source_file::load(file, error, 1 << 20);
+    if (!source) {
+      err << "agora policy apply: " << error << "\n";
+      return 1;
+    }
+    std::string body = "{\"name\":" + json_quote(file) + ",\"source\":" +
+                       json_quote(source->text()) + ",\"force\":" + (force ? "true" : "false") +
+                       ",\"shadow_seconds\":" +
+                       std::to_string(static_cast<double>(shadow.count()) / 1000.0);
+    if (!schema.empty()) {
+      auto s = policy::source_file::load(schema, error, 1 << 20);
+      if (!s) {
+        err << "agora policy apply: --schema: " << error << "\n";
+        return 1;
+      }
+      body += ",\"schema\":" + json_quote(s->text());
+    }
+    r = observability::http_post(host, port, "/policy", body + "}", request_timeout);
+  } else if (verb == "status") {
+    r = observability::http_get(host, port, "/policy", request_timeout);
+  } else {
+    r = observability::http_post(host, port, "/policy/rollback", "", request_timeout);
+  }
+  if (!r.ok) {
+    err << "agora policy " << verb << ": cannot reach the master at " << master << ": " << r.error
+        << "\n";
+    return 1;
+  }
+  if (r.status >= 300) {
+    print_refusal(verb, r, err);
+    return 1;
+  }
+  if (json) {
+    out << r.body << "\n";
+    return 0;
+  }
+  rapidjson::Document doc;
+  doc.Parse(r.body.c_str());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    err << "agora policy " << verb << ": unexpected answer: " << r.body << "\n";
+    return 1;
+  }
+  if (verb == "status") {
+    out << "active:   " << describe(doc["active"]) << "\n";
+    out << "previous: " << describe(doc["previous"]) << "\n";
+    if (doc["shadow"].IsObject()) {
+      auto& s = doc["shadow"];
+      out << "shadow:   " << describe(s) << ", " << s["seconds_left"].GetDouble()
+          << " s left, divergence " << s["divergence_ratio"].GetDouble() << " over "
+          << s["cycles"].GetUint64() << " cycles\n";
+    }
+    auto& failed = doc["last_failed_apply"];
+    if (failed.IsObject()) {
+      out << "last failed apply: " << text_of(failed, "source_name") << ": "
+          << text_of(failed, "error") << "\n";
+      if (failed.HasMember("diagnostics") && failed["diagnostics"].IsArray())
+        for (auto& d : failed["diagnostics"].GetArray())
+          out << "  " << text_of(d, "file") << ":" << d["line"].GetInt() << ":"
+              << d["column"].GetInt() << ": " << text_of(d, "severity") << "["
+              << text_of(d, "code") << "]: " << text_of(d, "message") << "\n";
+    }
+    out << "reloads:  " << doc["reloads"]["success"].GetUint64() << " applied, "
+        << doc["reloads"]["error"].GetUint64() << " failed\n";
+    return 0;
+  }
+  if (doc.HasMember("applied")) {
+    out << (verb == "apply" ? "applied " : "rolled back to ") << describe(doc["applied"]) << "\n";
+  } else if (doc.HasMember("shadow")) {
+    out << "shadowing " << f.positional()[0] << " (hash " << text_of(doc, "hash") << ") for "
+        << doc["seconds"].GetDouble()
+        << " s; it is installed after that unless rolled back (`agora policy status` shows how "
+           "often its offers differ)\n";
+  } else if (doc.HasMember("cancelled_shadow")) {
+    out << "cancelled the shadow candidate " << text_of(doc, "cancelled_shadow") << "\n";
+  }
+  print_warnings(doc, out);
+  return 0;
+}
+
+}  // namespace agora::main
