@@ -12,6 +12,7 @@ packages=(
   rapidjson-dev
   prometheus-cpp-dev
   libcivetweb-dev           # HTTP server for /state, /metrics and the UI
+  prometheus                # promtool (tests check every /metrics exposition) and the server
   libgtest-dev libgmock-dev googletest libbenchmark-dev
 )
 

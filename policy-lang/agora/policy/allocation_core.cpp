@@ -915,6 +915,8 @@ const stage_regs& allocation_core::client_regs(uint32_t client, time_point now,
   // evaluate again if the framework's code reads a different one.
   auto name = level_name(level_of(client, now));
   if (name != fview.locality_level) {
+    if (cs && !name.empty() && !fview.locality_level.empty())
+      ++relaxations_[{fview.locality_level, name}];
     fview.locality_level = name;
     regs = vm_->prepare_framework(fv, role_regs);
   }
@@ -957,7 +959,10 @@ pair_outcome allocation_core::evaluate(uint32_t client, uint32_t agent, time_poi
   out.score = result.score;
   auto& rules = policy_.prog->rules;
   auto short_name = [&](size_t i) { return rules[i].name.substr(rules[i].name.find(' ') + 1); };
-  if (result.rejected_by >= 0) out.rejected_by = short_name(static_cast<size_t>(result.rejected_by));
+  if (result.rejected_by >= 0) {
+    out.rejected_by = short_name(static_cast<size_t>(result.rejected_by));
+    if (cs) ++rejections_[out.rejected_by];
+  }
   if (all_rules) {
     for (size_t i : filter_rules_) out.rules[short_name(i)] = vm_->read(i);
     for (size_t i : score_rules_) out.rules[short_name(i)] = vm_->read(i);
@@ -1110,6 +1115,41 @@ std::string allocation_core::level(const std::string& framework) {
   auto name = level_name(level_of(c, last_now_));
   in_.frameworks[static_cast<size_t>(fv)].locality_level = name;
   return name;
+}
+
+std::map<std::string, size_t> allocation_core::waiting_per_level() {
+  sync_view();
+  std::map<std::string, size_t> out;
+  for (auto& level : policy_.outline.levels) out[level.name] = 0;
+  for (size_t i = 0; i < view_client_slot_.size(); ++i)
+    if (clients_[view_client_slot_[i]].waiting_since && !in_.frameworks[i].locality_level.empty())
+      ++out[in_.frameworks[i].locality_level];
+  return out;
+}
+
+std::vector<metric_sample> allocation_core::cycle_metrics() {
+  std::vector<metric_sample> out;
+  sync_view();
+  vm_->prepare_cycle(in_);
+  auto& rules = policy_.prog->rules;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (rules[i].what != rule_kind::metric) continue;
+    std::string name = rules[i].name.substr(rules[i].name.find(' ') + 1);
+    auto take = [&](std::vector<std::pair<std::string, std::string>> labels) {
+      auto v = vm_->read(i);
+      if (v.st == rule_value::state::value) out.push_back({name, std::move(labels), v.number});
+    };
+    if (rules[i].stage == chunk_id::role) {
+      for (size_t r = 0; r < roles_.size(); ++r) {
+        if (!in_.roles[r].active) continue;
+        vm_->prepare_role(r);
+        take({{"role", roles_[r].path}});
+      }
+    } else {
+      take({});
+    }
+  }
+  return out;
 }
 
 rule_value allocation_core::metric_value(size_t rule, const std::string& role) {

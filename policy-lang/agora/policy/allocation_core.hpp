@@ -82,6 +82,13 @@ struct core_offer {
   double score = 0;   ///< Weighted score of the pair.
 };
 
+/// One sample of an `every cycle` metric the policy declares.
+struct metric_sample {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> labels;  ///< E.g. {"role", "prod"}.
+  double value = 0;
+};
+
 /// The outcome of evaluating one (framework, agent) pair now.
 struct pair_outcome {
   bool accepted = false;      ///< Every filter holds.
@@ -256,8 +263,24 @@ class allocation_core {
   size_t framework_count() const { return framework_ids_.size(); }
   /// Returns the number of known agents.
   size_t agent_count() const { return agent_ids_.size(); }
-  /// Returns runtime error counts per rule (from the VM).
+  /// Returns runtime error counts per rule of the running program (from
+  /// the VM; they restart with each policy swap).
   const std::vector<uint64_t>& rule_errors() const { return vm_->errors(); }
+  /// Returns how many loops the VM stopped on its budget (`E_COST`).
+  uint64_t cost_overruns() const { return vm_->cost_overruns(); }
+  /// Returns, per filter name, how many pairs it rejected in cycles (kept
+  /// across policy swaps for filters of the same name).
+  const std::map<std::string, uint64_t>& filter_rejections() const { return rejections_; }
+  /// Returns how many times frameworks moved from one locality level to
+  /// another (delay scheduling), by (from, to).
+  const std::map<std::pair<std::string, std::string>, uint64_t>& relaxations() const {
+    return relaxations_;
+  }
+  /// Returns, per locality level, the frameworks waiting at it now.
+  std::map<std::string, size_t> waiting_per_level();
+  /// Evaluates the policy's `every cycle` metrics over the current state
+  /// (per role for metrics that read `role`, labelled `role`).
+  std::vector<metric_sample> cycle_metrics();
 
   /// Checks that the accounting is exact: every agent's allocation is the
   /// sum of what clients hold there and within its total; every client's,
@@ -380,6 +403,8 @@ class allocation_core {
   size_t agent_cursor_ = 0;
   time_point last_now_{};
   stage_regs scratch_client_, scratch_agent_;  ///< Registers outside a cycle.
+  std::map<std::string, uint64_t> rejections_;
+  std::map<std::pair<std::string, std::string>, uint64_t> relaxations_;
 };
 
 }  // namespace agora::policy

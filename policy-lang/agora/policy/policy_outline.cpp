@@ -76,6 +76,19 @@ void read_decls(const ast::file& f, const std::vector<std::string>& resources,
       out.hold_headroom = g->mode == "hold_headroom";
     } else if (auto* l = std::get_if<ast::locality_decl>(&d.node)) {
       for (auto& level : l->levels) out.levels.push_back({level.name, level.skips});
+    } else if (auto* m = std::get_if<ast::metric_decl>(&d.node)) {
+      metric_spec spec;
+      spec.what = m->what == ast::metric_decl::kind::counter ? metric_spec::kind::counter
+                  : m->what == ast::metric_decl::kind::histogram ? metric_spec::kind::histogram
+                                                                 : metric_spec::kind::gauge;
+      spec.name = m->name;
+      spec.help = m->help;
+      for (auto& label : m->labels) spec.labels.push_back(label.name);
+      if (m->buckets)
+        for (auto& b : m->buckets->children) spec.buckets.push_back(literal_number(*b));
+      spec.every_cycle = m->every_cycle;
+      spec.event = m->event;
+      out.metrics.push_back(std::move(spec));
     }
   }
 }

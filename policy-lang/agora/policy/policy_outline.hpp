@@ -30,6 +30,17 @@ struct level_spec {
   bool skips = false;  ///< Its `wait` counts skipped opportunities, not time.
 };
 
+/// A metric the policy declares (POLICY-LANGUAGE.md section 9).
+struct metric_spec {
+  enum class kind { counter, gauge, histogram } what = kind::gauge;
+  std::string name;  ///< `agora_policy_...`.
+  std::string help;
+  std::vector<std::string> labels;
+  std::vector<double> buckets;  ///< Histograms, in base units.
+  bool every_cycle = true;      ///< Else updated `on` an event.
+  std::string event;            ///< `offer`, `decline`, ... for event metrics.
+};
+
 /// The declarations of a checked policy: the roles it declares (its
 /// imports' first, then its own; parents before children), the `default`
 /// body used for roles that are not declared, the guarantees mode and the
@@ -41,6 +52,7 @@ struct policy_outline {
   /// before 1.9). Default `best_effort`: guarantees only order roles.
   bool hold_headroom = false;
   std::vector<level_spec> levels;
+  std::vector<metric_spec> metrics;
 
   /// Reads `checked` (which must be `ok()`); `resources` names the resource
   /// ids (`resource_names`).

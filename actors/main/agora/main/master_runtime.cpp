@@ -5,6 +5,7 @@
 
 #include "agora/main/policy_endpoints.hpp"
 #include "agora/main/web_ui.hpp"
+#include "agora/observability/metrics.hpp"
 #include "agora/policy/policy_outline.hpp"
 
 namespace agora::main {
@@ -95,6 +96,7 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys,
     if (auto s = policy::source_file::load(schema_file, ignored)) env.schema_text = s->text();
   }
   opts.config.control = std::make_shared<master::policy_control>();
+  opts.config.metrics = std::make_shared<master::master_metrics>();
   auto rt = std::unique_ptr<master_runtime>(new master_runtime);
   rt->http_ = observability::http_server::start(opts.ip, opts.http_port, error);
   if (!rt->http_) return nullptr;
@@ -117,6 +119,12 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys,
     return observability::http_response::json(*snapshots->get());
   });
   add_policy_routes(*rt->http_, sys, opts.config.control, env);
+  auto metrics = opts.config.metrics;
+  auto control = opts.config.control;
+  rt->http_->route("GET", "/metrics", [metrics, control](const observability::http_request&) {
+    return observability::http_response::text(metrics->scrape(control.get()),
+                                              observability::prometheus_content_type);
+  });
   rt->http_->route("GET", "/health", [](const observability::http_request&) {
     return observability::http_response::json(R"({"status":"ok"})");
   });

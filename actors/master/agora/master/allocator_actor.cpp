@@ -1,5 +1,7 @@
 #include "agora/master/allocator_actor.hpp"
 
+#include <limits>
+#include <map>
 #include <optional>
 #include <set>
 #include <tuple>
@@ -20,12 +22,16 @@ using protocol::tick_atom;
 using observability::json_quote;
 
 struct allocator_state {
-  allocator alloc;
+  /// Created in the behavior, with the configured policy.
+  std::unique_ptr<allocator> owned;
   caf::actor master;
   bool cycle_pending = false;
   std::chrono::milliseconds interval{1000};
   // Hot reload: the running policy, the one before it, a shadow candidate.
   std::shared_ptr<policy_control> control;
+  std::shared_ptr<master_metrics> metrics;
+  /// Runtime errors per rule name of the policies that ran before this one.
+  std::map<std::string, uint64_t> past_errors;
   policy_revision current;
   std::optional<policy_revision> previous, shadow;
   bool shadow_force = false;
@@ -81,7 +87,13 @@ void activate(allocator_actor_ptr self, policy_revision next) {
   auto& st = self->state;
   next.revision = st.next_revision++;
   next.loaded_at_ms = unix_ms();
-  st.alloc.set_policy(*next.policy);
+  // Error counts are per rule name and survive the swap.
+  auto& errors = st.owned->core().rule_errors();
+  auto& rules = st.current.policy->prog->rules;
+  for (size_t i = 0; i < errors.size() && i < rules.size(); ++i)
+    if (errors[i] > 0) st.past_errors[rules[i].name] += errors[i];
+  st.owned->set_policy(*next.policy);
+  if (st.control) st.control->set_last_success(static_cast<double>(next.loaded_at_ms) / 1000.0);
   st.previous = std::move(st.current);
   st.current = std::move(next);
   if (st.control) st.control->count_success();
@@ -141,7 +153,7 @@ std::string json_lines(const std::vector<std::string>& lines) {
 
 policy_reply install(allocator_actor_ptr self, install_policy& m) {
   auto& st = self->state;
-  auto below = limits_below_use(st.alloc, *m.candidate.policy);
+  auto below = limits_below_use(*st.owned, *m.candidate.policy);
   if (!below.empty() && !m.force) {
     std::string body = "{\"error\":" +
                        json_quote("the new limits are below what roles hold now; apply with "
@@ -155,7 +167,7 @@ policy_reply install(allocator_actor_ptr self, install_policy& m) {
                                  ",\"details\":" + json_lines(below) + "}");
     return {409, body};
   }
-  auto warnings = guarantees_above_capacity(st.alloc, *m.candidate.policy);
+  auto warnings = guarantees_above_capacity(*st.owned, *m.candidate.policy);
   if (m.shadow_ms > 0) {
     st.shadow = std::move(m.candidate);
     st.shadow_force = m.force;
@@ -190,6 +202,49 @@ policy_reply rollback(allocator_actor_ptr self) {
   return {200, "{\"applied\":" + revision_json(st.current) + "}"};
 }
 
+/// Publishes what `/metrics` shows of the allocator after a cycle.
+void publish_sample(allocator_actor_ptr self) {
+  auto& st = self->state;
+  if (!st.metrics) return;
+  auto& core = st.owned->core();
+  auto sample = std::make_shared<allocator_sample>();
+  auto& p = *st.current.policy;
+  for (const auto& path : st.owned->roles()) {
+    allocator_sample::role_row row;
+    row.role = path;
+    row.weight = st.owned->weight(path);
+    row.dominant_share = core.dominant_share(path);
+    row.allocated = st.owned->role_allocation(path);
+    const policy::role_spec* spec = &p.outline.fallback;
+    for (auto& s : p.outline.roles)
+      if (s.path == path) spec = &s;
+    if (spec->guarantee) row.guarantee = to_resources(policy::to_amounts(*spec->guarantee));
+    if (spec->limit) {
+      auto limit = policy::to_amounts(*spec->limit);
+      for (auto& x : limit)
+        if (x == std::numeric_limits<int64_t>::max()) x = 0;  // Unlimited: not shown.
+      row.limit = to_resources(limit);
+    }
+    sample->roles.push_back(std::move(row));
+  }
+  sample->waiting_per_level = core.waiting_per_level();
+  sample->policy_name = p.prog->name;
+  sample->policy_version = p.prog->version;
+  sample->policy_hash = p.prog->hash_hex();
+  sample->metric_specs = p.outline.metrics;
+  sample->policy_metrics = core.cycle_metrics();
+  sample->filter_rejections = core.filter_rejections();
+  sample->relaxations = core.relaxations();
+  sample->eval_errors = st.past_errors;
+  auto& errors = core.rule_errors();
+  for (size_t i = 0; i < errors.size() && i < p.prog->rules.size(); ++i)
+    if (errors[i] > 0) sample->eval_errors[p.prog->rules[i].name] += errors[i];
+  sample->cost_overruns = core.cost_overruns();
+  sample->shadowing = st.shadow.has_value();
+  sample->shadow_divergence = divergence(st);
+  st.metrics->publish(std::move(sample));
+}
+
 void run_cycle(allocator_actor_ptr self) {
   auto& st = self->state;
   st.cycle_pending = false;
@@ -199,7 +254,7 @@ void run_cycle(allocator_actor_ptr self) {
   if (st.shadow && now >= st.shadow_until) {
     // The shadow period is over: the candidate becomes the policy, if its
     // limits still fit (or the operator forced it).
-    if (st.shadow_force || limits_below_use(st.alloc, *st.shadow->policy).empty()) {
+    if (st.shadow_force || limits_below_use(*st.owned, *st.shadow->policy).empty()) {
       auto next = std::move(*st.shadow);
       st.shadow.reset();
       activate(self, std::move(next));
@@ -217,13 +272,17 @@ void run_cycle(allocator_actor_ptr self) {
   using offer_key = std::tuple<std::string, std::string, std::string>;
   std::set<offer_key> shadow_offers;
   if (st.shadow) {
-    auto twin = st.alloc.core().with_policy(*st.shadow->policy);
+    auto shadow_start = clock_type::now();
+    auto twin = st.owned->core().with_policy(*st.shadow->policy);
     for (auto& o : twin->allocate(now))
       shadow_offers.emplace(o.framework_id, o.agent_id, to_resources(o.res).to_string());
+    if (st.metrics)
+      st.metrics->observe_cycle(
+          std::chrono::duration<double>(clock_type::now() - shadow_start).count(), true);
   }
   auto start = clock_type::now();
   alloc_offers out;
-  out.decisions = st.alloc.allocate(now);
+  out.decisions = st.owned->allocate(now);
   auto end = clock_type::now();
   if (st.shadow) {
     std::set<offer_key> active;
@@ -243,9 +302,11 @@ void run_cycle(allocator_actor_ptr self) {
   auto& prog = *st.current.policy->prog;
   out.policy = {prog.name, prog.version, prog.hash_hex(), st.current.revision,
                 st.current.source_name};
-  for (const auto& role : st.alloc.roles()) {
+  if (st.metrics) st.metrics->observe_cycle(static_cast<double>(out.cycle_ns) / 1e9, false);
+  publish_sample(self);
+  for (const auto& role : st.owned->roles()) {
     out.roles.push_back(
-        {role, st.alloc.weight(role), st.alloc.role_share(role), st.alloc.role_allocation(role)});
+        {role, st.owned->weight(role), st.owned->role_share(role), st.owned->role_allocation(role)});
   }
   self->send(st.master, std::move(out));
 }
@@ -256,46 +317,48 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
   st.master = std::move(master);
   st.interval = cfg.interval;
   st.control = cfg.control;
+  st.metrics = cfg.metrics;
   st.current.policy = cfg.policy ? cfg.policy
                                  : std::make_shared<const policy::runnable_policy>(default_policy());
   st.current.source_name = cfg.policy ? cfg.policy_source : "weighted_drf.policy (embedded default)";
   st.current.source_text = cfg.policy ? cfg.policy_text : default_policy_source();
   st.current.revision = st.next_revision++;
   st.current.loaded_at_ms = unix_ms();
-  st.alloc.set_policy(*st.current.policy);
+  st.owned = std::make_unique<allocator>(*st.current.policy);
+  if (st.control) st.control->set_last_success(static_cast<double>(st.current.loaded_at_ms) / 1000.0);
   publish_policy(self);
-  for (const auto& [role, w] : cfg.weights) self->state.alloc.set_weight(role, w);
+  for (const auto& [role, w] : cfg.weights) self->state.owned->set_weight(role, w);
   self->delayed_send(self, cfg.interval, tick_atom::value);
   return {
       [=](alloc_add_agent& m) {
-        self->state.alloc.add_agent(m.agent_id, m.total, m.used_by, m.hostname, m.attributes);
+        self->state.owned->add_agent(m.agent_id, m.total, m.used_by, m.hostname, m.attributes);
         request_cycle(self);
       },
-      [=](const alloc_remove_agent& m) { self->state.alloc.remove_agent(m.agent_id); },
+      [=](const alloc_remove_agent& m) { self->state.owned->remove_agent(m.agent_id); },
       [=](const alloc_agent_active& m) {
-        self->state.alloc.set_agent_active(m.agent_id, m.active);
+        self->state.owned->set_agent_active(m.agent_id, m.active);
         if (m.active) request_cycle(self);
       },
       [=](const alloc_add_framework& m) {
-        self->state.alloc.add_framework(m.framework_id, m.roles,
+        self->state.owned->add_framework(m.framework_id, m.roles,
                                         {m.user, m.labels, m.min_request, m.demand});
         request_cycle(self);
       },
-      [=](const alloc_remove_framework& m) { self->state.alloc.remove_framework(m.framework_id); },
+      [=](const alloc_remove_framework& m) { self->state.owned->remove_framework(m.framework_id); },
       [=](const alloc_framework_active& m) {
-        self->state.alloc.set_framework_active(m.framework_id, m.active);
+        self->state.owned->set_framework_active(m.framework_id, m.active);
         if (m.active) request_cycle(self);
       },
       [=](const alloc_recover& m) {
-        self->state.alloc.recover(m.framework_id, m.role, m.agent_id, m.res,
+        self->state.owned->recover(m.framework_id, m.role, m.agent_id, m.res,
                                   std::chrono::milliseconds{m.refuse_ms}, self->clock().now());
         request_cycle(self);
       },
       [=](const protocol::revive& m) {
-        self->state.alloc.revive(m.framework_id, m.roles);
+        self->state.owned->revive(m.framework_id, m.roles);
         request_cycle(self);
       },
-      [=](const protocol::suppress& m) { self->state.alloc.suppress(m.framework_id, m.roles); },
+      [=](const protocol::suppress& m) { self->state.owned->suppress(m.framework_id, m.roles); },
       [=](allocate_atom) { run_cycle(self); },
       [=](install_policy& m) { return install(self, m); },
       [=](rollback_policy) { return rollback(self); },

@@ -8,6 +8,7 @@
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 
+#include "agora/master/master_metrics.hpp"
 #include "agora/master/policy_control.hpp"
 #include "agora/policy/allocation_core.hpp"
 
@@ -26,6 +27,8 @@ struct allocator_config {
   std::string policy_text;
   /// Shared with the operator endpoints (may be null in tests).
   std::shared_ptr<policy_control> control;
+  /// Where cycle durations and the allocator's samples go (may be null).
+  std::shared_ptr<master_metrics> metrics;
 };
 
 /// Spawns the allocator actor: it owns an `allocator` (allocator.hpp),

@@ -354,6 +354,33 @@ void ping(master_ptr self, const std::string& agent_id) {
   self->delayed_send(self, timeout, ping_agent{agent_id});
 }
 
+/// Publishes what `/metrics` shows of the master (with each /state snapshot).
+void publish_metrics_sample(const master_state& st) {
+  if (!st.config.metrics) return;
+  auto m = std::make_shared<master_sample>();
+  for (const char* h : {"active", "disconnected", "unreachable"}) m->agents_by_state[h] = 0;
+  for (const auto& [id, a] : st.agents)
+    ++m->agents_by_state[a.health == agent_health::active         ? "active"
+                         : a.health == agent_health::disconnected ? "disconnected"
+                                                                  : "unreachable"];
+  for (const char* f : {"connected", "disconnected"}) m->frameworks_by_state[f] = 0;
+  for (const auto& [id, f] : st.frameworks)
+    ++m->frameworks_by_state[f.connected ? "connected" : "disconnected"];
+  m->frameworks_by_state["completed"] = st.completed_frameworks.size();
+  for (const auto& [key, t] : st.tasks) {
+    ++m->tasks_by_state[protocol::to_string(t.status.state)];
+    if (!is_terminal(t.status.state)) m->used_by_role[t.role] += t.info.res;
+  }
+  for (const auto& [id, o] : st.offers) m->offered_by_role[o.offer.role] += o.offer.res;
+  m->offers_made = st.offers_made;
+  m->offers_declined = st.offers_declined;
+  m->offers_rescinded = st.offers_rescinded;
+  m->tasks_launched = st.tasks_launched;
+  m->status_updates = st.status_updates;
+  m->invalid_requests = st.invalid_requests;
+  st.config.metrics->publish(std::shared_ptr<const master_sample>(std::move(m)));
+}
+
 /// Returns what the allocator needs to know of a framework.
 alloc_add_framework framework_for_allocator(const framework_info& info) {
   return {info.id, info.roles, info.user, info.labels, info.min_request, info.demand};
@@ -530,6 +557,7 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
   acfg.policy_source = st.config.policy_source;
   acfg.policy_text = st.config.policy_text;
   acfg.control = st.config.control;
+  acfg.metrics = st.config.metrics;
   st.allocator = spawn_allocator(self->system(), acfg, self);
   if (st.config.control) st.config.control->set_allocator(st.allocator);
   self->link_to(st.allocator);
@@ -569,6 +597,7 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
       [self](status_update& m) {
         auto& st = self->state;
         auto& s = m.status;
+        ++st.status_updates;
         auto ag = st.agents.find(s.agent_id);
         if (ag == st.agents.end()) {
           ++st.invalid_requests;
@@ -693,6 +722,7 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
       [self](publish_state) {
         self->state.publish_pending = false;
         self->state.snapshots->set(render_state_json(self->state));
+        publish_metrics_sample(self->state);
       },
       [self](state_atom) -> std::string { return render_state_json(self->state); },
   };

@@ -12,6 +12,7 @@
 #include <caf/actor.hpp>
 
 #include "agora/master/internal_messages.hpp"
+#include "agora/master/master_metrics.hpp"
 #include "agora/master/policy_control.hpp"
 #include "agora/policy/allocation_core.hpp"
 #include "agora/protocol/messages.hpp"
@@ -40,6 +41,8 @@ struct master_config {
   std::string policy_text;
   /// Shared with the operator endpoints (`/policy`); may be null.
   std::shared_ptr<policy_control> control;
+  /// Where `/metrics` reads from; may be null.
+  std::shared_ptr<master_metrics> metrics;
   /// Completed tasks kept for /state.
   size_t max_completed_tasks = 1000;
 };
@@ -111,6 +114,7 @@ struct master_state {
   uint64_t offers_declined = 0;
   uint64_t offers_rescinded = 0;
   uint64_t invalid_requests = 0;
+  uint64_t status_updates = 0;
   int64_t last_cycle_ns = 0;
   static inline const char* name = "agora.master";
 };

@@ -61,6 +61,16 @@ std::string policy_control::render() const {
          std::to_string(success_) + ",\"error\":" + std::to_string(errors_) + "}}";
 }
 
+double policy_control::last_success_seconds() const {
+  std::lock_guard<std::mutex> guard{mu_};
+  return last_success_;
+}
+
+void policy_control::set_last_success(double seconds) {
+  std::lock_guard<std::mutex> guard{mu_};
+  last_success_ = seconds;
+}
+
 std::pair<uint64_t, uint64_t> policy_control::reloads() const {
   std::lock_guard<std::mutex> guard{mu_};
   return {success_, errors_};

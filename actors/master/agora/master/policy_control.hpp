@@ -90,6 +90,10 @@ class policy_control {
   std::string render() const;
   /// Returns the reload counts (success, error).
   std::pair<uint64_t, uint64_t> reloads() const;
+  /// Returns when the running policy was installed (Unix seconds).
+  double last_success_seconds() const;
+  /// Sets when the running policy was installed (Unix seconds).
+  void set_last_success(double seconds);
 
  private:
   mutable std::mutex mu_;
@@ -97,6 +101,7 @@ class policy_control {
   std::string members_ = "\"active\":null,\"previous\":null,\"shadow\":null";
   std::string failure_ = "null";
   uint64_t success_ = 0, errors_ = 0;
+  double last_success_ = 0;
 };
 
 }  // namespace agora::master

@@ -1,0 +1,213 @@
+#include "agora/master/master_metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include "agora/master/policy_control.hpp"
+
+namespace agora::master {
+
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::Labels;
+
+/// Cycle durations: 100 us to 10 s.
+const prometheus::Histogram::BucketBoundaries cycle_buckets = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+
+/// Adds one gauge per resource of `res` (cpus, memory and disk bytes, gpus)
+/// named `prefix_<resource>` to `reg`, labelled `labels`.
+void resource_gauges(prometheus::Registry& reg, const std::string& prefix,
+                     const std::string& what, const Labels& labels,
+                     const protocol::resources& res) {
+  struct part {
+    const char* suffix;
+    const char* unit;
+    double value;
+  };
+  const part parts[] = {{"cpus", "CPUs", res.cpus()},
+                        {"memory_bytes", "bytes of memory", static_cast<double>(res.mem_bytes)},
+                        {"disk_bytes", "bytes of disk", static_cast<double>(res.disk_bytes)},
+                        {"gpus", "GPUs", static_cast<double>(res.gpus)}};
+  for (auto& p : parts)
+    BuildGauge()
+        .Name(prefix + "_" + p.suffix)
+        .Help(what + ", in " + p.unit)
+        .Register(reg)
+        .Add(labels)
+        .Set(p.value);
+}
+
+void counter(prometheus::Registry& reg, const std::string& name, const std::string& help,
+             const Labels& labels, double value) {
+  BuildCounter().Name(name).Help(help).Register(reg).Add(labels).Increment(value);
+}
+
+void gauge(prometheus::Registry& reg, const std::string& name, const std::string& help,
+           const Labels& labels, double value) {
+  BuildGauge().Name(name).Help(help).Register(reg).Add(labels).Set(value);
+}
+
+void add_allocator(prometheus::Registry& reg, const allocator_sample& a) {
+  for (auto& r : a.roles) {
+    Labels role{{"role", r.role}};
+    gauge(reg, "agora_allocator_role_dominant_share_ratio",
+          "A role's dominant share: its largest fraction of any resource of the cluster", role,
+          r.dominant_share);
+    gauge(reg, "agora_allocator_role_weight", "A role's weight in the running policy", role,
+          r.weight);
+    resource_gauges(reg, "agora_allocator_role_allocated",
+                    "Resources allocated to a role and its descendants (offered or used)", role,
+                    r.allocated);
+    if (r.guarantee)
+      resource_gauges(reg, "agora_allocator_role_guarantee", "A role's guarantee", role,
+                      *r.guarantee);
+    if (r.limit)
+      resource_gauges(reg, "agora_allocator_role_limit", "A role's limit (limited resources only)",
+                      role, *r.limit);
+  }
+  for (auto& [level, n] : a.waiting_per_level)
+    gauge(reg, "agora_allocator_frameworks_waiting",
+          "Frameworks waiting for locality at a level (delay scheduling)", {{"level", level}},
+          static_cast<double>(n));
+  gauge(reg, "agora_policy_info", "The running allocation policy (value 1)",
+        {{"name", a.policy_name},
+         {"version", std::to_string(a.policy_version)},
+         {"hash", a.policy_hash}},
+        1);
+  for (auto& [filter, n] : a.filter_rejections)
+    counter(reg, "agora_policy_filter_rejections_total",
+            "(framework, agent) pairs a policy filter rejected in allocation cycles",
+            {{"filter", filter}}, static_cast<double>(n));
+  for (auto& [rule, n] : a.eval_errors)
+    counter(reg, "agora_policy_eval_errors_total",
+            "Runtime errors of policy rules (errors are values: a filter that errs rejects, a "
+            "score adds 0, an order key sorts last)",
+            {{"rule", rule}, {"code", "E_EVAL"}}, static_cast<double>(n));
+  counter(reg, "agora_policy_eval_errors_total",
+          "Runtime errors of policy rules (errors are values: a filter that errs rejects, a "
+          "score adds 0, an order key sorts last)",
+          {{"rule", "*"}, {"code", "E_COST"}}, static_cast<double>(a.cost_overruns));
+  for (auto& [step, n] : a.relaxations)
+    counter(reg, "agora_policy_locality_relaxations_total",
+            "Frameworks that moved to a less local level after waiting",
+            {{"from", step.first}, {"to", step.second}}, static_cast<double>(n));
+  gauge(reg, "agora_policy_shadow_divergence_ratio",
+        "Fraction of offers a shadow candidate policy would make differently (0 without one)", {},
+        a.shadowing ? a.shadow_divergence : 0);
+  // Metrics the policy declares: `every cycle` gauges, evaluated after each cycle.
+  for (auto& spec : a.metric_specs) {
+    if (!spec.every_cycle || spec.what != policy::metric_spec::kind::gauge) continue;
+    auto& family = BuildGauge().Name(spec.name).Help(spec.help).Register(reg);
+    for (auto& s : a.policy_metrics) {
+      if (s.name != spec.name) continue;
+      Labels labels;
+      for (auto& [k, v] : s.labels) labels[k] = v;
+      family.Add(labels).Set(s.value);
+    }
+  }
+}
+
+void add_master(prometheus::Registry& reg, const master_sample& m) {
+  for (auto& [state, n] : m.agents_by_state)
+    gauge(reg, "agora_master_agents", "Agents by health", {{"state", state}},
+          static_cast<double>(n));
+  for (auto& [state, n] : m.frameworks_by_state)
+    gauge(reg, "agora_master_frameworks", "Frameworks by state", {{"state", state}},
+          static_cast<double>(n));
+  for (auto& [state, n] : m.tasks_by_state)
+    gauge(reg, "agora_master_tasks", "Known tasks by their latest state", {{"state", state}},
+          static_cast<double>(n));
+  for (auto& [role, res] : m.offered_by_role)
+    resource_gauges(reg, "agora_allocator_role_offered", "Resources outstanding in offers to a role",
+                    {{"role", role}}, res);
+  for (auto& [role, res] : m.used_by_role)
+    resource_gauges(reg, "agora_allocator_role_used", "Resources used by a role's running tasks",
+                    {{"role", role}}, res);
+  const char* offers_help = "Offers made to frameworks, declined by them, or rescinded";
+  counter(reg, "agora_master_offers_total", offers_help, {{"outcome", "made"}},
+          static_cast<double>(m.offers_made));
+  counter(reg, "agora_master_offers_total", offers_help, {{"outcome", "declined"}},
+          static_cast<double>(m.offers_declined));
+  counter(reg, "agora_master_offers_total", offers_help, {{"outcome", "rescinded"}},
+          static_cast<double>(m.offers_rescinded));
+  counter(reg, "agora_master_tasks_launched_total", "Tasks the master sent to agents", {},
+          static_cast<double>(m.tasks_launched));
+  counter(reg, "agora_master_status_updates_total", "Task status updates received from agents", {},
+          static_cast<double>(m.status_updates));
+  counter(reg, "agora_master_invalid_messages_total",
+          "Messages dropped: unknown senders or ids, invalid requests", {},
+          static_cast<double>(m.invalid_requests));
+}
+
+}  // namespace
+
+master_metrics::master_metrics() : events_(std::make_shared<prometheus::Registry>()) {
+  cycle_seconds_ = &prometheus::BuildHistogram()
+                        .Name("agora_allocator_cycle_duration_seconds")
+                        .Help("Duration of allocation cycles")
+                        .Register(*events_)
+                        .Add({}, cycle_buckets);
+  auto& eval = prometheus::BuildHistogram()
+                   .Name("agora_policy_eval_seconds")
+                   .Help("Time spent evaluating the policy per cycle, by phase")
+                   .Register(*events_);
+  eval_cycle_seconds_ = &eval.Add({{"phase", "cycle"}}, cycle_buckets);
+  eval_shadow_seconds_ = &eval.Add({{"phase", "shadow"}}, cycle_buckets);
+}
+
+master_metrics::~master_metrics() = default;
+
+void master_metrics::observe_cycle(double seconds, bool shadow) {
+  if (shadow) {
+    eval_shadow_seconds_->Observe(seconds);
+  } else {
+    cycle_seconds_->Observe(seconds);
+    eval_cycle_seconds_->Observe(seconds);
+  }
+}
+
+void master_metrics::publish(std::shared_ptr<const allocator_sample> sample) {
+  std::lock_guard<std::mutex> guard{mu_};
+  allocator_ = std::move(sample);
+}
+
+void master_metrics::publish(std::shared_ptr<const master_sample> sample) {
+  std::lock_guard<std::mutex> guard{mu_};
+  master_ = std::move(sample);
+}
+
+std::string master_metrics::scrape(const policy_control* control) const {
+  std::shared_ptr<const allocator_sample> a;
+  std::shared_ptr<const master_sample> m;
+  {
+    std::lock_guard<std::mutex> guard{mu_};
+    a = allocator_;
+    m = master_;
+  }
+  prometheus::Registry state;
+  if (a) add_allocator(state, *a);
+  if (m) add_master(state, *m);
+  if (control) {
+    auto [ok, failed] = control->reloads();
+    const char* help = "Policy reloads (apply or rollback), by result";
+    counter(state, "agora_policy_reloads_total", help, {{"result", "success"}},
+            static_cast<double>(ok));
+    counter(state, "agora_policy_reloads_total", help, {{"result", "error"}},
+            static_cast<double>(failed));
+    gauge(state, "agora_policy_last_reload_success_timestamp_seconds",
+          "When the running policy was installed (Unix time)", {},
+          control->last_success_seconds());
+  }
+  auto families = events_->Collect();
+  auto more = state.Collect();
+  families.insert(families.end(), more.begin(), more.end());
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace agora::master

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agora/policy/allocation_core.hpp"
+#include "agora/policy/policy_outline.hpp"
+#include "agora/protocol/resources.hpp"
+
+namespace prometheus {
+class Registry;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace agora::master {
+
+class policy_control;
+
+/// What the allocator knows after a cycle, for `/metrics`.
+struct allocator_sample {
+  struct role_row {
+    std::string role;
+    double weight = 1;
+    double dominant_share = 0;
+    protocol::resources allocated;
+    std::optional<protocol::resources> guarantee, limit;  ///< Limits: finite parts only.
+  };
+  std::vector<role_row> roles;
+  std::map<std::string, size_t> waiting_per_level;
+  std::string policy_name, policy_hash;
+  int64_t policy_version = 0;
+  std::vector<policy::metric_spec> metric_specs;
+  std::vector<policy::metric_sample> policy_metrics;
+  std::map<std::string, uint64_t> filter_rejections;
+  std::map<std::pair<std::string, std::string>, uint64_t> relaxations;
+  std::map<std::string, uint64_t> eval_errors;  ///< Rule name -> count, across swaps.
+  uint64_t cost_overruns = 0;
+  bool shadowing = false;
+  double shadow_divergence = 0;
+};
+
+/// What the master knows, for `/metrics` (published with `/state`).
+struct master_sample {
+  std::map<std::string, size_t> agents_by_state, frameworks_by_state, tasks_by_state;
+  std::map<std::string, protocol::resources> offered_by_role, used_by_role;
+  uint64_t offers_made = 0, offers_declined = 0, offers_rescinded = 0;
+  uint64_t tasks_launched = 0, status_updates = 0, invalid_requests = 0;
+};
+
+/// The master's Prometheus metrics. Event series (the cycle duration
+/// histograms) live in a registry the allocator observes into; everything
+/// that describes state is built from the latest samples when scraped, so
+/// gauges never drift. Exposition is prometheus-cpp's text serializer.
+/// Thread-safe.
+class master_metrics {
+ public:
+  master_metrics();
+  ~master_metrics();
+  master_metrics(const master_metrics&) = delete;
+  master_metrics& operator=(const master_metrics&) = delete;
+
+  /// Records one allocation cycle's duration (`shadow`: the candidate's).
+  void observe_cycle(double seconds, bool shadow);
+  /// Replaces the allocator's sample.
+  void publish(std::shared_ptr<const allocator_sample> sample);
+  /// Replaces the master's sample.
+  void publish(std::shared_ptr<const master_sample> sample);
+  /// Returns the text exposition of every series; `control` adds the
+  /// reload counters.
+  std::string scrape(const policy_control* control) const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> events_;
+  prometheus::Histogram* cycle_seconds_ = nullptr;
+  prometheus::Histogram* eval_cycle_seconds_ = nullptr;
+  prometheus::Histogram* eval_shadow_seconds_ = nullptr;
+  mutable std::mutex mu_;
+  std::shared_ptr<const allocator_sample> allocator_;
+  std::shared_ptr<const master_sample> master_;
+};
+
+}  // namespace agora::master

@@ -1,0 +1,97 @@
+// The master's /metrics scraped over HTTP from a real master running a real
+// task: the exposition passes `promtool check metrics` and its values move.
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "cluster_fixture.hpp"
+
+namespace agora::test {
+namespace {
+
+const std::string examples = AGORA_POLICY_EXAMPLES_DIR;
+const char* const promtool = "/usr/bin/promtool";
+
+/// Returns the value of the sample `series` (name and labels exactly as
+/// exposed, e.g. `agora_master_tasks{state="TASK_RUNNING"}`), or -1.
+double sample(const std::string& exposition, const std::string& series) {
+  std::istringstream in(exposition);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  return -1;
+}
+
+std::string scrape(const cluster& c) {
+  auto r = http_get("127.0.0.1", c.http_port(), "/metrics");
+  EXPECT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.headers["content-type"].find("text/plain; version=0.0.4"), std::string::npos);
+  return r.body;
+}
+
+/// Runs `promtool check metrics` on `text`; returns its exit status and output.
+std::pair<int, std::string> promtool_check(const std::string& text) {
+  temp_dir dir;
+  std::ofstream(dir.path() + "/metrics.txt") << text;
+  child_process p;
+  if (!p.start("/bin/sh", {"-c", std::string(promtool) + " check metrics < " + dir.path() +
+                                     "/metrics.txt"}))
+    return {-1, "cannot start promtool"};
+  auto code = p.wait_exit(30s);
+  return {code ? *code : -1, p.stdout_text() + p.stderr_text()};
+}
+
+TEST(metrics, master_metrics_pass_promtool_and_move_as_tasks_run) {
+  if (access(promtool, X_OK) != 0)
+    GTEST_SKIP() << promtool << " is missing (Debian package `prometheus`, installed by "
+                 << "scripts/install-deps.sh): the exposition cannot be checked";
+  // observability.policy declares per-role and cluster gauges.
+  cluster c{{"--policy=" + examples + "/observability.policy"}};
+  c.add_agent("cpus:2;mem:1GiB", "rack:r1;zone:z1");
+  auto before = scrape(c);
+  auto [code, out] = promtool_check(before);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(sample(before, "agora_master_agents{state=\"active\"}"), 1);
+  EXPECT_EQ(sample(before, "agora_policy_info{hash=\"" +
+                               std::string(c.state()["policy"]["hash"].GetString()) +
+                               "\",name=\"drf-observed\",version=\"4\"}"),
+            1);
+  EXPECT_LE(sample(before, "agora_master_tasks{state=\"TASK_RUNNING\"}"), 0);
+
+  framework_system fs;
+  protocol::framework_info info;
+  info.name = "metered";
+  info.roles = {"dev"};
+  test_framework fw{fs.sys(), c.master_address(), info};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  fw.send(protocol::accept{"", {offers[0].id}, {make_task("t1", "exec sleep 1000", 0.5)}, {0}});
+  ASSERT_TRUE(fw.wait_status("t1", protocol::task_state::running));
+
+  // The values follow: one running task, half a cpu used by dev, and the
+  // policy's own per-role gauge (dev's dominant share / weight) above 0.
+  std::string after;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        after = scrape(c);
+        return sample(after, "agora_master_tasks{state=\"TASK_RUNNING\"}") == 1;
+      },
+      10s))
+      << after;
+  EXPECT_GT(sample(after, "agora_policy_role_weighted_share_ratio{role=\"dev\"}"), 0);
+  EXPECT_GT(sample(after, "agora_allocator_role_used_cpus{role=\"dev\"}"), 0.49);
+  EXPECT_GE(sample(after, "agora_master_offers_total{outcome=\"made\"}"), 1);
+  EXPECT_GT(sample(after, "agora_allocator_cycle_duration_seconds_count"),
+            sample(before, "agora_allocator_cycle_duration_seconds_count"));
+  auto [code2, out2] = promtool_check(after);
+  EXPECT_EQ(code2, 0) << out2;
+}
+
+}  // namespace
+}  // namespace agora::test
