@@ -1,0 +1,641 @@
+// The allocation cycle: evaluating pairs, ordering roles and frameworks,
+// placing offers, and the queries that evaluate the policy over the state.
+#include "agora/policy/allocation_core.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "agora/policy/detail/amounts_ops.hpp"
+
+namespace agora::policy {
+
+using namespace detail;
+
+// ---- evaluation ---------------------------------------------------------------
+
+std::vector<rule_value> allocation_core::read_keys(rule_kind kind) const {
+  auto& rules = kind == rule_kind::order_roles ? role_key_rules_ : framework_key_rules_;
+  std::vector<rule_value> out;
+  out.reserve(rules.size());
+  for (size_t r : rules) out.push_back(vm_->read(r));
+  return out;
+}
+
+bool allocation_core::key_before(const std::vector<rule_value>& a,
+                                 const std::vector<rule_value>& b, rule_kind kind) const {
+  auto& rules = kind == rule_kind::order_roles ? role_key_rules_ : framework_key_rules_;
+  for (size_t i = 0; i < rules.size() && i < a.size() && i < b.size(); ++i) {
+    int c = compare(a[i], b[i], policy_.prog->rules[rules[i]].descending);
+    if (c != 0) return c < 0;
+  }
+  return false;
+}
+
+std::string allocation_core::level_name(int index) const {
+  return index < 0 ? std::string() : policy_.outline.levels[static_cast<size_t>(index)].name;
+}
+
+/// Returns the level index the client is at, reading the guard and the
+/// levels' waits from the registers loaded last (its framework stage).
+int allocation_core::level_of(uint32_t client, time_point now) {
+  auto& levels = policy_.outline.levels;
+  if (levels.empty()) return -1;
+  if (guard_rule_ >= 0) {
+    auto guard = vm_->read(static_cast<size_t>(guard_rule_));
+    if (guard.st != rule_value::state::value || guard.number == 0) return -1;
+  }
+  auto& c = clients_[client];
+  auto& pinned = frameworks_[c.framework].spec.pinned_level;
+  if (!pinned.empty()) {
+    for (size_t i = 0; i < levels.size(); ++i)
+      if (levels[i].name == pinned) return static_cast<int>(i);
+    return 0;
+  }
+  // Delay scheduling: waiting moves the client past each level whose wait
+  // has elapsed (time, or skipped cycles for `skips` levels).
+  double left = c.waiting_since ? seconds_between(*c.waiting_since, now) : 0;
+  double skips = static_cast<double>(c.skips);
+  size_t at = 0;
+  while (at + 1 < levels.size()) {
+    double wait = 0;
+    if (level_wait_[at] >= 0) {
+      auto v = vm_->read(static_cast<size_t>(level_wait_[at]));
+      if (v.st != rule_value::state::value) break;
+      wait = v.number;
+    }
+    double& budget = levels[at].skips ? skips : left;
+    if (budget < wait) break;
+    budget -= wait;
+    ++at;
+  }
+  return static_cast<int>(at);
+}
+
+amounts allocation_core::role_headroom(size_t role) const {
+  amounts room = filled(unlimited);
+  for (int r = static_cast<int>(role); r >= 0; r = roles_[static_cast<size_t>(r)].parent) {
+    auto& node = roles_[static_cast<size_t>(r)];
+    if (!node.limit) continue;
+    for (size_t i = 0; i < max_resources; ++i)
+      if ((*node.limit)[i] != unlimited)
+        room[i] = std::min(room[i], std::max<int64_t>(0, (*node.limit)[i] - node.subtree[i]));
+  }
+  return room;
+}
+
+amounts allocation_core::guarantee_allowance(size_t role) const {
+  amounts allowed = filled(unlimited);
+  if (!policy_.outline.hold_headroom) return allowed;
+  // Unmet guarantees of top-level roles stay free for them; a role may use
+  // what is left plus its own top-level role's unmet guarantee.
+  size_t top = role;
+  while (roles_[top].parent >= 0) top = static_cast<size_t>(roles_[top].parent);
+  amounts unmet_all{}, own_unmet{};
+  for (size_t r = 0; r < roles_.size(); ++r) {
+    auto& node = roles_[r];
+    if (node.parent >= 0 || !node.guarantee) continue;
+    for (size_t i = 0; i < max_resources; ++i) {
+      int64_t unmet = std::max<int64_t>(0, (*node.guarantee)[i] - node.subtree[i]);
+      unmet_all[i] += unmet;
+      if (r == top) own_unmet[i] = unmet;
+    }
+  }
+  amounts unallocated = total_;
+  unallocated -= allocated_total_;
+  for (size_t i = 0; i < max_resources; ++i)
+    if (unmet_all[i] > 0)
+      allowed[i] = std::max<int64_t>(0, unallocated[i] - unmet_all[i] + own_unmet[i]);
+  return allowed;
+}
+
+amounts allocation_core::headroom(const std::string& path) {
+  auto it = role_ids_.find(path);
+  if (it == role_ids_.end()) return filled(unlimited);
+  return role_headroom(it->second);
+}
+
+bool allocation_core::declined(client_slot& c, uint32_t agent, const amounts& offer,
+                               time_point now) {
+  auto it = c.filters.find(agent);
+  if (it == c.filters.end()) return false;
+  auto& list = it->second;
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [now](const filter& f) { return f.until <= now; }),
+             list.end());
+  if (list.empty()) {
+    c.filters.erase(it);
+    return false;
+  }
+  // Mesos semantics: filtered when everything that would be offered was refused.
+  for (auto& f : list)
+    if (fits_in(offer, f.refused)) return true;
+  return false;
+}
+
+bool allocation_core::eligible(const client_slot& c) const {
+  if (!c.live || !c.subscribed || c.suppressed) return false;
+  auto& f = frameworks_[c.framework];
+  if (!f.active || f.removed) return false;
+  auto& demand = f.spec.demand;
+  if (!is_zero(demand)) {
+    bool covered = true;
+    for (size_t i = 0; i < max_resources; ++i)
+      if (demand[i] > 0 && c.allocated[i] + c.external[i] < demand[i]) covered = false;
+    if (covered) return false;
+  }
+  return true;
+}
+
+/// Per-cycle ordering state: the sorted siblings of every parent (a role
+/// with clients and children also lists itself, as a virtual child), the
+/// sorted clients of every role, their keys, and which are still open.
+struct allocation_core::cycle_state {
+  struct entry {
+    size_t role = 0;
+    bool self = false;  ///< The role's own clients, as a virtual child.
+    std::vector<rule_value> key;
+  };
+  std::vector<std::vector<entry>> children;  ///< Index role + 1; 0 is the root.
+  std::vector<std::vector<uint32_t>> clients;  ///< Per role, in order.
+  std::unordered_map<uint32_t, std::vector<rule_value>> client_keys;
+  std::vector<size_t> open_subtree, open_own;  ///< Open clients per role.
+  std::unordered_map<uint32_t, std::vector<std::pair<double, uint32_t>>> candidates;
+  std::unordered_map<uint32_t, size_t> cursor;  ///< Next agent to try (policies without scores).
+  std::unordered_map<uint32_t, bool> offered, skipped;
+  std::unordered_map<uint32_t, stage_regs> client_regs;
+  std::vector<std::optional<stage_regs>> agent_regs;  ///< By agent slot.
+};
+
+const stage_regs& allocation_core::client_regs(uint32_t client, time_point now,
+                                               cycle_state* cs) {
+  if (cs) {
+    if (auto it = cs->client_regs.find(client); it != cs->client_regs.end()) return it->second;
+  }
+  auto& c = clients_[client];
+  auto fv = static_cast<size_t>(client_view_index_[client]);
+  auto& fview = in_.frameworks[fv];
+  fview.waiting = c.waiting_since ? seconds_between(*c.waiting_since, now) : 0;
+  auto role_regs = vm_->prepare_role(c.role);
+  auto regs = vm_->prepare_framework(fv, role_regs);
+  // `framework.locality_level` is the level the waits give: set it, and
+  // evaluate again if the framework's code reads a different one.
+  auto name = level_name(level_of(client, now));
+  if (name != fview.locality_level) {
+    if (cs && !name.empty() && !fview.locality_level.empty())
+      ++relaxations_[{fview.locality_level, name}];
+    fview.locality_level = name;
+    regs = vm_->prepare_framework(fv, role_regs);
+  }
+  auto& slot = cs ? cs->client_regs[client] : scratch_client_;
+  slot = std::move(regs);
+  return slot;
+}
+
+const stage_regs& allocation_core::agent_regs(uint32_t agent, cycle_state* cs) {
+  if (cs && cs->agent_regs[agent]) return *cs->agent_regs[agent];
+  auto regs = vm_->prepare_agent(static_cast<size_t>(agent_view_index_[agent]));
+  if (!cs) return scratch_agent_ = std::move(regs);
+  cs->agent_regs[agent] = std::move(regs);
+  return *cs->agent_regs[agent];
+}
+
+pair_outcome allocation_core::evaluate(uint32_t client, uint32_t agent, time_point now,
+                                       bool all_rules, cycle_state* cs) {
+  sync_view();
+  pair_outcome out;
+  auto& c = clients_[client];
+  if (client_view_index_[client] < 0 || agent_view_index_[agent] < 0) return out;
+  // What could be offered: free resources clipped by limits (and held
+  // guarantees). When that is nothing the framework can use, the policy is
+  // not asked (queries that want every rule's value still ask).
+  auto& a = agents_[agent];
+  amounts free = a.total;
+  free -= a.allocated;
+  amounts offer = min_of(min_of(free, role_headroom(c.role)), guarantee_allowance(c.role));
+  for (auto& x : offer) x = std::max<int64_t>(0, x);
+  auto& smallest = frameworks_[c.framework].spec.min_request;
+  bool usable = a.active && allocatable(offer) && fits_in(smallest, offer);
+  if (!usable && !all_rules) return out;
+  const auto& fw = client_regs(client, now, cs);
+  const auto& ag = agent_regs(agent, cs);
+  auto result = vm_->eval_pair(fw, ag, all_rules);
+  // The framework's registers are loaded now: the guard and waits read them.
+  int allowed = level_of(client, now);
+  out.accepted = result.accepted;
+  out.score = result.score;
+  auto& rules = policy_.prog->rules;
+  auto short_name = [&](size_t i) { return rules[i].name.substr(rules[i].name.find(' ') + 1); };
+  if (result.rejected_by >= 0) {
+    out.rejected_by = short_name(static_cast<size_t>(result.rejected_by));
+    if (cs) ++rejections_[out.rejected_by];
+  }
+  if (all_rules) {
+    for (size_t i : filter_rules_) out.rules[short_name(i)] = vm_->read(i);
+    for (size_t i : score_rules_) out.rules[short_name(i)] = vm_->read(i);
+  }
+  if (allowed >= 0 && out.accepted) {
+    auto& levels = policy_.outline.levels;
+    size_t at = 0;
+    for (; at + 1 < levels.size(); ++at) {
+      if (level_when_[at] < 0) break;
+      auto v = vm_->read(static_cast<size_t>(level_when_[at]));
+      if (v.st == rule_value::state::value && v.number != 0) break;
+    }
+    out.level = levels[at].name;
+    out.level_ok = static_cast<int>(at) <= allowed;
+  }
+  out.declined = declined(c, agent, offer, now);
+  out.offered = out.accepted && out.level_ok && !out.declined && usable;
+  if (out.offered) out.offer = offer;
+  return out;
+}
+
+// ---- ordering -------------------------------------------------------------------
+
+void allocation_core::order_roles(cycle_state& cs) {
+  cs.children.assign(roles_.size() + 1, {});
+  auto key_of = [&](size_t r, bool self) {
+    if (!self) {
+      vm_->prepare_role(r);
+      return read_keys(rule_kind::order_roles);
+    }
+    // The virtual child is the role with only its own clients' allocation.
+    auto saved = in_.roles[r].allocated;
+    in_.roles[r].allocated = to_res_vec(roles_[r].own);
+    vm_->prepare_role(r);
+    auto k = read_keys(rule_kind::order_roles);
+    in_.roles[r].allocated = saved;
+    return k;
+  };
+  for (size_t r = 0; r < roles_.size(); ++r) {
+    auto& parent_list = cs.children[static_cast<size_t>(roles_[r].parent + 1)];
+    parent_list.push_back({r, false, key_of(r, false)});
+    if (!roles_[r].children.empty() && roles_[r].clients > 0)
+      cs.children[r + 1].push_back({r, true, key_of(r, true)});
+  }
+  for (auto& list : cs.children) {
+    std::stable_sort(list.begin(), list.end(), [&](const auto& a, const auto& b) {
+      if (key_before(a.key, b.key, rule_kind::order_roles)) return true;
+      if (key_before(b.key, a.key, rule_kind::order_roles)) return false;
+      if (roles_[a.role].path != roles_[b.role].path)
+        return roles_[a.role].path < roles_[b.role].path;
+      return a.self && !b.self;
+    });
+  }
+}
+
+std::vector<std::vector<uint32_t>> allocation_core::clients_by_role() const {
+  std::vector<std::vector<uint32_t>> out(roles_.size());
+  for (uint32_t s : view_client_slot_) out[clients_[s].role].push_back(s);
+  return out;
+}
+
+std::vector<uint32_t> allocation_core::order_clients(cycle_state& cs, std::vector<uint32_t> members,
+                                                     size_t role) {
+  if (members.empty()) return members;
+  auto regs = vm_->prepare_role(role);
+  for (uint32_t s : members) {
+    vm_->prepare_framework(static_cast<size_t>(client_view_index_[s]), regs);
+    cs.client_keys[s] = read_keys(rule_kind::order_frameworks);
+  }
+  std::stable_sort(members.begin(), members.end(), [&](uint32_t a, uint32_t b) {
+    auto& ka = cs.client_keys[a];
+    auto& kb = cs.client_keys[b];
+    if (key_before(ka, kb, rule_kind::order_frameworks)) return true;
+    if (key_before(kb, ka, rule_kind::order_frameworks)) return false;
+    return frameworks_[clients_[a].framework].spec.id < frameworks_[clients_[b].framework].spec.id;
+  });
+  return members;
+}
+
+std::vector<std::string> allocation_core::role_order() {
+  sync_view();
+  vm_->prepare_cycle(in_);
+  cycle_state cs;
+  order_roles(cs);
+  std::vector<std::string> out;
+  // Leaves, and roles with clients of their own (through their virtual child).
+  std::function<void(size_t)> walk = [&](size_t list) {
+    for (auto& e : cs.children[list]) {
+      bool leaf = roles_[e.role].children.empty();
+      if (e.self || leaf)
+        out.push_back(roles_[e.role].path);
+      else
+        walk(e.role + 1);
+    }
+  };
+  walk(0);
+  return out;
+}
+
+std::vector<std::string> allocation_core::framework_order() {
+  auto roles = role_order();
+  cycle_state cs;
+  auto members = clients_by_role();
+  std::vector<std::string> out;
+  for (auto& path : roles) {
+    size_t r = role_ids_.at(path);
+    for (uint32_t c : order_clients(cs, members[r], r))
+      out.push_back(frameworks_[clients_[c].framework].spec.id);
+  }
+  return out;
+}
+
+pair_outcome allocation_core::decide(const std::string& framework, const std::string& agent) {
+  uint32_t c = client_of_framework(framework);
+  uint32_t a = agent_slot_of(agent);
+  if (c == UINT32_MAX || a == UINT32_MAX) return {};
+  sync_view();
+  vm_->prepare_cycle(in_);
+  return evaluate(c, a, last_now_, true);
+}
+
+std::vector<std::string> allocation_core::candidates(const std::string& framework) {
+  uint32_t c = client_of_framework(framework);
+  if (c == UINT32_MAX) return {};
+  sync_view();
+  vm_->prepare_cycle(in_);
+  std::vector<std::pair<double, uint32_t>> ranked;
+  for (uint32_t a : view_agent_slot_) {
+    auto d = evaluate(c, a, last_now_, false);
+    if (d.offered) ranked.emplace_back(d.score, a);
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](auto& x, auto& y) { return x.first > y.first; });
+  std::vector<std::string> out;
+  for (auto& [score, a] : ranked) out.push_back(agents_[a].id);
+  return out;
+}
+
+std::string allocation_core::level(const std::string& framework) {
+  uint32_t c = client_of_framework(framework);
+  if (c == UINT32_MAX || policy_.outline.levels.empty()) return {};
+  sync_view();
+  vm_->prepare_cycle(in_);
+  auto fv = client_view_index_[c];
+  if (fv < 0) return {};
+  in_.frameworks[static_cast<size_t>(fv)].waiting =
+      clients_[c].waiting_since ? seconds_between(*clients_[c].waiting_since, last_now_) : 0;
+  auto regs = vm_->prepare_role(clients_[c].role);
+  vm_->prepare_framework(static_cast<size_t>(fv), regs);
+  auto name = level_name(level_of(c, last_now_));
+  in_.frameworks[static_cast<size_t>(fv)].locality_level = name;
+  return name;
+}
+
+std::map<std::string, size_t> allocation_core::waiting_per_level() {
+  sync_view();
+  std::map<std::string, size_t> out;
+  for (auto& level : policy_.outline.levels) out[level.name] = 0;
+  for (size_t i = 0; i < view_client_slot_.size(); ++i)
+    if (clients_[view_client_slot_[i]].waiting_since && !in_.frameworks[i].locality_level.empty())
+      ++out[in_.frameworks[i].locality_level];
+  return out;
+}
+
+std::vector<metric_sample> allocation_core::cycle_metrics() {
+  std::vector<metric_sample> out;
+  sync_view();
+  vm_->prepare_cycle(in_);
+  auto& rules = policy_.prog->rules;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (rules[i].what != rule_kind::metric) continue;
+    std::string name = rules[i].name.substr(rules[i].name.find(' ') + 1);
+    auto take = [&](std::vector<std::pair<std::string, std::string>> labels) {
+      auto v = vm_->read(i);
+      if (v.st == rule_value::state::value) out.push_back({name, std::move(labels), v.number});
+    };
+    if (rules[i].stage == chunk_id::role) {
+      for (size_t r = 0; r < roles_.size(); ++r) {
+        if (!in_.roles[r].active) continue;
+        vm_->prepare_role(r);
+        take({{"role", roles_[r].path}});
+      }
+    } else {
+      take({});
+    }
+  }
+  return out;
+}
+
+rule_value allocation_core::metric_value(size_t rule, const std::string& role) {
+  sync_view();
+  vm_->prepare_cycle(in_);
+  if (!role.empty()) {
+    auto it = role_ids_.find(role);
+    if (it != role_ids_.end()) vm_->prepare_role(it->second);
+  }
+  return vm_->read(rule);
+}
+
+// ---- the cycle ------------------------------------------------------------------
+
+std::vector<core_offer> allocation_core::allocate(time_point now) {
+  last_now_ = now;
+  std::vector<core_offer> out;
+  sync_view();
+  in_.cluster.cycle_time = std::chrono::duration<double>(now.time_since_epoch()).count();
+  vm_->prepare_cycle(in_);
+  if (view_agent_slot_.empty() || view_client_slot_.empty()) return out;
+
+  cycle_state cs;
+  order_roles(cs);
+  cs.clients.assign(roles_.size(), {});
+  cs.open_subtree.assign(roles_.size(), 0);
+  cs.open_own.assign(roles_.size(), 0);
+  auto members = clients_by_role();
+  for (size_t r = 0; r < roles_.size(); ++r) {
+    if (members[r].empty()) continue;
+    cs.clients[r] = order_clients(cs, std::move(members[r]), r);
+    size_t open = 0;
+    for (uint32_t c : cs.clients[r]) open += eligible(clients_[c]) ? 1 : 0;
+    cs.open_own[r] = open;
+    for (int p = static_cast<int>(r); p >= 0; p = roles_[static_cast<size_t>(p)].parent)
+      cs.open_subtree[static_cast<size_t>(p)] += open;
+  }
+  std::unordered_map<uint32_t, bool> closed;
+  auto close = [&](uint32_t c) {
+    if (closed[c]) return;
+    closed[c] = true;
+    size_t r = clients_[c].role;
+    --cs.open_own[r];
+    for (int p = static_cast<int>(r); p >= 0; p = roles_[static_cast<size_t>(p)].parent)
+      --cs.open_subtree[static_cast<size_t>(p)];
+  };
+  for (size_t r = 0; r < roles_.size(); ++r)
+    for (uint32_t c : cs.clients[r])
+      if (!eligible(clients_[c])) closed[c] = true;
+
+  // Agents in rotated order, so ties do not always favour the same agents.
+  std::vector<uint32_t> agent_order = view_agent_slot_;
+  agent_cursor_ %= agent_order.size();
+  std::rotate(agent_order.begin(), agent_order.begin() + static_cast<long>(agent_cursor_),
+              agent_order.end());
+  ++agent_cursor_;
+
+  // Returns the first open client in order under `list` (a children list).
+  std::function<uint32_t(size_t)> first_open = [&](size_t list) -> uint32_t {
+    for (auto& e : cs.children[list]) {
+      bool leaf = roles_[e.role].children.empty();
+      if (e.self || leaf) {
+        if (cs.open_own[e.role] == 0) continue;
+        for (uint32_t c : cs.clients[e.role])
+          if (!closed[c]) return c;
+      } else if (cs.open_subtree[e.role] > 0) {
+        uint32_t c = first_open(e.role + 1);
+        if (c != UINT32_MAX) return c;
+      }
+    }
+    return UINT32_MAX;
+  };
+  auto reposition_role = [&](size_t r) {
+    auto& list = cs.children[static_cast<size_t>(roles_[r].parent + 1)];
+    auto rekey = [&](std::vector<cycle_state::entry>& entries, size_t role, bool self) {
+      auto at = std::find_if(entries.begin(), entries.end(),
+                             [&](auto& e) { return e.role == role && e.self == self; });
+      if (at == entries.end()) return;
+      auto e = *at;
+      entries.erase(at);
+      if (self) {
+        auto saved = in_.roles[role].allocated;
+        in_.roles[role].allocated = to_res_vec(roles_[role].own);
+        vm_->prepare_role(role);
+        e.key = read_keys(rule_kind::order_roles);
+        in_.roles[role].allocated = saved;
+      } else {
+        vm_->prepare_role(role);
+        e.key = read_keys(rule_kind::order_roles);
+      }
+      auto pos = std::upper_bound(entries.begin(), entries.end(), e, [&](auto& a, auto& b) {
+        if (key_before(a.key, b.key, rule_kind::order_roles)) return true;
+        if (key_before(b.key, a.key, rule_kind::order_roles)) return false;
+        return roles_[a.role].path < roles_[b.role].path;
+      });
+      entries.insert(pos, std::move(e));
+    };
+    rekey(list, r, false);
+    if (!roles_[r].children.empty()) rekey(cs.children[r + 1], r, true);
+  };
+  auto reposition_client = [&](uint32_t c) {
+    size_t r = clients_[c].role;
+    auto& list = cs.clients[r];
+    auto at = std::find(list.begin(), list.end(), c);
+    if (at == list.end()) return;
+    list.erase(at);
+    auto regs = vm_->prepare_role(r);
+    vm_->prepare_framework(static_cast<size_t>(client_view_index_[c]), regs);
+    auto& key = cs.client_keys[c] = read_keys(rule_kind::order_frameworks);
+    auto& id = frameworks_[clients_[c].framework].spec.id;
+    auto pos = std::upper_bound(list.begin(), list.end(), c, [&](uint32_t, uint32_t b) {
+      auto& kb = cs.client_keys[b];
+      if (key_before(key, kb, rule_kind::order_frameworks)) return true;
+      if (key_before(kb, key, rule_kind::order_frameworks)) return false;
+      return id < frameworks_[clients_[b].framework].spec.id;
+    });
+    list.insert(pos, c);
+  };
+
+  cs.agent_regs.resize(agents_.size());
+  const bool ranked_by_score = !score_rules_.empty();
+  // Agents whose free resources no framework can use any more are skipped
+  // by every scan: `next_usable` jumps over them (path halving keeps the
+  // jumps short), so scans cost O(agents + offers), not frameworks x agents.
+  std::vector<size_t> next_usable(agent_order.size() + 1), position(agents_.size());
+  for (size_t i = 0; i <= agent_order.size(); ++i) next_usable[i] = i;
+  for (size_t i = 0; i < agent_order.size(); ++i) position[agent_order[i]] = i;
+  auto usable_from = [&](size_t i) {
+    while (next_usable[i] != i) {
+      next_usable[i] = next_usable[next_usable[i]];
+      i = next_usable[i];
+    }
+    return i;
+  };
+  auto agent_free_usable = [&](uint32_t a) {
+    amounts free = agents_[a].total;
+    free -= agents_[a].allocated;
+    return agents_[a].active && allocatable(free);
+  };
+  for (size_t i = 0; i < agent_order.size(); ++i)
+    if (!agent_free_usable(agent_order[i])) next_usable[i] = i + 1;
+  // Offers agent `a` to client `c` as `d` decided; returns true.
+  auto serve = [&](uint32_t c, uint32_t a, const pair_outcome& d) {
+    add_held(c, a, d.offer);
+    auto& cl = clients_[c];
+    out.push_back({frameworks_[cl.framework].spec.id, roles_[cl.role].path, agents_[a].id,
+                   d.offer, d.level, d.score});
+    if (!d.level.empty() && d.level == policy_.outline.levels.front().name) {
+      cl.waiting_since.reset();
+      cl.skips = 0;
+    }
+    cs.offered[c] = true;
+    // Its allocation and the agent's free resources changed.
+    cs.client_regs.erase(c);
+    cs.agent_regs[a].reset();
+    if (!agent_free_usable(a)) next_usable[position[a]] = position[a] + 1;
+    return true;
+  };
+  for (;;) {
+    uint32_t c = first_open(0);
+    if (c == UINT32_MAX) break;
+    bool served = false, more = true;
+    if (!ranked_by_score) {
+      // No scores: agents are taken in (rotated) order, lazily.
+      auto& at = cs.cursor[c];
+      for (at = usable_from(at); at < agent_order.size() && !served; at = usable_from(at + 1)) {
+        uint32_t a = agent_order[at];
+        auto d = evaluate(c, a, now, false, &cs);
+        if (d.offered)
+          served = serve(c, a, d);
+        else if (d.accepted && !d.level_ok)
+          cs.skipped[c] = true;
+      }
+      more = at < agent_order.size();
+    } else {
+      auto& ranked = cs.candidates[c];
+      if (!cs.skipped.count(c)) {
+        // First time this cycle: rank every agent by score (ties: agent order).
+        bool skipped = false;
+        for (uint32_t a : agent_order) {
+          auto d = evaluate(c, a, now, false, &cs);
+          if (d.offered)
+            ranked.emplace_back(d.score, a);
+          else if (d.accepted && !d.level_ok)
+            skipped = true;
+        }
+        std::stable_sort(ranked.begin(), ranked.end(),
+                         [](auto& x, auto& y) { return x.first > y.first; });
+        std::reverse(ranked.begin(), ranked.end());  // Best last, popped first.
+        cs.skipped[c] = skipped;
+      }
+      while (!ranked.empty() && !served) {
+        uint32_t a = ranked.back().second;
+        ranked.pop_back();
+        // Shares and free resources moved since the ranking: decide again.
+        auto d = evaluate(c, a, now, false, &cs);
+        if (d.offered)
+          served = serve(c, a, d);
+        else if (d.accepted && !d.level_ok)
+          cs.skipped[c] = true;
+      }
+      more = !ranked.empty();
+    }
+    if (!served || !more || !eligible(clients_[c])) close(c);
+    if (served) {
+      reposition_client(c);
+      for (int r = static_cast<int>(clients_[c].role); r >= 0; r = roles_[static_cast<size_t>(r)].parent)
+        reposition_role(static_cast<size_t>(r));
+    }
+  }
+  // Delay scheduling: clients that got nothing because of their level wait.
+  for (auto& [c, skipped] : cs.skipped) {
+    if (!skipped || cs.offered.count(c)) continue;
+    auto& cl = clients_[c];
+    if (!cl.waiting_since) cl.waiting_since = now;
+    ++cl.skips;
+  }
+  return out;
+}
+
+}  // namespace agora::policy
