@@ -262,6 +262,55 @@ TEST(policy, apply_changes_the_next_offers_refuses_bad_policies_and_rollback_res
   EXPECT_TRUE(c.wait_state([&](const auto& s) { return s["policy"]["hash"].GetString() == original; }));
 }
 
+TEST(policy, explain_names_the_filter_that_starves_a_framework_and_counts_the_agents) {
+  // gpu_isolation.policy: a framework whose smallest task needs an H100 on
+  // a cluster of two plain agents and one A100 agent gets no offers;
+  // explain says `fits` rejects the two plain agents and `right_model`
+  // the A100 one (3 agents in all).
+  cluster c{{"--policy=" + examples + "/gpu_isolation.policy"}};
+  c.add_agent("cpus:4;mem:4GiB", "rack:r1;zone:z1");
+  c.add_agent("cpus:4;mem:4GiB", "rack:r1;zone:z1");
+  c.add_agent("cpus:4;mem:4GiB;gpus:1", "rack:r1;zone:z1;gpu_model:a100");
+  framework_system fs;
+  auto info = framework("ml-fw", {"research"});
+  info.min_request = res("cpus:1;mem:128MiB;gpus:1");
+  info.labels["gpu_model"] = "h100";
+  test_framework ml{fs.sys(), c.master_address(), info};
+  auto id = ml.wait_subscribed();
+  ASSERT_FALSE(id.empty());
+  const std::string master = "--master=127.0.0.1:" + std::to_string(c.http_port());
+  auto r = agora_cli({"policy", "explain", master, "--framework=" + id});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("3 considered"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 rejected by filter `fits`"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 rejected by filter `right_model`"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 offerable"), std::string::npos) << r.out;
+  // The JSON form adds up, and names the filter for one agent.
+  auto state = c.state();
+  std::string gpu_agent;
+  for (auto& a : state["agents"].GetArray())
+    if (a["resources"]["gpus"].GetDouble() > 0) gpu_agent = a["id"].GetString();
+  ASSERT_FALSE(gpu_agent.empty());
+  auto j = agora_cli({"policy", "explain", master, "--framework=" + id, "--agent=" + gpu_agent,
+                      "--json"});
+  ASSERT_EQ(j.status, 0) << j.err;
+  rapidjson::Document doc;
+  doc.Parse(j.out.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << j.out;
+  auto& agents = doc["agents"];
+  uint64_t sum = agents["inactive"].GetUint64() + agents["no_usable_resources"].GetUint64() +
+                 agents["wrong_locality_level"].GetUint64() + agents["declined"].GetUint64() +
+                 agents["smaller_than_smallest_task"].GetUint64() + agents["offerable"].GetUint64();
+  for (auto& f : agents["rejected_by_filter"].GetObject()) sum += f.value.GetUint64();
+  EXPECT_EQ(sum, agents["considered"].GetUint64());
+  EXPECT_STREQ(doc["agent"]["rejected_by"].GetString(), "right_model");
+  EXPECT_FALSE(doc["agent"]["rules"]["right_model"].GetBool());
+  // Unknown ids are 404s: exit 1 with the reason.
+  auto unknown = agora_cli({"policy", "explain", master, "--framework=nope"});
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_NE(unknown.err.find("no framework 'nope'"), std::string::npos) << unknown.err;
+}
+
 TEST(policy, a_shadow_candidate_reports_divergence_and_is_installed_after_its_period) {
   cluster c;
   for (int i = 0; i < 2; ++i) c.add_agent("cpus:30;mem:64GiB", "rack:r1;zone:z1");

@@ -97,6 +97,10 @@ struct pair_outcome {
   bool level_ok = true;       ///< The framework's level allows this agent.
   double score = 0;           ///< Weighted sum of the scores.
   bool declined = false;      ///< A decline filter of the framework covers the offer.
+  /// The agent is active and its free resources, clipped, are allocatable.
+  bool usable = false;
+  /// The clipped free resources hold the framework's `min_request`.
+  bool holds_min_request = false;
   /// The agent's free resources clipped to the role's headroom (limits
   /// along the path, and `hold_headroom` guarantees); zero if not offered.
   amounts offer{};
@@ -104,6 +108,45 @@ struct pair_outcome {
   /// allocatable and holds the framework's `min_request`.
   bool offered = false;
   std::map<std::string, rule_value> rules;  ///< Every filter and score by name.
+};
+
+/// Why a framework is (or is not) offered resources: `allocation_core::explain`.
+/// The agent counts add up to `agents`: each agent is counted once, in the
+/// first category that stops it (inactive, no usable resources, a filter,
+/// the locality level, a decline filter, what is left (after limits) is
+/// smaller than the framework's smallest task), or as offerable.
+struct explanation {
+  bool known = false;
+  std::string framework, role;
+  bool active = false, suppressed = false, demand_covered = false;
+  std::vector<std::string> role_order;  ///< Roles in offer order.
+  size_t role_position = 0;             ///< 1-based position of `role` in it (0: absent).
+  std::vector<std::pair<std::string, rule_value>> role_keys;  ///< Rule name, value.
+  std::vector<std::string> framework_order;  ///< The role's frameworks in order.
+  size_t framework_position = 0;             ///< 1-based.
+  std::vector<std::pair<std::string, rule_value>> framework_keys;
+  std::string level;          ///< Locality level (empty: none applies).
+  double waited_seconds = 0;  ///< Time waited for locality.
+  struct role_line {
+    std::string role;
+    amounts allocated{}, headroom{};
+    std::optional<amounts> guarantee, limit;
+    bool below_guarantee = false;
+  };
+  std::vector<role_line> path;  ///< Its role, then each ancestor.
+  size_t agents = 0;            ///< Agents considered: every agent.
+  size_t inactive_agents = 0, no_usable_resources = 0, wrong_level = 0, declined = 0,
+         too_small = 0, offerable = 0;
+  std::map<std::string, size_t> rejected_by;  ///< Filter -> agents it rejects first.
+  struct candidate {
+    std::string agent;
+    double score = 0;
+    std::vector<std::pair<std::string, double>> contributions;  ///< Score -> weight x value.
+  };
+  std::vector<candidate> best;  ///< Up to 5 offerable agents, best score first.
+  std::string agent_id;         ///< With an agent: that pair in detail.
+  std::optional<pair_outcome> pair;
+  amounts agent_free{}, min_request{};
 };
 
 /// The resource pool and the compiled-policy allocation algorithm.
@@ -231,6 +274,13 @@ class allocation_core {
   amounts headroom(const std::string& path);
   /// Returns the level the framework is at (empty: no locality applies).
   std::string level(const std::string& framework);
+  /// Explains the offers `framework` (in its first role) would get at `now`:
+  /// its place in the orders with the keys, agents counted by what stops
+  /// them, the best agents with each score's contribution, its locality
+  /// level and wait, headroom and guarantees along its role path. With
+  /// `agent`, also that pair in detail. `known` is false for an unknown
+  /// framework.
+  explanation explain(const std::string& framework, const std::string& agent, time_point now);
   /// Returns the value of `every cycle` metric rule `rule` (for a per-role
   /// metric, evaluated for `role`).
   rule_value metric_value(size_t rule, const std::string& role);

@@ -173,6 +173,43 @@ TEST(allocation_core, removing_an_agent_undoes_what_its_frameworks_held_there) {
   EXPECT_EQ(core.check_invariants(), "");
 }
 
+TEST(allocation_core, explain_counts_every_agent_once_by_what_stops_it) {
+  // gpu_isolation.policy. A framework whose smallest task needs an H100:
+  // three plain agents fail `fits` (no GPU), two A100 agents fail
+  // `right_model`, one more A100 is inactive, one H100 is offerable.
+  allocation_core core(load("gpu_isolation.policy"));
+  for (auto id : {"p1", "p2", "p3"}) core.add_agent(id, "", {{"rack", "r1"}}, make(8, 8));
+  for (auto id : {"g1", "g2", "g3"})
+    core.add_agent(id, "", {{"rack", "r1"}, {"gpu_model", "a100"}}, make(8, 8, 2));
+  core.add_agent("h1", "", {{"rack", "r1"}, {"gpu_model", "h100"}}, make(8, 8, 2));
+  core.set_agent_active("g3", false);
+  auto f = fw("ml", {"research"});
+  f.min_request = make(1, 1, 1);
+  f.labels["gpu_model"] = "h100";
+  core.add_framework(f);
+  auto e = core.explain("ml", "g1", time_point{});
+  ASSERT_TRUE(e.known);
+  EXPECT_EQ(e.agents, 7u);
+  EXPECT_EQ(e.inactive_agents, 1u);
+  EXPECT_EQ(e.rejected_by["fits"], 3u);
+  EXPECT_EQ(e.rejected_by["right_model"], 2u);
+  EXPECT_EQ(e.offerable, 1u);
+  size_t sum = e.inactive_agents + e.no_usable_resources + e.wrong_level + e.declined +
+               e.too_small + e.offerable;
+  for (auto& [filter, n] : e.rejected_by) sum += n;
+  EXPECT_EQ(sum, e.agents);
+  ASSERT_EQ(e.best.size(), 1u);
+  EXPECT_EQ(e.best[0].agent, "h1");
+  // keep_gpus_free (weight 5) gives a GPU framework 1.0: contribution 5.
+  ASSERT_EQ(e.best[0].contributions.size(), 1u);
+  EXPECT_DOUBLE_EQ(e.best[0].contributions[0].second, 5.0);
+  ASSERT_TRUE(e.pair.has_value());
+  EXPECT_EQ(e.pair->rejected_by, "right_model");
+  EXPECT_EQ(e.role_position, 1u);
+  EXPECT_EQ(e.path.front().role, "research");
+  EXPECT_FALSE(core.explain("nobody", "", time_point{}).known);
+}
+
 /// A seeded random walk over every kind of event, with an independent
 /// ledger of what each (framework, role, agent) holds. After each event the
 /// core's own invariants hold and its sums equal the ledger's.

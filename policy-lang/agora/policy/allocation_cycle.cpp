@@ -216,7 +216,9 @@ pair_outcome allocation_core::evaluate(uint32_t client, uint32_t agent, time_poi
   amounts offer = min_of(min_of(free, role_headroom(c.role)), guarantee_allowance(c.role));
   for (auto& x : offer) x = std::max<int64_t>(0, x);
   auto& smallest = frameworks_[c.framework].spec.min_request;
-  bool usable = a.active && allocatable(offer) && fits_in(smallest, offer);
+  out.usable = a.active && allocatable(offer);
+  out.holds_min_request = fits_in(smallest, offer);
+  bool usable = out.usable && out.holds_min_request;
   if (!usable && !all_rules) return out;
   const auto& fw = client_regs(client, now, cs);
   const auto& ag = agent_regs(agent, cs);

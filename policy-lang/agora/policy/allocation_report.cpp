@@ -12,6 +12,101 @@ namespace agora::policy {
 
 using namespace detail;
 
+// ---- explain ---------------------------------------------------------------------
+
+explanation allocation_core::explain(const std::string& framework, const std::string& agent,
+                                     time_point now) {
+  explanation out;
+  out.framework = framework;
+  uint32_t c = client_of_framework(framework);
+  if (c == UINT32_MAX) return out;
+  out.known = true;
+  sync_view();
+  auto& cl = clients_[c];
+  auto& fw = frameworks_[cl.framework];
+  out.role = roles_[cl.role].path;
+  out.active = fw.active && !fw.removed && cl.subscribed;
+  out.suppressed = cl.suppressed;
+  out.demand_covered = out.active && !cl.suppressed && !eligible(cl);
+  out.min_request = fw.spec.min_request;
+
+  // Orders and keys.
+  out.role_order = role_order();
+  for (size_t i = 0; i < out.role_order.size(); ++i)
+    if (out.role_order[i] == out.role) out.role_position = i + 1;
+  auto& rules = policy_.prog->rules;
+  vm_->prepare_role(cl.role);
+  for (size_t r : role_key_rules_) out.role_keys.emplace_back(rules[r].name, vm_->read(r));
+  for (auto& id : framework_order()) {
+    uint32_t other = client_of_framework(id);
+    if (other != UINT32_MAX && clients_[other].role == cl.role) out.framework_order.push_back(id);
+  }
+  for (size_t i = 0; i < out.framework_order.size(); ++i)
+    if (out.framework_order[i] == framework) out.framework_position = i + 1;
+  vm_->prepare_cycle(in_);
+  client_regs(c, now, nullptr);  // Loads the framework's registers: its keys are read next.
+  for (size_t r : framework_key_rules_) out.framework_keys.emplace_back(rules[r].name, vm_->read(r));
+  out.level = level_name(level_of(c, now));
+  out.waited_seconds = cl.waiting_since ? seconds_between(*cl.waiting_since, now) : 0;
+
+  // The role path: headroom and guarantees.
+  for (int r = static_cast<int>(cl.role); r >= 0; r = roles_[static_cast<size_t>(r)].parent) {
+    auto& node = roles_[static_cast<size_t>(r)];
+    explanation::role_line line;
+    line.role = node.path;
+    line.allocated = node.subtree;
+    line.headroom = role_headroom(static_cast<size_t>(r));
+    line.guarantee = node.guarantee;
+    line.limit = node.limit;
+    if (node.guarantee)
+      for (size_t i = 0; i < max_resources; ++i)
+        if ((*node.guarantee)[i] > 0 && node.subtree[i] < (*node.guarantee)[i])
+          line.below_guarantee = true;
+    out.path.push_back(std::move(line));
+  }
+
+  // Every agent, counted once by what stops it.
+  std::vector<explanation::candidate> offerable;
+  for (uint32_t a : view_agent_slot_) {
+    ++out.agents;
+    auto d = evaluate(c, a, now, true);
+    if (!agents_[a].active) {
+      ++out.inactive_agents;
+    } else if (!d.usable) {
+      ++out.no_usable_resources;
+    } else if (!d.accepted) {
+      ++out.rejected_by[d.rejected_by];
+    } else if (!d.level_ok) {
+      ++out.wrong_level;
+    } else if (d.declined) {
+      ++out.declined;
+    } else if (!d.holds_min_request) {
+      ++out.too_small;
+    } else {
+      ++out.offerable;
+      explanation::candidate cand{agents_[a].id, d.score, {}};
+      for (size_t i : score_rules_) {
+        auto name = rules[i].name.substr(rules[i].name.find(' ') + 1);
+        auto v = d.rules.count(name) ? d.rules[name] : rule_value{};
+        double value = v.st == rule_value::state::value ? v.number : 0;
+        cand.contributions.emplace_back(name, rules[i].weight * value);
+      }
+      offerable.push_back(std::move(cand));
+    }
+    if (agents_[a].id == agent) {
+      out.agent_id = agent;
+      out.pair = std::move(d);
+      out.agent_free = agents_[a].total;
+      out.agent_free -= agents_[a].allocated;
+    }
+  }
+  std::stable_sort(offerable.begin(), offerable.end(),
+                   [](auto& x, auto& y) { return x.score > y.score; });
+  if (offerable.size() > 5) offerable.resize(5);
+  out.best = std::move(offerable);
+  return out;
+}
+
 // ---- introspection ------------------------------------------------------------------
 
 amounts allocation_core::role_allocation(const std::string& path) const {

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cctype>
 #include <ctime>
+#include <sstream>
 
 #include <rapidjson/document.h>
 
@@ -10,6 +12,7 @@
 #include "agora/observability/http_client.hpp"
 #include "agora/observability/json.hpp"
 #include "agora/policy/source.hpp"
+#include "agora/policy/types.hpp"
 
 namespace agora::main {
 
@@ -18,6 +21,22 @@ namespace {
 using observability::json_quote;
 
 constexpr auto request_timeout = std::chrono::seconds{30};
+
+/// Returns `s` percent-encoded for a query string.
+std::string url_encode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char ch : s) {
+    if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+      out += static_cast<char>(ch);
+    } else {
+      out += '%';
+      out += hex[ch >> 4];
+      out += hex[ch & 15];
+    }
+  }
+  return out;
+}
 
 /// Splits `host:port`; false if it is not one.
 bool split_address(const std::string& address, std::string& host, uint16_t& port) {
@@ -74,29 +93,143 @@ void print_warnings(const rapidjson::Document& doc, std::ostream& out) {
       if (w.IsString()) out << "warning: " << w.GetString() << "\n";
 }
 
+std::string scalar(const rapidjson::Value& v) {
+  if (v.IsString()) return v.GetString();
+  if (v.IsBool()) return v.GetBool() ? "true" : "false";
+  if (v.IsNumber()) {
+    std::ostringstream out;
+    out << v.GetDouble();
+    return out.str();
+  }
+  if (v.IsObject() && v.HasMember("error")) return "error";
+  if (v.IsObject() && v.HasMember("absent")) return "absent";
+  if (v.IsNull()) return "unlimited";
+  return "?";
+}
+
+/// `{cpus: 4, mem: 8589934592}` as `cpus 4, mem 8GiB` (zeros left out).
+std::string amounts_text(const rapidjson::Value& v) {
+  if (!v.IsObject()) return "none";
+  std::string out;
+  for (auto& m : v.GetObject()) {
+    if (m.value.IsNumber() && m.value.GetDouble() == 0) continue;
+    std::string name = m.name.GetString();
+    std::string amount = scalar(m.value);
+    if (m.value.IsNumber() && (name == "mem" || name == "disk"))
+      amount = policy::format_amount(name, m.value.GetDouble());
+    out += (out.empty() ? "" : ", ") + name + " " + amount;
+  }
+  return out.empty() ? "nothing" : out;
+}
+
+std::string keys_text(const rapidjson::Value& keys) {
+  std::string out;
+  for (auto& k : keys.GetArray())
+    out += (out.empty() ? "" : ", ") + text_of(k, "rule") + " = " + scalar(k["value"]);
+  return out;
+}
+
+void print_explanation(const rapidjson::Document& e, std::ostream& out) {
+  std::string state = !e["active"].GetBool()      ? "inactive (disconnected or removed)"
+                      : e["suppressed"].GetBool() ? "suppressed (it asked for no offers)"
+                      : e["demand_covered"].GetBool() ? "its demand is covered"
+                                                      : "active";
+  out << "framework " << text_of(e, "framework") << " in role " << text_of(e, "role") << ": "
+      << state << "\n";
+  auto& ro = e["role_order"];
+  out << "role order: " << ro["position"].GetUint64() << " of " << ro["of"].GetUint64() << " ("
+      << keys_text(ro["keys"]) << ")\n";
+  auto& fo = e["framework_order"];
+  out << "framework order in " << text_of(e, "role") << ": " << fo["position"].GetUint64()
+      << " of " << fo["of"].GetUint64() << " (" << keys_text(fo["keys"]) << ")\n";
+  auto& loc = e["locality"];
+  if (!text_of(loc, "level").empty())
+    out << "locality: level " << text_of(loc, "level") << ", waited "
+        << loc["waited_seconds"].GetDouble() << " s\n";
+  out << "role path:\n";
+  for (auto& l : e["role_path"].GetArray()) {
+    out << "  " << text_of(l, "role") << ": allocated " << amounts_text(l["allocated"]);
+    if (l["limit"].IsObject()) out << "; headroom " << amounts_text(l["headroom"]);
+    if (l["guarantee"].IsObject())
+      out << "; guarantee " << amounts_text(l["guarantee"])
+          << (l["below_guarantee"].GetBool() ? " (below it)" : " (met)");
+    out << "\n";
+  }
+  auto& a = e["agents"];
+  out << "agents: " << a["considered"].GetUint64() << " considered: " << a["inactive"].GetUint64()
+      << " inactive, " << a["no_usable_resources"].GetUint64() << " without usable resources";
+  for (auto& f : a["rejected_by_filter"].GetObject())
+    out << ", " << f.value.GetUint64() << " rejected by filter `" << f.name.GetString() << "`";
+  out << ", " << a["wrong_locality_level"].GetUint64() << " outside its locality level, "
+      << a["declined"].GetUint64() << " declined, "
+      << a["smaller_than_smallest_task"].GetUint64()
+      << " with less left (after limits) than its smallest task, " << a["offerable"].GetUint64()
+      << " offerable\n";
+  if (e["best"].Size() > 0) {
+    out << "best agents:\n";
+    for (auto& b : e["best"].GetArray()) {
+      out << "  " << text_of(b, "agent") << ": score " << b["score"].GetDouble();
+      std::string parts;
+      for (auto& c : b["contributions"].GetObject())
+        parts += (parts.empty() ? "" : ", ") + std::string(c.name.GetString()) + " " +
+                 scalar(c.value);
+      if (!parts.empty()) out << " (" << parts << ")";
+      out << "\n";
+    }
+  }
+  if (e.HasMember("agent")) {
+    auto& p = e["agent"];
+    out << "agent " << text_of(p, "id") << ": ";
+    if (!p["usable"].GetBool())
+      out << "no usable resources (free " << amounts_text(p["free"]) << ")";
+    else if (!p["accepted"].GetBool())
+      out << "rejected by filter `" << text_of(p, "rejected_by") << "`";
+    else if (!p["level_ok"].GetBool())
+      out << "at level " << text_of(p, "level") << ", beyond the framework's";
+    else if (p["declined"].GetBool())
+      out << "covered by one of the framework's decline filters";
+    else if (!p["holds_min_request"].GetBool())
+      out << "what is left after limits (" << amounts_text(p["free"])
+          << " free) is smaller than the smallest task (" << amounts_text(p["min_request"]) << ")";
+    else
+      out << "offerable: " << amounts_text(p["offer"]) << ", score " << p["score"].GetDouble();
+    std::string rules;
+    for (auto& r : p["rules"].GetObject())
+      rules += (rules.empty() ? "" : ", ") + std::string(r.name.GetString()) + " = " +
+               scalar(r.value);
+    out << "\n  rules: " << rules << "\n";
+  }
+}
+
 }  // namespace
 
 bool is_remote_policy_verb(const std::string& verb) {
-  return verb == "apply" || verb == "status" || verb == "rollback";
+  return verb == "apply" || verb == "status" || verb == "rollback" || verb == "explain";
 }
 
 int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   const std::string verb = args.at(0);
-  std::string master = "127.0.0.1:5050", schema;
+  std::string master = "127.0.0.1:5050", schema, framework, agent;
   std::chrono::milliseconds shadow{0};
   bool force = false, json = false;
   cli::flags f{"agora policy " + verb,
                verb == "apply"
                    ? "Applies a policy to a running master (usage: agora policy apply FILE)."
-                   : verb == "status" ? "Shows the policy a running master runs."
-                                      : "Restores the previous policy (or cancels a shadow)."};
+               : verb == "status"  ? "Shows the policy a running master runs."
+               : verb == "explain" ? "Explains why a framework is (not) offered resources."
+                                   : "Restores the previous policy (or cancels a shadow)."};
   f.add("master", &master, "the master's HTTP address (HOST:PORT)");
   if (verb == "apply") {
     f.add("schema", &schema, "cluster schema to check against (default: the master's)");
     f.add("shadow", &shadow, "evaluate beside the active policy this long before installing");
     f.add("force", &force, "install even if new limits are below what roles hold now");
   }
-  if (verb == "status") f.add("json", &json, "print the master's JSON document");
+  if (verb == "explain") {
+    f.add("framework", &framework, "the framework's id (see /state)");
+    f.add("agent", &agent, "also explain this agent for the framework");
+  }
+  if (verb == "status" || verb == "explain")
+    f.add("json", &json, "print the master's JSON document");
   std::string error;
   if (!f.parse(std::vector<std::string>(args.begin() + 1, args.end()), error)) {
     err << "agora policy " << verb << ": error: " << error << "\n";
@@ -115,6 +248,10 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
   }
   if (shadow.count() < 0) {
     err << "agora policy apply: error: --shadow: must not be negative\n";
+    return 2;
+  }
+  if (verb == "explain" && framework.empty()) {
+    err << "agora policy explain: error: --framework: missing (the framework's id)\n";
     return 2;
   }
   size_t want = verb == "apply" ? 1 : 0;
@@ -148,6 +285,10 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
     r = observability::http_post(host, port, "/policy", body + "}", request_timeout);
   } else if (verb == "status") {
     r = observability::http_get(host, port, "/policy", request_timeout);
+  } else if (verb == "explain") {
+    std::string path = "/policy/explain?framework=" + url_encode(framework);
+    if (!agent.empty()) path += "&agent=" + url_encode(agent);
+    r = observability::http_get(host, port, path, request_timeout);
   } else {
     r = observability::http_post(host, port, "/policy/rollback", "", request_timeout);
   }
@@ -169,6 +310,10 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
   if (doc.HasParseError() || !doc.IsObject()) {
     err << "agora policy " << verb << ": unexpected answer: " << r.body << "\n";
     return 1;
+  }
+  if (verb == "explain") {
+    print_explanation(doc, out);
+    return 0;
   }
   if (verb == "status") {
     out << "active:   " << describe(doc["active"]) << "\n";

@@ -123,6 +123,12 @@ void add_policy_routes(observability::http_server& http, caf::actor_system& sys,
   http.route("POST", "/policy/rollback", [&sys, control](const http_request&) {
     return ask_allocator(sys, *control, master::rollback_policy{});
   });
+  http.route("GET", "/policy/explain", [&sys, control](const http_request& req) {
+    auto framework = req.param("framework");
+    if (framework.empty())
+      return http_response::error(400, "give the framework: /policy/explain?framework=ID");
+    return ask_allocator(sys, *control, master::explain_request{framework, req.param("agent")});
+  });
 }
 
 }  // namespace agora::main

@@ -30,6 +30,8 @@ struct policy_environment {
 ///   check (with `file:line:col` diagnostics), 503 allocator not answering.
 /// - `POST /policy/rollback`: cancels a shadow, or restores the previous
 ///   policy (409 when there is none).
+/// - `GET /policy/explain?framework=ID[&agent=ID]`: why the framework is
+///   (not) offered resources (404 for an unknown framework or agent).
 /// The running policy stays whenever a request fails.
 void add_policy_routes(observability::http_server& http, caf::actor_system& sys,
                        std::shared_ptr<master::policy_control> control,

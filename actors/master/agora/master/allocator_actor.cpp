@@ -362,6 +362,17 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
       [=](allocate_atom) { run_cycle(self); },
       [=](install_policy& m) { return install(self, m); },
       [=](rollback_policy) { return rollback(self); },
+      [=](const explain_request& m) -> policy_reply {
+        auto& st = self->state;
+        auto e = st.owned->core().explain(m.framework, m.agent, self->clock().now());
+        if (!e.known)
+          return {404, "{\"error\":" + json_quote("no framework '" + m.framework + "'") +
+                           ",\"status\":404}"};
+        if (!m.agent.empty() && !e.pair)
+          return {404, "{\"error\":" + json_quote("no agent '" + m.agent + "'") +
+                           ",\"status\":404}"};
+        return {200, explanation_json(e, st.current.policy->prog->resources)};
+      },
       [=](tick_atom) {
         // The periodic cycle: declines' filters expire, so offers can appear
         // without any event.

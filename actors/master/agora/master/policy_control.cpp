@@ -1,5 +1,8 @@
 #include "agora/master/policy_control.hpp"
 
+#include <cmath>
+#include <sstream>
+
 #include "agora/observability/json.hpp"
 
 namespace agora::master {
@@ -18,6 +21,114 @@ std::string diagnostics_json(const std::vector<policy::diagnostic>& diagnostics)
            ",\"message\":" + json_quote(d.message) + ",\"help\":" + json_quote(d.help) + "}";
   }
   return out + "]";
+}
+
+namespace {
+
+std::string number(double v) {
+  if (!std::isfinite(v)) return "null";
+  std::ostringstream out;
+  out.precision(15);
+  out << v;
+  return out.str();
+}
+
+std::string value_json(const policy::rule_value& v) {
+  using st = policy::rule_value::state;
+  if (v.st == st::error) return "{\"error\":true}";
+  if (v.st == st::absent) return "{\"absent\":true}";
+  if (v.kind == policy::value_kind::symbol) return json_quote(v.text);
+  if (v.kind == policy::value_kind::boolean) return v.number != 0 ? "true" : "false";
+  return number(v.number);
+}
+
+std::string amounts_json(const policy::amounts& a, const std::vector<std::string>& names) {
+  auto v = policy::to_res_vec(a);
+  std::string out = "{";
+  for (size_t i = 0; i < names.size() && i < policy::max_resources; ++i)
+    out += (i ? "," : "") + json_quote(names[i]) + ":" + number(v[i]);
+  return out + "}";
+}
+
+std::string keys_json(const std::vector<std::pair<std::string, policy::rule_value>>& keys) {
+  std::string out = "[";
+  for (size_t i = 0; i < keys.size(); ++i)
+    out += (i ? "," : "") + std::string("{\"rule\":") + json_quote(keys[i].first) +
+           ",\"value\":" + value_json(keys[i].second) + "}";
+  return out + "]";
+}
+
+std::string strings_json(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + json_quote(items[i]);
+  return out + "]";
+}
+
+}  // namespace
+
+std::string explanation_json(const policy::explanation& e,
+                             const std::vector<std::string>& names) {
+  std::string out = "{\"framework\":" + json_quote(e.framework) + ",\"role\":" +
+                    json_quote(e.role) + ",\"active\":" + (e.active ? "true" : "false") +
+                    ",\"suppressed\":" + (e.suppressed ? "true" : "false") +
+                    ",\"demand_covered\":" + (e.demand_covered ? "true" : "false");
+  out += ",\"role_order\":{\"position\":" + std::to_string(e.role_position) +
+         ",\"of\":" + std::to_string(e.role_order.size()) + ",\"order\":" +
+         strings_json(e.role_order) + ",\"keys\":" + keys_json(e.role_keys) + "}";
+  out += ",\"framework_order\":{\"position\":" + std::to_string(e.framework_position) +
+         ",\"of\":" + std::to_string(e.framework_order.size()) + ",\"order\":" +
+         strings_json(e.framework_order) + ",\"keys\":" + keys_json(e.framework_keys) + "}";
+  out += ",\"locality\":{\"level\":" + json_quote(e.level) +
+         ",\"waited_seconds\":" + number(e.waited_seconds) + "}";
+  out += ",\"role_path\":[";
+  for (size_t i = 0; i < e.path.size(); ++i) {
+    auto& l = e.path[i];
+    out += (i ? "," : "") + std::string("{\"role\":") + json_quote(l.role) +
+           ",\"allocated\":" + amounts_json(l.allocated, names) +
+           ",\"headroom\":" + amounts_json(l.headroom, names) + ",\"guarantee\":" +
+           (l.guarantee ? amounts_json(*l.guarantee, names) : "null") + ",\"limit\":" +
+           (l.limit ? amounts_json(*l.limit, names) : "null") + ",\"below_guarantee\":" +
+           (l.below_guarantee ? "true" : "false") + "}";
+  }
+  out += "],\"agents\":{\"considered\":" + std::to_string(e.agents) +
+         ",\"inactive\":" + std::to_string(e.inactive_agents) +
+         ",\"no_usable_resources\":" + std::to_string(e.no_usable_resources) +
+         ",\"rejected_by_filter\":{";
+  size_t n = 0;
+  for (auto& [f, count] : e.rejected_by)
+    out += (n++ ? "," : "") + json_quote(f) + ":" + std::to_string(count);
+  out += "},\"wrong_locality_level\":" + std::to_string(e.wrong_level) +
+         ",\"declined\":" + std::to_string(e.declined) +
+         ",\"smaller_than_smallest_task\":" + std::to_string(e.too_small) +
+         ",\"offerable\":" + std::to_string(e.offerable) + "}";
+  out += ",\"best\":[";
+  for (size_t i = 0; i < e.best.size(); ++i) {
+    auto& b = e.best[i];
+    out += (i ? "," : "") + std::string("{\"agent\":") + json_quote(b.agent) +
+           ",\"score\":" + number(b.score) + ",\"contributions\":{";
+    for (size_t j = 0; j < b.contributions.size(); ++j)
+      out += (j ? "," : "") + json_quote(b.contributions[j].first) + ":" +
+             number(b.contributions[j].second);
+    out += "}}";
+  }
+  out += "]";
+  if (e.pair) {
+    auto& p = *e.pair;
+    out += ",\"agent\":{\"id\":" + json_quote(e.agent_id) + ",\"free\":" +
+           amounts_json(e.agent_free, names) + ",\"min_request\":" +
+           amounts_json(e.min_request, names) + ",\"usable\":" + (p.usable ? "true" : "false") +
+           ",\"holds_min_request\":" + (p.holds_min_request ? "true" : "false") +
+           ",\"accepted\":" + (p.accepted ? "true" : "false") + ",\"rejected_by\":" +
+           json_quote(p.rejected_by) + ",\"level\":" + json_quote(p.level) +
+           ",\"level_ok\":" + (p.level_ok ? "true" : "false") + ",\"declined\":" +
+           (p.declined ? "true" : "false") + ",\"offered\":" + (p.offered ? "true" : "false") +
+           ",\"offer\":" + amounts_json(p.offer, names) + ",\"score\":" + number(p.score) +
+           ",\"rules\":{";
+    size_t k = 0;
+    for (auto& [name, v] : p.rules) out += (k++ ? "," : "") + json_quote(name) + ":" + value_json(v);
+    out += "}}";
+  }
+  return out + "}";
 }
 
 std::string revision_json(const policy_revision& r) {

@@ -41,7 +41,15 @@ struct install_policy {
 /// previous policy active again.
 struct rollback_policy {};
 
-/// The allocator's answer to `install_policy` and `rollback_policy`: an
+/// Operator -> allocator: explain the offers `framework` gets (and, with
+/// `agent`, that pair in detail).
+struct explain_request {
+  std::string framework;
+  std::string agent;
+};
+
+/// The allocator's answer to `install_policy`, `rollback_policy` and
+/// `explain_request`: an
 /// HTTP status and a JSON body.
 struct policy_reply {
   int status = 200;
@@ -58,6 +66,10 @@ typename Inspector::result_type inspect(Inspector& f, rollback_policy&) {
   return f(caf::meta::type_name("rollback_policy"));
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, explain_request& x) {
+  return f(caf::meta::type_name("explain_request"), x.framework, x.agent);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, policy_reply& x) {
   return f(caf::meta::type_name("policy_reply"), x.status, x.body);
 }
@@ -65,6 +77,10 @@ typename Inspector::result_type inspect(Inspector& f, policy_reply& x) {
 /// Returns `diagnostics` as a JSON array of objects (file, line, column,
 /// code, severity, message, help).
 std::string diagnostics_json(const std::vector<policy::diagnostic>& diagnostics);
+
+/// Returns `e` as JSON; `resources` names the resource ids.
+std::string explanation_json(const policy::explanation& e,
+                             const std::vector<std::string>& resources);
 
 /// Returns a policy revision as a JSON object (name, version, hash,
 /// revision, source, loaded_at).
