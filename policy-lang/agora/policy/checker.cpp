@@ -873,8 +873,19 @@ class driver {
     return out;
   }
 
+  /// Files imported through each other (E0103 beyond): loading recurses
+  /// once per level.
+  static constexpr size_t max_import_depth = 32;
+
   void load_imports(const source_file& source, ast::file& f, std::vector<std::string>& stack) {
     for (auto& imp : f.imports) {
+      if (stack.size() > max_import_depth) {
+        result_.diagnostics.push_back(make_diagnostic(
+            source, "E0103", imp.range,
+            "imports nested more than " + std::to_string(max_import_depth) + " files deep",
+            "import shared definitions through fewer levels of files"));
+        break;
+      }
       std::string path = normalize(
           imp.path.rfind('/', 0) == 0 ? imp.path : directory_of(source.name()) + imp.path);
       auto cycle_at = std::find(stack.begin(), stack.end(), path);

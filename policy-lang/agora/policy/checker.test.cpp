@@ -2,7 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <functional>
 
 namespace agora::policy {
 namespace {
@@ -224,6 +229,131 @@ TEST(names, every_generic_call_carries_its_inlined_body) {
 TEST(names, recursion_is_rejected) {
   EXPECT_TRUE(has(codes("let a = b + 1;\nlet b = a + 1;\nfilter f: a > 0;"), "E0401"));
   EXPECT_TRUE(has(codes("fn f(x: count): count = f(x);\nfilter g: f(1) > 0;"), "E0401"));
+}
+
+// ---- limits on definitions and imports ---------------------------------------
+
+/// Runs `work` in a child process that an alarm stops after `seconds`, so a
+/// defect that overflows the stack or loops forever fails this test instead
+/// of killing or hanging the test binary. Returns true if the child exited
+/// normally and `work` returned true.
+bool in_child(const std::function<bool()>& work, unsigned seconds = 10) {
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(seconds);
+    _exit(work() ? 0 : 1);
+  }
+  int status = 0;
+  if (pid < 0 || waitpid(pid, &status, 0) != pid) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/// `let v0 = v1 + 1; ... let v{n-1} = 1;` and a filter reading `v0`: `n`
+/// definitions nested in each other.
+std::string let_chain(int n, int extra_height = 0) {
+  std::string out;
+  for (int i = 0; i + 1 < n; ++i) {
+    out += "let v" + std::to_string(i) + " = v" + std::to_string(i + 1);
+    for (int k = 0; k < extra_height; ++k) out += " + 1";
+    out += ";\n";
+  }
+  out += "let v" + std::to_string(n - 1) + " = agent.free.gpus;\nfilter f: v0 > 0;\n";
+  return out;
+}
+
+size_t count_code(const check_result& r, const std::string& code) {
+  return static_cast<size_t>(std::count_if(r.diagnostics.begin(), r.diagnostics.end(),
+                                           [&](const diagnostic& d) { return d.code == code; }));
+}
+
+TEST(limits, thousands_of_nested_lets_are_too_deep_not_a_crash) {
+  // Each `let` used to cost the checker a few stack frames more: 3,000
+  // overflowed the stack. Now the 33rd nested definition is E0103, reported
+  // once, and the run is linear.
+  EXPECT_TRUE(in_child([] {
+    auto r = check_text(let_chain(3000));
+    return !r.ok() && count_code(r, "E0103") == 1;
+  }));
+}
+
+TEST(limits, definitions_nest_32_deep) {
+  auto ok = check_text(let_chain(32));
+  EXPECT_TRUE(ok.ok()) << render_all(ok.diagnostics);
+  auto deep = check_text(let_chain(33));
+  ASSERT_EQ(count_code(deep, "E0103"), 1u) << render_all(deep.diagnostics);
+  for (auto& d : deep.diagnostics) {
+    if (d.code == "E0103") {
+      EXPECT_NE(d.message.find("definitions nested more than 32 levels deep"), std::string::npos)
+          << d.message;
+    }
+  }
+}
+
+TEST(limits, the_depth_of_a_let_does_not_depend_on_where_it_is_first_used) {
+  // Using the innermost definition first lets the checker memoize the chain
+  // one level at a time; the chain is still 40 deep wherever `v0` is inlined
+  // (by the compiler, the cost model, the oracle).
+  std::string text = let_chain(40);
+  for (int i = 39; i >= 0; --i)
+    text += "filter f" + std::to_string(i) + ": v" + std::to_string(i) + " > 0;\n";
+  auto r = check_text(text);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(count_code(r, "E0103"), 1u) << render_all(r.diagnostics);
+}
+
+TEST(limits, inlined_expressions_are_at_most_1024_levels_deep) {
+  // Each definition but the last is 201 levels high (200 `+` above the
+  // next one): 5 of them inline to 2 + 5 * 201 + 3 = 1,010 levels, 6 to
+  // 1,211, more than 1,024.
+  auto ok = check_text(let_chain(6, 200));
+  EXPECT_TRUE(ok.ok()) << render_all(ok.diagnostics);
+  auto deep = check_text(let_chain(7, 200));
+  EXPECT_EQ(count_code(deep, "E0103"), 1u) << render_all(deep.diagnostics);
+  // 32 functions each calling the previous one at the bottom of 250 `+`
+  // used to overflow the stack (8,000 levels).
+  EXPECT_TRUE(in_child([] {
+    std::string text = "fn f0(x: count): count = x" + [] {
+      std::string plus;
+      for (int k = 0; k < 250; ++k) plus += " + 1";
+      return plus;
+    }() + ";\n";
+    for (int i = 1; i < 32; ++i) {
+      text += "fn f" + std::to_string(i) + "(x: count): count = f" + std::to_string(i - 1) + "(x)";
+      for (int k = 0; k < 250; ++k) text += " + 1";
+      text += ";\n";
+    }
+    text += "filter f: f31(agent.free.gpus) > 0;\n";
+    auto r = check_text(text);
+    return !r.ok() && count_code(r, "E0103") == 1;
+  }));
+}
+
+TEST(limits, function_calls_nest_32_deep_too) {
+  auto chain = [](int n) {
+    std::string text = "fn f0(x: count): count = x + 1;\n";
+    for (int i = 1; i < n; ++i)
+      text +=
+          "fn f" + std::to_string(i) + "(x: count): count = f" + std::to_string(i - 1) + "(x);\n";
+    return text + "filter f: f" + std::to_string(n - 1) + "(agent.free.gpus) > 0;\n";
+  };
+  auto ok = check_text(chain(32));
+  EXPECT_TRUE(ok.ok()) << render_all(ok.diagnostics);
+  auto deep = check_text(chain(33));
+  EXPECT_FALSE(deep.ok());
+  EXPECT_GE(count_code(deep, "E0103"), 1u) << render_all(deep.diagnostics);
+  EXPECT_EQ(count_code(deep, "E0401"), 0u) << render_all(deep.diagnostics);
+}
+
+TEST(limits, a_recursive_collection_is_an_error_not_an_endless_loop) {
+  // The cost estimate used to follow `a` -> `b` -> `a` for the size of the
+  // collection forever.
+  EXPECT_TRUE(in_child(
+      [] {
+        auto r = check_text("let a = b;\nlet b = a;\nfilter f: count(x in a) > 0;\n");
+        return !r.ok() && count_code(r, "E0401") >= 1;
+      },
+      5));
 }
 
 TEST(names, duplicates_are_rejected) {
@@ -456,6 +586,29 @@ TEST(imports, definitions_from_imported_files_are_visible) {
   EXPECT_EQ(call.target->name, "share");
   EXPECT_EQ(call.ty.kind, type_kind::ratio);
   EXPECT_EQ(call.st, stage::role);
+  std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+TEST(imports, imports_nest_at_most_32_files_deep) {
+  // i0 imports i1, which imports i2, ...: loading them recursed once per file.
+  char buffer[] = "/tmp/agora-import-XXXXXX";
+  std::string dir = mkdtemp(buffer);
+  auto chain = [&](int n) {
+    for (int i = 0; i < n; ++i)
+      std::ofstream(dir + "/i" + std::to_string(i) + ".policy")
+          << "policy \"i" << i << "\" version 1;\n"
+          << (i + 1 < n ? "import \"i" + std::to_string(i + 1) + ".policy\";\n" : "");
+    std::string error;
+    auto file = source_file::load(dir + "/i0.policy", error);
+    EXPECT_TRUE(file) << error;
+    return file ? check_policy(*file) : check_result{};
+  };
+  auto ok = chain(33);  // The main file and 32 nested imports.
+  EXPECT_TRUE(ok.ok()) << render_all(ok.diagnostics);
+  auto deep = chain(40);
+  ASSERT_EQ(deep.diagnostics.size(), 1u) << render_all(deep.diagnostics);
+  EXPECT_EQ(deep.diagnostics[0].code, "E0103");
+  EXPECT_EQ(deep.diagnostics[0].file, dir + "/i32.policy");
   std::system(("rm -rf '" + dir + "'").c_str());
 }
 

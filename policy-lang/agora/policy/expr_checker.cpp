@@ -143,7 +143,57 @@ bool is_dim(type_kind k) {
 
 std::string quoted(const type& t) { return "`" + to_string(t) + "`"; }
 
+/// Counts a node on the path being checked for as long as it is visited.
+class depth_guard {
+ public:
+  explicit depth_guard(check_state& state) : state_(state) {
+    ++state_.depth;
+    state_.peak_depth = std::max(state_.peak_depth, state_.depth);
+  }
+  ~depth_guard() { --state_.depth; }
+  depth_guard(const depth_guard&) = delete;
+  depth_guard& operator=(const depth_guard&) = delete;
+
+ private:
+  check_state& state_;
+};
+
 }  // namespace
+
+bool expr_checker::within_limits(source_range use, const std::string& name, size_t levels,
+                                 size_t height) {
+  bool too_many = state_.expanding.size() + levels > check_state::max_definition_depth;
+  bool too_tall = state_.depth + height > check_state::max_inlined_height;
+  if (!too_many && !too_tall) return true;
+  if (state_.too_deep_reported) return false;
+  state_.too_deep_reported = true;
+  if (too_many) {
+    // The chain of definitions being inlined, shortened in the middle.
+    std::vector<std::string> names;
+    for (size_t i : state_.expanding) names.push_back(state_.lets[i].decl->name);
+    names.push_back(name);
+    std::string chain;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names.size() > 6 && i >= 2 && i + 3 < names.size()) {
+        if (i == 2) chain += " -> ...";
+        continue;
+      }
+      chain += (chain.empty() ? "`" : " -> `") + names[i] + "`";
+    }
+    if (levels > 1) chain += " -> ...";
+    report("E0103", use,
+           "definitions nested more than " + std::to_string(check_state::max_definition_depth) +
+               " levels deep: " + chain,
+           "every `let` and `fn` is inlined where it is used; use fewer nested definitions");
+  } else {
+    report("E0103", use,
+           "expression nested more than " + std::to_string(check_state::max_inlined_height) +
+               " levels deep once `" + name + "` is inlined",
+           "every `let` and `fn` is inlined where it is used; use fewer nested definitions or "
+           "shorter chains of operators");
+  }
+  return false;
+}
 
 void expr_checker::collect_guards(const ast::expr& cond, bool negated) {
   if (cond.kind == ast::expr_kind::unary && cond.uop == ast::unary_op::logical_not) {
@@ -185,7 +235,10 @@ double expr_checker::cardinality(const ast::expr& e) const {
     return limit(e.name.c_str());
   if (e.kind == ast::expr_kind::name && e.ref == ast::name_ref::let && e.decl_index >= 0 &&
       !e.has_args) {
+    // Only through a let checked without errors: a recursive one (E0401) or
+    // one nested too deep (E0103) would not end.
     auto& entry = state_.lets[static_cast<size_t>(e.decl_index)];
+    if (entry.status != let_entry::state::done || entry.result.is_error()) return -1;
     return entry.decl->value ? cardinality(*entry.decl->value) : -1;
   }
   if (e.kind == ast::expr_kind::member && !e.has_args) {
@@ -206,8 +259,20 @@ type expr_checker::check(ast::expr& e, const rule_scope& scope) {
 }
 
 type expr_checker::visit(ast::expr& e) {
+  depth_guard guard(state_);
   e.st = stage::constant;
   type t;
+  // Definitions are bounded where they are used (`within_limits`), so this
+  // only guards against a path that escaped those checks.
+  if (state_.depth > check_state::max_inlined_height) {
+    if (!state_.too_deep_reported)
+      report("E0103", e.range,
+             "expression nested more than " + std::to_string(check_state::max_inlined_height) +
+                 " levels deep once definitions are inlined");
+    state_.too_deep_reported = true;
+    e.ty = t;
+    return t;
+  }
   switch (e.kind) {
     case ast::expr_kind::literal:
       t = literal(e);
@@ -576,7 +641,15 @@ type expr_checker::method(ast::expr& e, const type& object) {
 }
 
 type expr_checker::check_let(let_entry& entry, source_range use) {
-  if (entry.status == let_entry::state::done) return entry.result;
+  const std::string& let_name = entry.decl->name;
+  if (entry.status == let_entry::state::done) {
+    // Checked once, but inlined at every use: the use must leave room for
+    // everything the value inlines.
+    if (!within_limits(use, let_name, entry.levels, entry.inlined_height)) return {};
+    state_.peak_depth = std::max(state_.peak_depth, state_.depth + entry.inlined_height);
+    state_.peak_levels = std::max(state_.peak_levels, state_.expanding.size() + entry.levels);
+    return entry.result;
+  }
   size_t index = static_cast<size_t>(&entry - state_.lets.data());
   if (entry.status == let_entry::state::checking) {
     std::string cycle;
@@ -588,12 +661,24 @@ type expr_checker::check_let(let_entry& entry, source_range use) {
            "`let` and `fn` cannot refer to themselves: every policy must terminate");
     return {};
   }
+  // Left unchecked when too deep here: a shallower use may still check it.
+  if (!within_limits(use, let_name, 1, entry.decl->value->height)) return {};
   entry.status = let_entry::state::checking;
+  // Measure how deep the value goes below this use (memoized lets it reads
+  // count with their own measures).
+  size_t outer_peak_depth = state_.peak_depth, outer_peak_levels = state_.peak_levels;
+  size_t base_levels = state_.expanding.size();
+  state_.peak_depth = state_.depth;
   state_.expanding.push_back(index);
+  state_.peak_levels = state_.expanding.size();
   expr_checker sub(state_, *entry.file);
   rule_scope scope{"`let " + entry.decl->name + "`", stage::pair, "", ""};
   auto t = sub.check(*entry.decl->value, scope);
   state_.expanding.pop_back();
+  entry.inlined_height = state_.peak_depth - state_.depth;
+  entry.levels = state_.peak_levels - base_levels;
+  state_.peak_depth = std::max(outer_peak_depth, state_.peak_depth);
+  state_.peak_levels = std::max(outer_peak_levels, state_.peak_levels);
   type_kind declared;
   auto& value = *entry.decl->value;
   if (entry.decl->result && !t.is_error() && parse_type_name(entry.decl->result->name, declared)) {
@@ -639,6 +724,9 @@ void expr_checker::check_generic_body(let_entry& entry) {
 
 type expr_checker::call_let(ast::expr& e, let_entry& entry) {
   auto& decl = *entry.decl;
+  // A call copied from a generic definition may hold that definition's
+  // instantiation; only a successful check below gives it its own.
+  e.body_.reset();
   std::vector<type> args;
   for (auto& a : e.children) args.push_back(visit(*a));
   if (args.size() != decl.params.size()) {
@@ -659,10 +747,7 @@ type expr_checker::call_let(ast::expr& e, let_entry& entry) {
            "`let` and `fn` cannot call themselves: every policy must terminate");
     return {};
   }
-  if (state_.expanding.size() > 32) {
-    report("E0401", e.range, "definitions nested more than 32 calls deep");
-    return {};
-  }
+  if (!within_limits(e.range, decl.name, 1, decl.value->height)) return {};
   // Every call gets its own copy of the body, checked with the arguments'
   // types (the inlined form a compiler consumes); chains of calls can
   // multiply, so the copies are budgeted.
@@ -700,6 +785,7 @@ type expr_checker::call_let(ast::expr& e, let_entry& entry) {
                            cardinality(*e.children[i])});
   }
   state_.expanding.push_back(index);
+  state_.peak_levels = std::max(state_.peak_levels, state_.expanding.size());
   rule_scope scope = scope_ ? *scope_ : rule_scope{};
   e.body_ = ast::clone(*decl.value);
   auto t = sub.check(*e.body_, scope);

@@ -24,6 +24,12 @@ struct let_entry {
   type result;                         ///< For parameterless lets.
   policy::stage st = stage::constant;  ///< For parameterless lets.
   int uses = 0;
+  /// For a checked parameterless let: the levels its value adds below a use
+  /// once every definition in it is inlined (what the compiler, the cost
+  /// model and the oracle recurse through), and the definitions nested in
+  /// it, itself included. Every later use is bounded with these.
+  size_t inlined_height = 0;
+  size_t levels = 0;
 };
 
 /// What a rule may read: the highest stage allowed and its name for messages.
@@ -45,6 +51,13 @@ struct local {
 
 /// State shared by all checks of one run.
 struct check_state {
+  /// `let`s and `fn` calls nested in each other (E0103 beyond): each level
+  /// costs the checker, the compiler and the oracle a few stack frames.
+  static constexpr size_t max_definition_depth = 32;
+  /// Levels of an expression once its lets and calls are inlined (E0103
+  /// beyond): the depth of every recursion over checked expressions.
+  static constexpr size_t max_inlined_height = 1024;
+
   const policy::schema* schema = nullptr;
   std::map<std::string, int64_t> limits;
   std::set<std::string> modules;  ///< `use`d std modules.
@@ -55,6 +68,10 @@ struct check_state {
   size_t instantiations = 0;      ///< Generic calls checked so far (E0407 budget).
   size_t inlined_nodes = 0;       ///< Nodes copied into calls so far (E0407 budget).
   bool blowup_reported = false;
+  size_t depth = 0;        ///< Nodes on the path being checked, definitions inlined.
+  size_t peak_depth = 0;   ///< Deepest `depth` reached, memoized lets included.
+  size_t peak_levels = 0;  ///< Most definitions nested (`expanding.size()`), likewise.
+  bool too_deep_reported = false;
   size_t suggestions_left = 500;  ///< "Did you mean" searches left (bounds work).
 
   /// Returns the closest candidate to `name`, or empty; after many searches
@@ -108,6 +125,11 @@ class expr_checker {
   type unify(ast::expr& l, ast::expr& r, const type& lt, const type& rt, ast::expr& at,
              const std::string& verb);
   bool require_non_optional(ast::expr& e);
+  /// Returns true if inlining `name` here, adding `levels` definitions and
+  /// `height` levels below the current node, stays within
+  /// `max_definition_depth` and `max_inlined_height`; reports E0103 (once
+  /// per run) otherwise.
+  bool within_limits(source_range use, const std::string& name, size_t levels, size_t height);
   /// Records what `cond` proves present (`has(x)`), for narrowing; with
   /// `negated`, what it proves when false (`!has(x) || ...`).
   void collect_guards(const ast::expr& cond, bool negated);
