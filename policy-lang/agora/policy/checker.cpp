@@ -104,26 +104,65 @@ class decl_checker {
 
   // ---- costs ----------------------------------------------------------------
 
-  void walk(const ast::expr& e, double mult, std::array<double, 7>& cost, int depth) {
-    // Recursive definitions were reported already; the bounds keep this walk finite.
-    if (depth > 40 || ++walked_ > 1000000) return;
+  /// Adds the units of `e`'s nodes to `cost`, times `mult` (the product of
+  /// the sizes of the aggregates around them). A call's inlined body counts
+  /// at every call. A parameterless let is computed once per instance of its
+  /// stage wherever it is read (its value reads no aggregate variable, so it
+  /// is hoisted out of loops): only its index goes to `reads`.
+  void walk(const ast::expr& e, double mult, std::array<double, 7>& cost,
+            std::vector<size_t>& reads) {
+    // Recursion: bounded by the checker's limits on inlined expressions.
     cost[static_cast<size_t>(e.st)] += mult;
     if (e.kind == ast::expr_kind::aggregate) {
-      walk(*e.children[0], mult, cost, depth);
+      walk(*e.children[0], mult, cost, reads);
       double card = std::max(1.0, exprs_.cardinality(*e.children[0]));
-      if (e.where_) walk(*e.where_, mult * card, cost, depth);
-      if (e.body_) walk(*e.body_, mult * card, cost, depth);
+      if (e.where_) walk(*e.where_, mult * card, cost, reads);
+      if (e.body_) walk(*e.body_, mult * card, cost, reads);
       return;
     }
-    for (auto& c : e.children) walk(*c, mult, cost, depth);
-    // A generic call carries its inlined body; a `let` value is inlined too.
-    if (e.kind == ast::expr_kind::name && e.body_) walk(*e.body_, mult, cost, depth + 1);
+    for (auto& c : e.children) walk(*c, mult, cost, reads);
+    if (e.kind == ast::expr_kind::name && e.body_) walk(*e.body_, mult, cost, reads);
     if (e.kind == ast::expr_kind::name && e.ref == ast::name_ref::let && !e.has_args &&
-        e.decl_index >= 0) {
-      auto& entry = state_.lets[static_cast<size_t>(e.decl_index)];
-      if (entry.status == detail::let_entry::state::done)
-        walk(*entry.decl->value, mult, cost, depth + 1);
+        e.decl_index >= 0)
+      reads.push_back(static_cast<size_t>(e.decl_index));
+  }
+
+  /// Returns let `index` with its own cost and direct reads (memoized).
+  detail::let_entry& costed(size_t index) {
+    auto& entry = state_.lets[index];
+    // A let not checked (yet) costs nothing: no rule read it.
+    if (entry.costed || entry.status != detail::let_entry::state::done || entry.decl->has_params)
+      return entry;
+    entry.costed = true;
+    walk(*entry.decl->value, 1, entry.own_cost, entry.reads);
+    std::sort(entry.reads.begin(), entry.reads.end());
+    entry.reads.erase(std::unique(entry.reads.begin(), entry.reads.end()), entry.reads.end());
+    return entry;
+  }
+
+  /// Adds to `cost` each let in `reads`, and those they read in turn, once.
+  void add_lets(std::vector<size_t> reads, std::array<double, 7>& cost) {
+    size_t mark = ++state_.cost_rules;
+    std::array<double, 7> lets{};
+    while (!reads.empty()) {
+      size_t i = reads.back();
+      reads.pop_back();
+      auto& entry = state_.lets[i];
+      if (entry.cost_mark == mark) continue;
+      if (state_.cost_let_visits_left == 0) {
+        // Every checked let once: more than this rule can need.
+        lets = {};
+        for (size_t j = 0; j < state_.lets.size(); ++j)
+          for (size_t k = 0; k < lets.size(); ++k) lets[k] += costed(j).own_cost[k];
+        break;
+      }
+      --state_.cost_let_visits_left;
+      entry.cost_mark = mark;
+      auto& c = costed(i);
+      for (size_t k = 0; k < lets.size(); ++k) lets[k] += c.own_cost[k];
+      reads.insert(reads.end(), c.reads.begin(), c.reads.end());
     }
+    for (size_t k = 0; k < lets.size(); ++k) cost[k] += lets[k];
   }
 
   double limit(const char* name) const {
@@ -134,12 +173,14 @@ class decl_checker {
   void add_cost(const std::string& rule, source_range range,
                 const std::vector<const ast::expr*>& exprs) {
     std::array<double, 7> cost{};
+    std::vector<size_t> reads;
     stage top = stage::constant;
     for (auto* e : exprs) {
       if (!e) continue;
-      walk(*e, 1, cost, 0);
+      walk(*e, 1, cost, reads);
       top = join(top, e->st);
     }
+    add_lets(std::move(reads), cost);
     double roles = limit("roles"), frameworks = limit("frameworks"), agents = limit("agents");
     std::array<double, 7> per = {0, 1, roles, frameworks, agents, frameworks * agents, 0};
     rule_cost rc;
@@ -793,7 +834,6 @@ class decl_checker {
   const source_file& file_;
   expr_checker exprs_;
   std::vector<rule_cost>& costs_;
-  size_t walked_ = 0;
 };
 
 /// Runs one check: loads imports, registers lets, checks every file.

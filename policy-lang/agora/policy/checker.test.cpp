@@ -269,7 +269,7 @@ size_t count_code(const check_result& r, const std::string& code) {
 
 TEST(limits, thousands_of_nested_lets_are_too_deep_not_a_crash) {
   // Each `let` used to cost the checker a few stack frames more: 3,000
-  // overflowed the stack. Now the 33rd nested definition is E0103, reported
+  // overflowed the stack. Now the 65th nested definition is E0103, reported
   // once, and the run is linear.
   EXPECT_TRUE(in_child([] {
     auto r = check_text(let_chain(3000));
@@ -277,14 +277,14 @@ TEST(limits, thousands_of_nested_lets_are_too_deep_not_a_crash) {
   }));
 }
 
-TEST(limits, definitions_nest_32_deep) {
-  auto ok = check_text(let_chain(32));
+TEST(limits, definitions_nest_64_deep) {
+  auto ok = check_text(let_chain(64));
   EXPECT_TRUE(ok.ok()) << render_all(ok.diagnostics);
-  auto deep = check_text(let_chain(33));
+  auto deep = check_text(let_chain(65));
   ASSERT_EQ(count_code(deep, "E0103"), 1u) << render_all(deep.diagnostics);
   for (auto& d : deep.diagnostics) {
     if (d.code == "E0103") {
-      EXPECT_NE(d.message.find("definitions nested more than 32 levels deep"), std::string::npos)
+      EXPECT_NE(d.message.find("definitions nested more than 64 levels deep"), std::string::npos)
           << d.message;
     }
   }
@@ -292,10 +292,10 @@ TEST(limits, definitions_nest_32_deep) {
 
 TEST(limits, the_depth_of_a_let_does_not_depend_on_where_it_is_first_used) {
   // Using the innermost definition first lets the checker memoize the chain
-  // one level at a time; the chain is still 40 deep wherever `v0` is inlined
+  // one level at a time; the chain is still 70 deep wherever `v0` is inlined
   // (by the compiler, the cost model, the oracle).
-  std::string text = let_chain(40);
-  for (int i = 39; i >= 0; --i)
+  std::string text = let_chain(70);
+  for (int i = 69; i >= 0; --i)
     text += "filter f" + std::to_string(i) + ": v" + std::to_string(i) + " > 0;\n";
   auto r = check_text(text);
   EXPECT_FALSE(r.ok());
@@ -329,7 +329,7 @@ TEST(limits, inlined_expressions_are_at_most_1024_levels_deep) {
   }));
 }
 
-TEST(limits, function_calls_nest_32_deep_too) {
+TEST(limits, function_calls_nest_64_deep_too) {
   auto chain = [](int n) {
     std::string text = "fn f0(x: count): count = x + 1;\n";
     for (int i = 1; i < n; ++i)
@@ -337,9 +337,9 @@ TEST(limits, function_calls_nest_32_deep_too) {
           "fn f" + std::to_string(i) + "(x: count): count = f" + std::to_string(i - 1) + "(x);\n";
     return text + "filter f: f" + std::to_string(n - 1) + "(agent.free.gpus) > 0;\n";
   };
-  auto ok = check_text(chain(32));
+  auto ok = check_text(chain(64));
   EXPECT_TRUE(ok.ok()) << render_all(ok.diagnostics);
-  auto deep = check_text(chain(33));
+  auto deep = check_text(chain(65));
   EXPECT_FALSE(deep.ok());
   EXPECT_GE(count_code(deep, "E0103"), 1u) << render_all(deep.diagnostics);
   EXPECT_EQ(count_code(deep, "E0401"), 0u) << render_all(deep.diagnostics);
@@ -505,6 +505,57 @@ TEST(cost, collections_passed_to_functions_keep_their_bound) {
   EXPECT_TRUE(has(codes("let busy(xs) = count(x in xs where x == \"a\");\n"
                         "filter f: busy(split(\"a,b\", \",\")) > 0;"),
                   "E0402"));
+}
+
+TEST(cost, a_let_read_many_times_is_computed_once) {
+  // `l0 = agent.free.cpus` is 3 agent units; each `lN = lM + lM` is 3 (`+`
+  // and two reads of a register); `l63 > 0` is 2 agent units and a constant.
+  // Computed once each: 3 + 63 * 3 + 2 = 194 agent units, not 2^63 copies
+  // of `l0`.
+  std::string text = "let l0 = agent.free.cpus;\n";
+  for (int i = 1; i <= 63; ++i)
+    text += "let l" + std::to_string(i) + " = l" + std::to_string(i - 1) + " + l" +
+            std::to_string(i - 1) + ";\n";
+  auto r = check_text(text + "filter f: l63 > 0;\n");
+  ASSERT_TRUE(r.ok()) << render_all(r.diagnostics);
+  ASSERT_EQ(r.costs.size(), 1u);
+  auto& c = r.costs[0];
+  EXPECT_EQ(c.units_by_stage[static_cast<size_t>(stage::agent)], 194);
+  EXPECT_EQ(c.units_by_stage[static_cast<size_t>(stage::constant)], 1);
+  EXPECT_EQ(c.pair_units, 0);
+  // Two rules reading `l63` each count it (per rule), still once.
+  auto two = check_text(text + "filter f: l63 > 0;\nfilter g: l63 < 100;\n");
+  ASSERT_EQ(two.costs.size(), 2u);
+  EXPECT_EQ(two.costs[1].units_by_stage[static_cast<size_t>(stage::agent)], 194);
+}
+
+TEST(cost, a_let_read_inside_an_aggregate_is_computed_once_per_cycle) {
+  // `cap`'s value (`framework`, `.min_request`, `.cpus` and `*`: 4 framework
+  // units; `2` is a constant) reads no task, so it is computed once, not
+  // once per task; each of the 8 tasks per agent (schema) reads it, 1 unit:
+  // 4 + 8 = 12 framework units (not 8 * 5 = 40). Constants: `2` and `4`.
+  // Per pair: `>` per task, `count` and `<`: 8 + 2 = 10.
+  auto r = check_text(
+      "let cap = framework.min_request.cpus * 2;\n"
+      "filter f: count(t in agent.tasks where t.res.cpus > cap) < 4;\n");
+  ASSERT_TRUE(r.ok()) << render_all(r.diagnostics);
+  ASSERT_EQ(r.costs.size(), 1u);
+  EXPECT_EQ(r.costs[0].units_by_stage[static_cast<size_t>(stage::framework)], 12);
+  EXPECT_EQ(r.costs[0].units_by_stage[static_cast<size_t>(stage::constant)], 2);
+  EXPECT_EQ(r.costs[0].pair_units, 10);
+}
+
+TEST(cost, functions_that_double_at_every_level_are_rejected) {
+  // A `fn` is inlined at every call, with its argument: g14 is 2^14 copies
+  // of `x + 1` per pair, far above the budget of 500 units per pair.
+  std::string text = "fn g0(x: cores): cores = x + 1;\n";
+  for (int i = 1; i <= 14; ++i)
+    text += "fn g" + std::to_string(i) + "(x: cores): cores = g" + std::to_string(i - 1) +
+            "(x) + g" + std::to_string(i - 1) + "(x);\n";
+  auto r = check_text(text + "filter f: g14(agent.free.cpus - framework.min_request.cpus) > 0;\n");
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(has(codes(text + "filter f: g14(agent.free.cpus - framework.min_request.cpus) > 0;"),
+                  "E0403"));
 }
 
 TEST(cost, event_metrics_cost_per_event) {

@@ -54,9 +54,9 @@ struct node {
   std::string note;
   int reg = -1;
   uint32_t line = 0;
-  int rule = -1;  // Rule that first emitted it (for costs).
-  int loop = -1;  // The aggregate loop whose element it depends on, if any.
-  int owns = -1;  // For aggregates (ACC_*): the loop it runs.
+  int rule = -1;          // Rule that first emitted it (for costs).
+  int loop = -1;          // The aggregate loop whose element it depends on, if any.
+  int owns = -1;          // For aggregates (ACC_*): the loop it runs.
   std::vector<int> body;  // For aggregates: the loop nodes, in order.
 };
 
@@ -518,8 +518,7 @@ class compiler {
       return {op(opcode::MIN_F, e, lo, arg(2)), operand::obj::none};
     }
     if (f == "abs") return {op(opcode::ABS_F, e, arg(0)), operand::obj::none};
-    if (f == "split")
-      return {op(opcode::SPLIT, e, arg(0), arg(1), 0, true), operand::obj::none};
+    if (f == "split") return {op(opcode::SPLIT, e, arg(0), arg(1), 0, true), operand::obj::none};
     if (f == "zones_of_racks")
       return {op(opcode::ZONES, e, arg(0), -1, 0, true), operand::obj::none};
     if (f == "size" && e.children[0]->ty.kind == K::list) {
@@ -528,6 +527,22 @@ class compiler {
       return {op(opcode::SIZE_L, e, x), operand::obj::none};
     }
     throw unsupported{e.range, "function `" + f + "`"};
+  }
+
+  /// Lowers the value of the parameterless let `e` reads, once: every
+  /// later read is the same operand (register). The value reads no
+  /// aggregate variable, so even when first read inside a loop it is
+  /// lowered outside it (an aggregate in it is its own loop, not a nested
+  /// one).
+  operand let_value(const ast::expr& e) {
+    if (!e.target || !e.target->value) throw unsupported{e.range, "this definition"};
+    if (auto it = lets_.find(e.target); it != lets_.end()) return it->second;
+    bool in_loop = in_loop_;
+    in_loop_ = false;
+    auto o = compile_expr(*e.target->value, env{});
+    in_loop_ = in_loop;
+    lets_.emplace(e.target, o);
+    return o;
   }
 
   int member_of(operand x, const std::string& name, const ast::expr& at) {
@@ -580,8 +595,7 @@ class compiler {
             return it->second;
           }
           case ast::name_ref::let:
-            if (!e.target || !e.target->value) throw unsupported{e.range, "this definition"};
-            return compile_expr(*e.target->value, env{});
+            return let_value(e);
           default:
             throw unsupported{e.range, "`" + e.name + "`"};
         }
@@ -676,12 +690,18 @@ class compiler {
       return id;
     };
     switch (e.agg) {
-      case ast::aggregate_kind::sum: return one(opcode::ACC_SUM);
-      case ast::aggregate_kind::count: return one(opcode::ACC_COUNT);
-      case ast::aggregate_kind::min: return one(opcode::ACC_MIN);
-      case ast::aggregate_kind::max: return one(opcode::ACC_MAX);
-      case ast::aggregate_kind::any: return one(opcode::ACC_ANY);
-      case ast::aggregate_kind::all: return one(opcode::ACC_ALL);
+      case ast::aggregate_kind::sum:
+        return one(opcode::ACC_SUM);
+      case ast::aggregate_kind::count:
+        return one(opcode::ACC_COUNT);
+      case ast::aggregate_kind::min:
+        return one(opcode::ACC_MIN);
+      case ast::aggregate_kind::max:
+        return one(opcode::ACC_MAX);
+      case ast::aggregate_kind::any:
+        return one(opcode::ACC_ANY);
+      case ast::aggregate_kind::all:
+        return one(opcode::ACC_ALL);
       case ast::aggregate_kind::mean: {
         int sum = one(opcode::ACC_SUM);
         int count = one(opcode::ACC_COUNT);
@@ -968,6 +988,7 @@ class compiler {
   program prog_;
   std::vector<node> nodes_;
   std::map<std::string, int> cse_;
+  std::map<const ast::let_decl*, operand> lets_;  ///< Lowered parameterless lets.
   std::vector<int> roots_;
   uint32_t line_ = 0;
   int rule_ = -1;

@@ -3,6 +3,7 @@
 // Private to the checker: shared state of one `check_policy` run and the
 // expression checker. Not part of the library's API.
 
+#include <array>
 #include <map>
 #include <set>
 #include <string>
@@ -30,6 +31,13 @@ struct let_entry {
   /// it, itself included. Every later use is bounded with these.
   size_t inlined_height = 0;
   size_t levels = 0;
+  // The cost model's memo (checker.cpp): the units of the value's own nodes
+  // (without the lets it reads, which are computed once each), and the lets
+  // it reads directly.
+  bool costed = false;
+  std::array<double, 7> own_cost{};
+  std::vector<size_t> reads;
+  size_t cost_mark = 0;  ///< The last rule whose cost counted this let.
 };
 
 /// What a rule may read: the highest stage allowed and its name for messages.
@@ -53,7 +61,7 @@ struct local {
 struct check_state {
   /// `let`s and `fn` calls nested in each other (E0103 beyond): each level
   /// costs the checker, the compiler and the oracle a few stack frames.
-  static constexpr size_t max_definition_depth = 32;
+  static constexpr size_t max_definition_depth = 64;
   /// Levels of an expression once its lets and calls are inlined (E0103
   /// beyond): the depth of every recursion over checked expressions.
   static constexpr size_t max_inlined_height = 1024;
@@ -72,6 +80,11 @@ struct check_state {
   size_t peak_depth = 0;   ///< Deepest `depth` reached, memoized lets included.
   size_t peak_levels = 0;  ///< Most definitions nested (`expanding.size()`), likewise.
   bool too_deep_reported = false;
+  size_t cost_rules = 0;  ///< Rules costed so far (marks lets counted per rule).
+  /// Lets the cost model may still follow rule by rule; past that, a rule
+  /// is charged every let once (an upper bound), so sharing cannot make the
+  /// estimate quadratic.
+  size_t cost_let_visits_left = 2000000;
   size_t suggestions_left = 500;  ///< "Did you mean" searches left (bounds work).
 
   /// Returns the closest candidate to `name`, or empty; after many searches
