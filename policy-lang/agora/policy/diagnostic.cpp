@@ -149,33 +149,57 @@ bool has_errors(const std::vector<diagnostic>& diagnostics) {
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
+  return edit_distance(a, b, std::max(a.size(), b.size()));
+}
+
+size_t edit_distance(std::string_view a, std::string_view b, size_t max) {
   // Optimal string alignment: insertions, deletions, substitutions and
   // transpositions of adjacent characters (`rakc` -> `rack` is 1) cost 1.
-  // Three rolling rows: the one before the previous is needed for transpositions.
-  std::vector<size_t> before(b.size() + 1), previous(b.size() + 1), current(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) previous[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    current[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
+  // Three rolling rows: the one before the previous is needed for
+  // transpositions. The distance is at least the difference in length, and
+  // a cell more than `max` off the diagonal is more than `max`: only the
+  // band `|i - j| <= max` is computed; cells beyond it read as `max + 1`.
+  size_t n = a.size(), m = b.size();
+  if ((n > m ? n - m : m - n) > max) return max + 1;
+  const size_t over = max + 1;
+  std::vector<size_t> before(m + 1, over), previous(m + 1, over), current(m + 1, over);
+  for (size_t j = 0; j <= std::min(m, max); ++j) previous[j] = j;
+  size_t previous_min = 0;
+  for (size_t i = 1; i <= n; ++i) {
+    size_t lo = i > max ? i - max : 1;
+    size_t hi = std::min(m, i + max);
+    current[lo - 1] = lo == 1 ? std::min(i, over) : over;
+    size_t row_min = current[lo - 1];
+    for (size_t j = lo; j <= hi; ++j) {
       size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
+      size_t d = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-        current[j] = std::min(current[j], before[j - 2] + 1);
+        d = std::min(d, before[j - 2] + 1);
+      current[j] = std::min(d, over);
+      row_min = std::min(row_min, current[j]);
     }
+    if (hi < m) current[hi + 1] = over;  // The next row reads one past the band.
+    // A row is at least the smaller of the row before and the one before
+    // that plus one (a transposition): two rows past `max` end the search.
+    if (row_min > max && previous_min > max) return over;
+    previous_min = row_min;
     std::swap(before, previous);
     std::swap(previous, current);
   }
-  return previous[b.size()];
+  return std::min(previous[m], over);
 }
 
 std::string closest_name(std::string_view name, const std::vector<std::string>& candidates) {
+  if (name.size() > max_suggested_name) return {};
   std::string best;
+  // Suggestions are at most a third of the name's length away.
   size_t best_distance = std::max<size_t>(1, name.size() / 3) + 1;
   for (auto& c : candidates) {
+    if (c.size() > max_suggested_name) continue;
     // The distance is at least the difference in length: skip hopeless ones.
     size_t diff = c.size() > name.size() ? c.size() - name.size() : name.size() - c.size();
     if (diff >= best_distance) continue;
-    size_t distance = edit_distance(name, c);
+    size_t distance = edit_distance(name, c, best_distance - 1);
     if (distance < best_distance) {
       best_distance = distance;
       best = c;

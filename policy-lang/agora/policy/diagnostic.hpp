@@ -64,11 +64,25 @@ std::string render_all(const std::vector<diagnostic>& diagnostics);
 /// Returns true if any diagnostic is an error.
 bool has_errors(const std::vector<diagnostic>& diagnostics);
 
-/// Returns the Levenshtein edit distance between `a` and `b`.
+/// Returns the edit distance between `a` and `b` (optimal string alignment:
+/// insertions, deletions, substitutions and transpositions of adjacent
+/// characters cost 1). Quadratic: see the bounded overload.
 size_t edit_distance(std::string_view a, std::string_view b);
 
+/// Returns the edit distance between `a` and `b` if it is at most `max`,
+/// otherwise `max + 1`. Only the band of cells within `max` of the diagonal
+/// is computed, and the work stops once every path exceeds `max`:
+/// O(min(|a|, |b|) * max).
+size_t edit_distance(std::string_view a, std::string_view b, size_t max);
+
+/// Names longer than this get no "did you mean": nobody mistypes them, and
+/// comparing them would be slow.
+constexpr size_t max_suggested_name = 64;
+
 /// Returns the candidate closest to `name` if it is close enough to be a
-/// plausible misspelling, or an empty string.
+/// plausible misspelling (within a third of its length), or an empty string;
+/// empty for names longer than `max_suggested_name`, and candidates longer
+/// than that are skipped.
 std::string closest_name(std::string_view name, const std::vector<std::string>& candidates);
 
 }  // namespace agora::policy

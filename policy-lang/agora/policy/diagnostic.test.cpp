@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <random>
 #include <set>
 
 namespace agora::policy {
@@ -36,6 +38,51 @@ TEST(diagnostic, suggestions_use_edit_distance_with_transpositions) {
   EXPECT_EQ(edit_distance("", "abc"), 3u);
   EXPECT_EQ(closest_name("agnet", {"agent", "role", "cluster"}), "agent");
   EXPECT_EQ(closest_name("xyz", {"agent", "role"}), "");
+}
+
+TEST(diagnostic, suggestions_skip_long_names) {
+  // Two 20,000-character names one letter apart: the full edit distance is
+  // 400 million cells (about 1.5 s; 120,000 characters took 36 s). Names
+  // longer than 64 characters get no suggestion, at once.
+  std::string a(20000, 'a'), b = a;
+  b.back() = 'b';
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(closest_name(a, {b}).empty());
+  EXPECT_EQ(closest_name("agnet", {a, "agent"}), "agent");  // Long candidates are skipped.
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 0.1);
+  // Up to 64 characters a slip is still found.
+  std::string c(64, 'x'), d = c;
+  d[10] = 'y';
+  EXPECT_EQ(closest_name(c, {d}), d);
+}
+
+TEST(diagnostic, bounded_edit_distance_agrees_with_the_full_one) {
+  // Random short strings over a small alphabet (many transpositions and
+  // repeats): the banded distance is the full one, or `max + 1` above `max`.
+  std::mt19937 rng(7);
+  auto word = [&] {
+    std::string w(rng() % 11, 'a');
+    for (auto& c : w) c = static_cast<char>('a' + rng() % 3);
+    return w;
+  };
+  for (int k = 0; k < 20000; ++k) {
+    auto a = word(), b = word();
+    size_t max = rng() % 12;
+    size_t full = edit_distance(a, b);
+    ASSERT_EQ(edit_distance(a, b, max), std::min(full, max + 1))
+        << "'" << a << "' '" << b << "' max " << max;
+  }
+  // Two 100,000-character strings: a band of 7 cells per row, and the search
+  // stops after a few rows where everything differs.
+  std::string x(100000, 'x'), y(100000, 'y');
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(edit_distance(x, y, 3), 4u);
+  y = x;
+  y[50000] = 'y';
+  EXPECT_EQ(edit_distance(x, y, 3), 1u);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 0.1);
 }
 
 TEST(diagnostic, codes_are_unique_and_well_formed) {
