@@ -2,10 +2,15 @@
 // lints and costs. Expression typing lives in expr_checker.cpp.
 #include "agora/policy/checker.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <tuple>
 
@@ -913,6 +918,74 @@ class driver {
     return out;
   }
 
+  /// Reports E0210: `imp` names a file that is not read.
+  void refuse_import(const source_file& source, const ast::import_decl& imp,
+                     const std::string& why) {
+    result_.diagnostics.push_back(
+        make_diagnostic(source, "E0210", imp.range, "cannot import \"" + imp.path + "\": " + why,
+                        "imports name policy files in the importing file's folder or below it"));
+  }
+
+  /// Returns true if `path` (`imp` of `source`, joined to its folder) is a
+  /// regular file within the size limit inside that folder once symbolic
+  /// links are resolved; reports E0210 or E0102 otherwise. A missing file
+  /// passes, for the loader to report (E0208).
+  bool admit_import(const source_file& source, const ast::import_decl& imp,
+                    const std::string& path) {
+    std::string relative = normalize(imp.path);
+    if (relative == ".." || relative.rfind("../", 0) == 0) {
+      refuse_import(source, imp, "it is outside the importing file's folder");
+      return false;
+    }
+    std::string folder = directory_of(source.name());
+    char resolved_folder[PATH_MAX], resolved[PATH_MAX];
+    if (!realpath(folder.empty() ? "." : folder.c_str(), resolved_folder) ||
+        !realpath(path.c_str(), resolved))
+      return true;
+    std::string prefix = resolved_folder;
+    if (prefix.back() != '/') prefix += '/';
+    if (std::string(resolved).rfind(prefix, 0) != 0) {
+      refuse_import(source, imp, "it resolves outside the importing file's folder");
+      return false;
+    }
+    struct stat st {};
+    if (::stat(resolved, &st) != 0) return true;
+    if (!S_ISREG(st.st_mode)) {
+      refuse_import(source, imp, "it is not a regular file");
+      return false;
+    }
+    if (static_cast<uint64_t>(st.st_size) > options_.parse.max_bytes) {
+      result_.diagnostics.push_back(
+          make_diagnostic(source, "E0102", imp.range,
+                          "cannot import \"" + imp.path + "\": it is " +
+                              std::to_string(st.st_size) + " bytes, more than the limit of " +
+                              std::to_string(options_.parse.max_bytes) + " bytes",
+                          "policies are small; split large files"));
+      return false;
+    }
+    return true;
+  }
+
+  /// Returns true if `text` starts with `policy`, after blanks and comments.
+  static bool starts_like_a_policy(const std::string& text) {
+    size_t i = 0;
+    while (i < text.size()) {
+      if (std::isspace(static_cast<unsigned char>(text[i]))) {
+        ++i;
+      } else if (text.compare(i, 2, "//") == 0) {
+        i = text.find('\n', i);
+      } else if (text.compare(i, 2, "/*") == 0) {
+        i = text.find("*/", i + 2);
+        if (i != std::string::npos) i += 2;
+      } else {
+        break;
+      }
+    }
+    if (i >= text.size() || text.compare(i, 6, "policy") != 0) return false;
+    return i + 6 == text.size() ||
+           !(std::isalnum(static_cast<unsigned char>(text[i + 6])) || text[i + 6] == '_');
+  }
+
   /// Files imported through each other (E0103 beyond): loading recurses
   /// once per level.
   static constexpr size_t max_import_depth = 32;
@@ -926,8 +999,11 @@ class driver {
             "import shared definitions through fewer levels of files"));
         break;
       }
-      std::string path = normalize(
-          imp.path.rfind('/', 0) == 0 ? imp.path : directory_of(source.name()) + imp.path);
+      if (imp.path.empty() || imp.path[0] == '/') {
+        refuse_import(source, imp, "it is an absolute path");
+        continue;
+      }
+      std::string path = normalize(directory_of(source.name()) + imp.path);
       auto cycle_at = std::find(stack.begin(), stack.end(), path);
       if (cycle_at != stack.end()) {
         std::string chain;
@@ -939,7 +1015,7 @@ class driver {
       }
       bool done =
           std::any_of(files_.begin(), files_.end(), [&](auto& l) { return l->path == path; });
-      if (done) continue;
+      if (done || !admit_import(source, imp, path)) continue;
       std::string error;
       auto file = source_file::load(path, error, options_.parse.max_bytes);
       if (!file) {
@@ -950,11 +1026,16 @@ class driver {
       }
       auto shared = std::make_shared<const source_file>(std::move(*file));
       auto parsed = parse(*shared, options_.parse);
-      append(parsed.diagnostics);
-      if (!parsed.file) continue;
-      if (parsed.file->kind != ast::file_kind::policy) {
-        result_.diagnostics.push_back(make_diagnostic(source, "E0108", imp.range,
-                                                      "\"" + imp.path + "\" is not a policy file"));
+      if (!parsed.file && starts_like_a_policy(shared->text())) {
+        // The user's own policy with a syntax error: its lines are quoted.
+        append(parsed.diagnostics);
+        continue;
+      }
+      if (!parsed.file || parsed.file->kind != ast::file_kind::policy) {
+        // Anything else is reported here, never quoted: it may be any file.
+        result_.diagnostics.push_back(make_diagnostic(
+            source, "E0108", imp.range, "\"" + imp.path + "\" is not a policy file",
+            parsed.file ? "" : "it does not start with `policy`; its content is not shown"));
         continue;
       }
       auto entry = std::make_unique<loaded>();

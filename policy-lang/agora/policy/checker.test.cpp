@@ -624,8 +624,12 @@ TEST(support, spread_and_preempt_are_not_supported_yet) {
 }  // namespace
 }  // namespace agora::policy
 
+#include <sys/stat.h>
 #include <unistd.h>
+
 #include <fstream>
+
+#include "agora/policy/tool_testing.hpp"
 
 namespace agora::policy {
 namespace {
@@ -679,6 +683,128 @@ TEST(imports, imports_nest_at_most_32_files_deep) {
   EXPECT_EQ(deep.diagnostics[0].code, "E0103");
   EXPECT_EQ(deep.diagnostics[0].file, dir + "/i32.policy");
   std::system(("rm -rf '" + dir + "'").c_str());
+}
+
+/// A folder with a main policy that imports `what`; checks the main policy.
+struct import_fixture {
+  testing_support::temp_dir dir;
+  std::string main;
+  check_result check(const std::string& what) {
+    main = dir.write("main.policy",
+                     "policy \"main\" version 1;\nimport \"" + what + "\";\nfilter f: true;\n");
+    std::string error;
+    auto file = source_file::load(main, error);
+    EXPECT_TRUE(file) << error;
+    return file ? check_policy(*file) : check_result{};
+  }
+};
+
+/// Returns true if a diagnostic mentions or quotes `text`.
+bool mentions(const check_result& r, const std::string& text) {
+  return std::any_of(r.diagnostics.begin(), r.diagnostics.end(), [&](const diagnostic& d) {
+    return render(d).find(text) != std::string::npos;
+  });
+}
+
+TEST(imports, absolute_paths_are_refused_and_never_quoted) {
+  // `import "/etc/passwd"` printed the file's first line in a syntax error.
+  import_fixture f;
+  auto secret = f.dir.write("secret.txt", "root:x:0:0:secret-line\n");
+  auto r = f.check(secret);
+  ASSERT_EQ(count_code(r, "E0210"), 1u) << render_all(r.diagnostics);
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(mentions(r, "secret-line")) << render_all(r.diagnostics);
+  for (auto& d : r.diagnostics) {
+    if (d.code == "E0210") {
+      EXPECT_EQ(d.file, f.main);
+    }
+  }
+}
+
+TEST(imports, paths_leaving_the_folder_are_refused) {
+  import_fixture f;
+  std::string outside = f.dir.path + "/outside";
+  std::string inside = f.dir.path + "/in";
+  ASSERT_EQ(std::system(("mkdir -p '" + outside + "' '" + inside + "'").c_str()), 0);
+  std::ofstream(outside + "/x.policy") << "policy \"x\" version 1;\nlet y = 1;\n";
+  // `main.policy` in `in/` reaching `../outside/x.policy`.
+  std::ofstream(inside + "/main.policy")
+      << "policy \"main\" version 1;\nimport \"../outside/x.policy\";\nfilter f: true;\n";
+  std::string error;
+  auto file = source_file::load(inside + "/main.policy", error);
+  ASSERT_TRUE(file) << error;
+  auto r = check_policy(*file);
+  EXPECT_EQ(count_code(r, "E0210"), 1u) << render_all(r.diagnostics);
+  EXPECT_TRUE(r.imports.empty());
+  // A symbolic link inside the folder that resolves outside it.
+  ASSERT_EQ(symlink((outside + "/x.policy").c_str(), (inside + "/link.policy").c_str()), 0);
+  std::ofstream(inside + "/main.policy")
+      << "policy \"main\" version 1;\nimport \"link.policy\";\nfilter f: true;\n";
+  file = source_file::load(inside + "/main.policy", error);
+  ASSERT_TRUE(file) << error;
+  r = check_policy(*file);
+  EXPECT_EQ(count_code(r, "E0210"), 1u) << render_all(r.diagnostics);
+  EXPECT_TRUE(r.imports.empty());
+}
+
+TEST(imports, files_in_subfolders_are_fine) {
+  import_fixture f;
+  ASSERT_EQ(std::system(("mkdir -p '" + f.dir.path + "/lib'").c_str()), 0);
+  f.dir.write("lib/base.policy", "policy \"base\" version 1;\nimport \"more.policy\";\n");
+  f.dir.write("lib/more.policy", "policy \"more\" version 1;\nlet m = 1;\n");
+  auto r = f.check("lib/base.policy");
+  EXPECT_FALSE(has_errors(r.diagnostics)) << render_all(r.diagnostics);
+  EXPECT_EQ(r.imports.size(), 2u);
+}
+
+TEST(imports, fifos_and_devices_are_refused_without_blocking) {
+  // Opening a FIFO for reading waits for a writer: `check` hung.
+  import_fixture f;
+  ASSERT_EQ(mkfifo((f.dir.path + "/pipe.policy").c_str(), 0600), 0);
+  EXPECT_TRUE(in_child(
+      [&] {
+        auto r = f.check("pipe.policy");
+        return count_code(r, "E0210") == 1 && r.imports.empty();
+      },
+      5));
+  // The policy under test of a test block is read the same way.
+  auto test =
+      f.dir.write("t_test.policy", "test \"t\" { given policy \"pipe.policy\"; expect 1 == 1; }\n");
+  EXPECT_TRUE(in_child(
+      [&] {
+        std::string error;
+        auto file = source_file::load(test, error);
+        return file && count_code(check_policy(*file), "E0208") == 1;
+      },
+      5));
+}
+
+TEST(imports, a_file_that_is_not_a_policy_is_reported_at_the_import) {
+  import_fixture f;
+  f.dir.write("notes.policy", "remember: the password is hunter2\n");
+  auto r = f.check("notes.policy");
+  ASSERT_EQ(r.diagnostics.size(), 2u) << render_all(r.diagnostics);  // And W0802.
+  EXPECT_EQ(r.diagnostics[0].code, "E0108");
+  EXPECT_EQ(r.diagnostics[0].file, f.main);
+  EXPECT_EQ(r.diagnostics[0].begin.line, 2u);
+  EXPECT_FALSE(mentions(r, "hunter2")) << render_all(r.diagnostics);
+  // A policy with a syntax error is quoted: it is the user's own code.
+  f.dir.write("broken.policy", "// A comment first.\npolicy \"b\" version 1;\nlet x = ;\n");
+  auto broken = f.check("broken.policy");
+  ASSERT_EQ(count_code(broken, "E0101"), 1u) << render_all(broken.diagnostics);
+  EXPECT_TRUE(mentions(broken, "let x = ;"));
+}
+
+TEST(imports, files_above_the_size_limit_are_refused_at_the_import) {
+  import_fixture f;
+  f.dir.write("big.policy", "policy \"big\" version 1;\n" + std::string(300 * 1024, ' '));
+  auto r = f.check("big.policy");
+  ASSERT_EQ(count_code(r, "E0102"), 1u) << render_all(r.diagnostics);
+  for (auto& d : r.diagnostics) {
+    if (d.code == "E0102") {
+      EXPECT_EQ(d.file, f.main);
+    }
+  }
 }
 
 TEST(tests, expected_codes_must_exist) {

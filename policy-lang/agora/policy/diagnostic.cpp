@@ -23,6 +23,7 @@ const std::vector<code_info>& all_codes() {
       {"E0207", "unknown standard module"},
       {"E0208", "imported file cannot be read"},
       {"E0209", "unknown option, mode or event"},
+      {"E0210", "import outside the policy's folder or not a regular file"},
       {"E0301", "type mismatch"},
       {"E0302", "unit mismatch"},
       {"E0303", "optional value used without `??` or `has()`"},

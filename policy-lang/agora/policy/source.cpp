@@ -1,7 +1,11 @@
 #include "agora/policy/source.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
 #include <iterator>
 
 namespace agora::policy {
@@ -15,22 +19,35 @@ source_file::source_file(std::string name, std::string text)
 
 std::optional<source_file> source_file::load(const std::string& path, std::string& error,
                                              size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  // Non-blocking, so opening a FIFO with no writer returns at once; then
+  // only a regular file is read (not a FIFO, a device such as /dev/stdin or
+  // /dev/zero, or a folder).
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
     error = "cannot open '" + path + "'";
+    return std::nullopt;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    error = "'" + path + "' is not a regular file";
     return std::nullopt;
   }
   std::string text;
   char buffer[65536];
-  while (in && text.size() <= max_bytes) {
-    in.read(buffer, sizeof buffer);
-    text.append(buffer, static_cast<size_t>(in.gcount()));
+  while (text.size() <= max_bytes) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      error = "cannot read '" + path + "'";
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
   }
+  ::close(fd);
   if (text.size() > max_bytes + 1) text.resize(max_bytes + 1);
-  if (in.bad()) {
-    error = "cannot read '" + path + "'";
-    return std::nullopt;
-  }
   return source_file(path, std::move(text));
 }
 

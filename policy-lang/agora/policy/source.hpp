@@ -29,8 +29,10 @@ class source_file {
   source_file(std::string name, std::string text);
 
   /// Reads `path` from disk. Returns nullopt and sets `error` if it cannot be
-  /// read. Files larger than `max_bytes` are read only up to `max_bytes + 1`
-  /// bytes, so the parser can report them as too large without holding them.
+  /// read or is not a regular file (a FIFO, a device or a folder is refused
+  /// without blocking). Files larger than `max_bytes` are read only up to
+  /// `max_bytes + 1` bytes, so the parser can report them as too large
+  /// without holding them.
   static std::optional<source_file> load(const std::string& path, std::string& error,
                                          size_t max_bytes = 64u << 20);
 

@@ -2,6 +2,8 @@
 #include "agora/policy/tool_testing.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -75,6 +77,24 @@ TEST(tool, check_reports_errors_with_exit_1) {
   auto missing = run({"check", dir.path + "/nope.policy"});
   EXPECT_EQ(missing.code, 1);
   EXPECT_NE(missing.err.find("cannot open"), std::string::npos);
+}
+
+TEST(tool, check_refuses_a_fifo_without_blocking) {
+  // Opening a FIFO for reading waits for a writer; a child process with an
+  // alarm bounds the test if that comes back.
+  temp_dir dir;
+  std::string fifo = dir.path + "/pipe.policy";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(5);
+    auto r = run({"check", fifo});
+    _exit(r.code == 1 && r.err.find("is not a regular file") != std::string::npos ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
 }
 
 TEST(tool, fmt_prints_writes_and_checks) {
