@@ -132,6 +132,15 @@ int run_fmt(const parsed_args& a, std::ostream& out, std::ostream& err) {
     return 1;
   }
   auto text = format(*parsed.file, *source);
+  // Formatting can lengthen a file (spaces around operators, indentation):
+  // output the parser would refuse is never printed or written.
+  size_t limit = parse_options{}.max_bytes;
+  if (text.size() > limit) {
+    err << "agora policy fmt: " << a.file << ": formatted, it would be " << text.size()
+        << " bytes, more than the limit of " << limit
+        << " bytes a policy may have; not formatted (split it with `import`)\n";
+    return 1;
+  }
   if (a.check) {
     if (text == source->text()) return 0;
     out << a.file << ": not formatted (run `agora policy fmt --write " << a.file << "`)\n";

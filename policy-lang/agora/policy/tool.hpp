@@ -14,7 +14,8 @@ namespace agora::policy {
 ///   used when present. Exit 0 when there are no errors, 1 otherwise.
 /// * `fmt FILE [--write | --check]`: prints the canonical formatting; with
 ///   `--write` rewrites FILE in place; with `--check` exits 1 if FILE is not
-///   formatted. Exit 1 on syntax errors.
+///   formatted. Exit 1 on syntax errors, and when the formatted text would
+///   be larger than the parser's input limit (FILE is left untouched).
 ///
 /// Bad usage (unknown verb or flag, missing file) prints a message naming the
 /// problem to `err` and returns 2. Never throws.

@@ -113,5 +113,26 @@ TEST(tool, fmt_prints_writes_and_checks) {
   EXPECT_NE(r.err.find("error[E0101]"), std::string::npos);
 }
 
+TEST(tool, fmt_refuses_output_above_the_input_limit) {
+  // `let aN=1+1+...;` under the 256 KiB limit formats to `1 + 1 + ...`, about
+  // twice as long: a file `fmt --write` wrote could no longer be parsed.
+  std::string body = "1";
+  for (int k = 0; k < 199; ++k) body += "+1";
+  std::string text = "policy \"p\" version 1;\n";
+  for (int i = 0; text.size() < 136 * 1024; ++i)
+    text += "let a" + std::to_string(i) + "=" + body + ";\n";
+  text += "filter f:a0>0;\n";
+  temp_dir dir;
+  auto path = dir.write("grow.policy", text);
+  auto write = run({"fmt", path, "--write"});
+  EXPECT_EQ(write.code, 1);
+  EXPECT_NE(write.err.find("more than the limit of 262144 bytes"), std::string::npos) << write.err;
+  EXPECT_TRUE(read(path) == text);  // Untouched.
+  auto print = run({"fmt", path});
+  EXPECT_EQ(print.code, 1);
+  EXPECT_TRUE(print.out.empty());
+  EXPECT_EQ(run({"fmt", path, "--check"}).code, 1);
+}
+
 }  // namespace
 }  // namespace agora::policy
