@@ -114,14 +114,14 @@ TEST(tool, fmt_prints_writes_and_checks) {
 }
 
 TEST(tool, fmt_refuses_output_above_the_input_limit) {
-  // `let aN=1+1+...;` under the 256 KiB limit formats to `1 + 1 + ...`, about
-  // twice as long: a file `fmt --write` wrote could no longer be parsed.
-  std::string body = "1";
-  for (int k = 0; k < 199; ++k) body += "+1";
+  // 60 nested roles written without blanks format one per line, indented
+  // two spaces per level: about 13 times longer. 24 KiB become 325 KiB,
+  // above the 256 KiB limit: a file `fmt --write` wrote no longer parsed.
+  std::string block = "roles{";
+  for (int i = 0; i < 60; ++i) block += "role \"a\"{";
+  block += std::string(60, '}') + "}\n";
   std::string text = "policy \"p\" version 1;\n";
-  for (int i = 0; text.size() < 136 * 1024; ++i)
-    text += "let a" + std::to_string(i) + "=" + body + ";\n";
-  text += "filter f:a0>0;\n";
+  while (text.size() < 24 * 1024) text += block;
   temp_dir dir;
   auto path = dir.write("grow.policy", text);
   auto write = run({"fmt", path, "--write"});
