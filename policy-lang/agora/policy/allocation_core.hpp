@@ -256,6 +256,10 @@ class allocation_core {
   /// Runs one allocation cycle at `now` and returns its offers (already
   /// counted as allocated).
   std::vector<core_offer> allocate(time_point now);
+  /// Runs a cycle that offers only `agents` (those whose free resources
+  /// changed since the last cycle): an event-triggered cycle. The periodic
+  /// full cycle remains the safety net for everything else.
+  std::vector<core_offer> allocate(time_point now, const std::vector<std::string>& agents);
 
   // -- queries (evaluate the policy over the current state) -------------------
 
@@ -411,6 +415,7 @@ class allocation_core {
   bool declined(client_slot& c, uint32_t agent, const amounts& offer, time_point now);
   int level_of(uint32_t client, time_point now);
   std::string level_name(int index) const;
+  std::vector<core_offer> cycle(time_point now, const std::vector<uint32_t>* only);
   pair_outcome evaluate(uint32_t client, uint32_t agent, time_point now, bool all_rules,
                         cycle_state* cs = nullptr);
   const stage_regs& client_regs(uint32_t client, time_point now, cycle_state* cs);

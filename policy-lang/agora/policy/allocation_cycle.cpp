@@ -434,7 +434,19 @@ rule_value allocation_core::metric_value(size_t rule, const std::string& role) {
 
 // ---- the cycle ------------------------------------------------------------------
 
-std::vector<core_offer> allocation_core::allocate(time_point now) {
+std::vector<core_offer> allocation_core::allocate(time_point now) { return cycle(now, nullptr); }
+
+std::vector<core_offer> allocation_core::allocate(time_point now,
+                                                  const std::vector<std::string>& agents) {
+  std::vector<uint32_t> slots;
+  for (auto& id : agents)
+    if (uint32_t slot = agent_slot_of(id); slot != UINT32_MAX) slots.push_back(slot);
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  return cycle(now, &slots);
+}
+
+std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector<uint32_t>* only) {
   last_now_ = now;
   std::vector<core_offer> out;
   sync_view();
@@ -471,7 +483,8 @@ std::vector<core_offer> allocation_core::allocate(time_point now) {
       if (!eligible(clients_[c])) closed[c] = true;
 
   // Agents in rotated order, so ties do not always favour the same agents.
-  std::vector<uint32_t> agent_order = view_agent_slot_;
+  std::vector<uint32_t> agent_order = only ? *only : view_agent_slot_;
+  if (agent_order.empty()) return out;
   agent_cursor_ %= agent_order.size();
   std::rotate(agent_order.begin(), agent_order.begin() + static_cast<long>(agent_cursor_),
               agent_order.end());
@@ -581,6 +594,13 @@ std::vector<core_offer> allocation_core::allocate(time_point now) {
   for (;;) {
     uint32_t c = first_open(0);
     if (c == UINT32_MAX) break;
+    // A client whose limits (or others' held guarantees) leave it nothing
+    // it can use needs no agent scan.
+    auto cap = min_of(role_headroom(clients_[c].role), guarantee_allowance(clients_[c].role));
+    if (!allocatable(cap) || !fits_in(frameworks_[clients_[c].framework].spec.min_request, cap)) {
+      close(c);
+      continue;
+    }
     bool served = false, more = true;
     if (!ranked_by_score) {
       // No scores: agents are taken in (rotated) order, lazily.

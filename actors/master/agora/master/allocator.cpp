@@ -135,8 +135,17 @@ void allocator::set_weight(const std::string& role, double weight) {
 }
 
 std::vector<offer_decision> allocator::allocate(clock_type::time_point now) {
+  return with_ports(core_.allocate(now));
+}
+
+std::vector<offer_decision> allocator::allocate(clock_type::time_point now,
+                                                const std::vector<std::string>& agents) {
+  return with_ports(core_.allocate(now, agents));
+}
+
+std::vector<offer_decision> allocator::with_ports(std::vector<policy::core_offer> offers) {
   std::vector<offer_decision> out;
-  for (auto& o : core_.allocate(now)) {
+  for (auto& o : offers) {
     offer_decision d{o.framework_id, o.agent_id, o.role, to_resources(o.res)};
     if (auto it = ports_.find(o.agent_id); it != ports_.end() && !it->second.free.ports.empty()) {
       d.res.ports = it->second.free.ports;

@@ -110,6 +110,9 @@ public:
   /// Runs one allocation cycle and returns the offers to make. Every
   /// decision is already accounted as allocated.
   std::vector<offer_decision> allocate(clock_type::time_point now = clock_type::now());
+  /// Runs a cycle over `agents` only (an event-triggered cycle).
+  std::vector<offer_decision> allocate(clock_type::time_point now,
+                                       const std::vector<std::string>& agents);
 
   // -- introspection ---------------------------------------------------------
 
@@ -144,6 +147,8 @@ private:
     resources total;  ///< Ports only.
     resources free;   ///< Ports only.
   };
+  std::vector<offer_decision> with_ports(std::vector<policy::core_offer> offers);
+
   policy::allocation_core core_;
   std::unordered_map<std::string, agent_ports> ports_;
 };

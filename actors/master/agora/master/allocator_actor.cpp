@@ -26,6 +26,10 @@ struct allocator_state {
   std::unique_ptr<allocator> owned;
   caf::actor master;
   bool cycle_pending = false;
+  /// The pending cycle must consider every agent (else only `changed`).
+  bool full_cycle = false;
+  /// Agents whose free resources changed since the last cycle.
+  std::set<std::string> changed;
   std::chrono::milliseconds interval{1000};
   // Hot reload: the running policy, the one before it, a shadow candidate.
   std::shared_ptr<policy_control> control;
@@ -44,9 +48,17 @@ struct allocator_state {
 using allocator_actor_ptr = caf::stateful_actor<allocator_state>*;
 
 /// Schedules a cycle right away unless one is already pending (coalescing).
-void request_cycle(allocator_actor_ptr self) {
-  if (self->state.cycle_pending) return;
-  self->state.cycle_pending = true;
+/// With `agent`, the event freed or added that agent's resources only, and
+/// unless something else asks for a full cycle, the cycle offers only the
+/// agents so named; without, every agent is considered.
+void request_cycle(allocator_actor_ptr self, const std::string* agent = nullptr) {
+  auto& st = self->state;
+  if (agent)
+    st.changed.insert(*agent);
+  else
+    st.full_cycle = true;
+  if (st.cycle_pending) return;
+  st.cycle_pending = true;
   self->send(self, allocate_atom::value);
 }
 
@@ -282,7 +294,15 @@ void run_cycle(allocator_actor_ptr self) {
   }
   auto start = clock_type::now();
   alloc_offers out;
-  out.decisions = st.owned->allocate(now);
+  // Event-triggered cycles touch only the agents whose resources changed;
+  // a shadow compares whole cycles, so it makes every cycle full.
+  if (st.full_cycle || st.shadow) {
+    out.decisions = st.owned->allocate(now);
+  } else {
+    out.decisions = st.owned->allocate(now, {st.changed.begin(), st.changed.end()});
+  }
+  st.full_cycle = false;
+  st.changed.clear();
   auto end = clock_type::now();
   if (st.shadow) {
     std::set<offer_key> active;
@@ -332,12 +352,12 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
   return {
       [=](alloc_add_agent& m) {
         self->state.owned->add_agent(m.agent_id, m.total, m.used_by, m.hostname, m.attributes);
-        request_cycle(self);
+        request_cycle(self, &m.agent_id);
       },
       [=](const alloc_remove_agent& m) { self->state.owned->remove_agent(m.agent_id); },
       [=](const alloc_agent_active& m) {
         self->state.owned->set_agent_active(m.agent_id, m.active);
-        if (m.active) request_cycle(self);
+        if (m.active) request_cycle(self, &m.agent_id);
       },
       [=](const alloc_add_framework& m) {
         self->state.owned->add_framework(m.framework_id, m.roles,
@@ -352,7 +372,7 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
       [=](const alloc_recover& m) {
         self->state.owned->recover(m.framework_id, m.role, m.agent_id, m.res,
                                   std::chrono::milliseconds{m.refuse_ms}, self->clock().now());
-        request_cycle(self);
+        request_cycle(self, &m.agent_id);
       },
       [=](const protocol::revive& m) {
         self->state.owned->revive(m.framework_id, m.roles);

@@ -98,5 +98,40 @@ TEST(allocator_actor, periodic_cycle_reoffers_after_a_filter_expires) {
   ds.sched->run();
 }
 
+TEST(allocator_actor, an_event_cycle_offers_only_the_agents_the_event_touched) {
+  deterministic_system ds;
+  auto cycles = std::make_shared<std::vector<alloc_offers>>();
+  auto master = ds.sys->spawn(recorder, cycles);
+  allocator_config cfg;
+  cfg.interval = 10s;  // No periodic cycle until the test advances 10 s.
+  auto alloc = spawn_allocator(*ds.sys, cfg, master);
+  caf::anon_send(alloc, alloc_add_framework{"f1", {"r"}, {}, {}, {}, {}});
+  caf::anon_send(alloc, alloc_add_agent{"a1", res(1, 512), {}, {}, {}});
+  caf::anon_send(alloc, alloc_add_agent{"a2", res(1, 512), {}, {}, {}});
+  ds.sched->run();
+  ASSERT_EQ(cycles->size(), 1u);
+  ASSERT_EQ(cycles->back().decisions.size(), 2u);
+  // a2 is declined for 1 s; 2 s later its filter has expired, but no event
+  // touched a2 since, so the cycle that a1's recovery triggers offers a1
+  // only. A full cycle would offer a2 as well.
+  caf::anon_send(alloc, alloc_recover{"f1", "r", "a2", res(1, 512), 1000});
+  ds.sched->run();
+  EXPECT_TRUE(cycles->back().decisions.empty());
+  ds.sched->advance_time(2s);
+  ds.sched->run();
+  caf::anon_send(alloc, alloc_recover{"f1", "r", "a1", res(1, 512), 0});
+  ds.sched->run();
+  ASSERT_EQ(cycles->back().decisions.size(), 1u);
+  EXPECT_EQ(cycles->back().decisions[0].agent_id, "a1");
+  // The periodic full cycle is the safety net: it offers a2.
+  ds.sched->advance_time(8s);
+  ds.sched->run();
+  ASSERT_EQ(cycles->back().decisions.size(), 1u);
+  EXPECT_EQ(cycles->back().decisions[0].agent_id, "a2");
+  caf::anon_send_exit(alloc, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
+  ds.sched->run();
+}
+
 }  // namespace
 }  // namespace agora::master
