@@ -54,7 +54,15 @@ allocation_core::allocation_core(runnable_policy policy) { set_policy(std::move(
 void allocation_core::set_policy(runnable_policy policy) {
   std::vector<std::string> old_levels;
   for (auto& l : policy_.outline.levels) old_levels.push_back(l.name);
+  // Rejection counts are kept by filter name across the swap.
+  if (policy_.prog)
+    for (size_t i = 0; i < rejections_by_rule_.size(); ++i)
+      if (rejections_by_rule_[i] > 0) {
+        auto& name = policy_.prog->rules[i].name;
+        rejections_[name.substr(name.find(' ') + 1)] += rejections_by_rule_[i];
+      }
   policy_ = std::move(policy);
+  rejections_by_rule_.assign(policy_.prog->rules.size(), 0);
   vm_ = std::make_unique<vm>(policy_.prog);
   index_rules();
   for (auto& spec : policy_.outline.roles) ensure_role(spec.path);

@@ -324,7 +324,7 @@ class allocation_core {
   uint64_t cost_overruns() const { return vm_->cost_overruns(); }
   /// Returns, per filter name, how many pairs it rejected in cycles (kept
   /// across policy swaps for filters of the same name).
-  const std::map<std::string, uint64_t>& filter_rejections() const { return rejections_; }
+  std::map<std::string, uint64_t> filter_rejections() const;
   /// Returns how many times frameworks moved from one locality level to
   /// another (delay scheduling), by (from, to).
   const std::map<std::pair<std::string, std::string>, uint64_t>& relaxations() const {
@@ -458,7 +458,8 @@ class allocation_core {
   size_t agent_cursor_ = 0;
   time_point last_now_{};
   stage_regs scratch_client_, scratch_agent_;  ///< Registers outside a cycle.
-  std::map<std::string, uint64_t> rejections_;
+  std::map<std::string, uint64_t> rejections_;  ///< Of the policies before this one.
+  std::vector<uint64_t> rejections_by_rule_;     ///< Of this policy, by rule index.
   std::map<std::pair<std::string, std::string>, uint64_t> relaxations_;
 };
 

@@ -165,6 +165,9 @@ struct allocation_core::cycle_state {
   std::unordered_map<uint32_t, size_t> cursor;  ///< Next agent to try (policies without scores).
   std::unordered_map<uint32_t, bool> offered, skipped;
   std::unordered_map<uint32_t, stage_regs> client_regs;
+  std::unordered_map<uint32_t, int> client_level;  ///< With the registers.
+  uint32_t cap_client = UINT32_MAX;  ///< The client `cap` is for.
+  amounts cap{};  ///< Its headroom and guarantee allowance, for this pick.
   std::vector<std::optional<stage_regs>> agent_regs;  ///< By agent slot.
 };
 
@@ -181,7 +184,9 @@ const stage_regs& allocation_core::client_regs(uint32_t client, time_point now,
   auto regs = vm_->prepare_framework(fv, role_regs);
   // `framework.locality_level` is the level the waits give: set it, and
   // evaluate again if the framework's code reads a different one.
-  auto name = level_name(level_of(client, now));
+  int level = level_of(client, now);
+  if (cs) cs->client_level[client] = level;
+  auto name = level_name(level);
   if (name != fview.locality_level) {
     if (cs && !name.empty() && !fview.locality_level.empty())
       ++relaxations_[{fview.locality_level, name}];
@@ -209,11 +214,14 @@ pair_outcome allocation_core::evaluate(uint32_t client, uint32_t agent, time_poi
   if (client_view_index_[client] < 0 || agent_view_index_[agent] < 0) return out;
   // What could be offered: free resources clipped by limits (and held
   // guarantees). When that is nothing the framework can use, the policy is
-  // not asked (queries that want every rule's value still ask).
+  // not asked (queries that want every rule's value still ask). In a cycle
+  // the clip is computed once per pick (`cs->cap`).
   auto& a = agents_[agent];
   amounts free = a.total;
   free -= a.allocated;
-  amounts offer = min_of(min_of(free, role_headroom(c.role)), guarantee_allowance(c.role));
+  amounts offer = cs && cs->cap_client == client
+                      ? min_of(free, cs->cap)
+                      : min_of(min_of(free, role_headroom(c.role)), guarantee_allowance(c.role));
   for (auto& x : offer) x = std::max<int64_t>(0, x);
   auto& smallest = frameworks_[c.framework].spec.min_request;
   out.usable = a.active && allocatable(offer);
@@ -223,33 +231,35 @@ pair_outcome allocation_core::evaluate(uint32_t client, uint32_t agent, time_poi
   const auto& fw = client_regs(client, now, cs);
   const auto& ag = agent_regs(agent, cs);
   auto result = vm_->eval_pair(fw, ag, all_rules);
-  // The framework's registers are loaded now: the guard and waits read them.
-  int allowed = level_of(client, now);
+  // The framework's registers are loaded now: the guard and waits read them
+  // (in a cycle, the level was computed with the registers).
+  int allowed = cs ? cs->client_level[client] : level_of(client, now);
   out.accepted = result.accepted;
   out.score = result.score;
   auto& rules = policy_.prog->rules;
   auto short_name = [&](size_t i) { return rules[i].name.substr(rules[i].name.find(' ') + 1); };
   if (result.rejected_by >= 0) {
-    out.rejected_by = short_name(static_cast<size_t>(result.rejected_by));
-    if (cs) ++rejections_[out.rejected_by];
+    if (cs) ++rejections_by_rule_[static_cast<size_t>(result.rejected_by)];
+    if (!cs || all_rules) out.rejected_by = short_name(static_cast<size_t>(result.rejected_by));
   }
   if (all_rules) {
     for (size_t i : filter_rules_) out.rules[short_name(i)] = vm_->read(i);
     for (size_t i : score_rules_) out.rules[short_name(i)] = vm_->read(i);
   }
+  size_t level = 0;
   if (allowed >= 0 && out.accepted) {
     auto& levels = policy_.outline.levels;
-    size_t at = 0;
-    for (; at + 1 < levels.size(); ++at) {
-      if (level_when_[at] < 0) break;
-      auto v = vm_->read(static_cast<size_t>(level_when_[at]));
+    for (; level + 1 < levels.size(); ++level) {
+      if (level_when_[level] < 0) break;
+      auto v = vm_->read(static_cast<size_t>(level_when_[level]));
       if (v.st == rule_value::state::value && v.number != 0) break;
     }
-    out.level = levels[at].name;
-    out.level_ok = static_cast<int>(at) <= allowed;
+    out.level_ok = static_cast<int>(level) <= allowed;
   }
-  out.declined = declined(c, agent, offer, now);
+  out.declined = out.accepted && out.level_ok && declined(c, agent, offer, now);
   out.offered = out.accepted && out.level_ok && !out.declined && usable;
+  if (allowed >= 0 && out.accepted && (out.offered || all_rules || !cs))
+    out.level = policy_.outline.levels[level].name;
   if (out.offered) out.offer = offer;
   return out;
 }
@@ -596,8 +606,10 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
     if (c == UINT32_MAX) break;
     // A client whose limits (or others' held guarantees) leave it nothing
     // it can use needs no agent scan.
-    auto cap = min_of(role_headroom(clients_[c].role), guarantee_allowance(clients_[c].role));
-    if (!allocatable(cap) || !fits_in(frameworks_[clients_[c].framework].spec.min_request, cap)) {
+    cs.cap = min_of(role_headroom(clients_[c].role), guarantee_allowance(clients_[c].role));
+    cs.cap_client = c;
+    if (!allocatable(cs.cap) ||
+        !fits_in(frameworks_[clients_[c].framework].spec.min_request, cs.cap)) {
       close(c);
       continue;
     }

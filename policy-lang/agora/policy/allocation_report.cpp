@@ -107,6 +107,15 @@ explanation allocation_core::explain(const std::string& framework, const std::st
   return out;
 }
 
+std::map<std::string, uint64_t> allocation_core::filter_rejections() const {
+  auto out = rejections_;
+  auto& rules = policy_.prog->rules;
+  for (size_t i = 0; i < rejections_by_rule_.size() && i < rules.size(); ++i)
+    if (rejections_by_rule_[i] > 0)
+      out[rules[i].name.substr(rules[i].name.find(' ') + 1)] += rejections_by_rule_[i];
+  return out;
+}
+
 // ---- introspection ------------------------------------------------------------------
 
 amounts allocation_core::role_allocation(const std::string& path) const {

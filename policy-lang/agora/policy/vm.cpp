@@ -59,6 +59,7 @@ void vm::count_errors(chunk_id c) {
 
 void vm::prepare_cycle(const eval_input& in) {
   in_ = &in;
+  rack_zones_ready_ = false;
   run(chunk_id::cycle, true);
   count_errors(chunk_id::cycle);
 }
@@ -306,16 +307,26 @@ void vm::split_symbols(uint64_t text, uint64_t sep, std::vector<uint64_t>& out) 
 }
 
 void vm::zones_of_racks(const res_vec& racks, std::vector<uint64_t>& out) {
+  // The distinct (rack, zone) pairs of the agents, in the order of the first
+  // agent with each, are indexed once per cycle: a framework's lookup then
+  // costs the number of racks, not of agents.
+  if (!rack_zones_ready_) {
+    rack_zones_.clear();
+    for (auto& agent : in_->agents) {
+      auto rack = agent.attributes.find("rack");
+      auto zone = agent.attributes.find("zone");
+      if (rack == agent.attributes.end() || zone == agent.attributes.end()) continue;
+      std::pair<uint64_t, uint64_t> p{intern(rack->second), intern(zone->second)};
+      if (rack_zone_seen_.insert(p).second) rack_zones_.push_back(p);
+    }
+    rack_zone_seen_.clear();
+    rack_zones_ready_ = true;
+  }
   auto n = static_cast<size_t>(racks[0]);
-  for (auto& agent : in_->agents) {
-    auto rack = agent.attributes.find("rack");
-    auto zone = agent.attributes.find("zone");
-    if (rack == agent.attributes.end() || zone == agent.attributes.end()) continue;
-    auto r = intern(rack->second);
+  for (auto [r, z] : rack_zones_) {
     bool wanted = false;
     for (size_t k = 1; k <= n; ++k) wanted |= static_cast<uint64_t>(racks[k]) == r;
     if (!wanted) continue;
-    auto z = intern(zone->second);
     bool seen = false;
     for (auto x : out) seen |= x == z;
     if (!seen) out.push_back(z);

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -111,6 +112,10 @@ class vm {
   uint64_t loop_budget_ = 100'000'000;  // About a second of loop work per chunk run.
   uint64_t cost_overruns_ = 0;
   pair_result result_;
+  // `zones_of_racks` index, rebuilt once per `prepare_cycle`.
+  bool rack_zones_ready_ = false;
+  std::vector<std::pair<uint64_t, uint64_t>> rack_zones_;
+  std::set<std::pair<uint64_t, uint64_t>> rack_zone_seen_;
 };
 
 }  // namespace agora::policy

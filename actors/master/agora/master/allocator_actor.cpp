@@ -157,6 +157,31 @@ std::vector<std::string> guarantees_above_capacity(allocator& alloc,
   return out;
 }
 
+/// Returns E0705 problems: a metric the running policy declares whose kind
+/// or labels the candidate changes under the same name. Series would
+/// silently change meaning for dashboards and alerts; a new policy version
+/// says the change is intended.
+std::vector<std::string> metric_changes(const policy::runnable_policy& running,
+                                        const policy::runnable_policy& next) {
+  std::vector<std::string> out;
+  if (running.prog->version != next.prog->version) return out;
+  auto kind = [](policy::metric_spec::kind k) {
+    return k == policy::metric_spec::kind::counter ? "counter"
+           : k == policy::metric_spec::kind::gauge ? "gauge"
+                                                   : "histogram";
+  };
+  for (auto& old : running.outline.metrics)
+    for (auto& now : next.outline.metrics) {
+      if (old.name != now.name) continue;
+      if (old.what != now.what)
+        out.push_back("E0705: metric " + now.name + " changes from a " + kind(old.what) +
+                      " to a " + kind(now.what));
+      else if (old.labels != now.labels)
+        out.push_back("E0705: metric " + now.name + " changes its labels");
+    }
+  return out;
+}
+
 std::string json_lines(const std::vector<std::string>& lines) {
   std::string out = "[";
   for (size_t i = 0; i < lines.size(); ++i) out += (i ? "," : "") + json_quote(lines[i]);
@@ -165,6 +190,18 @@ std::string json_lines(const std::vector<std::string>& lines) {
 
 policy_reply install(allocator_actor_ptr self, install_policy& m) {
   auto& st = self->state;
+  auto changed = metric_changes(*st.current.policy, *m.candidate.policy);
+  if (!changed.empty()) {
+    if (st.control)
+      st.control->record_failure("{\"at\":" + std::to_string(unix_ms() / 1000.0) +
+                                 ",\"source_name\":" + json_quote(m.candidate.source_name) +
+                                 ",\"error\":" + json_quote("metrics change kind or labels") +
+                                 ",\"details\":" + json_lines(changed) + "}");
+    return {409, "{\"error\":" +
+                     json_quote("metrics change kind or labels under the same name; give the "
+                                "policy a new version if that is intended") +
+                     ",\"status\":409,\"details\":" + json_lines(changed) + "}"};
+  }
   auto below = limits_below_use(*st.owned, *m.candidate.policy);
   if (!below.empty() && !m.force) {
     std::string body = "{\"error\":" +

@@ -5,6 +5,8 @@
 #include <caf/all.hpp>
 
 #include "agora/master/internal_messages.hpp"
+#include "agora/master/policy_control.hpp"
+#include "agora/policy/policy_outline.hpp"
 #include "agora/protocol/announce.hpp"
 
 namespace agora::master {
@@ -128,6 +130,47 @@ TEST(allocator_actor, an_event_cycle_offers_only_the_agents_the_event_touched) {
   ds.sched->run();
   ASSERT_EQ(cycles->back().decisions.size(), 1u);
   EXPECT_EQ(cycles->back().decisions[0].agent_id, "a2");
+  caf::anon_send_exit(alloc, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
+  ds.sched->run();
+}
+
+/// Returns a policy with one declared gauge, `version` and `labels`.
+std::shared_ptr<const policy::runnable_policy> gauge_policy(int version, const char* labels) {
+  auto p = policy::load_policy_text(
+      "m.policy", "policy \"m\" version " + std::to_string(version) +
+                      ";\nuse std.fairness;\norder roles by dominant_share(role) asc, role.name "
+                      "asc;\norder frameworks by framework.id asc;\nmetric gauge "
+                      "agora_policy_share_ratio " +
+                      labels + " help \"share\" every cycle = " +
+                      (std::string(labels).empty() ? "50%" : "dominant_share(role)") + ";\n");
+  EXPECT_TRUE(p.ok()) << p.render_errors();
+  return std::make_shared<const policy::runnable_policy>(policy::runnable_policy{p.prog, p.outline});
+}
+
+TEST(allocator_actor, a_metric_may_change_kind_or_labels_only_with_a_new_policy_version) {
+  deterministic_system ds;
+  auto cycles = std::make_shared<std::vector<alloc_offers>>();
+  auto master = ds.sys->spawn(recorder, cycles);
+  allocator_config cfg;
+  cfg.policy = gauge_policy(1, "{role}");
+  auto alloc = spawn_allocator(*ds.sys, cfg, master);
+  ds.sched->run();
+  auto apply = [&](std::shared_ptr<const policy::runnable_policy> p) {
+    auto status = std::make_shared<int>(0);
+    install_policy m;
+    m.candidate.policy = std::move(p);
+    m.candidate.source_name = "m.policy";
+    ds.sys->spawn([=](caf::event_based_actor* self) {
+      self->request(alloc, caf::infinite, m).then([=](policy_reply& r) { *status = r.status; });
+    });
+    ds.sched->run();
+    return *status;
+  };
+  // Same version, the gauge loses its `role` label: refused (E0705).
+  EXPECT_EQ(apply(gauge_policy(1, "")), 409);
+  EXPECT_EQ(apply(gauge_policy(1, "{role}")), 200);  // Unchanged: fine.
+  EXPECT_EQ(apply(gauge_policy(2, "")), 200);        // A new version says it is intended.
   caf::anon_send_exit(alloc, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
   ds.sched->run();
