@@ -12,6 +12,7 @@
 #include "agora/main/local_cluster.hpp"
 #include "agora/main/signals.hpp"
 #include "agora/main/policy_client.hpp"
+#include "agora/main/policy_sim.hpp"
 #include "agora/policy/tool.hpp"
 #include "agora/protocol/announce.hpp"
 #include "agora/scheduler/driver.hpp"
@@ -175,6 +176,7 @@ int cmd_demo(int argc, char** argv) {
 
 int cmd_policy(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
+  if (!args.empty() && args[0] == "sim") return main::run_policy_sim(args, std::cout, std::cerr);
   if (!args.empty() && main::is_remote_policy_verb(args[0]))
     return main::run_policy_remote(args, std::cout, std::cerr);
   return policy::run_policy_tool(args, std::cout, std::cerr);
