@@ -433,6 +433,9 @@ void allocation_core::add_to_role(size_t role, const amounts& res, int sign) {
   roles_[role].own += delta;
   for (int r = static_cast<int>(role); r >= 0; r = roles_[static_cast<size_t>(r)].parent) {
     roles_[static_cast<size_t>(r)].subtree += delta;
+    // Its `order roles` keys (and its frameworks') are read again next cycle.
+    if (order_.built && static_cast<size_t>(r) < order_.stale_roles.size())
+      order_.stale_roles[static_cast<size_t>(r)] = 1;
     if (!dirty_) {
       auto& view = in_.roles[static_cast<size_t>(r)];
       view.allocated = to_res_vec(roles_[static_cast<size_t>(r)].subtree);
@@ -450,6 +453,7 @@ void allocation_core::add_held(uint32_t client, uint32_t agent, const amounts& r
   if (is_zero(res)) return;
   auto& a = agents_[agent];
   a.held[client] += res;
+  if (order_.built) order_.stale_clients.insert(client);
   a.allocated += res;
   allocated_total_ += res;
   clients_[client].allocated += res;
@@ -462,6 +466,7 @@ amounts allocation_core::remove_held(uint32_t client, uint32_t agent, const amou
   auto& a = agents_[agent];
   auto it = a.held.find(client);
   if (it == a.held.end()) return amounts{};
+  if (order_.built) order_.stale_clients.insert(client);
   amounts take = min_of(res, it->second);
   for (auto& x : take) x = std::max<int64_t>(0, x);
   it->second -= take;
@@ -508,6 +513,7 @@ void allocation_core::add_external(const std::string& role, const std::string& f
   } else {
     uint32_t client = ensure_client(ensure_framework_inactive(framework), r);
     clients_[client].external += res;
+    if (order_.built) order_.stale_clients.insert(client);
     refresh_client_view(client);
   }
   add_to_role(r, res, +1);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "agora/policy/bytecode.hpp"
@@ -336,6 +337,15 @@ class allocation_core {
   /// (per role for metrics that read `role`, labelled `role`).
   std::vector<metric_sample> cycle_metrics();
 
+  /// Keeps the role and framework orders between cycles (default), re-keying
+  /// only what changed; false rebuilds them every cycle (tests compare the
+  /// two). Orders are rebuilt anyway when the cycle stage's values change,
+  /// and never kept for policies whose role or framework code aggregates.
+  void keep_orders(bool keep) {
+    keep_order_ = keep;
+    order_.built = false;
+  }
+
   /// Checks that the accounting is exact: every agent's allocation is the
   /// sum of what clients hold there and within its total; every client's,
   /// role's and the cluster's sums match; no negative amount. Returns an
@@ -391,6 +401,24 @@ class allocation_core {
     bool preemptible = false;
   };
   struct cycle_state;
+  /// One entry of a sibling list: a role, or a role's own clients as its
+  /// virtual child (`self`), with its `order roles` keys.
+  struct order_entry {
+    size_t role = 0;
+    bool self = false;
+    std::vector<rule_value> key;
+  };
+  /// The sorted sibling lists (index parent + 1; 0 is the root), the sorted
+  /// clients of each role and their keys, kept between cycles.
+  struct ordering {
+    bool built = false;
+    std::vector<std::vector<order_entry>> children;
+    std::vector<std::vector<uint32_t>> clients;
+    std::unordered_map<uint32_t, std::vector<rule_value>> client_keys;
+    std::vector<uint8_t> stale_roles;  ///< Per role: its keys changed.
+    std::unordered_set<uint32_t> stale_clients;  ///< Clients whose allocation changed.
+    stage_regs cycle_regs;             ///< The cycle registers the keys were read under.
+  };
   struct copy_tag {};
   allocation_core(const allocation_core& other, copy_tag);
 
@@ -402,7 +430,10 @@ class allocation_core {
   amounts remove_held(uint32_t client, uint32_t agent, const amounts& res);
   void add_to_role(size_t role, const amounts& res, int sign);
   void maybe_release_client(uint32_t client);
-  void mark_dirty() { dirty_ = true; }
+  void mark_dirty() {
+    dirty_ = true;
+    order_.built = false;
+  }
   void sync_view();
   void refresh_role_views();
   void refresh_agent_view(uint32_t agent);
@@ -420,8 +451,13 @@ class allocation_core {
                         cycle_state* cs = nullptr);
   const stage_regs& client_regs(uint32_t client, time_point now, cycle_state* cs);
   const stage_regs& agent_regs(uint32_t agent, cycle_state* cs);
-  void order_roles(cycle_state& cs);
-  std::vector<uint32_t> order_clients(cycle_state& cs, std::vector<uint32_t> members, size_t role);
+  void order_roles(ordering& ord);
+  std::vector<uint32_t> order_clients(ordering& ord, std::vector<uint32_t> members, size_t role);
+  void build_order(ordering& ord);
+  void refresh_order(ordering& ord);
+  void reposition_role(ordering& ord, size_t role);
+  void reposition_client(ordering& ord, uint32_t client);
+  std::vector<rule_value> role_key(size_t role, bool self);
   std::vector<std::vector<uint32_t>> clients_by_role() const;
   rule_value read_rule(size_t rule) const { return vm_->read(rule); }
   std::vector<rule_value> read_keys(rule_kind kind) const;
@@ -458,6 +494,8 @@ class allocation_core {
   size_t agent_cursor_ = 0;
   time_point last_now_{};
   stage_regs scratch_client_, scratch_agent_;  ///< Registers outside a cycle.
+  ordering order_;
+  bool keep_order_ = true;
   std::map<std::string, uint64_t> rejections_;  ///< Of the policies before this one.
   std::vector<uint64_t> rejections_by_rule_;     ///< Of this policy, by rule index.
   std::map<std::pair<std::string, std::string>, uint64_t> relaxations_;

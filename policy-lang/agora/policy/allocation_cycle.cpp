@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <cstring>
 #include <limits>
 
 #include "agora/policy/detail/amounts_ops.hpp"
@@ -152,14 +153,6 @@ bool allocation_core::eligible(const client_slot& c) const {
 /// with clients and children also lists itself, as a virtual child), the
 /// sorted clients of every role, their keys, and which are still open.
 struct allocation_core::cycle_state {
-  struct entry {
-    size_t role = 0;
-    bool self = false;  ///< The role's own clients, as a virtual child.
-    std::vector<rule_value> key;
-  };
-  std::vector<std::vector<entry>> children;  ///< Index role + 1; 0 is the root.
-  std::vector<std::vector<uint32_t>> clients;  ///< Per role, in order.
-  std::unordered_map<uint32_t, std::vector<rule_value>> client_keys;
   std::vector<size_t> open_subtree, open_own;  ///< Open clients per role.
   std::unordered_map<uint32_t, std::vector<std::pair<double, uint32_t>>> candidates;
   std::unordered_map<uint32_t, size_t> cursor;  ///< Next agent to try (policies without scores).
@@ -168,7 +161,7 @@ struct allocation_core::cycle_state {
   std::unordered_map<uint32_t, int> client_level;  ///< With the registers.
   uint32_t cap_client = UINT32_MAX;  ///< The client `cap` is for.
   amounts cap{};  ///< Its headroom and guarantee allowance, for this pick.
-  std::vector<std::optional<stage_regs>> agent_regs;  ///< By agent slot.
+  std::unordered_map<uint32_t, stage_regs> agent_regs;  ///< By agent slot.
 };
 
 const stage_regs& allocation_core::client_regs(uint32_t client, time_point now,
@@ -199,11 +192,11 @@ const stage_regs& allocation_core::client_regs(uint32_t client, time_point now,
 }
 
 const stage_regs& allocation_core::agent_regs(uint32_t agent, cycle_state* cs) {
-  if (cs && cs->agent_regs[agent]) return *cs->agent_regs[agent];
+  if (cs)
+    if (auto it = cs->agent_regs.find(agent); it != cs->agent_regs.end()) return it->second;
   auto regs = vm_->prepare_agent(static_cast<size_t>(agent_view_index_[agent]));
   if (!cs) return scratch_agent_ = std::move(regs);
-  cs->agent_regs[agent] = std::move(regs);
-  return *cs->agent_regs[agent];
+  return cs->agent_regs[agent] = std::move(regs);
 }
 
 pair_outcome allocation_core::evaluate(uint32_t client, uint32_t agent, time_point now,
@@ -266,28 +259,29 @@ pair_outcome allocation_core::evaluate(uint32_t client, uint32_t agent, time_poi
 
 // ---- ordering -------------------------------------------------------------------
 
-void allocation_core::order_roles(cycle_state& cs) {
-  cs.children.assign(roles_.size() + 1, {});
-  auto key_of = [&](size_t r, bool self) {
-    if (!self) {
-      vm_->prepare_role(r);
-      return read_keys(rule_kind::order_roles);
-    }
-    // The virtual child is the role with only its own clients' allocation.
-    auto saved = in_.roles[r].allocated;
-    in_.roles[r].allocated = to_res_vec(roles_[r].own);
+std::vector<rule_value> allocation_core::role_key(size_t r, bool self) {
+  if (!self) {
     vm_->prepare_role(r);
-    auto k = read_keys(rule_kind::order_roles);
-    in_.roles[r].allocated = saved;
-    return k;
-  };
-  for (size_t r = 0; r < roles_.size(); ++r) {
-    auto& parent_list = cs.children[static_cast<size_t>(roles_[r].parent + 1)];
-    parent_list.push_back({r, false, key_of(r, false)});
-    if (!roles_[r].children.empty() && roles_[r].clients > 0)
-      cs.children[r + 1].push_back({r, true, key_of(r, true)});
+    return read_keys(rule_kind::order_roles);
   }
-  for (auto& list : cs.children) {
+  // The virtual child is the role with only its own clients' allocation.
+  auto saved = in_.roles[r].allocated;
+  in_.roles[r].allocated = to_res_vec(roles_[r].own);
+  vm_->prepare_role(r);
+  auto k = read_keys(rule_kind::order_roles);
+  in_.roles[r].allocated = saved;
+  return k;
+}
+
+void allocation_core::order_roles(ordering& ord) {
+  ord.children.assign(roles_.size() + 1, {});
+  for (size_t r = 0; r < roles_.size(); ++r) {
+    auto& parent_list = ord.children[static_cast<size_t>(roles_[r].parent + 1)];
+    parent_list.push_back({r, false, role_key(r, false)});
+    if (!roles_[r].children.empty() && roles_[r].clients > 0)
+      ord.children[r + 1].push_back({r, true, role_key(r, true)});
+  }
+  for (auto& list : ord.children) {
     std::stable_sort(list.begin(), list.end(), [&](const auto& a, const auto& b) {
       if (key_before(a.key, b.key, rule_kind::order_roles)) return true;
       if (key_before(b.key, a.key, rule_kind::order_roles)) return false;
@@ -298,23 +292,118 @@ void allocation_core::order_roles(cycle_state& cs) {
   }
 }
 
+void allocation_core::reposition_role(ordering& ord, size_t r) {
+  auto rekey = [&](std::vector<order_entry>& entries, bool self) {
+    auto at = std::find_if(entries.begin(), entries.end(),
+                           [&](auto& e) { return e.role == r && e.self == self; });
+    if (at == entries.end()) return;
+    auto e = std::move(*at);
+    entries.erase(at);
+    e.key = role_key(r, self);
+    auto pos = std::upper_bound(entries.begin(), entries.end(), e, [&](auto& a, auto& b) {
+      if (key_before(a.key, b.key, rule_kind::order_roles)) return true;
+      if (key_before(b.key, a.key, rule_kind::order_roles)) return false;
+      if (roles_[a.role].path != roles_[b.role].path)
+        return roles_[a.role].path < roles_[b.role].path;
+      return a.self && !b.self;
+    });
+    entries.insert(pos, std::move(e));
+  };
+  rekey(ord.children[static_cast<size_t>(roles_[r].parent + 1)], false);
+  if (!roles_[r].children.empty()) rekey(ord.children[r + 1], true);
+}
+
+void allocation_core::reposition_client(ordering& ord, uint32_t c) {
+  size_t r = clients_[c].role;
+  auto& list = ord.clients[r];
+  auto at = std::find(list.begin(), list.end(), c);
+  if (at == list.end()) return;
+  list.erase(at);
+  auto regs = vm_->prepare_role(r);
+  vm_->prepare_framework(static_cast<size_t>(client_view_index_[c]), regs);
+  auto& key = ord.client_keys[c] = read_keys(rule_kind::order_frameworks);
+  auto& id = frameworks_[clients_[c].framework].spec.id;
+  auto pos = std::upper_bound(list.begin(), list.end(), c, [&](uint32_t, uint32_t b) {
+    auto& kb = ord.client_keys[b];
+    if (key_before(key, kb, rule_kind::order_frameworks)) return true;
+    if (key_before(kb, key, rule_kind::order_frameworks)) return false;
+    return id < frameworks_[clients_[b].framework].spec.id;
+  });
+  list.insert(pos, c);
+}
+
+void allocation_core::build_order(ordering& ord) {
+  order_roles(ord);
+  ord.clients.assign(roles_.size(), {});
+  ord.client_keys.clear();
+  auto members = clients_by_role();
+  for (size_t r = 0; r < roles_.size(); ++r)
+    if (!members[r].empty()) ord.clients[r] = order_clients(ord, std::move(members[r]), r);
+  ord.stale_roles.assign(roles_.size(), 0);
+  ord.stale_clients.clear();
+  ord.cycle_regs = vm_->cycle_registers();
+  ord.built = true;
+}
+
+namespace {
+
+bool same_registers(const stage_regs& a, const stage_regs& b) {
+  // Bitwise: absent ratio components are NaN, which never compare equal.
+  auto bytes = [](auto& x, auto& y) {
+    return x.size() == y.size() &&
+           (x.empty() || std::memcmp(x.data(), y.data(), x.size() * sizeof(x[0])) == 0);
+  };
+  return bytes(a.s, b.s) && bytes(a.sf, b.sf) && bytes(a.v, b.v) && bytes(a.vf, b.vf);
+}
+
+}  // namespace
+
+void allocation_core::refresh_order(ordering& ord) {
+  // Keys read the cycle stage: if its values moved (an agent came or went,
+  // a policy reads `cluster.free`), every key may have moved.
+  if (!ord.built || !same_registers(ord.cycle_regs, vm_->cycle_registers())) {
+    build_order(ord);
+    return;
+  }
+  // Roles whose allocation changed: their entries, and their clients when
+  // framework code reads role values (a framework's registers include its
+  // role's); clients whose own allocation changed.
+  bool clients_follow_roles = vm_->framework_reads_role();
+  for (size_t r = 0; r < roles_.size(); ++r) {
+    if (!ord.stale_roles[r]) continue;
+    reposition_role(ord, r);
+    if (clients_follow_roles)
+      for (uint32_t c : ord.clients[r]) ord.stale_clients.insert(c);
+    ord.stale_roles[r] = 0;
+  }
+  for (uint32_t c : ord.stale_clients)
+    if (clients_[c].live && client_view_index_[c] >= 0) reposition_client(ord, c);
+  ord.stale_clients.clear();
+  // Waiting frameworks read their waiting time, which moves with the clock.
+  for (size_t r = 0; r < roles_.size(); ++r) {
+    auto members = ord.clients[r];
+    for (uint32_t c : members)
+      if (clients_[c].waiting_since) reposition_client(ord, c);
+  }
+}
+
 std::vector<std::vector<uint32_t>> allocation_core::clients_by_role() const {
   std::vector<std::vector<uint32_t>> out(roles_.size());
   for (uint32_t s : view_client_slot_) out[clients_[s].role].push_back(s);
   return out;
 }
 
-std::vector<uint32_t> allocation_core::order_clients(cycle_state& cs, std::vector<uint32_t> members,
+std::vector<uint32_t> allocation_core::order_clients(ordering& ord, std::vector<uint32_t> members,
                                                      size_t role) {
   if (members.empty()) return members;
   auto regs = vm_->prepare_role(role);
   for (uint32_t s : members) {
     vm_->prepare_framework(static_cast<size_t>(client_view_index_[s]), regs);
-    cs.client_keys[s] = read_keys(rule_kind::order_frameworks);
+    ord.client_keys[s] = read_keys(rule_kind::order_frameworks);
   }
   std::stable_sort(members.begin(), members.end(), [&](uint32_t a, uint32_t b) {
-    auto& ka = cs.client_keys[a];
-    auto& kb = cs.client_keys[b];
+    auto& ka = ord.client_keys[a];
+    auto& kb = ord.client_keys[b];
     if (key_before(ka, kb, rule_kind::order_frameworks)) return true;
     if (key_before(kb, ka, rule_kind::order_frameworks)) return false;
     return frameworks_[clients_[a].framework].spec.id < frameworks_[clients_[b].framework].spec.id;
@@ -325,12 +414,12 @@ std::vector<uint32_t> allocation_core::order_clients(cycle_state& cs, std::vecto
 std::vector<std::string> allocation_core::role_order() {
   sync_view();
   vm_->prepare_cycle(in_);
-  cycle_state cs;
-  order_roles(cs);
+  ordering ord;
+  order_roles(ord);
   std::vector<std::string> out;
   // Leaves, and roles with clients of their own (through their virtual child).
   std::function<void(size_t)> walk = [&](size_t list) {
-    for (auto& e : cs.children[list]) {
+    for (auto& e : ord.children[list]) {
       bool leaf = roles_[e.role].children.empty();
       if (e.self || leaf)
         out.push_back(roles_[e.role].path);
@@ -344,12 +433,12 @@ std::vector<std::string> allocation_core::role_order() {
 
 std::vector<std::string> allocation_core::framework_order() {
   auto roles = role_order();
-  cycle_state cs;
+  ordering ord;
   auto members = clients_by_role();
   std::vector<std::string> out;
   for (auto& path : roles) {
     size_t r = role_ids_.at(path);
-    for (uint32_t c : order_clients(cs, members[r], r))
+    for (uint32_t c : order_clients(ord, members[r], r))
       out.push_back(frameworks_[clients_[c].framework].spec.id);
   }
   return out;
@@ -464,22 +553,27 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
   vm_->prepare_cycle(in_);
   if (view_agent_slot_.empty() || view_client_slot_.empty()) return out;
 
+  // The orders: kept between cycles (re-keying what changed), unless the
+  // policy's role or framework code aggregates over the cluster.
+  ordering fresh;
+  bool keep = keep_order_ && !vm_->has_loop(chunk_id::role) && !vm_->has_loop(chunk_id::framework);
+  ordering& ord = keep ? order_ : fresh;
+  if (keep)
+    refresh_order(ord);
+  else
+    build_order(ord);
   cycle_state cs;
-  order_roles(cs);
-  cs.clients.assign(roles_.size(), {});
   cs.open_subtree.assign(roles_.size(), 0);
   cs.open_own.assign(roles_.size(), 0);
-  auto members = clients_by_role();
   for (size_t r = 0; r < roles_.size(); ++r) {
-    if (members[r].empty()) continue;
-    cs.clients[r] = order_clients(cs, std::move(members[r]), r);
+    if (ord.clients[r].empty()) continue;
     size_t open = 0;
-    for (uint32_t c : cs.clients[r]) open += eligible(clients_[c]) ? 1 : 0;
+    for (uint32_t c : ord.clients[r]) open += eligible(clients_[c]) ? 1 : 0;
     cs.open_own[r] = open;
     for (int p = static_cast<int>(r); p >= 0; p = roles_[static_cast<size_t>(p)].parent)
       cs.open_subtree[static_cast<size_t>(p)] += open;
   }
-  std::unordered_map<uint32_t, bool> closed;
+  std::vector<uint8_t> closed(clients_.size(), 0);  // By client slot.
   auto close = [&](uint32_t c) {
     if (closed[c]) return;
     closed[c] = true;
@@ -489,7 +583,7 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
       --cs.open_subtree[static_cast<size_t>(p)];
   };
   for (size_t r = 0; r < roles_.size(); ++r)
-    for (uint32_t c : cs.clients[r])
+    for (uint32_t c : ord.clients[r])
       if (!eligible(clients_[c])) closed[c] = true;
 
   // Agents in rotated order, so ties do not always favour the same agents.
@@ -502,11 +596,11 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
 
   // Returns the first open client in order under `list` (a children list).
   std::function<uint32_t(size_t)> first_open = [&](size_t list) -> uint32_t {
-    for (auto& e : cs.children[list]) {
+    for (auto& e : ord.children[list]) {
       bool leaf = roles_[e.role].children.empty();
       if (e.self || leaf) {
         if (cs.open_own[e.role] == 0) continue;
-        for (uint32_t c : cs.clients[e.role])
+        for (uint32_t c : ord.clients[e.role])
           if (!closed[c]) return c;
       } else if (cs.open_subtree[e.role] > 0) {
         uint32_t c = first_open(e.role + 1);
@@ -515,61 +609,22 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
     }
     return UINT32_MAX;
   };
-  auto reposition_role = [&](size_t r) {
-    auto& list = cs.children[static_cast<size_t>(roles_[r].parent + 1)];
-    auto rekey = [&](std::vector<cycle_state::entry>& entries, size_t role, bool self) {
-      auto at = std::find_if(entries.begin(), entries.end(),
-                             [&](auto& e) { return e.role == role && e.self == self; });
-      if (at == entries.end()) return;
-      auto e = *at;
-      entries.erase(at);
-      if (self) {
-        auto saved = in_.roles[role].allocated;
-        in_.roles[role].allocated = to_res_vec(roles_[role].own);
-        vm_->prepare_role(role);
-        e.key = read_keys(rule_kind::order_roles);
-        in_.roles[role].allocated = saved;
-      } else {
-        vm_->prepare_role(role);
-        e.key = read_keys(rule_kind::order_roles);
-      }
-      auto pos = std::upper_bound(entries.begin(), entries.end(), e, [&](auto& a, auto& b) {
-        if (key_before(a.key, b.key, rule_kind::order_roles)) return true;
-        if (key_before(b.key, a.key, rule_kind::order_roles)) return false;
-        return roles_[a.role].path < roles_[b.role].path;
-      });
-      entries.insert(pos, std::move(e));
-    };
-    rekey(list, r, false);
-    if (!roles_[r].children.empty()) rekey(cs.children[r + 1], r, true);
-  };
-  auto reposition_client = [&](uint32_t c) {
-    size_t r = clients_[c].role;
-    auto& list = cs.clients[r];
-    auto at = std::find(list.begin(), list.end(), c);
-    if (at == list.end()) return;
-    list.erase(at);
-    auto regs = vm_->prepare_role(r);
-    vm_->prepare_framework(static_cast<size_t>(client_view_index_[c]), regs);
-    auto& key = cs.client_keys[c] = read_keys(rule_kind::order_frameworks);
-    auto& id = frameworks_[clients_[c].framework].spec.id;
-    auto pos = std::upper_bound(list.begin(), list.end(), c, [&](uint32_t, uint32_t b) {
-      auto& kb = cs.client_keys[b];
-      if (key_before(key, kb, rule_kind::order_frameworks)) return true;
-      if (key_before(kb, key, rule_kind::order_frameworks)) return false;
-      return id < frameworks_[clients_[b].framework].spec.id;
-    });
-    list.insert(pos, c);
-  };
-
-  cs.agent_regs.resize(agents_.size());
   const bool ranked_by_score = !score_rules_.empty();
   // Agents whose free resources no framework can use any more are skipped
   // by every scan: `next_usable` jumps over them (path halving keeps the
   // jumps short), so scans cost O(agents + offers), not frameworks x agents.
-  std::vector<size_t> next_usable(agent_order.size() + 1), position(agents_.size());
+  std::vector<size_t> next_usable(agent_order.size() + 1);
   for (size_t i = 0; i <= agent_order.size(); ++i) next_usable[i] = i;
-  for (size_t i = 0; i < agent_order.size(); ++i) position[agent_order[i]] = i;
+  // An agent's place in `agent_order` (a map for event cycles over a few agents).
+  std::vector<size_t> position_of(only ? 0 : agents_.size());
+  std::unordered_map<uint32_t, size_t> position_in;
+  for (size_t i = 0; i < agent_order.size(); ++i) {
+    if (only)
+      position_in[agent_order[i]] = i;
+    else
+      position_of[agent_order[i]] = i;
+  }
+  auto position = [&](uint32_t a) { return only ? position_in[a] : position_of[a]; };
   auto usable_from = [&](size_t i) {
     while (next_usable[i] != i) {
       next_usable[i] = next_usable[next_usable[i]];
@@ -597,8 +652,8 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
     cs.offered[c] = true;
     // Its allocation and the agent's free resources changed.
     cs.client_regs.erase(c);
-    cs.agent_regs[a].reset();
-    if (!agent_free_usable(a)) next_usable[position[a]] = position[a] + 1;
+    cs.agent_regs.erase(a);
+    if (!agent_free_usable(a)) next_usable[position(a)] = position(a) + 1;
     return true;
   };
   for (;;) {
@@ -657,9 +712,12 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
     }
     if (!served || !more || !eligible(clients_[c])) close(c);
     if (served) {
-      reposition_client(c);
-      for (int r = static_cast<int>(clients_[c].role); r >= 0; r = roles_[static_cast<size_t>(r)].parent)
-        reposition_role(static_cast<size_t>(r));
+      // Progressive filling: the served framework and the roles on its path
+      // move; other frameworks of its role are re-keyed at the next cycle.
+      reposition_client(ord, c);
+      for (int r = static_cast<int>(clients_[c].role); r >= 0;
+           r = roles_[static_cast<size_t>(r)].parent)
+        reposition_role(ord, static_cast<size_t>(r));
     }
   }
   // Delay scheduling: clients that got nothing because of their level wait.

@@ -1,5 +1,7 @@
 #include "agora/policy/vm.hpp"
 
+#include <array>
+
 #include <cmath>
 #include <cstring>
 
@@ -62,6 +64,101 @@ void vm::prepare_cycle(const eval_input& in) {
   rack_zones_ready_ = false;
   run(chunk_id::cycle, true);
   count_errors(chunk_id::cycle);
+}
+
+namespace {
+
+/// What operands A, B and C of `op` are: 'r' a scalar register, 'v' a
+/// vector register, '-' something else (a constant, an index, unused).
+std::array<char, 3> operand_kinds(opcode op) {
+  switch (op) {
+    case opcode::LOADK:
+    case opcode::LOADSYM:
+    case opcode::LOADB:
+    case opcode::FIELD:
+    case opcode::AGG_INIT:
+    case opcode::AGG_END:
+      return {'r', '-', '-'};
+    case opcode::LOADV:
+    case opcode::FIELDV:
+      return {'v', '-', '-'};
+    case opcode::MOVEV:
+      return {'v', 'v', '-'};
+    case opcode::COALESCEV:
+    case opcode::RES_ADD:
+    case opcode::RES_SUB:
+    case opcode::RES_DIV:
+      return {'v', 'v', 'v'};
+    case opcode::HASV:
+    case opcode::RMAX:
+    case opcode::RMIN:
+    case opcode::RMEAN:
+    case opcode::SIZE_L:
+      return {'r', 'v', '-'};
+    case opcode::RES_MULK:
+    case opcode::RES_DIVK:
+      return {'v', 'v', 'r'};
+    case opcode::RES_GET:
+      return {'r', 'v', '-'};
+    case opcode::PROJ:
+    case opcode::PROJ_R:
+      return {'v', 'v', '-'};
+    case opcode::FITS:
+      return {'r', 'v', 'v'};
+    case opcode::SELECTV:
+      return {'v', 'r', 'v'};
+    case opcode::SPLIT:
+      return {'v', 'r', 'r'};
+    case opcode::ZONES:
+      return {'v', 'v', '-'};
+    case opcode::IN_SET:
+      return {'r', 'r', 'v'};
+    case opcode::JMP_IF_FALSE:
+      return {'r', '-', '-'};
+    case opcode::JMP:
+    case opcode::ITER:
+    case opcode::NEXT:
+    case opcode::RET:
+      return {'-', '-', '-'};
+    case opcode::FILTER:
+    case opcode::SCORE:
+      return {'r', '-', '-'};
+    case opcode::NEG_F:
+    case opcode::ABS_F:
+    case opcode::NOT:
+    case opcode::MOVE:
+    case opcode::HAS:
+      return {'r', 'r', '-'};
+    default:
+      return {'r', 'r', 'r'};  // Binary scalar operations, SELECT, COALESCE, ACC_*.
+  }
+}
+
+}  // namespace
+
+bool vm::framework_reads_role() const {
+  auto role = static_cast<size_t>(chunk_id::role), fw = static_cast<size_t>(chunk_id::framework);
+  auto in_role = [&](char kind, uint8_t x) {
+    if (kind == 'r') return x >= prog_->sreg[role] && x < prog_->sreg[fw];
+    if (kind == 'v') return x >= prog_->vreg[role] && x < prog_->vreg[fw];
+    return false;
+  };
+  for (auto& ins : prog_->chunks[fw]) {
+    if (ins.op == opcode::FIELD || ins.op == opcode::FIELDV) {
+      auto o = prog_->fields[ins.bx()].obj;
+      if (o == field_ref::object::role || o == field_ref::object::each_role) return true;
+    }
+    auto kinds = operand_kinds(ins.op);
+    if (in_role(kinds[0], ins.a) || in_role(kinds[1], ins.b) || in_role(kinds[2], ins.c))
+      return true;
+  }
+  return false;
+}
+
+bool vm::has_loop(chunk_id c) const {
+  for (auto& ins : prog_->chunks[static_cast<size_t>(c)])
+    if (ins.op == opcode::ITER) return true;
+  return false;
 }
 
 stage_regs vm::save(chunk_id from, chunk_id to) const {

@@ -55,6 +55,16 @@ class vm {
 
   /// Runs the cycle chunk for `in` (kept by reference until the next call).
   void prepare_cycle(const eval_input& in);
+  /// Returns the cycle chunk's registers as last computed (for callers that
+  /// cache values derived from them and must know when they change).
+  stage_regs cycle_registers() const { return save(chunk_id::cycle, chunk_id::cycle); }
+  /// Returns true if the framework chunk may read role-stage values (a role
+  /// field, or a register of the role stage). Conservative: any operand that
+  /// could name a role register counts.
+  bool framework_reads_role() const;
+  /// Returns true if chunk `c` contains a loop (an aggregate, whose value
+  /// may depend on every role, framework or agent).
+  bool has_loop(chunk_id c) const;
   /// Runs the role chunk for `in.roles[role]`; returns its registers.
   stage_regs prepare_role(size_t role);
   /// Runs the framework chunk for `in.frameworks[framework]`, whose role's
