@@ -10,6 +10,23 @@ namespace agora::policy {
 
 using namespace detail;
 
+namespace {
+
+/// Returns a slot of `slots` to reuse (from `free`) or a new one, reset.
+template <class Slot>
+uint32_t take_slot(std::vector<Slot>& slots, std::vector<uint32_t>& free) {
+  if (free.empty()) {
+    slots.emplace_back();
+    return static_cast<uint32_t>(slots.size() - 1);
+  }
+  uint32_t slot = free.back();
+  free.pop_back();
+  slots[slot] = Slot{};
+  return slot;
+}
+
+}  // namespace
+
 
 int64_t unit_scale(size_t id) { return id == 1 || id == 2 ? 1 : 1000; }
 
@@ -192,14 +209,7 @@ void allocation_core::add_agent(const std::string& id, const std::string& hostna
                                 const amounts& total,
                                 const std::map<std::string, std::map<std::string, amounts>>& used_by) {
   if (has_agent(id)) remove_agent(id);
-  uint32_t slot;
-  if (!free_agents_.empty()) {
-    slot = free_agents_.back();
-    free_agents_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(agents_.size());
-    agents_.emplace_back();
-  }
+  uint32_t slot = take_slot(agents_, free_agents_);
   auto& a = agents_[slot];
   a = agent_slot{};
   a.live = true;
@@ -273,14 +283,7 @@ amounts allocation_core::agent_free(const std::string& id) const {
 
 uint32_t allocation_core::ensure_framework_inactive(const std::string& id) {
   if (auto it = framework_ids_.find(id); it != framework_ids_.end()) return it->second;
-  uint32_t slot;
-  if (!free_frameworks_.empty()) {
-    slot = free_frameworks_.back();
-    free_frameworks_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(frameworks_.size());
-    frameworks_.emplace_back();
-  }
+  uint32_t slot = take_slot(frameworks_, free_frameworks_);
   auto& f = frameworks_[slot];
   f = framework_slot{};
   f.live = true;
@@ -294,14 +297,7 @@ uint32_t allocation_core::ensure_framework_inactive(const std::string& id) {
 uint32_t allocation_core::ensure_client(uint32_t framework, size_t role) {
   auto& f = frameworks_[framework];
   if (auto it = f.clients.find(role); it != f.clients.end()) return it->second;
-  uint32_t slot;
-  if (!free_clients_.empty()) {
-    slot = free_clients_.back();
-    free_clients_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(clients_.size());
-    clients_.emplace_back();
-  }
+  uint32_t slot = take_slot(clients_, free_clients_);
   auto& c = clients_[slot];
   c = client_slot{};
   c.live = true;
