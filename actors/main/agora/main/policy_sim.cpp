@@ -374,7 +374,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   const auto& first = runs.front().result;
   std::string context = duration_text(setup.until) + " virtual, cycle " +
                         duration_text(setup.cycle) + ", " + std::to_string(first.max_agents) +
-                        " agents, seed " + std::to_string(seed);
+                        " agents" + (trace_file.empty() ? ", seed " + std::to_string(seed) : "");
   std::string inputs = "inputs: cluster " + base_name(cluster_file) + ", " +
                        (trace_file.empty() ? "synthetic " + base_name(synthetic_file)
                                            : "trace " + base_name(trace_file));
