@@ -155,7 +155,8 @@ bool allocation_core::eligible(const client_slot& c) const {
 struct allocation_core::cycle_state {
   std::vector<size_t> open_subtree, open_own;  ///< Open clients per role.
   std::unordered_map<uint32_t, std::vector<std::pair<double, uint32_t>>> candidates;
-  std::unordered_map<uint32_t, size_t> cursor;  ///< Next agent to try (policies without scores).
+  std::unordered_map<uint32_t, size_t> cursor;  ///< Next place in the agent order to try.
+  std::unordered_map<uint32_t, bool> wrapped;   ///< Scored scans: past the end once.
   std::unordered_map<uint32_t, bool> offered, skipped;
   std::unordered_map<uint32_t, stage_regs> client_regs;
   std::unordered_map<uint32_t, int> client_level;  ///< With the registers.
@@ -610,6 +611,7 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
     return UINT32_MAX;
   };
   const bool ranked_by_score = !score_rules_.empty();
+  constexpr size_t min_window = 128;
   // Agents whose free resources no framework can use any more are skipped
   // by every scan: `next_usable` jumps over them (path halving keeps the
   // jumps short), so scans cost O(agents + offers), not frameworks x agents.
@@ -682,23 +684,54 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
       }
       more = at < agent_order.size();
     } else {
+      // Agents are ranked by score a window at a time (sampling, as
+      // Kubernetes scores a share of its nodes): the window holds at least
+      // `min_window` agents and four times a framework's even share of them,
+      // so a framework chooses among several times what it needs without
+      // every framework scoring every agent. Each framework starts its
+      // windows at its own place in the (rotated) agent order.
       auto& ranked = cs.candidates[c];
-      if (!cs.skipped.count(c)) {
-        // First time this cycle: rank every agent by score (ties: agent order).
-        bool skipped = false;
-        for (uint32_t a : agent_order) {
-          auto d = evaluate(c, a, now, false, &cs);
-          if (d.offered)
-            ranked.emplace_back(d.score, a);
-          else if (d.accepted && !d.level_ok)
-            skipped = true;
+      const size_t n = agent_order.size();
+      const size_t window = std::min(
+          n, std::max(min_window, 4 * ((n + view_client_slot_.size() - 1) /
+                                       std::max<size_t>(1, view_client_slot_.size()))));
+      // The scan goes from the framework's start to the end of the order,
+      // then from the beginning to its start, skipping exhausted agents.
+      const size_t start = (static_cast<size_t>(c) * 2654435761u) % n;
+      auto& pos = cs.cursor.try_emplace(c, start).first->second;
+      auto& wrapped = cs.wrapped[c];
+      auto next_agent = [&]() -> size_t {
+        for (;;) {
+          pos = usable_from(pos);
+          size_t end = wrapped ? start : n;
+          if (pos < end) return pos++;
+          if (wrapped) return n;
+          wrapped = true;
+          pos = 0;
         }
-        std::stable_sort(ranked.begin(), ranked.end(),
-                         [](auto& x, auto& y) { return x.first > y.first; });
-        std::reverse(ranked.begin(), ranked.end());  // Best last, popped first.
-        cs.skipped[c] = skipped;
-      }
-      while (!ranked.empty() && !served) {
+      };
+      bool exhausted = false;
+      while (!served) {
+        if (ranked.empty()) {
+          if (exhausted) break;
+          for (size_t k = 0; k < window; ++k) {
+            size_t at = next_agent();
+            if (at == n) {
+              exhausted = true;
+              break;
+            }
+            uint32_t a = agent_order[at];
+            auto d = evaluate(c, a, now, false, &cs);
+            if (d.offered)
+              ranked.emplace_back(d.score, a);
+            else if (d.accepted && !d.level_ok)
+              cs.skipped[c] = true;
+          }
+          std::stable_sort(ranked.begin(), ranked.end(),
+                           [](auto& x, auto& y) { return x.first > y.first; });
+          std::reverse(ranked.begin(), ranked.end());  // Best last, popped first.
+          continue;
+        }
         uint32_t a = ranked.back().second;
         ranked.pop_back();
         // Shares and free resources moved since the ranking: decide again.
@@ -708,7 +741,7 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
         else if (d.accepted && !d.level_ok)
           cs.skipped[c] = true;
       }
-      more = !ranked.empty();
+      more = !ranked.empty() || !exhausted;
     }
     if (!served || !more || !eligible(clients_[c])) close(c);
     if (served) {
