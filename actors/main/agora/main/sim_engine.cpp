@@ -110,7 +110,8 @@ struct task_batch {
 
 struct framework_state {
   std::string role;
-  std::deque<pending_group> pending;
+  std::deque<pending_group> pending;  ///< Oldest request first.
+  std::map<amounts, int64_t> pending_by_shape;  ///< Pending tasks per resource shape.
   int64_t pending_tasks = 0, running_tasks = 0;
   amounts held{};  ///< What its running tasks hold (the simulator's ledger).
   std::set<uint64_t> batches;
@@ -296,11 +297,24 @@ class engine {
       case event_kind::request: {
         auto& f = frameworks_.at(e.id);
         f.pending.push_back({e.t, e.tasks, e.res, e.duration});
+        f.pending_by_shape[e.res] += e.tasks;
         f.pending_tasks += e.tasks;
         f.dirty = true;
         break;
       }
     }
+  }
+
+  /// Returns the smallest pending task of `f`, per resource (zero if none).
+  static amounts smallest_pending(const framework_state& f) {
+    amounts smallest{};
+    bool first = true;
+    for (auto& [shape, n] : f.pending_by_shape) {
+      for (size_t i = 0; i < shape.size(); ++i)
+        smallest[i] = first ? shape[i] : std::min(smallest[i], shape[i]);
+      first = false;
+    }
+    return smallest;
   }
 
   /// Tells the core what changed frameworks want: `min_request` (the
@@ -310,15 +324,10 @@ class engine {
     for (auto& [id, f] : frameworks_) {
       if (!f.dirty) continue;
       f.dirty = false;
-      amounts smallest{}, largest{}, demand = f.held;
-      bool first = true;
-      for (auto& g : f.pending) {
-        for (size_t i = 0; i < g.res.size(); ++i) {
-          smallest[i] = first ? g.res[i] : std::min(smallest[i], g.res[i]);
-          largest[i] = std::max(largest[i], g.res[i]);
-        }
-        first = false;
-        add_to(demand, times(g.res, g.count));
+      amounts smallest = smallest_pending(f), largest{}, demand = f.held;
+      for (auto& [shape, n] : f.pending_by_shape) {
+        for (size_t i = 0; i < shape.size(); ++i) largest[i] = std::max(largest[i], shape[i]);
+        add_to(demand, times(shape, n));
       }
       if (smallest != f.sent.min_request || largest != f.sent.max_request ||
           demand != f.sent.demand) {
@@ -355,12 +364,21 @@ class engine {
     }
     auto& f = it->second;
     amounts room = o.res;
-    for (auto& g : f.pending) {
+    // Oldest request first; stop once not even the smallest pending task fits.
+    auto g_it = f.pending.begin();
+    amounts smallest = smallest_pending(f);
+    for (; g_it != f.pending.end() && f.pending_tasks > 0 && policy::fits_in(smallest, room);
+         ++g_it) {
+      auto& g = *g_it;
       int64_t n = fit_count(room, g.res, g.count);
       if (n == 0) continue;
       amounts used = times(g.res, n);
       subtract(room, used);
       g.count -= n;
+      if ((f.pending_by_shape[g.res] -= n) == 0) {
+        f.pending_by_shape.erase(g.res);
+        smallest = smallest_pending(f);
+      }
       f.pending_tasks -= n;
       f.running_tasks += n;
       add_to(f.held, used);
@@ -372,9 +390,10 @@ class engine {
       waits_.push_back({now, now - g.arrival, n});
       each_window(now, [&](figures& w) { w.tasks_launched += n; });
     }
-    f.pending.erase(std::remove_if(f.pending.begin(), f.pending.end(),
+    // Requests emptied are among those scanned.
+    f.pending.erase(std::remove_if(f.pending.begin(), g_it,
                                    [](const pending_group& g) { return g.count == 0; }),
-                    f.pending.end());
+                    g_it);
     f.dirty = true;
     if (!policy::is_zero(room))
       core_.recover(o.framework_id, o.role, o.agent_id, room, std::chrono::milliseconds{0},
