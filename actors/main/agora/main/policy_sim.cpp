@@ -295,7 +295,8 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   if (!f.parse(std::vector<std::string>(args.begin() + 1, args.end()), error))
     return usage_error(error);
   if (f.help_requested()) {
-    out << f.usage();
+    std::string usage = f.usage();
+    out << usage << (usage.empty() || usage.back() != '\n' ? "\n" : "");
     return 0;
   }
   if (!f.positional().empty())
@@ -354,7 +355,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     if (!loaded.ok()) {
       err << loaded.render_errors();
       return usage_error((file == &policy_file ? "--policy: '" : "--compare: '") + *file +
-                         "' does not compile");
+                         (loaded.error.empty() ? "' does not compile" : "' cannot be loaded"));
     }
     policy_run r;
     r.label = loaded.prog->name + "@" + loaded.prog->hash_hex();

@@ -407,24 +407,24 @@ const char* to_string(event_kind k) {
 }
 
 bool read_input(const std::string& path, std::string& text, std::string& error) {
+  // Read in chunks up to the limit: pipes (`<(...)`) work, and an endless
+  // file such as /dev/zero stops at the limit.
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = path + ": cannot be read";
     return false;
   }
-  in.seekg(0, std::ios::end);
-  auto size = in.tellg();
-  if (size < 0) {
-    error = path + ": cannot be read (not a regular file?)";
-    return false;
+  text.clear();
+  char chunk[65536];
+  while (in) {
+    in.read(chunk, sizeof chunk);
+    text.append(chunk, static_cast<size_t>(in.gcount()));
+    if (text.size() > max_input_bytes) {
+      error = path + ": larger than " + std::to_string(max_input_bytes >> 20) + " MiB";
+      return false;
+    }
   }
-  if (static_cast<uint64_t>(size) > max_input_bytes) {
-    error = path + ": larger than " + std::to_string(max_input_bytes >> 20) + " MiB";
-    return false;
-  }
-  in.seekg(0, std::ios::beg);
-  text.assign(static_cast<size_t>(size), '\0');
-  if (size > 0 && !in.read(text.data(), size)) {
+  if (in.bad()) {
     error = path + ": cannot be read";
     return false;
   }
