@@ -78,9 +78,9 @@ TEST(sim_scenarios, weighted_drf_keeps_weighted_shares_within_0_02_after_warm_up
 // get half (share / weight 1/6 and 1/2), and the assertion fails.
 TEST(sim_scenarios, a_policy_ignoring_its_weights_fails_the_share_gap_assertion) {
   temp_dir out;
-  auto r = sim(with(prod_batch(scenarios + "/ignore_weights.policy", out.path()),
-                    {"--assert", "max_share_gap < 0.02 after 10min", "--assert",
-                     "tasks_lost == 0"}));
+  auto r =
+      sim(with(prod_batch(scenarios + "/ignore_weights.policy", out.path()),
+               {"--assert", "max_share_gap < 0.02 after 10min", "--assert", "tasks_lost == 0"}));
   EXPECT_EQ(r.status, 1) << r.out;
   EXPECT_TRUE(contains(r.out, "assertion failed: max_share_gap < 0.02 after 10min (value 0.33"))
       << r.out;
@@ -93,15 +93,18 @@ TEST(sim_scenarios, a_policy_ignoring_its_weights_fails_the_share_gap_assertion)
 // while it waits for more.
 TEST(sim_scenarios, quotas_limits_bind_and_are_never_exceeded) {
   temp_dir out;
-  auto r = sim({"--cluster", scenarios + "/quota_cluster.json", "--synthetic",
-                scenarios + "/quota_workload.json", "--policy", examples + "/quotas.policy",
-                "--until", "30min", "--seed", "7", "--out", out.path(),
-                "--assert", "limit_violation_seconds == 0",
-                "--assert", R"(limit_use_ratio{role="dev"} >= 1)",
-                "--assert", R"(limit_use_ratio{role="prod/etl"} >= 1)",
-                "--assert", R"(limit_use_ratio{role="prod"} >= 1)",
-                "--assert", R"(limit_violation_seconds{role="prod"} == 0)",
-                "--assert", R"(guarantee_miss_seconds{role="prod/web"} == 0)"});
+  auto r = sim({"--cluster",   scenarios + "/quota_cluster.json",
+                "--synthetic", scenarios + "/quota_workload.json",
+                "--policy",    examples + "/quotas.policy",
+                "--until",     "30min",
+                "--seed",      "7",
+                "--out",       out.path(),
+                "--assert",    "limit_violation_seconds == 0",
+                "--assert",    R"(limit_use_ratio{role="dev"} >= 1)",
+                "--assert",    R"(limit_use_ratio{role="prod/etl"} >= 1)",
+                "--assert",    R"(limit_use_ratio{role="prod"} >= 1)",
+                "--assert",    R"(limit_violation_seconds{role="prod"} == 0)",
+                "--assert",    R"(guarantee_miss_seconds{role="prod/web"} == 0)"});
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "assertion passed: limit_violation_seconds == 0 (value 0)")) << r.out;
   auto summary = read_file(out.file("summary.md"));
@@ -117,8 +120,8 @@ TEST(sim_scenarios, rack_local_policy_gets_mostly_rack_local_offers) {
   temp_dir out;
   auto r = sim({"--cluster", scenarios + "/racks_200.json", "--synthetic",
                 scenarios + "/rack_workload.json", "--policy", examples + "/rack_local.policy",
-                "--until", "30min", "--seed", "7", "--out", out.path(),
-                "--assert", "rack_local_ratio > 0.5"});
+                "--until", "30min", "--seed", "7", "--out", out.path(), "--assert",
+                "rack_local_ratio > 0.5"});
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(contains(r.out, "assertion passed: rack_local_ratio > 0.5 (value 0.7")) << r.out;
 }
@@ -127,19 +130,24 @@ TEST(sim_scenarios, rack_local_policy_gets_mostly_rack_local_offers) {
 // with 8 tasks, a framework leaves with 4, the last tasks waited 28 s.
 TEST(sim_scenarios, a_trace_loses_and_kills_tasks_as_recorded) {
   temp_dir out;
-  auto r = sim({"--cluster", scenarios + "/small_cluster.json", "--trace",
-                scenarios + "/small_trace.jsonl", "--policy", examples + "/drf.policy",
-                "--until", "100s", "--out", out.path(),
-                "--assert", "tasks_launched == 22", "--assert", "tasks_lost == 8",
-                "--assert", "tasks_killed == 4", "--assert", "tasks_finished == 10",
-                "--assert", "p50_queue_wait_seconds == 0",
-                "--assert", "p99_queue_wait_seconds == 28",
-                "--assert", "p99_queue_wait_seconds == 22 after 60s"});
+  auto r = sim({"--cluster", scenarios + "/small_cluster.json",
+                "--trace",   scenarios + "/small_trace.jsonl",
+                "--policy",  examples + "/drf.policy",
+                "--until",   "100s",
+                "--out",     out.path(),
+                "--assert",  "tasks_launched == 22",
+                "--assert",  "tasks_lost == 8",
+                "--assert",  "tasks_killed == 4",
+                "--assert",  "tasks_finished == 10",
+                "--assert",  "p50_queue_wait_seconds == 0",
+                "--assert",  "p99_queue_wait_seconds == 28",
+                "--assert",  "p99_queue_wait_seconds == 22 after 60s"});
   EXPECT_EQ(r.status, 0) << r.out;
   auto csv = read_file(out.file("timeseries.csv"));
-  EXPECT_TRUE(contains(csv, "t_seconds,cpu_utilisation,mem_utilisation,pending_tasks,"
-                            "running_tasks,offers,weighted_share:dev,weighted_share:prod,"
-                            "weighted_share:prod/etl\n"))
+  EXPECT_TRUE(contains(csv,
+                       "t_seconds,cpu_utilisation,mem_utilisation,pending_tasks,"
+                       "running_tasks,offers,weighted_share:dev,weighted_share:prod,"
+                       "weighted_share:prod/etl\n"))
       << csv;
   // After the cycle at 62 s: etl-1's 4 tasks on a3 and dev-1's 2, half the CPUs.
   EXPECT_TRUE(contains(csv, "\n62.000,0.500000,")) << csv;
@@ -149,9 +157,12 @@ TEST(sim_scenarios, the_same_inputs_and_seed_give_byte_identical_outputs) {
   temp_dir a, b, c;
   auto policy = examples + "/rack_local.policy";
   auto args = [&](const std::string& out, const std::string& seed) {
-    return std::vector<std::string>{"--cluster", scenarios + "/racks_200.json", "--synthetic",
-                                    scenarios + "/rack_workload.json", "--policy", policy,
-                                    "--until", "20min", "--seed", seed, "--out", out};
+    return std::vector<std::string>{"--cluster",   scenarios + "/racks_200.json",
+                                    "--synthetic", scenarios + "/rack_workload.json",
+                                    "--policy",    policy,
+                                    "--until",     "20min",
+                                    "--seed",      seed,
+                                    "--out",       out};
   };
   ASSERT_EQ(sim(args(a.path(), "7")).status, 0);
   ASSERT_EQ(sim(args(b.path(), "7")).status, 0);
@@ -176,8 +187,8 @@ TEST(sim_scenarios, metrics_pass_promtool_and_include_the_policys_gauges) {
   for (auto* series :
        {"agora_sim_cpu_utilisation_ratio ", "agora_sim_queue_wait_p99_seconds ",
         "agora_sim_limit_violation_seconds 0", "agora_sim_tasks{outcome=\"launched\"} ",
-        "agora_policy_fairness_gap_ratio ", "agora_policy_role_weighted_share_ratio{role=\"prod\"} ",
-        "agora_sim_policy_info{hash=\""})
+        "agora_policy_fairness_gap_ratio ",
+        "agora_policy_role_weighted_share_ratio{role=\"prod\"} ", "agora_sim_policy_info{hash=\""})
     EXPECT_TRUE(contains(metrics, series)) << series << " missing:\n" << metrics;
   child_process p;
   ASSERT_TRUE(p.start("/bin/sh", {"-c", std::string(promtool) + " check metrics < '" +

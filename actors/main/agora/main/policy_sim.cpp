@@ -317,8 +317,7 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   std::vector<assertion> assertions;
   for (auto& text : assert_texts) {
     assertion a;
-    if (!parse_assertion(text, a, error))
-      return usage_error("--assert '" + text + "': " + error);
+    if (!parse_assertion(text, a, error)) return usage_error("--assert '" + text + "': " + error);
     assertions.push_back(std::move(a));
   }
 
@@ -331,20 +330,17 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       !parse_cluster(cluster_file, text, setup.cluster, error))
     return usage_error("--cluster: " + error);
   if (!trace_file.empty()) {
-    if (!read_input(trace_file, text, error) ||
-        !parse_trace(trace_file, text, setup.events, error))
+    if (!read_input(trace_file, text, error) || !parse_trace(trace_file, text, setup.events, error))
       return usage_error("--trace: " + error);
   } else {
     workload_def workload;
     if (!read_input(synthetic_file, text, error) ||
         !parse_synthetic(synthetic_file, text, workload, error))
       return usage_error("--synthetic: " + error);
-    if (!generate_workload(workload, setup.until, static_cast<uint64_t>(seed), setup.events,
-                           error))
+    if (!generate_workload(workload, setup.until, static_cast<uint64_t>(seed), setup.events, error))
       return usage_error("--synthetic: " + error);
   }
-  if (!check_events(setup.cluster, setup.events, setup.until, error))
-    return usage_error(error);
+  if (!check_events(setup.cluster, setup.events, setup.until, error)) return usage_error(error);
   for (auto& a : assertions) setup.windows.push_back(a.after);
 
   // Policies.
@@ -379,18 +375,18 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
   std::string inputs = "inputs: cluster " + base_name(cluster_file) + ", " +
                        (trace_file.empty() ? "synthetic " + base_name(synthetic_file)
                                            : "trace " + base_name(trace_file));
-  bool written = write_text(out_dir + "/summary.md", summary_markdown(runs, context, inputs),
-                            error) &&
-                 write_run(out_dir, runs[0], setup.until, error);
+  bool written =
+      write_text(out_dir + "/summary.md", summary_markdown(runs, context, inputs), error) &&
+      write_run(out_dir, runs[0], setup.until, error);
   if (written && runs.size() > 1) {
     std::filesystem::create_directories(out_dir + "/compare", ec);
     written = write_run(out_dir + "/compare", runs[1], setup.until, error);
   }
   out << summary_text(runs, context);
   for (auto& r : runs) {
-    double ms = first.cycles > 0 ? r.result.allocate_wall_seconds * 1000.0 /
-                                       static_cast<double>(r.result.cycles)
-                                 : 0;
+    double ms = first.cycles > 0
+                    ? r.result.allocate_wall_seconds * 1000.0 / static_cast<double>(r.result.cycles)
+                    : 0;
     out << "allocation cycle wall time (mean, " << r.label << "): " << fixed(ms, 3) << " ms\n";
   }
   int status = 0;

@@ -11,9 +11,7 @@ namespace agora::main::sim {
 
 namespace {
 
-bool is_name_char(char ch) {
-  return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_';
-}
+bool is_name_char(char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; }
 
 void skip_space(const std::string& s, size_t& i) {
   while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
@@ -27,8 +25,8 @@ bool per_role(const std::map<std::string, double>& m, const assertion& a, const 
   if (it == m.end()) {
     std::string known;
     for (auto& [role, v] : m) known += (known.empty() ? "" : ", ") + role;
-    error = "role '" + a.role + "' has no " + what + " in the policy (roles with one: " +
-            (known.empty() ? "none" : known) + ")";
+    error = "role '" + a.role + "' has no " + what +
+            " in the policy (roles with one: " + (known.empty() ? "none" : known) + ")";
     return false;
   }
   value = it->second;
@@ -38,12 +36,20 @@ bool per_role(const std::map<std::string, double>& m, const assertion& a, const 
 }  // namespace
 
 const std::vector<std::string>& figure_names() {
-  static const std::vector<std::string> names = {
-      "cpu_utilisation",        "guarantee_miss_seconds", "limit_use_ratio",
-      "limit_violation_seconds", "max_share_gap",         "mem_utilisation",
-      "offers",                 "p50_queue_wait_seconds", "p99_queue_wait_seconds",
-      "rack_local_ratio",       "tasks_finished",         "tasks_killed",
-      "tasks_launched",         "tasks_lost"};
+  static const std::vector<std::string> names = {"cpu_utilisation",
+                                                 "guarantee_miss_seconds",
+                                                 "limit_use_ratio",
+                                                 "limit_violation_seconds",
+                                                 "max_share_gap",
+                                                 "mem_utilisation",
+                                                 "offers",
+                                                 "p50_queue_wait_seconds",
+                                                 "p99_queue_wait_seconds",
+                                                 "rack_local_ratio",
+                                                 "tasks_finished",
+                                                 "tasks_killed",
+                                                 "tasks_launched",
+                                                 "tasks_lost"};
   return names;
 }
 
@@ -187,17 +193,28 @@ bool figure_value(const assertion& a, const figures& f, double& value, std::stri
   if (n == "guarantee_miss_seconds")
     return a.role.empty() ? (value = f.guarantee_miss_seconds, true)
                           : per_role(f.guarantee_miss_by_role, a, "guarantee", value, error);
-  if (n == "cpu_utilisation") value = f.cpu_utilisation();
-  else if (n == "mem_utilisation") value = f.mem_utilisation();
-  else if (n == "max_share_gap") value = f.max_share_gap;
-  else if (n == "rack_local_ratio") value = f.rack_local_ratio();
-  else if (n == "p50_queue_wait_seconds") value = f.p50_queue_wait_seconds;
-  else if (n == "p99_queue_wait_seconds") value = f.p99_queue_wait_seconds;
-  else if (n == "offers") value = static_cast<double>(f.offers);
-  else if (n == "tasks_launched") value = static_cast<double>(f.tasks_launched);
-  else if (n == "tasks_finished") value = static_cast<double>(f.tasks_finished);
-  else if (n == "tasks_lost") value = static_cast<double>(f.tasks_lost);
-  else if (n == "tasks_killed") value = static_cast<double>(f.tasks_killed);
+  if (n == "cpu_utilisation")
+    value = f.cpu_utilisation();
+  else if (n == "mem_utilisation")
+    value = f.mem_utilisation();
+  else if (n == "max_share_gap")
+    value = f.max_share_gap;
+  else if (n == "rack_local_ratio")
+    value = f.rack_local_ratio();
+  else if (n == "p50_queue_wait_seconds")
+    value = f.p50_queue_wait_seconds;
+  else if (n == "p99_queue_wait_seconds")
+    value = f.p99_queue_wait_seconds;
+  else if (n == "offers")
+    value = static_cast<double>(f.offers);
+  else if (n == "tasks_launched")
+    value = static_cast<double>(f.tasks_launched);
+  else if (n == "tasks_finished")
+    value = static_cast<double>(f.tasks_finished);
+  else if (n == "tasks_lost")
+    value = static_cast<double>(f.tasks_lost);
+  else if (n == "tasks_killed")
+    value = static_cast<double>(f.tasks_killed);
   else {
     error = "unknown figure '" + n + "'";
     return false;

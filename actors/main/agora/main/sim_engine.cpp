@@ -110,7 +110,7 @@ struct task_batch {
 
 struct framework_state {
   std::string role;
-  std::deque<pending_group> pending;  ///< Oldest request first.
+  std::deque<pending_group> pending;            ///< Oldest request first.
   std::map<amounts, int64_t> pending_by_shape;  ///< Pending tasks per resource shape.
   int64_t pending_tasks = 0, running_tasks = 0;
   amounts held{};  ///< What its running tasks hold (the simulator's ledger).
@@ -177,9 +177,9 @@ class engine {
     for (auto& a : setup_.cluster.agents) add_agent(a.id, a.res, a.attrs);
     const millis cycle = std::max<millis>(1, setup_.cycle);
     const int64_t cycles = (setup_.until + cycle - 1) / cycle;
-    const int64_t every = std::max<int64_t>(
-        1, (cycles + static_cast<int64_t>(setup_.max_rows) - 1) /
-               static_cast<int64_t>(std::max<size_t>(1, setup_.max_rows)));
+    const int64_t every =
+        std::max<int64_t>(1, (cycles + static_cast<int64_t>(setup_.max_rows) - 1) /
+                                 static_cast<int64_t>(std::max<size_t>(1, setup_.max_rows)));
     for (int64_t k = 0; k < cycles; ++k) {
       const millis now = k * cycle;
       const double span = static_cast<double>(std::min(cycle, setup_.until - now)) / 1000.0;
@@ -563,9 +563,13 @@ class engine {
 
 }  // namespace
 
-double figures::cpu_utilisation() const { return util_seconds > 0 ? cpu_util_sum / util_seconds : 0; }
+double figures::cpu_utilisation() const {
+  return util_seconds > 0 ? cpu_util_sum / util_seconds : 0;
+}
 
-double figures::mem_utilisation() const { return util_seconds > 0 ? mem_util_sum / util_seconds : 0; }
+double figures::mem_utilisation() const {
+  return util_seconds > 0 ? mem_util_sum / util_seconds : 0;
+}
 
 double figures::rack_local_ratio() const {
   return offers_with_level > 0

@@ -19,11 +19,11 @@ namespace agora::main::sim {
 /// virtual seconds; each cycle stands for the time until the next one.
 struct figures {
   millis from = 0;
-  double seconds = 0;         ///< Virtual time covered.
-  double cpu_util_sum = 0;    ///< Sum of cpu utilisation x seconds (cycles with CPUs).
-  double mem_util_sum = 0;    ///< Same for memory.
-  double util_seconds = 0;    ///< Seconds in which the cluster had resources.
-  double max_share_gap = 0;   ///< Largest spread of share / weight among busy roles.
+  double seconds = 0;        ///< Virtual time covered.
+  double cpu_util_sum = 0;   ///< Sum of cpu utilisation x seconds (cycles with CPUs).
+  double mem_util_sum = 0;   ///< Same for memory.
+  double util_seconds = 0;   ///< Seconds in which the cluster had resources.
+  double max_share_gap = 0;  ///< Largest spread of share / weight among busy roles.
   int64_t offers = 0;
   int64_t offers_with_level = 0;  ///< Offers that matched a locality level.
   int64_t local_offers = 0;       ///< Of those, at the policy's first (most local) level.
@@ -56,22 +56,22 @@ struct timeseries_row {
 
 /// What to simulate.
 struct sim_setup {
-  cluster_def cluster;                ///< Agents present at time 0.
-  std::vector<input_event> events;    ///< Trace or generated events (any order).
-  millis until = 0;                   ///< Virtual end (exclusive for cycles).
-  millis cycle = 1000;                ///< Allocation interval.
-  std::vector<millis> windows;        ///< `after` starts of assertions (0 is added).
-  size_t max_rows = 10000;            ///< Timeseries rows at most (every Nth cycle).
+  cluster_def cluster;              ///< Agents present at time 0.
+  std::vector<input_event> events;  ///< Trace or generated events (any order).
+  millis until = 0;                 ///< Virtual end (exclusive for cycles).
+  millis cycle = 1000;              ///< Allocation interval.
+  std::vector<millis> windows;      ///< `after` starts of assertions (0 is added).
+  size_t max_rows = 10000;          ///< Timeseries rows at most (every Nth cycle).
 };
 
 /// What a run measured.
 struct sim_result {
-  std::map<millis, figures> windows;  ///< By window start; 0 is the whole run.
+  std::map<millis, figures> windows;     ///< By window start; 0 is the whole run.
   std::vector<std::string> share_roles;  ///< Timeseries role columns, sorted.
   std::vector<timeseries_row> rows;
   std::vector<policy::metric_sample> policy_metrics;  ///< `every cycle` metrics at the end.
-  size_t max_agents = 0;        ///< Most agents present at once.
-  int64_t pending_at_end = 0;   ///< Tasks never launched.
+  size_t max_agents = 0;                              ///< Most agents present at once.
+  int64_t pending_at_end = 0;                         ///< Tasks never launched.
   int64_t cycles = 0;
   double allocate_wall_seconds = 0;  ///< Wall time spent in `allocate` (not deterministic).
   /// Set when the simulator's own ledger and the allocation core disagree,

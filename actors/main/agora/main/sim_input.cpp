@@ -281,8 +281,8 @@ bool parse_document(const std::string& name, const std::string& text, rapidjson:
   doc.Parse<parse_flags>(text.c_str(), text.size());
   if (!doc.HasParseError()) return true;
   auto [line, col] = line_col(text, doc.GetErrorOffset());
-  error = name + ":" + std::to_string(line) + ":" + std::to_string(col) + ": not valid JSON: " +
-          rapidjson::GetParseError_En(doc.GetParseError());
+  error = name + ":" + std::to_string(line) + ":" + std::to_string(col) +
+          ": not valid JSON: " + rapidjson::GetParseError_En(doc.GetParseError());
   return false;
 }
 
@@ -449,8 +449,8 @@ bool valid_role(const std::string& role) {
   size_t start = 0;
   for (;;) {
     size_t slash = role.find('/', start);
-    std::string seg = role.substr(start, slash == std::string::npos ? std::string::npos
-                                                                     : slash - start);
+    std::string seg =
+        role.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
     if (seg.empty() || seg == "." || seg == "..") return false;
     for (unsigned char ch : seg)
       if (!std::isalnum(ch) && ch != '_' && ch != '-' && ch != '.') return false;
@@ -473,8 +473,8 @@ bool parse_cluster(const std::string& name, const std::string& text, cluster_def
   if (!r.is_object()) return fail();
   if (doc.HasMember("agents")) {
     const json* list = r.find("agents");
-    if (!list->IsArray()) return r.fail(std::string("agents: expected an array, not ") +
-                                        type_name(*list)) || fail();
+    if (!list->IsArray())
+      return r.fail(std::string("agents: expected an array, not ") + type_name(*list)) || fail();
     if (list->Size() > static_cast<size_t>(max_agents))
       return r.fail("agents: more than " + std::to_string(max_agents)) || fail();
     std::set<std::string> seen;
@@ -496,8 +496,7 @@ bool parse_cluster(const std::string& name, const std::string& text, cluster_def
       !r.integer("agents_per_rack", 1, max_agents, per_rack))
     return fail();
   if (racks * per_rack > max_agents)
-    return r.fail("racks x agents_per_rack: more than " + std::to_string(max_agents) +
-                  " agents") ||
+    return r.fail("racks x agents_per_rack: more than " + std::to_string(max_agents) + " agents") ||
            fail();
   policy::amounts res{};
   if (!r.resources("agent", res) || !r.finish()) return fail();
@@ -529,8 +528,8 @@ bool parse_trace(const std::string& name, const std::string& text, std::vector<i
     rapidjson::Document doc;
     doc.Parse<parse_flags>(line.c_str(), line.size());
     if (doc.HasParseError()) {
-      error = origin + ":" + std::to_string(doc.GetErrorOffset() + 1) + ": not valid JSON: " +
-              rapidjson::GetParseError_En(doc.GetParseError());
+      error = origin + ":" + std::to_string(doc.GetErrorOffset() + 1) +
+              ": not valid JSON: " + rapidjson::GetParseError_En(doc.GetParseError());
       return false;
     }
     input_event e;
@@ -593,7 +592,8 @@ bool generate_workload(const workload_def& w, millis until, uint64_t seed,
   }
   // Refuse early when the expected number of requests is too large.
   double expected = 0;
-  for (auto& f : w.frameworks) expected += f.arrivals_per_min * static_cast<double>(until) / 60000.0;
+  for (auto& f : w.frameworks)
+    expected += f.arrivals_per_min * static_cast<double>(until) / 60000.0;
   auto too_many = [&] {
     error = "the synthetic workload makes more than " + std::to_string(max_events) +
             " events before --until (lower arrivals_per_min or --until)";

@@ -81,9 +81,10 @@ TEST(sim_input, listed_cluster_keeps_ids_attributes_and_booleans) {
 }
 
 TEST(sim_input, cluster_errors_name_the_field) {
-  EXPECT_EQ(cluster_error(R"({"racks": 2, "agents_per_rack": 2, "agent": {"cpus": 4, "mem": 256}})"),
-            "cluster.json: agent.mem: a bare number is ambiguous; write e.g. \"256GiB\" or "
-            "\"512MiB\"");
+  EXPECT_EQ(
+      cluster_error(R"({"racks": 2, "agents_per_rack": 2, "agent": {"cpus": 4, "mem": 256}})"),
+      "cluster.json: agent.mem: a bare number is ambiguous; write e.g. \"256GiB\" or "
+      "\"512MiB\"");
   EXPECT_EQ(cluster_error(R"({"agents": [{"id": "a1", "res": {"cpus": 1}},
                                          {"id": "a2", "res": {"cpus": "4"}}]})"),
             "cluster.json: agents[1].res.cpus: expected a number from 0 to 1000000 (plain, "
@@ -108,7 +109,8 @@ TEST(sim_input, cluster_errors_name_the_field) {
   // Syntax errors are placed by line and column.
   EXPECT_EQ(cluster_error("{\n  \"racks\": 2,\n  \"agents_per_rack\" 2\n}"),
             "cluster.json:3:21: not valid JSON: Missing a colon after a name of object member.");
-  EXPECT_EQ(cluster_error("[1, 2]"), "cluster.json: the document: expected an object, not an array");
+  EXPECT_EQ(cluster_error("[1, 2]"),
+            "cluster.json: the document: expected an object, not an array");
 }
 
 TEST(sim_input, trace_reads_every_event_kind) {
@@ -142,15 +144,18 @@ TEST(sim_input, trace_reads_every_event_kind) {
 
 TEST(sim_input, trace_errors_name_file_line_and_field) {
   const std::string ok = R"({"t":"0s","ev":"framework_add","id":"f"})";
-  EXPECT_EQ(trace_error(ok + "\n" +
-                        R"({"t":"1s","ev":"request","fw":"f","tasks":1,"res":{"cpus":1,"mem":8},"duration":"1s"})"),
-            "trace.jsonl:2: res.mem: a bare number is ambiguous; write e.g. \"256GiB\" or \"512MiB\"");
+  EXPECT_EQ(
+      trace_error(
+          ok + "\n" +
+          R"({"t":"1s","ev":"request","fw":"f","tasks":1,"res":{"cpus":1,"mem":8},"duration":"1s"})"),
+      "trace.jsonl:2: res.mem: a bare number is ambiguous; write e.g. \"256GiB\" or \"512MiB\"");
   EXPECT_EQ(trace_error(ok + "\n\n" + R"({"t":5,"ev":"agent_remove","id":"a1"})"),
             "trace.jsonl:3: t: a bare number has no unit; write e.g. \"30s\" or \"5min\"");
   EXPECT_EQ(trace_error(R"({"t":"1s","ev":"agent_explode","id":"a1"})"),
             "trace.jsonl:1: ev: unknown event 'agent_explode' (known: agent_add, agent_remove, "
             "framework_add, framework_remove, request)");
-  EXPECT_EQ(trace_error(R"({"t":"1s","ev":"request","fw":"f","tasks":0,"res":{"cpus":1},"duration":"1s"})"),
+  EXPECT_EQ(trace_error(
+                R"({"t":"1s","ev":"request","fw":"f","tasks":0,"res":{"cpus":1},"duration":"1s"})"),
             "trace.jsonl:1: tasks: expected a whole number from 1 to 1000000");
   EXPECT_EQ(trace_error(R"({"t":"1s","ev":"request","fw":"f","tasks":1,"res":{"cpus":1}})"),
             "trace.jsonl:1: duration: missing");
@@ -165,7 +170,7 @@ TEST(sim_input, trace_errors_name_file_line_and_field) {
             "trace.jsonl:1: t: '400d' is out of range (0 to 365d)");
   EXPECT_EQ(trace_error(R"({"t":"1e300d","ev":"agent_remove","id":"a1"})"),
             "trace.jsonl:1: t: '1e300d' is out of range (0 to 365d)");
-  EXPECT_EQ(trace_error(ok + "\n{\"t\":\"1s\",\"ev\":"), 
+  EXPECT_EQ(trace_error(ok + "\n{\"t\":\"1s\",\"ev\":"),
             "trace.jsonl:2:16: not valid JSON: Invalid value.");
   EXPECT_EQ(trace_error("[]"), "trace.jsonl:1: the document: expected an object, not an array");
 }
@@ -177,8 +182,7 @@ TEST(sim_input, hostile_json_is_an_error_not_a_crash) {
   EXPECT_NE(cluster_error(std::string(200000, '{')).find("not valid JSON"), std::string::npos);
   std::string nested = R"({"t":"0s","ev":"agent_add","id":"a1","res":{"cpus":)" +
                        std::string(100000, '[') + std::string(100000, ']') + "}}";
-  EXPECT_EQ(trace_error(nested),
-            "trace.jsonl:1: res.cpus: expected a number from 0 to 1000000");
+  EXPECT_EQ(trace_error(nested), "trace.jsonl:1: res.cpus: expected a number from 0 to 1000000");
   // Numbers out of range, NaN spellings, embedded NULs, huge strings.
   EXPECT_NE(trace_error(R"({"t":"0s","ev":"agent_add","id":"a1","res":{"cpus":1e400}})")
                 .find("trace.jsonl:1:"),
@@ -194,8 +198,10 @@ TEST(sim_input, hostile_json_is_an_error_not_a_crash) {
   EXPECT_EQ(trace_error(R"({"t":"0s","ev":"framework_add","id":"f","labels":{"team":")" +
                         std::string(5000, 'x') + "\"}}"),
             "trace.jsonl:1: labels.team: longer than 4096 characters");
-  EXPECT_EQ(trace_error(R"({"t":"0s","ev":"request","fw":"f","tasks":1e18,"res":{"cpus":1},"duration":"1s"})"),
-            "trace.jsonl:1: tasks: expected a whole number from 1 to 1000000");
+  EXPECT_EQ(
+      trace_error(
+          R"({"t":"0s","ev":"request","fw":"f","tasks":1e18,"res":{"cpus":1},"duration":"1s"})"),
+      "trace.jsonl:1: tasks: expected a whole number from 1 to 1000000");
   EXPECT_EQ(synthetic_error(R"({"frameworks": [{"id": "f", "arrivals_per_min": 1e9,
                                "tasks": 1, "res": {"cpus": 1}, "duration": "1s"}]})"),
             "load.json: frameworks[0].arrivals_per_min: expected a number from 0 to 1000000");
@@ -204,8 +210,7 @@ TEST(sim_input, hostile_json_is_an_error_not_a_crash) {
 TEST(sim_input, synthetic_workload_reads_ranges_and_fixed_values) {
   workload_def w;
   std::string error;
-  ASSERT_TRUE(parse_synthetic("load.json",
-                              R"({"frameworks": [)" + good_framework + R"(,
+  ASSERT_TRUE(parse_synthetic("load.json", R"({"frameworks": [)" + good_framework + R"(,
       {"id": "web", "arrivals_per_min": 0.5, "tasks": 3, "res": {"cpus": 1}, "duration": "1min"}]})",
                               w, error))
       << error;
@@ -240,7 +245,8 @@ TEST(sim_input, synthetic_errors_name_the_field) {
 TEST(sim_input, generated_workload_is_a_function_of_the_seed) {
   workload_def w;
   std::string error;
-  ASSERT_TRUE(parse_synthetic("load.json", R"({"frameworks": [)" + good_framework + "]}", w, error));
+  ASSERT_TRUE(
+      parse_synthetic("load.json", R"({"frameworks": [)" + good_framework + "]}", w, error));
   std::vector<input_event> a, b, c;
   const millis hour = 3600000;
   ASSERT_TRUE(generate_workload(w, hour, 7, a, error));
