@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 
 #include "cluster_fixture.hpp"
 
@@ -309,6 +310,40 @@ TEST(policy, explain_names_the_filter_that_starves_a_framework_and_counts_the_ag
   auto unknown = agora_cli({"policy", "explain", master, "--framework=nope"});
   EXPECT_EQ(unknown.status, 1);
   EXPECT_NE(unknown.err.find("no framework 'nope'"), std::string::npos) << unknown.err;
+}
+
+TEST(policy, a_recorded_trace_replays_in_the_simulator) {
+  // A master records agents, frameworks and finished tasks; `agora policy
+  // sim --trace` replays them: the task launched and finished in the trace
+  // launches and finishes in the simulation.
+  temp_dir dir;
+  const std::string trace = dir.path() + "/trace.jsonl";
+  cluster c{{"--record-trace=" + trace}};
+  c.add_agent("cpus:2;mem:1GiB", "rack:r1;zone:z1");
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), framework("traced", {"dev"})};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  fw.send(protocol::accept{"", {offers[0].id}, {make_task("t1", "sleep 0.2", 0.5)}, {0}});
+  ASSERT_TRUE(fw.wait_status("t1", protocol::task_state::finished));
+  std::string text;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::ifstream in(trace);
+        text.assign(std::istreambuf_iterator<char>(in), {});
+        return text.find("\"ev\":\"request\"") != std::string::npos;
+      },
+      10s))
+      << text;
+  EXPECT_NE(text.find("\"ev\":\"agent_add\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"ev\":\"framework_add\""), std::string::npos) << text;
+  std::ofstream(dir.path() + "/cluster.json") << "{\"agents\": []}";
+  auto sim = agora_cli({"policy", "sim", "--cluster=" + dir.path() + "/cluster.json",
+                        "--trace=" + trace, "--policy=" + examples + "/weighted_drf.policy",
+                        "--until=1min", "--cycle=100ms", "--seed=1", "--out=" + dir.path() + "/out",
+                        "--assert=tasks_launched == 1", "--assert=tasks_finished == 1"});
+  EXPECT_EQ(sim.status, 0) << sim.out << sim.err;
 }
 
 TEST(policy, a_shadow_candidate_reports_divergence_and_is_installed_after_its_period) {

@@ -54,6 +54,9 @@ void add_master_flags(cli::flags& f, master_options& o) {
         "allocation policy file (default: the embedded weighted_drf.policy)");
   f.add("schema", &o.schema_path,
         "cluster schema the policy is checked against (default: cluster.schema beside it)");
+  f.add("record-trace", &o.record_trace,
+        "write a JSON-lines trace of agents, frameworks and finished tasks for `agora policy "
+        "sim --trace`");
   auto* weights = &o.config.weights;
   f.add_custom("weights", "",
                "role weight overrides on top of the policy's, e.g. prod=2,dev=0.5",
@@ -97,6 +100,10 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys,
   }
   opts.config.control = std::make_shared<master::policy_control>();
   opts.config.metrics = std::make_shared<master::master_metrics>();
+  if (!opts.record_trace.empty()) {
+    opts.config.trace = std::make_shared<master::trace_recorder>();
+    if (!opts.config.trace->open(sys, opts.record_trace, error)) return nullptr;
+  }
   auto rt = std::unique_ptr<master_runtime>(new master_runtime);
   rt->http_ = observability::http_server::start(opts.ip, opts.http_port, error);
   if (!rt->http_) return nullptr;

@@ -23,6 +23,8 @@ struct master_options {
   /// `--schema`: the cluster schema to check it against (empty:
   /// `cluster.schema` next to the policy, when present).
   std::string schema_path;
+  /// `--record-trace`: write a trace for `agora policy sim` (empty: none).
+  std::string record_trace;
 };
 
 /// Registers the master's flags (`--port`, `--actor-port`, `--ip`,

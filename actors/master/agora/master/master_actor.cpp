@@ -117,6 +117,8 @@ void complete_task(master_ptr self, std::map<std::pair<std::string, std::string>
   auto& st = self->state;
   task_record& t = it->second;
   recover(self, t.framework_id, t.role, t.agent_id, t.info.res);
+  if (st.config.trace && t.launched_ms >= 0)
+    st.config.trace->task_ended(t.framework_id, t.info.res, t.launched_ms);
   if (auto ag = st.agents.find(t.agent_id); ag != st.agents.end()) ag->second.tasks.erase(it->first);
   if (auto fw = st.frameworks.find(t.framework_id); fw != st.frameworks.end())
     fw->second.tasks.erase(t.info.id);
@@ -162,6 +164,7 @@ void remove_framework(master_ptr self, const std::string& framework_id, const st
       self->send(ag->second.handle, shutdown_framework{framework_id});
   }
   self->send(st.allocator, alloc_remove_framework{framework_id});
+  if (st.config.trace) st.config.trace->framework_removed(framework_id);
   if (it->second.proxy) self->send_exit(it->second.proxy, caf::exit_reason::user_shutdown);
   st.completed_frameworks.push_back(framework_id);
   st.frameworks.erase(it);
@@ -191,6 +194,7 @@ void mark_unreachable(master_ptr self, const std::string& agent_id) {
                                      "agent " + agent_id + " is unreachable"));
   }
   self->send(st.allocator, alloc_remove_agent{agent_id});
+  if (st.config.trace) st.config.trace->agent_removed(agent_id);
   mark_dirty(self);
 }
 
@@ -320,6 +324,7 @@ void handle_accept(master_ptr self, accept& m) {
     rec.agent_id = agent_id;
     rec.role = role;
     rec.status = master_status(m.framework_id, t.id, agent_id, task_state::staging, "", "");
+    if (st.config.trace) rec.launched_ms = st.config.trace->now_ms();
     auto key = std::make_pair(m.framework_id, t.id);
     st.tasks.emplace(key, std::move(rec));
     ag->second.tasks.insert(key);
@@ -476,6 +481,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
   }
   self->send(st.allocator,
              alloc_add_agent{info.id, info.total, used_by, info.hostname, info.attributes});
+  if (st.config.trace) st.config.trace->agent_added(info.id, info.total, info.attributes);
   log(self, std::string(known || !running.empty() ? "re-registered" : "registered") +
                 " agent " + info.id + " at " + info.hostname + " with " + info.total.to_string());
   self->delayed_send(self, st.config.agent_ping_timeout, ping_agent{info.id});
@@ -525,6 +531,9 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
     for (const auto& [key, t] : st.tasks)
       if (key.first == info.id) st.frameworks[info.id].tasks.insert(key.second);
     self->send(st.allocator, framework_for_allocator(info));
+    if (st.config.trace)
+      st.config.trace->framework_added(info.id, info.roles.empty() ? "*" : info.roles[0],
+                                       info.labels);
     log(self, "framework " + info.id + " (" + info.name + ") subscribed");
   }
   mark_dirty(self);

@@ -14,6 +14,7 @@
 #include "agora/master/internal_messages.hpp"
 #include "agora/master/master_metrics.hpp"
 #include "agora/master/policy_control.hpp"
+#include "agora/master/trace_recorder.hpp"
 #include "agora/policy/allocation_core.hpp"
 #include "agora/protocol/messages.hpp"
 
@@ -43,6 +44,8 @@ struct master_config {
   std::shared_ptr<policy_control> control;
   /// Where `/metrics` reads from; may be null.
   std::shared_ptr<master_metrics> metrics;
+  /// Records a trace for `agora policy sim` (`--record-trace`); may be null.
+  std::shared_ptr<trace_recorder> trace;
   /// Completed tasks kept for /state.
   size_t max_completed_tasks = 1000;
 };
@@ -82,6 +85,7 @@ struct task_record {
   std::string agent_id;
   std::string role;
   protocol::task_status status;  ///< Latest known status.
+  int64_t launched_ms = -1;       ///< When launched, on the trace's clock (-1: not traced).
 };
 
 struct offer_record {
