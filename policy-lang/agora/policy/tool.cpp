@@ -19,6 +19,8 @@ const char* usage =
     "       agora policy fmt FILE [--write | --check]\n"
     "       agora policy disasm FILE [--schema SCHEMA]\n"
     "       agora policy test PATH...\n"
+    "       agora policy sim --cluster C (--synthetic W | --trace T) --policy P ...\n"
+    "       agora policy apply|status|rollback|explain --master HOST:PORT ...\n"
     "\n"
     "check  parse and check a policy (or schema or test file); print diagnostics\n"
     "       and a cost report. Without --schema, FILE's folder's cluster.schema is\n"
@@ -29,7 +31,11 @@ const char* usage =
     "test   run the `test` blocks of the given files or folders (given a policy,\n"
     "       agents, frameworks, an allocation; expect an order, an offer, a filter\n"
     "       or score outcome, a compile error); prints 'N passed, M failed' and\n"
-    "       exits 1 if a test failed. See docs/policy-testing.md.\n";
+    "       exits 1 if a test failed. See docs/policy-testing.md.\n"
+    "sim    simulate a cluster under a policy on a virtual clock (docs/policy-sim.md).\n"
+    "apply, status, rollback, explain\n"
+    "       a running master's policy (docs/allocation.md); these and sim are verbs\n"
+    "       of the `agora` binary (`agora policy apply --help`).\n";
 
 struct parsed_args {
   std::string file;
@@ -178,8 +184,10 @@ int run_policy_tool(const std::vector<std::string>& args, std::ostream& out, std
     // Back-end verbs live in their own files (tool_disasm.cpp, tool_test.cpp).
     if (verb == "disasm") return run_policy_disasm(args, out, err);
     if (verb == "test") return run_policy_test(args, out, err);
-    if (verb == "explain" || verb == "sim") {
-      err << "agora policy " << verb << ": not implemented yet\n";
+    if (verb == "explain" || verb == "sim" || verb == "apply" || verb == "status" ||
+        verb == "rollback") {
+      err << "agora policy " << verb << ": run it as `agora policy " << verb
+          << "` (the `agora` binary; it talks to a master or links the simulator)\n";
       return 2;
     }
     if (verb != "check" && verb != "fmt") {
