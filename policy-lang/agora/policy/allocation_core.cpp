@@ -374,8 +374,10 @@ void allocation_core::maybe_release_client(uint32_t client) {
 }
 
 void allocation_core::set_framework_active(const std::string& id, bool active) {
-  if (auto it = framework_ids_.find(id); it != framework_ids_.end())
+  if (auto it = framework_ids_.find(id); it != framework_ids_.end()) {
     frameworks_[it->second].active = active && !frameworks_[it->second].removed;
+    roles_dirty_ = true;
+  }
 }
 
 void allocation_core::revive(const std::string& id, const std::vector<std::string>& roles) {
@@ -387,6 +389,7 @@ void allocation_core::revive(const std::string& id, const std::vector<std::strin
         std::find(roles.begin(), roles.end(), roles_[role].path) != roles.end())
       clients_[c].suppressed = false;
   }
+  roles_dirty_ = true;
 }
 
 void allocation_core::suppress(const std::string& id, const std::vector<std::string>& roles) {
@@ -396,6 +399,7 @@ void allocation_core::suppress(const std::string& id, const std::vector<std::str
     if (roles.empty() ||
         std::find(roles.begin(), roles.end(), roles_[role].path) != roles.end())
       clients_[c].suppressed = true;
+  roles_dirty_ = true;
 }
 
 uint32_t allocation_core::client_of_framework(const std::string& id) const {
@@ -549,18 +553,23 @@ void allocation_core::refresh_client_view(uint32_t client) {
   in_.frameworks[static_cast<size_t>(client_view_index_[client])].allocated = to_res_vec(held);
 }
 
-void allocation_core::sync_view() {
-  if (!dirty_) return;
-  // Roles: counts and demand from the subscribed clients, then views.
+void allocation_core::refresh_role_views() {
+  // Roles: counts from the subscribed clients; activity and demand from
+  // those that want offers now (active, not suppressed), as Mesos
+  // deactivates suppressed frameworks in its sorters.
   for (auto& node : roles_) {
     node.clients = node.undemanding = node.subtree_clients = 0;
+    node.active_clients = node.subtree_active = 0;
     node.own_demand = amounts{};
   }
   for (auto& c : clients_) {
     if (!c.live || !c.subscribed) continue;
     auto& node = roles_[c.role];
     ++node.clients;
-    auto& demand = frameworks_[c.framework].spec.demand;
+    auto& f = frameworks_[c.framework];
+    if (!f.active || f.removed || c.suppressed) continue;
+    ++node.active_clients;
+    auto& demand = f.spec.demand;
     if (is_zero(demand))
       ++node.undemanding;
     else
@@ -572,11 +581,13 @@ void allocation_core::sync_view() {
   for (size_t r = roles_.size(); r-- > 0;) {  // Children come after parents.
     auto& node = roles_[r];
     node.subtree_clients += node.clients;
+    node.subtree_active += node.active_clients;
     demand[r] += node.own_demand;
     undemanding[r] += node.undemanding;
     if (node.parent >= 0) {
       auto p = static_cast<size_t>(node.parent);
       roles_[p].subtree_clients += node.subtree_clients;
+      roles_[p].subtree_active += node.subtree_active;
       demand[p] += demand[r];
       undemanding[p] += undemanding[r];
     }
@@ -591,7 +602,7 @@ void allocation_core::sync_view() {
     view.demand = undemanding[r] > 0 ? res_vec{} : to_res_vec(demand[r]);
     if (node.guarantee) view.guarantee = to_res_vec(*node.guarantee);
     if (node.limit) view.limit = to_res_vec(*node.limit);
-    view.active = node.subtree_clients > 0;
+    view.active = node.subtree_active > 0;
     view.preemptible = node.preemptible;
     view.below_guarantee = false;
     if (node.guarantee)
@@ -603,7 +614,7 @@ void allocation_core::sync_view() {
   // dominant share of their demand where every framework declares one.
   std::vector<double> cap(roles_.size(), std::numeric_limits<double>::infinity());
   for (size_t r = 0; r < roles_.size(); ++r) {
-    if (undemanding[r] > 0 || roles_[r].subtree_clients == 0) continue;
+    if (undemanding[r] > 0 || roles_[r].subtree_active == 0) continue;
     double share = 0;
     for (size_t i = 0; i < max_resources; ++i)
       if (total_[i] > 0)
@@ -645,6 +656,17 @@ void allocation_core::sync_view() {
     if (!roles_[r].children.empty())
       fill(static_cast<int>(r), in_.roles[r].fair_share, roles_[r].children);
 
+  roles_dirty_ = false;
+  // Role keys may read `active` or `fair_share`: read them again.
+  if (order_.built) std::fill(order_.stale_roles.begin(), order_.stale_roles.end(), 1);
+}
+
+void allocation_core::sync_view() {
+  if (!dirty_) {
+    if (roles_dirty_) refresh_role_views();
+    return;
+  }
+  refresh_role_views();
   // Agents.
   in_.agents.clear();
   view_agent_slot_.clear();

@@ -393,8 +393,9 @@ class allocation_core {
     amounts own{}, subtree{};  ///< Own clients (and own external), and with descendants.
     amounts external{};        ///< Held by the role itself outside the agents.
     amounts own_demand{};      ///< Sum of its subscribed clients' demands.
-    size_t clients = 0, undemanding = 0;  ///< Subscribed clients; those without demand.
+    size_t clients = 0, undemanding = 0;  ///< Subscribed clients; active ones without demand.
     size_t subtree_clients = 0;
+    size_t active_clients = 0, subtree_active = 0;  ///< Wanting offers (active, unsuppressed).
     double declared_weight = 1;
     std::optional<double> weight_override;
     std::optional<amounts> guarantee, limit;
@@ -485,6 +486,7 @@ class allocation_core {
   // The dense view the VM reads, and slot <-> view index maps.
   eval_input in_;
   bool dirty_ = true;
+  bool roles_dirty_ = false;  ///< Activity or suppression changed: role views only.
   std::vector<uint32_t> view_agent_slot_, view_client_slot_;
   std::vector<int64_t> agent_view_index_, client_view_index_;
   // Rule indexes by kind.

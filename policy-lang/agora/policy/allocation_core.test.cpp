@@ -109,6 +109,32 @@ TEST(allocation_core, fair_share_is_capped_by_demand_and_the_rest_goes_to_the_ot
   EXPECT_DOUBLE_EQ(view.roles[static_cast<size_t>(core.role_index("c"))].fair_share, 0.45);
 }
 
+TEST(allocation_core, suppressed_or_inactive_frameworks_leave_their_role_out_of_fair_shares) {
+  // Two roles of weight 1: each is entitled to half. When b's only
+  // framework suppresses offers (or disconnects), b is not active and a's
+  // fair share is the whole cluster, as Mesos deactivates suppressed
+  // frameworks in its sorters.
+  allocation_core core(load("drf.policy"));
+  core.add_agent("a1", "", {}, make(4, 4));
+  core.add_framework(fw("fa", {"a"}));
+  core.add_framework(fw("fb", {"b"}));
+  auto share = [&](const char* role) {
+    return core.view().roles[static_cast<size_t>(core.role_index(role))].fair_share;
+  };
+  auto active = [&](const char* role) {
+    return core.view().roles[static_cast<size_t>(core.role_index(role))].active;
+  };
+  EXPECT_DOUBLE_EQ(share("a"), 0.5);
+  core.suppress("fb", {});
+  EXPECT_FALSE(active("b"));
+  EXPECT_DOUBLE_EQ(share("a"), 1.0);
+  core.revive("fb", {});
+  EXPECT_TRUE(active("b"));
+  EXPECT_DOUBLE_EQ(share("a"), 0.5);
+  core.set_framework_active("fb", false);
+  EXPECT_DOUBLE_EQ(share("a"), 1.0);
+}
+
 TEST(allocation_core, limits_clip_offers_along_the_whole_path) {
   // quotas.policy: prod/etl is limited to 150 cpus, prod to 400. etl holds
   // 140 elsewhere, so a 64-cpu agent is offered with 10 cpus.
