@@ -10,9 +10,9 @@
 #include "agora/cli/flags.hpp"
 #include "agora/main/frameworks.hpp"
 #include "agora/main/local_cluster.hpp"
-#include "agora/main/signals.hpp"
 #include "agora/main/policy_client.hpp"
 #include "agora/main/policy_sim.hpp"
+#include "agora/main/signals.hpp"
 #include "agora/policy/tool.hpp"
 #include "agora/protocol/announce.hpp"
 #include "agora/scheduler/driver.hpp"
@@ -96,8 +96,7 @@ bool run_driver(caf::actor_system& sys, scheduler::driver_config cfg,
   self->monitor(driver);
   bool stopped = false;
   if (timeout.count() > 0) {
-    self->receive([&](const caf::down_msg&) { stopped = true; },
-                  caf::after(timeout) >> [&] {});
+    self->receive([&](const caf::down_msg&) { stopped = true; }, caf::after(timeout) >> [&] {});
   } else {
     self->receive([&](const caf::down_msg&) { stopped = true; });
   }

@@ -27,7 +27,6 @@ protocol::framework_info framework(const std::string& name, std::vector<std::str
   return info;
 }
 
-
 using protocol::task_state;
 
 int count_frameworks_tasks(const rapidjson::Document& s, const char* state) {
@@ -48,9 +47,9 @@ TEST(cluster, execute_runs_a_task_and_keeps_its_output_in_the_sandbox) {
   cluster c;
   auto& agent = c.add_agent();
   child_process exec;
-  ASSERT_TRUE(exec.start(binary_path("agora"), {"execute", "--master=" + c.master_address(),
-                                                "--command=echo hello-from-task",
-                                                "--task-name=hello", "--timeout=30s"}));
+  ASSERT_TRUE(exec.start(binary_path("agora"),
+                         {"execute", "--master=" + c.master_address(),
+                          "--command=echo hello-from-task", "--task-name=hello", "--timeout=30s"}));
   auto code = exec.wait_exit(30s);
   ASSERT_TRUE(code.has_value()) << exec.stdout_text() << exec.stderr_text();
   EXPECT_EQ(*code, 0) << exec.stdout_text() << exec.stderr_text();
@@ -95,12 +94,15 @@ TEST(cluster, kill_stops_the_task_and_its_children) {
   ASSERT_FALSE(fw.wait_subscribed().empty());
   auto offers = fw.wait_offers();
   ASSERT_FALSE(offers.empty());
-  fw.send(protocol::accept{
-      "", {offers[0].id},
-      {make_task("sleeper", "echo $$ > pid; sleep 1000 & echo $! > child; wait")}, {0}});
+  fw.send(
+      protocol::accept{"",
+                       {offers[0].id},
+                       {make_task("sleeper", "echo $$ > pid; sleep 1000 & echo $! > child; wait")},
+                       {0}});
   ASSERT_TRUE(fw.wait_status("sleeper", task_state::running));
   std::string sandbox;
-  ASSERT_TRUE(wait_until([&] { return !(sandbox = find_sandbox(agent.work_dir, "sleeper")).empty(); }, 5s));
+  ASSERT_TRUE(
+      wait_until([&] { return !(sandbox = find_sandbox(agent.work_dir, "sleeper")).empty(); }, 5s));
   pid_t shell = read_pid(sandbox + "/pid");
   pid_t child = read_pid(sandbox + "/child");
   ASSERT_GT(shell, 0);
@@ -121,8 +123,8 @@ TEST(cluster, killed_agent_makes_tasks_lost_and_its_offers_disappear) {
   ASSERT_FALSE(fw.wait_subscribed().empty());
   auto offers = fw.wait_offers();
   ASSERT_EQ(offers.size(), 1u);
-  fw.send(protocol::accept{"", {offers[0].id},
-                           {make_task("long", "echo $$ > pid; exec sleep 1000", 0.5)}, {0}});
+  fw.send(protocol::accept{
+      "", {offers[0].id}, {make_task("long", "echo $$ > pid; exec sleep 1000", 0.5)}, {0}});
   ASSERT_TRUE(fw.wait_status("long", task_state::running));
   std::string sandbox = find_sandbox(agent.work_dir, "long");
   pid_t task_pid = read_pid(sandbox + "/pid");
@@ -150,8 +152,8 @@ TEST(cluster, partition_aware_frameworks_get_task_unreachable) {
   ASSERT_FALSE(fw.wait_subscribed().empty());
   auto offers = fw.wait_offers();
   ASSERT_FALSE(offers.empty());
-  fw.send(protocol::accept{"", {offers[0].id},
-                           {make_task("long", "echo $$ > pid; exec sleep 1000")}, {0}});
+  fw.send(protocol::accept{
+      "", {offers[0].id}, {make_task("long", "echo $$ > pid; exec sleep 1000")}, {0}});
   ASSERT_TRUE(fw.wait_status("long", task_state::running));
   pid_t task_pid = read_pid(find_sandbox(agent.work_dir, "long") + "/pid");
   agent.proc->kill_group(SIGKILL);
@@ -163,10 +165,9 @@ TEST(cluster, disconnected_framework_keeps_tasks_until_failover_timeout) {
   cluster c;
   auto& agent = c.add_agent();
   child_process exec;
-  ASSERT_TRUE(exec.start(binary_path("agora"),
-                         {"execute", "--master=" + c.master_address(),
-                          "--command=echo $$ > pid; exec sleep 1000", "--task-name=survivor",
-                          "--failover-timeout=2s"}));
+  ASSERT_TRUE(exec.start(binary_path("agora"), {"execute", "--master=" + c.master_address(),
+                                                "--command=echo $$ > pid; exec sleep 1000",
+                                                "--task-name=survivor", "--failover-timeout=2s"}));
   ASSERT_TRUE(exec.wait_for_output("TASK_RUNNING", 20s)) << exec.stdout_text();
   auto launch = exec.stdout_text().find("launching task ");
   auto out = exec.stdout_text();
@@ -175,17 +176,22 @@ TEST(cluster, disconnected_framework_keeps_tasks_until_failover_timeout) {
   ASSERT_GT(task_pid, 0);
   exec.kill_group(SIGKILL);  // the framework process dies
   // The master notices, keeps the task running...
-  ASSERT_TRUE(c.wait_state([](const rapidjson::Document& s) {
-    return s["frameworks"].Size() == 1 && !s["frameworks"][0]["connected"].GetBool();
-  }, 5s));
+  ASSERT_TRUE(c.wait_state(
+      [](const rapidjson::Document& s) {
+        return s["frameworks"].Size() == 1 && !s["frameworks"][0]["connected"].GetBool();
+      },
+      5s));
   EXPECT_EQ(count_frameworks_tasks(c.state(), "TASK_RUNNING"), 1);
   // ...and kills it once the failover timeout has passed.
-  EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
-    if (s["frameworks"].Size() != 0) return false;
-    for (const auto& t : s["completed_tasks"].GetArray())
-      if (std::string(t["state"].GetString()) == "TASK_KILLED") return true;
-    return false;
-  }, 15s)) << c.master().stderr_text();
+  EXPECT_TRUE(c.wait_state(
+      [](const rapidjson::Document& s) {
+        if (s["frameworks"].Size() != 0) return false;
+        for (const auto& t : s["completed_tasks"].GetArray())
+          if (std::string(t["state"].GetString()) == "TASK_KILLED") return true;
+        return false;
+      },
+      15s))
+      << c.master().stderr_text();
   EXPECT_TRUE(wait_until([&] { return !process_alive(task_pid); }, 5s));
 }
 
@@ -206,14 +212,15 @@ TEST(cluster, two_roles_share_the_cluster_by_drf) {
     for (const auto& f : s["frameworks"].GetArray())
       if (f["offered_resources"]["cpus"].GetDouble() != 2.0) return false;
     return true;
-  })) << [&] {
-    auto s = c.state();
-    std::string out;
-    for (const auto& f : s["frameworks"].GetArray())
-      out += std::string(f["name"].GetString()) + "=" +
-             std::to_string(f["offered_resources"]["cpus"].GetDouble()) + " ";
-    return out;
-  }();
+  })) <<
+      [&] {
+        auto s = c.state();
+        std::string out;
+        for (const auto& f : s["frameworks"].GetArray())
+          out += std::string(f["name"].GetString()) + "=" +
+                 std::to_string(f["offered_resources"]["cpus"].GetDouble()) + " ";
+        return out;
+      }();
 }
 
 TEST(cluster, role_weights_skew_the_shares) {
@@ -364,7 +371,8 @@ TEST(cluster, reconciliation_reports_latest_states) {
   ASSERT_FALSE(fw.wait_subscribed().empty());
   auto offers = fw.wait_offers();
   ASSERT_FALSE(offers.empty());
-  fw.send(protocol::accept{"", {offers[0].id},
+  fw.send(protocol::accept{"",
+                           {offers[0].id},
                            {make_task("runner", "exec sleep 1000"), make_task("quick", "true")},
                            {0}});
   ASSERT_TRUE(fw.wait_status("runner", task_state::running));
@@ -375,15 +383,17 @@ TEST(cluster, reconciliation_reports_latest_states) {
   ASSERT_TRUE(fw.wait_status("never-launched", task_state::lost).has_value());
   bool running = false;
   bool finished = false;
-  ASSERT_TRUE(wait_until([&] {
-    fw.pump(50ms);
-    for (size_t i = seen; i < fw.statuses().size(); ++i) {
-      const auto& st = fw.statuses()[i];
-      running |= st.task_id == "runner" && st.state == task_state::running;
-      finished |= st.task_id == "quick" && st.state == task_state::finished;
-    }
-    return running && finished;
-  }, 5s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        fw.pump(50ms);
+        for (size_t i = seen; i < fw.statuses().size(); ++i) {
+          const auto& st = fw.statuses()[i];
+          running |= st.task_id == "runner" && st.state == task_state::running;
+          finished |= st.task_id == "quick" && st.state == task_state::finished;
+        }
+        return running && finished;
+      },
+      5s));
   fw.send(protocol::kill_task{"", "runner", ""});
   EXPECT_TRUE(fw.wait_status("runner", task_state::killed).has_value());
 }
@@ -397,19 +407,22 @@ TEST(cluster, framework_and_agent_reconnect_after_a_master_restart) {
   ASSERT_FALSE(id.empty());
   auto offers = fw.wait_offers();
   ASSERT_FALSE(offers.empty());
-  fw.send(protocol::accept{"", {offers[0].id},
-                           {make_task("steady", "echo $$ > pid; exec sleep 1000")}, {0}});
+  fw.send(protocol::accept{
+      "", {offers[0].id}, {make_task("steady", "echo $$ > pid; exec sleep 1000")}, {0}});
   ASSERT_TRUE(fw.wait_status("steady", task_state::running));
   pid_t task_pid = read_pid(find_sandbox(agent.work_dir, "steady") + "/pid");
   c.restart_master();
   // The agent re-registers with its running task; the framework re-subscribes
   // under its id (the driver reconnects with backoff) and adopts it again.
-  ASSERT_TRUE(c.wait_state([&](const rapidjson::Document& s) {
-    return s["frameworks"].Size() == 1 &&
-           std::string(s["frameworks"][0]["id"].GetString()) == id &&
-           s["frameworks"][0]["connected"].GetBool() &&
-           count_frameworks_tasks(s, "TASK_RUNNING") == 1;
-  }, 20s)) << c.master().stderr_text();
+  ASSERT_TRUE(c.wait_state(
+      [&](const rapidjson::Document& s) {
+        return s["frameworks"].Size() == 1 &&
+               std::string(s["frameworks"][0]["id"].GetString()) == id &&
+               s["frameworks"][0]["connected"].GetBool() &&
+               count_frameworks_tasks(s, "TASK_RUNNING") == 1;
+      },
+      20s))
+      << c.master().stderr_text();
   EXPECT_TRUE(process_alive(task_pid));  // the task was never disturbed
   fw.send(protocol::kill_task{"", "steady", ""});
   EXPECT_TRUE(fw.wait_status("steady", task_state::killed, 10s).has_value());

@@ -39,8 +39,8 @@ std::pair<int, std::string> promtool_check(const std::string& text) {
   temp_dir dir;
   std::ofstream(dir.path() + "/metrics.txt") << text;
   child_process p;
-  if (!p.start("/bin/sh", {"-c", std::string(promtool) + " check metrics < " + dir.path() +
-                                     "/metrics.txt"}))
+  if (!p.start("/bin/sh",
+               {"-c", std::string(promtool) + " check metrics < " + dir.path() + "/metrics.txt"}))
     return {-1, "cannot start promtool"};
   auto code = p.wait_exit(30s);
   return {code ? *code : -1, p.stdout_text() + p.stderr_text()};

@@ -139,7 +139,8 @@ TEST(policy, the_default_policy_weights_split_prod_and_batch_three_to_one) {
   for (int i = 0; i < 8; ++i) c.add_agent("cpus:1;mem:128MiB", "rack:r1");
   EXPECT_TRUE(c.wait_state([](const auto& s) {
     return offered_cpus(s, "prod-fw") == 6.0 && offered_cpus(s, "batch-fw") == 2.0;
-  })) << offered_cpus(c.state(), "prod-fw") << " / " << offered_cpus(c.state(), "batch-fw");
+  })) << offered_cpus(c.state(), "prod-fw")
+      << " / " << offered_cpus(c.state(), "batch-fw");
   auto s = c.state();
   EXPECT_STREQ(s["policy"]["name"].GetString(), "weighted-drf");
   EXPECT_STREQ(s["policy"]["source"].GetString(), "weighted_drf.policy (embedded default)");
@@ -150,8 +151,8 @@ TEST(policy, a_policy_that_does_not_check_keeps_the_master_from_starting) {
   std::string path = dir.path() + "/bad.policy";
   std::ofstream(path) << "policy \"bad\" version 1;\nfilter f: agent.free.mem > 4096;\n";
   child_process p;
-  ASSERT_TRUE(p.start(binary_path("agora-master"), {"--policy=" + path, "--port=0",
-                                                     "--actor-port=0"}));
+  ASSERT_TRUE(
+      p.start(binary_path("agora-master"), {"--policy=" + path, "--port=0", "--actor-port=0"}));
   auto code = p.wait_exit(10s);
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 1);
@@ -159,8 +160,8 @@ TEST(policy, a_policy_that_does_not_check_keeps_the_master_from_starting) {
       << p.stderr_text();
   // A missing file is named too.
   child_process q;
-  ASSERT_TRUE(q.start(binary_path("agora-master"), {"--policy=" + dir.path() + "/none.policy",
-                                                     "--port=0", "--actor-port=0"}));
+  ASSERT_TRUE(q.start(binary_path("agora-master"),
+                      {"--policy=" + dir.path() + "/none.policy", "--port=0", "--actor-port=0"}));
   code = q.wait_exit(10s);
   ASSERT_TRUE(code.has_value());
   EXPECT_EQ(*code, 1);
@@ -260,7 +261,8 @@ TEST(policy, apply_changes_the_next_offers_refuses_bad_policies_and_rollback_res
   ASSERT_EQ(back.status, 0) << back.err;
   EXPECT_EQ(active_hash(c), original);
   // /state shows the policy of the last cycle.
-  EXPECT_TRUE(c.wait_state([&](const auto& s) { return s["policy"]["hash"].GetString() == original; }));
+  EXPECT_TRUE(
+      c.wait_state([&](const auto& s) { return s["policy"]["hash"].GetString() == original; }));
 }
 
 TEST(policy, explain_names_the_filter_that_starves_a_framework_and_counts_the_agents) {
@@ -292,8 +294,8 @@ TEST(policy, explain_names_the_filter_that_starves_a_framework_and_counts_the_ag
   for (auto& a : state["agents"].GetArray())
     if (a["resources"]["gpus"].GetDouble() > 0) gpu_agent = a["id"].GetString();
   ASSERT_FALSE(gpu_agent.empty());
-  auto j = agora_cli({"policy", "explain", master, "--framework=" + id, "--agent=" + gpu_agent,
-                      "--json"});
+  auto j = agora_cli(
+      {"policy", "explain", master, "--framework=" + id, "--agent=" + gpu_agent, "--json"});
   ASSERT_EQ(j.status, 0) << j.err;
   rapidjson::Document doc;
   doc.Parse(j.out.c_str());
@@ -357,8 +359,8 @@ TEST(policy, a_shadow_candidate_reports_divergence_and_is_installed_after_its_pe
   const std::string master = "--master=127.0.0.1:" + std::to_string(c.http_port());
   const std::string original = active_hash(c);
   // Shadow quotas.policy (dev limited to 50 of 60 cpus) for 3 s, forced.
-  auto shadow = agora_cli(
-      {"policy", "apply", examples + "/quotas.policy", master, "--shadow=3s", "--force"});
+  auto shadow =
+      agora_cli({"policy", "apply", examples + "/quotas.policy", master, "--shadow=3s", "--force"});
   ASSERT_EQ(shadow.status, 0) << shadow.err;
   EXPECT_NE(shadow.out.find("shadowing"), std::string::npos) << shadow.out;
   EXPECT_EQ(active_hash(c), original);  // Not acting yet.
@@ -376,7 +378,8 @@ TEST(policy, a_shadow_candidate_reports_divergence_and_is_installed_after_its_pe
       },
       10s);
   EXPECT_TRUE(diverged);
-  EXPECT_TRUE(wait_until([&] { return active_hash(c) != original && !active_hash(c).empty(); }, 15s))
+  EXPECT_TRUE(
+      wait_until([&] { return active_hash(c) != original && !active_hash(c).empty(); }, 15s))
       << "the shadow candidate was not installed after its period";
 }
 

@@ -135,8 +135,8 @@ std::size_t parse_head(const std::string& raw, http_result& result) {
 }  // namespace
 
 http_result http_call(const std::string& method, const std::string& host, uint16_t port,
-                         const std::string& path, const std::string& body,
-                         std::chrono::milliseconds timeout, const std::string& content_type) {
+                      const std::string& path, const std::string& body,
+                      std::chrono::milliseconds timeout, const std::string& content_type) {
   http_result result;
   auto deadline = clock_type::now() + timeout;
   int fd = connect_to(host, port, deadline, result.error);

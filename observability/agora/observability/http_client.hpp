@@ -29,9 +29,9 @@ struct http_result {
 /// server closes or `Content-Length` bytes arrived, all within `timeout`.
 /// Never throws; failures are reported in the result.
 http_result http_call(const std::string& method, const std::string& host, uint16_t port,
-                         const std::string& path, const std::string& body = "",
-                         std::chrono::milliseconds timeout = std::chrono::seconds(5),
-                         const std::string& content_type = "application/json");
+                      const std::string& path, const std::string& body = "",
+                      std::chrono::milliseconds timeout = std::chrono::seconds(5),
+                      const std::string& content_type = "application/json");
 
 /// Returns the result of `GET path` (see `http_call`).
 http_result http_get(const std::string& host, uint16_t port, const std::string& path,

@@ -27,7 +27,6 @@ uint32_t take_slot(std::vector<Slot>& slots, std::vector<uint32_t>& free) {
 
 }  // namespace
 
-
 int64_t unit_scale(size_t id) { return id == 1 || id == 2 ? 1 : 1000; }
 
 res_vec to_res_vec(const amounts& a) {
@@ -136,11 +135,20 @@ void allocation_core::index_rules() {
   };
   for (size_t i = 0; i < rules.size(); ++i) {
     switch (rules[i].what) {
-      case rule_kind::order_roles: role_key_rules_.push_back(i); break;
-      case rule_kind::order_frameworks: framework_key_rules_.push_back(i); break;
-      case rule_kind::filter: filter_rules_.push_back(i); break;
-      case rule_kind::score: score_rules_.push_back(i); break;
-      default: break;
+      case rule_kind::order_roles:
+        role_key_rules_.push_back(i);
+        break;
+      case rule_kind::order_frameworks:
+        framework_key_rules_.push_back(i);
+        break;
+      case rule_kind::filter:
+        filter_rules_.push_back(i);
+        break;
+      case rule_kind::score:
+        score_rules_.push_back(i);
+        break;
+      default:
+        break;
     }
   }
   for (auto& level : policy_.outline.levels) {
@@ -204,10 +212,10 @@ uint32_t allocation_core::agent_slot_of(const std::string& id) const {
   return it == agent_ids_.end() ? UINT32_MAX : it->second;
 }
 
-void allocation_core::add_agent(const std::string& id, const std::string& hostname,
-                                const std::map<std::string, std::string>& attributes,
-                                const amounts& total,
-                                const std::map<std::string, std::map<std::string, amounts>>& used_by) {
+void allocation_core::add_agent(
+    const std::string& id, const std::string& hostname,
+    const std::map<std::string, std::string>& attributes, const amounts& total,
+    const std::map<std::string, std::map<std::string, amounts>>& used_by) {
   if (has_agent(id)) remove_agent(id);
   uint32_t slot = take_slot(agents_, free_agents_);
   auto& a = agents_[slot];
@@ -385,8 +393,7 @@ void allocation_core::revive(const std::string& id, const std::vector<std::strin
   if (it == framework_ids_.end()) return;
   for (auto& [role, c] : frameworks_[it->second].clients) {
     clients_[c].filters.clear();
-    if (roles.empty() ||
-        std::find(roles.begin(), roles.end(), roles_[role].path) != roles.end())
+    if (roles.empty() || std::find(roles.begin(), roles.end(), roles_[role].path) != roles.end())
       clients_[c].suppressed = false;
   }
   roles_dirty_ = true;
@@ -396,8 +403,7 @@ void allocation_core::suppress(const std::string& id, const std::vector<std::str
   auto it = framework_ids_.find(id);
   if (it == framework_ids_.end()) return;
   for (auto& [role, c] : frameworks_[it->second].clients)
-    if (roles.empty() ||
-        std::find(roles.begin(), roles.end(), roles_[role].path) != roles.end())
+    if (roles.empty() || std::find(roles.begin(), roles.end(), roles_[role].path) != roles.end())
       clients_[c].suppressed = true;
   roles_dirty_ = true;
 }

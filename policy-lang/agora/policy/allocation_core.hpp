@@ -92,12 +92,12 @@ struct metric_sample {
 
 /// The outcome of evaluating one (framework, agent) pair now.
 struct pair_outcome {
-  bool accepted = false;      ///< Every filter holds.
-  std::string rejected_by;    ///< The first failing filter's name (`fits`), or empty.
-  std::string level;          ///< The most local level the agent matches, or empty.
-  bool level_ok = true;       ///< The framework's level allows this agent.
-  double score = 0;           ///< Weighted sum of the scores.
-  bool declined = false;      ///< A decline filter of the framework covers the offer.
+  bool accepted = false;    ///< Every filter holds.
+  std::string rejected_by;  ///< The first failing filter's name (`fits`), or empty.
+  std::string level;        ///< The most local level the agent matches, or empty.
+  bool level_ok = true;     ///< The framework's level allows this agent.
+  double score = 0;         ///< Weighted sum of the scores.
+  bool declined = false;    ///< A decline filter of the framework covers the offer.
   /// The agent is active and its free resources, clipped, are allocatable.
   bool usable = false;
   /// The clipped free resources hold the framework's `min_request`.
@@ -123,8 +123,8 @@ struct explanation {
   std::vector<std::string> role_order;  ///< Roles in offer order.
   size_t role_position = 0;             ///< 1-based position of `role` in it (0: absent).
   std::vector<std::pair<std::string, rule_value>> role_keys;  ///< Rule name, value.
-  std::vector<std::string> framework_order;  ///< The role's frameworks in order.
-  size_t framework_position = 0;             ///< 1-based.
+  std::vector<std::string> framework_order;                   ///< The role's frameworks in order.
+  size_t framework_position = 0;                              ///< 1-based.
   std::vector<std::pair<std::string, rule_value>> framework_keys;
   std::string level;          ///< Locality level (empty: none applies).
   double waited_seconds = 0;  ///< Time waited for locality.
@@ -136,8 +136,8 @@ struct explanation {
   };
   std::vector<role_line> path;  ///< Its role, then each ancestor.
   size_t agents = 0;            ///< Agents considered: every agent.
-  size_t inactive_agents = 0, no_usable_resources = 0, wrong_level = 0, declined = 0,
-         too_small = 0, offerable = 0;
+  size_t inactive_agents = 0, no_usable_resources = 0, wrong_level = 0, declined = 0, too_small = 0,
+         offerable = 0;
   std::map<std::string, size_t> rejected_by;  ///< Filter -> agents it rejects first.
   struct candidate {
     std::string agent;
@@ -390,9 +390,9 @@ class allocation_core {
     std::string path, name;
     int parent = -1;
     std::vector<size_t> children;
-    amounts own{}, subtree{};  ///< Own clients (and own external), and with descendants.
-    amounts external{};        ///< Held by the role itself outside the agents.
-    amounts own_demand{};      ///< Sum of its subscribed clients' demands.
+    amounts own{}, subtree{};             ///< Own clients (and own external), and with descendants.
+    amounts external{};                   ///< Held by the role itself outside the agents.
+    amounts own_demand{};                 ///< Sum of its subscribed clients' demands.
     size_t clients = 0, undemanding = 0;  ///< Subscribed clients; active ones without demand.
     size_t subtree_clients = 0;
     size_t active_clients = 0, subtree_active = 0;  ///< Wanting offers (active, unsuppressed).
@@ -416,9 +416,9 @@ class allocation_core {
     std::vector<std::vector<order_entry>> children;
     std::vector<std::vector<uint32_t>> clients;
     std::unordered_map<uint32_t, std::vector<rule_value>> client_keys;
-    std::vector<uint8_t> stale_roles;  ///< Per role: its keys changed.
+    std::vector<uint8_t> stale_roles;            ///< Per role: its keys changed.
     std::unordered_set<uint32_t> stale_clients;  ///< Clients whose allocation changed.
-    stage_regs cycle_regs;             ///< The cycle registers the keys were read under.
+    stage_regs cycle_regs;                       ///< The cycle registers the keys were read under.
   };
   struct copy_tag {};
   allocation_core(const allocation_core& other, copy_tag);
@@ -499,7 +499,7 @@ class allocation_core {
   ordering order_;
   bool keep_order_ = true;
   std::map<std::string, uint64_t> rejections_;  ///< Of the policies before this one.
-  std::vector<uint64_t> rejections_by_rule_;     ///< Of this policy, by rule index.
+  std::vector<uint64_t> rejections_by_rule_;    ///< Of this policy, by rule index.
   std::map<std::pair<std::string, std::string>, uint64_t> relaxations_;
 };
 

@@ -159,8 +159,8 @@ order roles by dominant_share(role) asc, role.name asc;
 order frameworks by framework.id asc;
 )";
   for (bool hold : {true, false}) {
-    auto p = load_policy_text("h.policy",
-                              roles + (hold ? "guarantees hold_headroom;\n" : "guarantees best_effort;\n"));
+    auto p = load_policy_text(
+        "h.policy", roles + (hold ? "guarantees hold_headroom;\n" : "guarantees best_effort;\n"));
     ASSERT_TRUE(p.ok()) << p.render_errors();
     allocation_core core(runnable_policy{p.prog, p.outline});
     core.add_agent("a1", "", {}, make(10, 10));
@@ -382,11 +382,19 @@ order frameworks by dominant_share(framework) < 0.5 * dominant_share(role) desc,
         if (known_.empty()) break;
         auto id = nth(known_, pick(known_.size()));
         switch (pick(4)) {
-          case 0: both().revive(id, {}); break;
-          case 1: both().suppress(id, chance(0.5) ? std::vector<std::string>{} : std::vector<std::string>{"dev"}); break;
-          case 2: both().set_framework_active(id, chance(0.5)); break;
+          case 0:
+            both().revive(id, {});
+            break;
+          case 1:
+            both().suppress(
+                id, chance(0.5) ? std::vector<std::string>{} : std::vector<std::string>{"dev"});
+            break;
+          case 2:
+            both().set_framework_active(id, chance(0.5));
+            break;
           default:
-            if (!totals_.empty()) both().set_agent_active(nth(totals_, pick(totals_.size())), chance(0.7));
+            if (!totals_.empty())
+              both().set_agent_active(nth(totals_, pick(totals_.size())), chance(0.7));
         }
         break;
       }
@@ -438,7 +446,8 @@ order frameworks by dominant_share(framework) < 0.5 * dominant_share(role) desc,
     for (auto& r : core_->roles())
       ASSERT_EQ(core_->role_allocation(r), by_role[r]) << "step " << step_ << " role " << r;
     for (auto& [id, total] : totals_)
-      ASSERT_EQ(core_->agent_free(id), minus(total, by_agent[id])) << "step " << step_ << " agent " << id;
+      ASSERT_EQ(core_->agent_free(id), minus(total, by_agent[id]))
+          << "step " << step_ << " agent " << id;
   }
 
   template <class C>

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <cstring>
+#include <functional>
 #include <limits>
 
 #include "agora/policy/detail/amounts_ops.hpp"
@@ -24,8 +24,8 @@ std::vector<rule_value> allocation_core::read_keys(rule_kind kind) const {
   return out;
 }
 
-bool allocation_core::key_before(const std::vector<rule_value>& a,
-                                 const std::vector<rule_value>& b, rule_kind kind) const {
+bool allocation_core::key_before(const std::vector<rule_value>& a, const std::vector<rule_value>& b,
+                                 rule_kind kind) const {
   auto& rules = kind == rule_kind::order_roles ? role_key_rules_ : framework_key_rules_;
   for (size_t i = 0; i < rules.size() && i < a.size() && i < b.size(); ++i) {
     int c = compare(a[i], b[i], policy_.prog->rules[rules[i]].descending);
@@ -122,9 +122,9 @@ bool allocation_core::declined(client_slot& c, uint32_t agent, const amounts& of
   auto it = c.filters.find(agent);
   if (it == c.filters.end()) return false;
   auto& list = it->second;
-  list.erase(std::remove_if(list.begin(), list.end(),
-                            [now](const filter& f) { return f.until <= now; }),
-             list.end());
+  list.erase(
+      std::remove_if(list.begin(), list.end(), [now](const filter& f) { return f.until <= now; }),
+      list.end());
   if (list.empty()) {
     c.filters.erase(it);
     return false;
@@ -160,13 +160,12 @@ struct allocation_core::cycle_state {
   std::unordered_map<uint32_t, bool> offered, skipped;
   std::unordered_map<uint32_t, stage_regs> client_regs;
   std::unordered_map<uint32_t, int> client_level;  ///< With the registers.
-  uint32_t cap_client = UINT32_MAX;  ///< The client `cap` is for.
+  uint32_t cap_client = UINT32_MAX;                ///< The client `cap` is for.
   amounts cap{};  ///< Its headroom and guarantee allowance, for this pick.
   std::unordered_map<uint32_t, stage_regs> agent_regs;  ///< By agent slot.
 };
 
-const stage_regs& allocation_core::client_regs(uint32_t client, time_point now,
-                                               cycle_state* cs) {
+const stage_regs& allocation_core::client_regs(uint32_t client, time_point now, cycle_state* cs) {
   if (cs) {
     if (auto it = cs->client_regs.find(client); it != cs->client_regs.end()) return it->second;
   }
@@ -645,8 +644,8 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
   auto serve = [&](uint32_t c, uint32_t a, const pair_outcome& d) {
     add_held(c, a, d.offer);
     auto& cl = clients_[c];
-    out.push_back({frameworks_[cl.framework].spec.id, roles_[cl.role].path, agents_[a].id,
-                   d.offer, d.level, d.score});
+    out.push_back({frameworks_[cl.framework].spec.id, roles_[cl.role].path, agents_[a].id, d.offer,
+                   d.level, d.score});
     if (!d.level.empty() && d.level == policy_.outline.levels.front().name) {
       cl.waiting_since.reset();
       cl.skips = 0;
@@ -692,9 +691,9 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
       // windows at its own place in the (rotated) agent order.
       auto& ranked = cs.candidates[c];
       const size_t n = agent_order.size();
-      const size_t window = std::min(
-          n, std::max(min_window, 4 * ((n + view_client_slot_.size() - 1) /
-                                       std::max<size_t>(1, view_client_slot_.size()))));
+      const size_t window =
+          std::min(n, std::max(min_window, 4 * ((n + view_client_slot_.size() - 1) /
+                                                std::max<size_t>(1, view_client_slot_.size()))));
       // The scan goes from the framework's start to the end of the order,
       // then from the beginning to its start, skipping exhausted agents.
       const size_t start = (static_cast<size_t>(c) * 2654435761u) % n;

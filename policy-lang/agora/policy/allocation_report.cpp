@@ -45,7 +45,8 @@ explanation allocation_core::explain(const std::string& framework, const std::st
     if (out.framework_order[i] == framework) out.framework_position = i + 1;
   vm_->prepare_cycle(in_);
   client_regs(c, now, nullptr);  // Loads the framework's registers: its keys are read next.
-  for (size_t r : framework_key_rules_) out.framework_keys.emplace_back(rules[r].name, vm_->read(r));
+  for (size_t r : framework_key_rules_)
+    out.framework_keys.emplace_back(rules[r].name, vm_->read(r));
   out.level = level_name(level_of(c, now));
   out.waited_seconds = cl.waiting_since ? seconds_between(*cl.waiting_since, now) : 0;
 
@@ -174,8 +175,8 @@ std::string allocation_core::check_invariants() const {
       client_sum[c] += res;
     }
     if (sum != a.allocated)
-      err << "agent " << a.id << " allocated " << format(a.allocated) << " != held "
-          << format(sum) << "; ";
+      err << "agent " << a.id << " allocated " << format(a.allocated) << " != held " << format(sum)
+          << "; ";
     if (!fits_in(a.allocated, a.total))
       err << "agent " << a.id << " allocated " << format(a.allocated) << " exceeds total "
           << format(a.total) << "; ";
@@ -202,11 +203,11 @@ std::string allocation_core::check_invariants() const {
     if (roles_[r].parent >= 0) subtree[static_cast<size_t>(roles_[r].parent)] += subtree[r];
   for (size_t r = 0; r < roles_.size(); ++r) {
     if (own[r] != roles_[r].own)
-      err << "role " << roles_[r].path << " own " << format(roles_[r].own) << " != "
-          << format(own[r]) << "; ";
+      err << "role " << roles_[r].path << " own " << format(roles_[r].own)
+          << " != " << format(own[r]) << "; ";
     if (subtree[r] != roles_[r].subtree)
-      err << "role " << roles_[r].path << " subtree " << format(roles_[r].subtree) << " != "
-          << format(subtree[r]) << "; ";
+      err << "role " << roles_[r].path << " subtree " << format(roles_[r].subtree)
+          << " != " << format(subtree[r]) << "; ";
   }
   for (auto& [id, slot] : framework_ids_)
     if (!frameworks_[slot].live || frameworks_[slot].spec.id != id)

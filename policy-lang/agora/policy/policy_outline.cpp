@@ -78,7 +78,7 @@ void read_decls(const ast::file& f, const std::vector<std::string>& resources,
       for (auto& level : l->levels) out.levels.push_back({level.name, level.skips});
     } else if (auto* m = std::get_if<ast::metric_decl>(&d.node)) {
       metric_spec spec;
-      spec.what = m->what == ast::metric_decl::kind::counter ? metric_spec::kind::counter
+      spec.what = m->what == ast::metric_decl::kind::counter     ? metric_spec::kind::counter
                   : m->what == ast::metric_decl::kind::histogram ? metric_spec::kind::histogram
                                                                  : metric_spec::kind::gauge;
       spec.name = m->name;

@@ -73,8 +73,8 @@ std::optional<rule_value> scenario::metric(const std::string& name, const std::s
   }
   bool per_role = rules[static_cast<size_t>(rule)].stage == chunk_id::role;
   if (per_role && role.empty()) {
-    error = "metric `" + name + "` is per role: name the role, e.g. metric(\"" + name +
-            "\", \"prod\")";
+    error =
+        "metric `" + name + "` is per role: name the role, e.g. metric(\"" + name + "\", \"prod\")";
     return std::nullopt;
   }
   if (!per_role && !role.empty()) {
@@ -89,12 +89,13 @@ std::optional<rule_value> scenario::metric(const std::string& name, const std::s
 }
 
 bool cluster_fixture(const std::string& name, std::vector<agent_view>& agents) {
-  static const char* words[] = {"zero", "one", "two", "three", "four",   "five", "six",
-                                "seven", "eight", "nine", "ten", "eleven", "twelve"};
+  static const char* words[] = {"zero",  "one",   "two",  "three", "four",   "five",  "six",
+                                "seven", "eight", "nine", "ten",   "eleven", "twelve"};
   auto number = [&](const std::string& text, long& out) {
     for (long i = 0; i <= 12; ++i)
       if (text == words[i]) return out = i, true;
-    if (text.empty() || text.size() > 6 || text.find_first_not_of("0123456789") != std::string::npos)
+    if (text.empty() || text.size() > 6 ||
+        text.find_first_not_of("0123456789") != std::string::npos)
       return false;
     out = std::stol(text);
     return true;

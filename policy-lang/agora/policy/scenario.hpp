@@ -37,11 +37,11 @@ struct cluster_spec {
 
 /// The outcome for one (framework, agent) pair.
 struct pair_decision {
-  bool accepted = false;          ///< Every filter holds.
-  std::string rejected_by;        ///< First failing filter (`fits`), or empty.
-  std::string level;              ///< The most local level the agent matches, or empty.
-  bool level_ok = true;           ///< The framework's level allows this agent.
-  double score = 0;               ///< Weighted sum of the scores.
+  bool accepted = false;    ///< Every filter holds.
+  std::string rejected_by;  ///< First failing filter (`fits`), or empty.
+  std::string level;        ///< The most local level the agent matches, or empty.
+  bool level_ok = true;     ///< The framework's level allows this agent.
+  double score = 0;         ///< Weighted sum of the scores.
   res_vec offer{};  ///< Agent's free resources clipped to the role's headroom; 0 if not offered.
   /// Accepted, level allowed, and the clipped offer is allocatable and
   /// still holds the framework's `min_request`.

@@ -280,9 +280,9 @@ TEST(scenario, cluster_fixtures_are_generated_from_their_names) {
   EXPECT_DOUBLE_EQ(agents[63].free[1], 128 * GiB);
   ASSERT_TRUE(cluster_fixture("4_racks_8_agents", agents));
   EXPECT_EQ(agents[2].attributes.at("zone"), "z2");
-  for (auto* bad : {"", "racks", "two_racks", "two_racks__agents", "zero_racks_4_agents",
-                    "two_racks_0_agents", "x_racks_4_agents", "two_racks_4_agentsx",
-                    "two_racks_9999999_agents"})
+  for (auto* bad :
+       {"", "racks", "two_racks", "two_racks__agents", "zero_racks_4_agents", "two_racks_0_agents",
+        "x_racks_4_agents", "two_racks_4_agentsx", "two_racks_9999999_agents"})
     EXPECT_FALSE(cluster_fixture(bad, agents)) << bad;
 }
 

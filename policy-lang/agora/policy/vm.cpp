@@ -661,7 +661,9 @@ void vm::run(chunk_id chunk, bool all) {
         break;
       case opcode::ITER:
         each_ = 0;
-        each_size_ = b == 0 ? in_->roles.size() : b == 1 ? in_->frameworks.size() : in_->agents.size();
+        each_size_ = b == 0   ? in_->roles.size()
+                     : b == 1 ? in_->frameworks.size()
+                              : in_->agents.size();
         if (each_size_ == 0) pc += c;
         break;
       case opcode::NEXT:

@@ -118,7 +118,7 @@ class vm {
   std::unordered_map<std::string, uint64_t> symbol_ids_;
   const eval_input* in_ = nullptr;
   size_t role_ = 0, framework_ = 0, agent_ = 0;
-  size_t each_ = 0, each_size_ = 0;  // The running ITER loop.
+  size_t each_ = 0, each_size_ = 0;     // The running ITER loop.
   uint64_t loop_budget_ = 100'000'000;  // About a second of loop work per chunk run.
   uint64_t cost_overruns_ = 0;
   pair_result result_;

@@ -58,15 +58,13 @@ void add_master_flags(cli::flags& f, master_options& o) {
         "write a JSON-lines trace of agents, frameworks and finished tasks for `agora policy "
         "sim --trace`");
   auto* weights = &o.config.weights;
-  f.add_custom("weights", "",
-               "role weight overrides on top of the policy's, e.g. prod=2,dev=0.5",
+  f.add_custom("weights", "", "role weight overrides on top of the policy's, e.g. prod=2,dev=0.5",
                [weights](const std::string& v, std::string& err) {
                  return parse_weights(v, *weights, err);
                });
 }
 
-std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys,
-                                                      master_options opts,
+std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, master_options opts,
                                                       std::string& error) {
   if (!opts.policy_path.empty()) {
     auto loaded = policy::load_policy_file(opts.policy_path, opts.schema_path);
@@ -78,9 +76,8 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys,
       error = "policy " + opts.policy_path + " does not check:\n" + loaded.render_errors();
       return nullptr;
     }
-    opts.config.policy =
-        std::make_shared<const policy::runnable_policy>(policy::runnable_policy{loaded.prog,
-                                                                                loaded.outline});
+    opts.config.policy = std::make_shared<const policy::runnable_policy>(
+        policy::runnable_policy{loaded.prog, loaded.outline});
     opts.config.policy_source = opts.policy_path;
     opts.config.policy_text = loaded.source_text;
   } else if (!opts.schema_path.empty()) {

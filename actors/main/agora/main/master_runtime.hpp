@@ -35,7 +35,7 @@ void add_master_flags(cli::flags& f, master_options& opts);
 /// A running master: the master actor, published on the actor port, and its
 /// HTTP endpoint (`/state`, `/health`, `/`).
 class master_runtime {
-public:
+ public:
   /// Starts a master in `sys` (which must have the middleman loaded).
   /// Returns nullptr and sets `error` when the policy does not check (with
   /// its `file:line:col` diagnostics) or a port is taken (naming the port).
@@ -47,7 +47,7 @@ public:
   uint16_t http_port() const { return http_->port(); }
   uint16_t actor_port() const { return actor_port_; }
 
-private:
+ private:
   caf::actor master_;
   std::shared_ptr<master::snapshot_store> snapshots_;
   std::unique_ptr<observability::http_server> http_;

@@ -1,8 +1,8 @@
 #include "agora/main/policy_client.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
-#include <cctype>
 #include <ctime>
 #include <sstream>
 
@@ -56,7 +56,8 @@ std::string text_of(const rapidjson::Value& v, const char* key) {
 
 std::string describe(const rapidjson::Value& r) {
   if (!r.IsObject()) return "none";
-  int64_t revision = r.HasMember("revision") && r["revision"].IsInt64() ? r["revision"].GetInt64() : 0;
+  int64_t revision =
+      r.HasMember("revision") && r["revision"].IsInt64() ? r["revision"].GetInt64() : 0;
   std::string out = text_of(r, "name") + " version " +
                     (r.HasMember("version") ? std::to_string(r["version"].GetInt64()) : "?") +
                     " (hash " + text_of(r, "hash") +
@@ -72,7 +73,8 @@ std::string describe(const rapidjson::Value& r) {
 }
 
 /// Prints a refusal from the master (`error`, `details`, `rendered`).
-void print_refusal(const std::string& verb, const observability::http_result& r, std::ostream& err) {
+void print_refusal(const std::string& verb, const observability::http_result& r,
+                   std::ostream& err) {
   rapidjson::Document doc;
   doc.Parse(r.body.c_str());
   if (doc.HasParseError() || !doc.IsObject()) {
@@ -130,8 +132,8 @@ std::string keys_text(const rapidjson::Value& keys) {
 }
 
 void print_explanation(const rapidjson::Document& e, std::ostream& out) {
-  std::string state = !e["active"].GetBool()      ? "inactive (disconnected or removed)"
-                      : e["suppressed"].GetBool() ? "suppressed (it asked for no offers)"
+  std::string state = !e["active"].GetBool()          ? "inactive (disconnected or removed)"
+                      : e["suppressed"].GetBool()     ? "suppressed (it asked for no offers)"
                       : e["demand_covered"].GetBool() ? "its demand is covered"
                                                       : "active";
   out << "framework " << text_of(e, "framework") << " in role " << text_of(e, "role") << ": "
@@ -140,8 +142,8 @@ void print_explanation(const rapidjson::Document& e, std::ostream& out) {
   out << "role order: " << ro["position"].GetUint64() << " of " << ro["of"].GetUint64() << " ("
       << keys_text(ro["keys"]) << ")\n";
   auto& fo = e["framework_order"];
-  out << "framework order in " << text_of(e, "role") << ": " << fo["position"].GetUint64()
-      << " of " << fo["of"].GetUint64() << " (" << keys_text(fo["keys"]) << ")\n";
+  out << "framework order in " << text_of(e, "role") << ": " << fo["position"].GetUint64() << " of "
+      << fo["of"].GetUint64() << " (" << keys_text(fo["keys"]) << ")\n";
   auto& loc = e["locality"];
   if (!text_of(loc, "level").empty())
     out << "locality: level " << text_of(loc, "level") << ", waited "
@@ -161,8 +163,7 @@ void print_explanation(const rapidjson::Document& e, std::ostream& out) {
   for (auto& f : a["rejected_by_filter"].GetObject())
     out << ", " << f.value.GetUint64() << " rejected by filter `" << f.name.GetString() << "`";
   out << ", " << a["wrong_locality_level"].GetUint64() << " outside its locality level, "
-      << a["declined"].GetUint64() << " declined, "
-      << a["smaller_than_smallest_task"].GetUint64()
+      << a["declined"].GetUint64() << " declined, " << a["smaller_than_smallest_task"].GetUint64()
       << " with less left (after limits) than its smallest task, " << a["offerable"].GetUint64()
       << " offerable\n";
   if (e["best"].Size() > 0) {
@@ -171,8 +172,8 @@ void print_explanation(const rapidjson::Document& e, std::ostream& out) {
       out << "  " << text_of(b, "agent") << ": score " << b["score"].GetDouble();
       std::string parts;
       for (auto& c : b["contributions"].GetObject())
-        parts += (parts.empty() ? "" : ", ") + std::string(c.name.GetString()) + " " +
-                 scalar(c.value);
+        parts +=
+            (parts.empty() ? "" : ", ") + std::string(c.name.GetString()) + " " + scalar(c.value);
       if (!parts.empty()) out << " (" << parts << ")";
       out << "\n";
     }
@@ -195,8 +196,8 @@ void print_explanation(const rapidjson::Document& e, std::ostream& out) {
       out << "offerable: " << amounts_text(p["offer"]) << ", score " << p["score"].GetDouble();
     std::string rules;
     for (auto& r : p["rules"].GetObject())
-      rules += (rules.empty() ? "" : ", ") + std::string(r.name.GetString()) + " = " +
-               scalar(r.value);
+      rules +=
+          (rules.empty() ? "" : ", ") + std::string(r.name.GetString()) + " = " + scalar(r.value);
     out << "\n  rules: " << rules << "\n";
   }
 }
@@ -242,8 +243,7 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
   std::string host;
   uint16_t port = 0;
   if (!split_address(master, host, port)) {
-    err << "agora policy " << verb << ": error: --master: '" << master
-        << "' is not HOST:PORT\n";
+    err << "agora policy " << verb << ": error: --master: '" << master << "' is not HOST:PORT\n";
     return 2;
   }
   if (shadow.count() < 0) {
@@ -270,10 +270,10 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
       err << "agora policy apply: " << error << "\n";
       return 1;
     }
-    std::string body = "{\"name\":" + json_quote(file) + ",\"source\":" +
-                       json_quote(source->text()) + ",\"force\":" + (force ? "true" : "false") +
-                       ",\"shadow_seconds\":" +
-                       std::to_string(static_cast<double>(shadow.count()) / 1000.0);
+    std::string body =
+        "{\"name\":" + json_quote(file) + ",\"source\":" + json_quote(source->text()) +
+        ",\"force\":" + (force ? "true" : "false") +
+        ",\"shadow_seconds\":" + std::to_string(static_cast<double>(shadow.count()) / 1000.0);
     if (!schema.empty()) {
       auto s = policy::source_file::load(schema, error, 1 << 20);
       if (!s) {
@@ -331,8 +331,8 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
       if (failed.HasMember("diagnostics") && failed["diagnostics"].IsArray())
         for (auto& d : failed["diagnostics"].GetArray())
           out << "  " << text_of(d, "file") << ":" << d["line"].GetInt() << ":"
-              << d["column"].GetInt() << ": " << text_of(d, "severity") << "["
-              << text_of(d, "code") << "]: " << text_of(d, "message") << "\n";
+              << d["column"].GetInt() << ": " << text_of(d, "severity") << "[" << text_of(d, "code")
+              << "]: " << text_of(d, "message") << "\n";
     }
     out << "reloads:  " << doc["reloads"]["success"].GetUint64() << " applied, "
         << doc["reloads"]["error"].GetUint64() << " failed\n";

@@ -3,8 +3,8 @@
 #include <chrono>
 #include <cmath>
 
-#include <caf/all.hpp>
 #include <rapidjson/document.h>
+#include <caf/all.hpp>
 
 #include "agora/observability/json.hpp"
 #include "agora/policy/policy_outline.hpp"
@@ -45,8 +45,7 @@ http_response ask_allocator(caf::actor_system& sys, const master::policy_control
   self->request(allocator, allocator_timeout, std::move(msg))
       .receive([&](master::policy_reply& r) { out = http_response::json(r.body, r.status); },
                [&](caf::error& e) {
-                 out = http_response::error(503, "the allocator did not answer: " +
-                                                     sys.render(e));
+                 out = http_response::error(503, "the allocator did not answer: " + sys.render(e));
                });
   return out;
 }
@@ -88,16 +87,16 @@ http_response apply(caf::actor_system& sys, master::policy_control& control,
   auto loaded = policy::load_policy_text(path, source, schema);
   if (!loaded.ok()) {
     auto diags = master::diagnostics_json(loaded.diagnostics);
-    control.record_failure("{\"at\":" + std::to_string(static_cast<double>(unix_ms()) / 1000.0) +
-                           ",\"source_name\":" + json_quote(name) + ",\"error\":" +
-                           json_quote(loaded.error.empty() ? "the policy does not check"
-                                                           : loaded.error) +
-                           ",\"diagnostics\":" + diags + "}");
-    return http_response::json("{\"error\":\"the policy does not check; the running policy "
-                               "stays\",\"status\":422,\"diagnostics\":" +
-                                   diags + ",\"rendered\":" + json_quote(loaded.render_errors()) +
-                                   "}",
-                               422);
+    control.record_failure(
+        "{\"at\":" + std::to_string(static_cast<double>(unix_ms()) / 1000.0) +
+        ",\"source_name\":" + json_quote(name) + ",\"error\":" +
+        json_quote(loaded.error.empty() ? "the policy does not check" : loaded.error) +
+        ",\"diagnostics\":" + diags + "}");
+    return http_response::json(
+        "{\"error\":\"the policy does not check; the running policy "
+        "stays\",\"status\":422,\"diagnostics\":" +
+            diags + ",\"rendered\":" + json_quote(loaded.render_errors()) + "}",
+        422);
   }
   master::install_policy msg;
   msg.candidate.policy = std::make_shared<const policy::runnable_policy>(
@@ -112,11 +111,9 @@ http_response apply(caf::actor_system& sys, master::policy_control& control,
 }  // namespace
 
 void add_policy_routes(observability::http_server& http, caf::actor_system& sys,
-                       std::shared_ptr<master::policy_control> control,
-                       policy_environment env) {
-  http.route("GET", "/policy", [control](const http_request&) {
-    return http_response::json(control->render());
-  });
+                       std::shared_ptr<master::policy_control> control, policy_environment env) {
+  http.route("GET", "/policy",
+             [control](const http_request&) { return http_response::json(control->render()); });
   http.route("POST", "/policy", [&sys, control, env](const http_request& req) {
     return apply(sys, *control, env, req);
   });

@@ -34,7 +34,6 @@ struct policy_environment {
 ///   (not) offered resources (404 for an unknown framework or agent).
 /// The running policy stays whenever a request fails.
 void add_policy_routes(observability::http_server& http, caf::actor_system& sys,
-                       std::shared_ptr<master::policy_control> control,
-                       policy_environment env);
+                       std::shared_ptr<master::policy_control> control, policy_environment env);
 
 }  // namespace agora::main

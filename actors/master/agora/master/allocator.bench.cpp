@@ -35,8 +35,8 @@ const std::vector<std::vector<std::string>> policy_roles = {
     {"prod", "batch", "dev", "team"}};
 
 policy::runnable_policy load(size_t which) {
-  auto p = policy::load_policy_file(std::string(AGORA_POLICY_EXAMPLES_DIR) + "/" +
-                                    policy_files[which]);
+  auto p =
+      policy::load_policy_file(std::string(AGORA_POLICY_EXAMPLES_DIR) + "/" + policy_files[which]);
   if (!p.ok()) throw std::runtime_error(p.render_errors());
   return {p.prog, p.outline};
 }

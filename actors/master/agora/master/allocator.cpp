@@ -31,8 +31,7 @@ const policy::runnable_policy& default_policy() {
     if (!p.ok()) {
       // The build embeds a policy the policy tests check; failing here is a
       // build defect, not an operator error.
-      std::cerr << "agora: the embedded default policy does not compile:\n"
-                << p.render_errors();
+      std::cerr << "agora: the embedded default policy does not compile:\n" << p.render_errors();
       std::abort();
     }
     return policy::runnable_policy{p.prog, p.outline};

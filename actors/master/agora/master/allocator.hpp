@@ -52,7 +52,7 @@ struct framework_demand {
 ///
 /// Not thread-safe: owned by the allocator actor (or a test).
 class allocator {
-public:
+ public:
   /// Runs `policy` (default: `default_policy()`).
   explicit allocator(policy::runnable_policy policy = default_policy());
 
@@ -142,7 +142,7 @@ public:
   /// Returns the core (tests, introspection).
   policy::allocation_core& core() { return core_; }
 
-private:
+ private:
   struct agent_ports {
     resources total;  ///< Ports only.
     resources free;   ///< Ports only.

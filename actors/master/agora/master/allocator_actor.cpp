@@ -71,9 +71,9 @@ int64_t unix_ms() {
 /// Returns the fraction of offers (framework, agent) that differ between
 /// the active policy and the shadow candidate, over the shadow so far.
 double divergence(const allocator_state& st) {
-  return st.shadow_union == 0 ? 0.0
-                              : static_cast<double>(st.shadow_differing) /
-                                    static_cast<double>(st.shadow_union);
+  return st.shadow_union == 0
+             ? 0.0
+             : static_cast<double>(st.shadow_differing) / static_cast<double>(st.shadow_union);
 }
 
 /// Publishes the policy part of `GET /policy`.
@@ -174,8 +174,8 @@ std::vector<std::string> metric_changes(const policy::runnable_policy& running,
     for (auto& now : next.outline.metrics) {
       if (old.name != now.name) continue;
       if (old.what != now.what)
-        out.push_back("E0705: metric " + now.name + " changes from a " + kind(old.what) +
-                      " to a " + kind(now.what));
+        out.push_back("E0705: metric " + now.name + " changes from a " + kind(old.what) + " to a " +
+                      kind(now.what));
       else if (old.labels != now.labels)
         out.push_back("E0705: metric " + now.name + " changes its labels");
     }
@@ -205,9 +205,10 @@ policy_reply install(allocator_actor_ptr self, install_policy& m) {
   auto below = limits_below_use(*st.owned, *m.candidate.policy);
   if (!below.empty() && !m.force) {
     std::string body = "{\"error\":" +
-                       json_quote("the new limits are below what roles hold now; apply with "
-                                  "--force to accept it (the roles get no offers until they are "
-                                  "below their limits again)") +
+                       json_quote(
+                           "the new limits are below what roles hold now; apply with "
+                           "--force to accept it (the roles get no offers until they are "
+                           "below their limits again)") +
                        ",\"status\":409,\"details\":" + json_lines(below) + "}";
     if (st.control)
       st.control->record_failure("{\"at\":" + std::to_string(unix_ms() / 1000.0) +
@@ -362,8 +363,8 @@ void run_cycle(allocator_actor_ptr self) {
   if (st.metrics) st.metrics->observe_cycle(static_cast<double>(out.cycle_ns) / 1e9, false);
   publish_sample(self);
   for (const auto& role : st.owned->roles()) {
-    out.roles.push_back(
-        {role, st.owned->weight(role), st.owned->role_share(role), st.owned->role_allocation(role)});
+    out.roles.push_back({role, st.owned->weight(role), st.owned->role_share(role),
+                         st.owned->role_allocation(role)});
   }
   self->send(st.master, std::move(out));
 }
@@ -375,14 +376,16 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
   st.interval = cfg.interval;
   st.control = cfg.control;
   st.metrics = cfg.metrics;
-  st.current.policy = cfg.policy ? cfg.policy
-                                 : std::make_shared<const policy::runnable_policy>(default_policy());
-  st.current.source_name = cfg.policy ? cfg.policy_source : "weighted_drf.policy (embedded default)";
+  st.current.policy =
+      cfg.policy ? cfg.policy : std::make_shared<const policy::runnable_policy>(default_policy());
+  st.current.source_name =
+      cfg.policy ? cfg.policy_source : "weighted_drf.policy (embedded default)";
   st.current.source_text = cfg.policy ? cfg.policy_text : default_policy_source();
   st.current.revision = st.next_revision++;
   st.current.loaded_at_ms = unix_ms();
   st.owned = std::make_unique<allocator>(*st.current.policy);
-  if (st.control) st.control->set_last_success(static_cast<double>(st.current.loaded_at_ms) / 1000.0);
+  if (st.control)
+    st.control->set_last_success(static_cast<double>(st.current.loaded_at_ms) / 1000.0);
   publish_policy(self);
   for (const auto& [role, w] : cfg.weights) self->state.owned->set_weight(role, w);
   self->delayed_send(self, cfg.interval, tick_atom::value);
@@ -398,7 +401,7 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
       },
       [=](const alloc_add_framework& m) {
         self->state.owned->add_framework(m.framework_id, m.roles,
-                                        {m.user, m.labels, m.min_request, m.demand});
+                                         {m.user, m.labels, m.min_request, m.demand});
         request_cycle(self);
       },
       [=](const alloc_remove_framework& m) { self->state.owned->remove_framework(m.framework_id); },
@@ -408,7 +411,7 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
       },
       [=](const alloc_recover& m) {
         self->state.owned->recover(m.framework_id, m.role, m.agent_id, m.res,
-                                  std::chrono::milliseconds{m.refuse_ms}, self->clock().now());
+                                   std::chrono::milliseconds{m.refuse_ms}, self->clock().now());
         request_cycle(self, &m.agent_id);
       },
       [=](const protocol::revive& m) {
@@ -426,8 +429,8 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
           return {404, "{\"error\":" + json_quote("no framework '" + m.framework + "'") +
                            ",\"status\":404}"};
         if (!m.agent.empty() && !e.pair)
-          return {404, "{\"error\":" + json_quote("no agent '" + m.agent + "'") +
-                           ",\"status\":404}"};
+          return {404,
+                  "{\"error\":" + json_quote("no agent '" + m.agent + "'") + ",\"status\":404}"};
         return {200, explanation_json(e, st.current.policy->prog->resources)};
       },
       [=](tick_atom) {

@@ -49,7 +49,8 @@ TEST(allocator_actor, events_in_one_burst_make_one_cycle) {
   // A framework and three agents arrive before the allocator runs: four
   // events, each asking for a cycle; they coalesce into one.
   caf::anon_send(alloc, alloc_add_framework{"f1", {"r"}, {}, {}, {}, {}});
-  for (auto id : {"a1", "a2", "a3"}) caf::anon_send(alloc, alloc_add_agent{id, res(1, 512), {}, {}, {}});
+  for (auto id : {"a1", "a2", "a3"})
+    caf::anon_send(alloc, alloc_add_agent{id, res(1, 512), {}, {}, {}});
   ds.sched->run();
   ASSERT_EQ(cycles->size(), 1u);
   EXPECT_EQ(cycles->front().decisions.size(), 3u);  // every agent offered to f1
@@ -145,7 +146,8 @@ std::shared_ptr<const policy::runnable_policy> gauge_policy(int version, const c
                       labels + " help \"share\" every cycle = " +
                       (std::string(labels).empty() ? "50%" : "dominant_share(role)") + ";\n");
   EXPECT_TRUE(p.ok()) << p.render_errors();
-  return std::make_shared<const policy::runnable_policy>(policy::runnable_policy{p.prog, p.outline});
+  return std::make_shared<const policy::runnable_policy>(
+      policy::runnable_policy{p.prog, p.outline});
 }
 
 TEST(allocator_actor, a_metric_may_change_kind_or_labels_only_with_a_new_policy_version) {

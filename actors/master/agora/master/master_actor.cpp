@@ -93,8 +93,8 @@ void recover(master_ptr self, const std::string& framework_id, const std::string
 }
 
 /// Removes an offer; returns its resources to the allocator unless `keep`.
-void remove_offer(master_ptr self, const std::string& offer_id, bool rescind,
-                  int64_t refuse_ms = 0, bool give_back = true) {
+void remove_offer(master_ptr self, const std::string& offer_id, bool rescind, int64_t refuse_ms = 0,
+                  bool give_back = true) {
   auto& st = self->state;
   auto it = st.offers.find(offer_id);
   if (it == st.offers.end()) return;
@@ -112,14 +112,15 @@ void remove_offer(master_ptr self, const std::string& offer_id, bool rescind,
   mark_dirty(self);
 }
 
-void complete_task(master_ptr self, std::map<std::pair<std::string, std::string>,
-                                             task_record>::iterator it) {
+void complete_task(master_ptr self,
+                   std::map<std::pair<std::string, std::string>, task_record>::iterator it) {
   auto& st = self->state;
   task_record& t = it->second;
   recover(self, t.framework_id, t.role, t.agent_id, t.info.res);
   if (st.config.trace && t.launched_ms >= 0)
     st.config.trace->task_ended(t.framework_id, t.info.res, t.launched_ms);
-  if (auto ag = st.agents.find(t.agent_id); ag != st.agents.end()) ag->second.tasks.erase(it->first);
+  if (auto ag = st.agents.find(t.agent_id); ag != st.agents.end())
+    ag->second.tasks.erase(it->first);
   if (auto fw = st.frameworks.find(t.framework_id); fw != st.frameworks.end())
     fw->second.tasks.erase(t.info.id);
   st.completed_tasks.push_back(std::move(t));
@@ -188,10 +189,10 @@ void mark_unreachable(master_ptr self, const std::string& agent_id) {
     if (t == st.tasks.end()) continue;
     auto fw = st.frameworks.find(key.first);
     bool aware = fw != st.frameworks.end() && fw->second.partition_aware();
-    apply_status(self, master_status(key.first, key.second, agent_id,
-                                     aware ? task_state::unreachable : task_state::lost,
-                                     "REASON_AGENT_UNREACHABLE",
-                                     "agent " + agent_id + " is unreachable"));
+    apply_status(
+        self, master_status(key.first, key.second, agent_id,
+                            aware ? task_state::unreachable : task_state::lost,
+                            "REASON_AGENT_UNREACHABLE", "agent " + agent_id + " is unreachable"));
   }
   self->send(st.allocator, alloc_remove_agent{agent_id});
   if (st.config.trace) st.config.trace->agent_removed(agent_id);
@@ -332,8 +333,8 @@ void handle_accept(master_ptr self, accept& m) {
     ++st.tasks_launched;
     self->send(ag->second.handle, run_task{fw->second.info, t, role});
   }
-  if (!remaining.empty()) recover(self, m.framework_id, role, agent_id, remaining,
-                                  m.filter.refuse_ms);
+  if (!remaining.empty())
+    recover(self, m.framework_id, role, agent_id, remaining, m.filter.refuse_ms);
   mark_dirty(self);
 }
 
@@ -409,7 +410,8 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     if (rec.health != agent_health::unreachable) {
       for (const auto& key : rec.tasks) {
         auto t = st.tasks.find(key);
-        if (t != st.tasks.end()) recover(self, key.first, t->second.role, info.id, t->second.info.res);
+        if (t != st.tasks.end())
+          recover(self, key.first, t->second.role, info.id, t->second.info.res);
       }
       self->send(st.allocator, alloc_remove_agent{info.id});
     }
@@ -458,8 +460,8 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
       adopted.info = r.task;
       adopted.framework_id = s.framework_id;
       adopted.agent_id = info.id;
-      adopted.role = r.role.empty() ? (r.framework.roles.empty() ? "*" : r.framework.roles[0])
-                                    : r.role;
+      adopted.role =
+          r.role.empty() ? (r.framework.roles.empty() ? "*" : r.framework.roles[0]) : r.role;
       t = st.tasks.emplace(key, std::move(adopted)).first;
     }
     t->second.status = s;
@@ -482,8 +484,8 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
   self->send(st.allocator,
              alloc_add_agent{info.id, info.total, used_by, info.hostname, info.attributes});
   if (st.config.trace) st.config.trace->agent_added(info.id, info.total, info.attributes);
-  log(self, std::string(known || !running.empty() ? "re-registered" : "registered") +
-                " agent " + info.id + " at " + info.hostname + " with " + info.total.to_string());
+  log(self, std::string(known || !running.empty() ? "re-registered" : "registered") + " agent " +
+                info.id + " at " + info.hostname + " with " + info.total.to_string());
   self->delayed_send(self, st.config.agent_ping_timeout, ping_agent{info.id});
   mark_dirty(self);
   return agent_registered{info.id, st.config.agent_ping_timeout.count()};
@@ -651,10 +653,10 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
         auto& st = self->state;
         auto t = st.tasks.find({m.framework_id, m.task_id});
         if (t == st.tasks.end()) {
-          to_framework(self, m.framework_id,
-                       status_update{master_status(m.framework_id, m.task_id, m.agent_id,
-                                                   task_state::lost, "REASON_RECONCILIATION",
-                                                   "unknown task")});
+          to_framework(
+              self, m.framework_id,
+              status_update{master_status(m.framework_id, m.task_id, m.agent_id, task_state::lost,
+                                          "REASON_RECONCILIATION", "unknown task")});
           return;
         }
         auto ag = st.agents.find(t->second.agent_id);
@@ -741,9 +743,8 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
 
 caf::actor spawn_master(caf::actor_system& sys, const master_config& cfg,
                         std::shared_ptr<snapshot_store> snapshots) {
-  return sys.spawn([cfg, snapshots](master_ptr self) {
-    return master_behavior(self, cfg, snapshots);
-  });
+  return sys.spawn(
+      [cfg, snapshots](master_ptr self) { return master_behavior(self, cfg, snapshots); });
 }
 
 }  // namespace agora::master

@@ -18,13 +18,13 @@ using prometheus::Labels;
 
 /// Cycle durations: 100 us to 10 s.
 const prometheus::Histogram::BucketBoundaries cycle_buckets = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+    0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
 
 /// Adds one gauge per resource of `res` (cpus, memory and disk bytes, gpus)
 /// named `prefix_<resource>` to `reg`, labelled `labels`.
-void resource_gauges(prometheus::Registry& reg, const std::string& prefix,
-                     const std::string& what, const Labels& labels,
-                     const protocol::resources& res) {
+void resource_gauges(prometheus::Registry& reg, const std::string& prefix, const std::string& what,
+                     const Labels& labels, const protocol::resources& res) {
   struct part {
     const char* suffix;
     const char* unit;
@@ -124,8 +124,8 @@ void add_master(prometheus::Registry& reg, const master_sample& m) {
     gauge(reg, "agora_master_tasks", "Known tasks by their latest state", {{"state", state}},
           static_cast<double>(n));
   for (auto& [role, res] : m.offered_by_role)
-    resource_gauges(reg, "agora_allocator_role_offered", "Resources outstanding in offers to a role",
-                    {{"role", role}}, res);
+    resource_gauges(reg, "agora_allocator_role_offered",
+                    "Resources outstanding in offers to a role", {{"role", role}}, res);
   for (auto& [role, res] : m.used_by_role)
     resource_gauges(reg, "agora_allocator_role_used", "Resources used by a role's running tasks",
                     {{"role", role}}, res);
@@ -201,8 +201,7 @@ std::string master_metrics::scrape(const policy_control* control) const {
     counter(state, "agora_policy_reloads_total", help, {{"result", "error"}},
             static_cast<double>(failed));
     gauge(state, "agora_policy_last_reload_success_timestamp_seconds",
-          "When the running policy was installed (Unix time)", {},
-          control->last_success_seconds());
+          "When the running policy was installed (Unix time)", {}, control->last_success_seconds());
   }
   auto families = events_->Collect();
   auto more = state.Collect();

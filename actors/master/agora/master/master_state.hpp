@@ -85,7 +85,7 @@ struct task_record {
   std::string agent_id;
   std::string role;
   protocol::task_status status;  ///< Latest known status.
-  int64_t launched_ms = -1;       ///< When launched, on the trace's clock (-1: not traced).
+  int64_t launched_ms = -1;      ///< When launched, on the trace's clock (-1: not traced).
 };
 
 struct offer_record {

@@ -14,11 +14,11 @@ std::string diagnostics_json(const std::vector<policy::diagnostic>& diagnostics)
   for (size_t i = 0; i < diagnostics.size(); ++i) {
     auto& d = diagnostics[i];
     out += i ? "," : "";
-    out += "{\"file\":" + json_quote(d.file) + ",\"line\":" + std::to_string(d.begin.line) +
-           ",\"column\":" + std::to_string(d.begin.column) + ",\"code\":" + json_quote(d.code) +
-           ",\"severity\":" +
-           json_quote(d.severity == policy::severity::error ? "error" : "warning") +
-           ",\"message\":" + json_quote(d.message) + ",\"help\":" + json_quote(d.help) + "}";
+    out +=
+        "{\"file\":" + json_quote(d.file) + ",\"line\":" + std::to_string(d.begin.line) +
+        ",\"column\":" + std::to_string(d.begin.column) + ",\"code\":" + json_quote(d.code) +
+        ",\"severity\":" + json_quote(d.severity == policy::severity::error ? "error" : "warning") +
+        ",\"message\":" + json_quote(d.message) + ",\"help\":" + json_quote(d.help) + "}";
   }
   return out + "]";
 }
@@ -66,18 +66,19 @@ std::string strings_json(const std::vector<std::string>& items) {
 
 }  // namespace
 
-std::string explanation_json(const policy::explanation& e,
-                             const std::vector<std::string>& names) {
-  std::string out = "{\"framework\":" + json_quote(e.framework) + ",\"role\":" +
-                    json_quote(e.role) + ",\"active\":" + (e.active ? "true" : "false") +
+std::string explanation_json(const policy::explanation& e, const std::vector<std::string>& names) {
+  std::string out = "{\"framework\":" + json_quote(e.framework) +
+                    ",\"role\":" + json_quote(e.role) +
+                    ",\"active\":" + (e.active ? "true" : "false") +
                     ",\"suppressed\":" + (e.suppressed ? "true" : "false") +
                     ",\"demand_covered\":" + (e.demand_covered ? "true" : "false");
   out += ",\"role_order\":{\"position\":" + std::to_string(e.role_position) +
-         ",\"of\":" + std::to_string(e.role_order.size()) + ",\"order\":" +
-         strings_json(e.role_order) + ",\"keys\":" + keys_json(e.role_keys) + "}";
+         ",\"of\":" + std::to_string(e.role_order.size()) +
+         ",\"order\":" + strings_json(e.role_order) + ",\"keys\":" + keys_json(e.role_keys) + "}";
   out += ",\"framework_order\":{\"position\":" + std::to_string(e.framework_position) +
-         ",\"of\":" + std::to_string(e.framework_order.size()) + ",\"order\":" +
-         strings_json(e.framework_order) + ",\"keys\":" + keys_json(e.framework_keys) + "}";
+         ",\"of\":" + std::to_string(e.framework_order.size()) +
+         ",\"order\":" + strings_json(e.framework_order) +
+         ",\"keys\":" + keys_json(e.framework_keys) + "}";
   out += ",\"locality\":{\"level\":" + json_quote(e.level) +
          ",\"waited_seconds\":" + number(e.waited_seconds) + "}";
   out += ",\"role_path\":[";
@@ -85,10 +86,10 @@ std::string explanation_json(const policy::explanation& e,
     auto& l = e.path[i];
     out += (i ? "," : "") + std::string("{\"role\":") + json_quote(l.role) +
            ",\"allocated\":" + amounts_json(l.allocated, names) +
-           ",\"headroom\":" + amounts_json(l.headroom, names) + ",\"guarantee\":" +
-           (l.guarantee ? amounts_json(*l.guarantee, names) : "null") + ",\"limit\":" +
-           (l.limit ? amounts_json(*l.limit, names) : "null") + ",\"below_guarantee\":" +
-           (l.below_guarantee ? "true" : "false") + "}";
+           ",\"headroom\":" + amounts_json(l.headroom, names) +
+           ",\"guarantee\":" + (l.guarantee ? amounts_json(*l.guarantee, names) : "null") +
+           ",\"limit\":" + (l.limit ? amounts_json(*l.limit, names) : "null") +
+           ",\"below_guarantee\":" + (l.below_guarantee ? "true" : "false") + "}";
   }
   out += "],\"agents\":{\"considered\":" + std::to_string(e.agents) +
          ",\"inactive\":" + std::to_string(e.inactive_agents) +
@@ -114,18 +115,21 @@ std::string explanation_json(const policy::explanation& e,
   out += "]";
   if (e.pair) {
     auto& p = *e.pair;
-    out += ",\"agent\":{\"id\":" + json_quote(e.agent_id) + ",\"free\":" +
-           amounts_json(e.agent_free, names) + ",\"min_request\":" +
-           amounts_json(e.min_request, names) + ",\"usable\":" + (p.usable ? "true" : "false") +
+    out += ",\"agent\":{\"id\":" + json_quote(e.agent_id) +
+           ",\"free\":" + amounts_json(e.agent_free, names) +
+           ",\"min_request\":" + amounts_json(e.min_request, names) +
+           ",\"usable\":" + (p.usable ? "true" : "false") +
            ",\"holds_min_request\":" + (p.holds_min_request ? "true" : "false") +
-           ",\"accepted\":" + (p.accepted ? "true" : "false") + ",\"rejected_by\":" +
-           json_quote(p.rejected_by) + ",\"level\":" + json_quote(p.level) +
-           ",\"level_ok\":" + (p.level_ok ? "true" : "false") + ",\"declined\":" +
-           (p.declined ? "true" : "false") + ",\"offered\":" + (p.offered ? "true" : "false") +
+           ",\"accepted\":" + (p.accepted ? "true" : "false") +
+           ",\"rejected_by\":" + json_quote(p.rejected_by) + ",\"level\":" + json_quote(p.level) +
+           ",\"level_ok\":" + (p.level_ok ? "true" : "false") +
+           ",\"declined\":" + (p.declined ? "true" : "false") +
+           ",\"offered\":" + (p.offered ? "true" : "false") +
            ",\"offer\":" + amounts_json(p.offer, names) + ",\"score\":" + number(p.score) +
            ",\"rules\":{";
     size_t k = 0;
-    for (auto& [name, v] : p.rules) out += (k++ ? "," : "") + json_quote(name) + ":" + value_json(v);
+    for (auto& [name, v] : p.rules)
+      out += (k++ ? "," : "") + json_quote(name) + ":" + value_json(v);
     out += "}}";
   }
   return out + "}";
@@ -134,8 +138,9 @@ std::string explanation_json(const policy::explanation& e,
 std::string revision_json(const policy_revision& r) {
   auto& prog = *r.policy->prog;
   return "{\"name\":" + json_quote(prog.name) + ",\"version\":" + std::to_string(prog.version) +
-         ",\"hash\":" + json_quote(prog.hash_hex()) + ",\"revision\":" +
-         std::to_string(r.revision) + ",\"source_name\":" + json_quote(r.source_name) +
+         ",\"hash\":" + json_quote(prog.hash_hex()) +
+         ",\"revision\":" + std::to_string(r.revision) +
+         ",\"source_name\":" + json_quote(r.source_name) +
          ",\"loaded_at\":" + std::to_string(static_cast<double>(r.loaded_at_ms) / 1000.0) +
          ",\"source\":" + json_quote(r.source_text) + "}";
 }
@@ -168,8 +173,9 @@ void policy_control::count_success() {
 
 std::string policy_control::render() const {
   std::lock_guard<std::mutex> guard{mu_};
-  return "{" + members_ + ",\"last_failed_apply\":" + failure_ + ",\"reloads\":{\"success\":" +
-         std::to_string(success_) + ",\"error\":" + std::to_string(errors_) + "}}";
+  return "{" + members_ + ",\"last_failed_apply\":" + failure_ +
+         ",\"reloads\":{\"success\":" + std::to_string(success_) +
+         ",\"error\":" + std::to_string(errors_) + "}}";
 }
 
 double policy_control::last_success_seconds() const {

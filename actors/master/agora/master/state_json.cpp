@@ -48,9 +48,12 @@ void write_task(writer& w, const task_record& t) {
 
 const char* health_name(agent_health h) {
   switch (h) {
-    case agent_health::active: return "active";
-    case agent_health::disconnected: return "disconnected";
-    case agent_health::unreachable: return "unreachable";
+    case agent_health::active:
+      return "active";
+    case agent_health::disconnected:
+      return "disconnected";
+    case agent_health::unreachable:
+      return "unreachable";
   }
   return "unknown";
 }

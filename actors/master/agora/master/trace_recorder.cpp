@@ -21,8 +21,8 @@ int64_t steady_ns() {
 }
 
 std::string res_json(const protocol::resources& r) {
-  std::string out = "{\"cpus\":" + std::to_string(r.cpus()) + ",\"mem\":\"" +
-                    std::to_string(r.mem_bytes) + "B\"";
+  std::string out =
+      "{\"cpus\":" + std::to_string(r.cpus()) + ",\"mem\":\"" + std::to_string(r.mem_bytes) + "B\"";
   if (r.disk_bytes > 0) out += ",\"disk\":\"" + std::to_string(r.disk_bytes) + "B\"";
   if (r.gpus > 0) out += ",\"gpus\":" + std::to_string(r.gpus);
   return out + "}";
@@ -65,29 +65,28 @@ void trace_recorder::write(std::string line) {
 void trace_recorder::agent_added(const std::string& id, const protocol::resources& total,
                                  const std::map<std::string, std::string>& attributes) {
   if (!agents_.insert(id).second) return;
-  write("{\"t\":\"" + std::to_string(now_ms()) + "ms\",\"ev\":\"agent_add\",\"id\":" +
-        json_quote(id) + ",\"res\":" + res_json(total) + ",\"attrs\":" + map_json(attributes) +
-        "}");
+  write("{\"t\":\"" + std::to_string(now_ms()) +
+        "ms\",\"ev\":\"agent_add\",\"id\":" + json_quote(id) + ",\"res\":" + res_json(total) +
+        ",\"attrs\":" + map_json(attributes) + "}");
 }
 
 void trace_recorder::agent_removed(const std::string& id) {
   if (agents_.erase(id) == 0) return;
-  write("{\"t\":\"" + std::to_string(now_ms()) + "ms\",\"ev\":\"agent_remove\",\"id\":" +
-        json_quote(id) + "}");
+  write("{\"t\":\"" + std::to_string(now_ms()) +
+        "ms\",\"ev\":\"agent_remove\",\"id\":" + json_quote(id) + "}");
 }
 
 void trace_recorder::framework_added(const std::string& id, const std::string& role,
                                      const std::map<std::string, std::string>& labels) {
   if (!frameworks_.insert(id).second) return;
   write("{\"t\":\"" + std::to_string(now_ms()) + "ms\",\"ev\":\"framework_add\",\"id\":" +
-        json_quote(id) + ",\"role\":" + json_quote(role) + ",\"labels\":" + map_json(labels) +
-        "}");
+        json_quote(id) + ",\"role\":" + json_quote(role) + ",\"labels\":" + map_json(labels) + "}");
 }
 
 void trace_recorder::framework_removed(const std::string& id) {
   if (frameworks_.erase(id) == 0) return;
-  write("{\"t\":\"" + std::to_string(now_ms()) + "ms\",\"ev\":\"framework_remove\",\"id\":" +
-        json_quote(id) + "}");
+  write("{\"t\":\"" + std::to_string(now_ms()) +
+        "ms\",\"ev\":\"framework_remove\",\"id\":" + json_quote(id) + "}");
 }
 
 void trace_recorder::task_ended(const std::string& framework, const protocol::resources& res,

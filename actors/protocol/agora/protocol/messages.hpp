@@ -87,7 +87,7 @@ struct framework_info {
   std::vector<std::string> roles;  ///< Empty means the role `*`.
   std::string principal;
   std::string user;
-  int64_t failover_timeout_ms = 0;  ///< How long tasks survive a disconnection.
+  int64_t failover_timeout_ms = 0;        ///< How long tasks survive a disconnection.
   std::vector<std::string> capabilities;  ///< e.g. `PARTITION_AWARE`.
   /// Labels the allocation policy reads (`framework.labels.*`), e.g.
   /// `data_racks` -> `r1,r2` for rack_local.policy.
@@ -207,7 +207,6 @@ struct run_task {
   task_info task;
   std::string role;  ///< The role whose offer the task was launched from.
 };
-
 
 /// Master -> agent: kill every task of a framework (failover timeout expired
 /// or the framework tore down).

@@ -13,7 +13,6 @@
 
 namespace agora::policy::detail {
 
-
 constexpr int64_t unlimited = std::numeric_limits<int64_t>::max();
 /// As Mesos' MIN_CPUS / MIN_MEM: offering less is churn without use.
 constexpr int64_t min_cpus_milli = 10;
@@ -70,6 +69,5 @@ inline int compare(const rule_value& a, const rule_value& b, bool descending) {
 inline double seconds_between(allocation_core::time_point from, allocation_core::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
-
 
 }  // namespace agora::policy::detail
