@@ -314,6 +314,54 @@ TEST(policy, explain_names_the_filter_that_starves_a_framework_and_counts_the_ag
   EXPECT_NE(unknown.err.find("no framework 'nope'"), std::string::npos) << unknown.err;
 }
 
+TEST(policy, malformed_operator_requests_get_4xx_json_errors_and_change_nothing) {
+  cluster c;
+  const std::string original = active_hash(c);
+  ASSERT_FALSE(original.empty());
+  struct bad {
+    const char* method;
+    const char* path;
+    std::string body;
+    int status;
+  };
+  const std::vector<bad> cases = {
+      {"POST", "/policy", "not json", 400},
+      {"POST", "/policy", "[1, 2]", 400},
+      {"POST", "/policy", "{}", 400},
+      {"POST", "/policy", R"({"source": 42})", 400},
+      {"POST", "/policy", R"({"source": "policy \"x\" version 1;", "force": "yes"})", 400},
+      {"POST", "/policy", R"({"source": "policy \"x\" version 1;", "shadow_seconds": -1})", 400},
+      {"POST", "/policy", R"({"source": "policy \"x\" version 1;", "shadow_seconds": 1e300})", 400},
+      {"POST", "/policy", R"({"source": "policy \"x\" version 1;", "name": "dir/"})", 400},
+      {"POST", "/policy", R"({"source": "policy \"x\" version 1;\nfilter f: nonsense;"})", 422},
+      {"POST", "/policy", R"({"source": "policy \"x\" version 1;\nimport \"/etc/passwd\";"})", 422},
+      {"GET", "/policy/explain", "", 400},
+      {"GET", "/policy/explain?framework=none", "", 404},
+      {"POST", "/policy/rollback", "", 409},  // Nothing to roll back to.
+  };
+  for (auto& b : cases) {
+    auto r = http_request(b.method, "127.0.0.1", c.http_port(), b.path, b.body);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.status, b.status) << b.method << " " << b.path << " " << b.body << ": " << r.body;
+    rapidjson::Document doc;
+    doc.Parse(r.body.c_str());
+    EXPECT_TRUE(!doc.HasParseError() && doc.IsObject() && doc.HasMember("error"))
+        << b.path << " " << b.body << ": " << r.body;
+  }
+  // The import of a file outside the policy's folder never echoes it.
+  auto r = http_post("127.0.0.1", c.http_port(), "/policy",
+                     R"({"source": "policy \"x\" version 1;\nimport \"/etc/passwd\";"})");
+  EXPECT_EQ(r.body.find("root:"), std::string::npos) << r.body;
+  EXPECT_EQ(active_hash(c), original);
+  // Bad flags of the CLI name the flag and exit 2.
+  auto flag = agora_cli({"policy", "apply", "--shadow=soon", "x.policy"});
+  EXPECT_EQ(flag.status, 2);
+  EXPECT_NE(flag.err.find("--shadow"), std::string::npos) << flag.err;
+  auto missing = agora_cli({"policy", "explain", "--master=127.0.0.1:1"});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("--framework"), std::string::npos) << missing.err;
+}
+
 TEST(policy, a_recorded_trace_replays_in_the_simulator) {
   // A master records agents, frameworks and finished tasks; `agora policy
   // sim --trace` replays them: the task launched and finished in the trace
