@@ -658,6 +658,9 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
     return true;
   };
   for (;;) {
+    // Nothing left on any agent of this cycle that anyone could use: done
+    // (an event cycle over one agent ends as soon as that agent is taken).
+    if (usable_from(0) >= agent_order.size()) break;
     uint32_t c = first_open(0);
     if (c == UINT32_MAX) break;
     // A client whose limits (or others' held guarantees) leave it nothing
