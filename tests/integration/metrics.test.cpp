@@ -87,6 +87,9 @@ TEST(metrics, master_metrics_pass_promtool_and_move_as_tasks_run) {
   EXPECT_GT(sample(after, "agora_policy_role_weighted_share_ratio{role=\"dev\"}"), 0);
   EXPECT_GT(sample(after, "agora_allocator_role_used_cpus{role=\"dev\"}"), 0.49);
   EXPECT_GE(sample(after, "agora_master_offers_total{outcome=\"made\"}"), 1);
+  // The policy's own `on offer` counter and histogram moved too.
+  EXPECT_GE(sample(after, "agora_policy_offers_total{locality=\"\",role=\"dev\"}"), 1);
+  EXPECT_GE(sample(after, "agora_policy_offer_mem_bytes_count{role=\"dev\"}"), 1);
   EXPECT_GT(sample(after, "agora_allocator_cycle_duration_seconds_count"),
             sample(before, "agora_allocator_cycle_duration_seconds_count"));
   auto [code2, out2] = promtool_check(after);

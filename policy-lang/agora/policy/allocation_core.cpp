@@ -156,6 +156,16 @@ void allocation_core::index_rules() {
     level_wait_.push_back(named(rule_kind::locality_wait, "level " + level.name + " wait"));
   }
   guard_rule_ = named(rule_kind::locality_guard, "locality guard");
+  offer_metrics_.clear();
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (rules[i].what != rule_kind::event_value) continue;
+    event_rule e;
+    e.value = i;
+    e.when = named(rule_kind::event_when, rules[i].name + " when");
+    for (auto& spec : policy_.outline.metrics)
+      if ("metric " + spec.name == rules[i].name && !spec.every_cycle) e.spec = &spec;
+    if (e.spec) offer_metrics_.push_back(e);
+  }
 }
 
 void allocation_core::set_weight_override(const std::string& path, double weight) {

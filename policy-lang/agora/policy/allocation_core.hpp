@@ -90,6 +90,14 @@ struct metric_sample {
   double value = 0;
 };
 
+/// One update of an `on offer` metric: add `value` to a counter, or observe
+/// it in a histogram, at `labels`.
+struct event_sample {
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> labels;
+  double value = 0;
+};
+
 /// The outcome of evaluating one (framework, agent) pair now.
 struct pair_outcome {
   bool accepted = false;    ///< Every filter holds.
@@ -333,6 +341,18 @@ class allocation_core {
   }
   /// Returns, per locality level, the frameworks waiting at it now.
   std::map<std::string, size_t> waiting_per_level();
+  /// Returns (and forgets) the updates of the policy's `on offer` metrics
+  /// since the last call: one per offer made (and metric whose `when`
+  /// holds), labelled from the offer (`role`, `framework`, `locality`, and
+  /// the agent's `rack` and `zone`).
+  std::vector<event_sample> take_event_samples() {
+    auto out = std::move(event_samples_);
+    event_samples_.clear();
+    return out;
+  }
+  /// Turns the recording of event samples on (off by default: someone must
+  /// take them).
+  void collect_event_samples(bool on) { collect_events_ = on; }
   /// Evaluates the policy's `every cycle` metrics over the current state
   /// (per role for metrics that read `role`, labelled `role`).
   std::vector<metric_sample> cycle_metrics();
@@ -499,7 +519,16 @@ class allocation_core {
   ordering order_;
   bool keep_order_ = true;
   std::map<std::string, uint64_t> rejections_;  ///< Of the policies before this one.
-  std::vector<uint64_t> rejections_by_rule_;    ///< Of this policy, by rule index.
+  struct event_rule {
+    size_t value = 0;
+    int when = -1;
+    const metric_spec* spec = nullptr;
+  };
+  std::vector<event_rule> offer_metrics_;
+  std::vector<event_sample> event_samples_;
+  bool collect_events_ = false;
+  void record_offer_event(const core_offer& offer, uint32_t agent);
+  std::vector<uint64_t> rejections_by_rule_;  ///< Of this policy, by rule index.
   std::map<std::pair<std::string, std::string>, uint64_t> relaxations_;
 };
 

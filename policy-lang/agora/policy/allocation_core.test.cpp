@@ -135,6 +135,43 @@ TEST(allocation_core, suppressed_or_inactive_frameworks_leave_their_role_out_of_
   EXPECT_DOUBLE_EQ(share("a"), 1.0);
 }
 
+TEST(allocation_core, on_offer_metrics_are_evaluated_for_every_offer) {
+  // observability.policy: `agora_policy_offers_total {role, locality} on
+  // offer += 1` and `agora_policy_offer_mem_bytes {role} ... on offer
+  // observe offer.res.mem`. Two agents of 4 and 8 GiB, one framework: two
+  // offers, so two updates of each metric with the offers' memory.
+  allocation_core core(load("observability.policy"));
+  core.collect_event_samples(true);
+  core.add_agent("a1", "", {{"rack", "r1"}}, make(2, 4));
+  core.add_agent("a2", "", {{"rack", "r2"}}, make(2, 8));
+  core.add_framework(fw("f", {"web"}));
+  ASSERT_EQ(core.allocate(time_point{}).size(), 2u);
+  auto samples = core.take_event_samples();
+  ASSERT_EQ(samples.size(), 4u);
+  double offers = 0, mem = 0;
+  for (auto& s : samples) {
+    if (s.name == "agora_policy_offers_total") {
+      offers += s.value;
+      EXPECT_EQ(s.labels, (std::vector<std::pair<std::string, std::string>>{{"role", "web"},
+                                                                            {"locality", ""}}));
+    } else {
+      EXPECT_EQ(s.name, "agora_policy_offer_mem_bytes");
+      mem += s.value;
+    }
+  }
+  EXPECT_EQ(offers, 2);
+  EXPECT_EQ(mem, static_cast<double>(12 * gib));
+  EXPECT_TRUE(core.take_event_samples().empty());
+  // An event metric may read the offer and cluster values, not a framework's.
+  auto bad = load_policy_text("e.policy", R"(policy "e" version 1;
+use std.fairness;
+order roles by dominant_share(role) asc, role.name asc;
+order frameworks by framework.id asc;
+metric counter agora_policy_x_total {role} help "x" on offer += framework.allocated.cpus;
+)");
+  EXPECT_FALSE(bad.ok());
+}
+
 TEST(allocation_core, limits_clip_offers_along_the_whole_path) {
   // quotas.policy: prod/etl is limited to 150 cpus, prod to 400. etl holds
   // 140 elsewhere, so a 64-cpu agent is offered with 10 cpus.

@@ -535,6 +535,36 @@ rule_value allocation_core::metric_value(size_t rule, const std::string& role) {
 
 std::vector<core_offer> allocation_core::allocate(time_point now) { return cycle(now, nullptr); }
 
+void allocation_core::record_offer_event(const core_offer& offer, uint32_t agent) {
+  offer_view view;
+  view.res = to_res_vec(offer.res);
+  view.locality = offer.level;
+  vm_->eval_event(view);
+  auto& attributes = agents_[agent].attributes;
+  for (auto& m : offer_metrics_) {
+    if (m.when >= 0) {
+      auto w = vm_->read(static_cast<size_t>(m.when));
+      if (w.st != rule_value::state::value || w.number == 0) continue;
+    }
+    auto v = vm_->read(m.value);
+    if (v.st != rule_value::state::value) continue;
+    event_sample sample{m.spec->name, {}, v.number};
+    for (auto& label : m.spec->labels) {
+      std::string value;
+      if (label == "role")
+        value = offer.role;
+      else if (label == "framework")
+        value = offer.framework_id;
+      else if (label == "locality")
+        value = offer.level;
+      else if (auto it = attributes.find(label); it != attributes.end())
+        value = it->second;  // `rack`, `zone`.
+      sample.labels.emplace_back(label, value);
+    }
+    event_samples_.push_back(std::move(sample));
+  }
+}
+
 std::vector<core_offer> allocation_core::allocate(time_point now,
                                                   const std::vector<std::string>& agents) {
   std::vector<uint32_t> slots;
@@ -646,6 +676,7 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
     auto& cl = clients_[c];
     out.push_back({frameworks_[cl.framework].spec.id, roles_[cl.role].path, agents_[a].id, d.offer,
                    d.level, d.score});
+    if (collect_events_ && !offer_metrics_.empty()) record_offer_event(out.back(), a);
     if (!d.level.empty() && d.level == policy_.outline.levels.front().name) {
       cl.waiting_since.reset();
       cl.skips = 0;

@@ -8,15 +8,16 @@ namespace agora::policy {
 
 const char* to_string(opcode op) {
   static const char* names[] = {
-      "LOADK",  "LOADSYM", "LOADB",   "LOADV",   "FIELD",   "FIELDV",   "MOVE",         "MOVEV",     "ADD_F",
-      "SUB_F",  "MUL_F",   "DIV_F",   "MOD_F",   "NEG_F",    "ABS_F",        "MIN_F",     "MAX_F",
-      "LT_F",   "LE_F",    "EQ_F",    "NE_F",    "EQ_B",     "NE_B",         "EQ_SYM",    "NE_SYM",
-      "NOT",    "AND",     "OR",      "SELECT",  "SELECTV",  "COALESCE",     "COALESCEV", "HAS",
-      "HASV",   "RES_ADD", "RES_SUB", "RES_DIV", "RES_MULK", "RES_DIVK",     "RES_GET",   "PROJ",
-      "PROJ_R", "RMAX",    "RMIN",    "RMEAN",   "FITS",     "JMP_IF_FALSE", "JMP", "ITER", "NEXT", "AGG_INIT", "ACC_SUM", "ACC_COUNT", "ACC_MIN",
-      "ACC_MAX", "ACC_ANY", "ACC_ALL", "AGG_END", "SPLIT", "ZONES", "SIZE_L", "IN_SET",
-      "FILTER",
-      "SCORE",  "RET"};
+      "LOADK",   "LOADSYM",  "LOADB",    "LOADV",     "FIELD",        "FIELDV",  "MOVE",
+      "MOVEV",   "ADD_F",    "SUB_F",    "MUL_F",     "DIV_F",        "MOD_F",   "NEG_F",
+      "ABS_F",   "MIN_F",    "MAX_F",    "LT_F",      "LE_F",         "EQ_F",    "NE_F",
+      "EQ_B",    "NE_B",     "EQ_SYM",   "NE_SYM",    "NOT",          "AND",     "OR",
+      "SELECT",  "SELECTV",  "COALESCE", "COALESCEV", "HAS",          "HASV",    "RES_ADD",
+      "RES_SUB", "RES_DIV",  "RES_MULK", "RES_DIVK",  "RES_GET",      "PROJ",    "PROJ_R",
+      "RMAX",    "RMIN",     "RMEAN",    "FITS",      "JMP_IF_FALSE", "JMP",     "ITER",
+      "NEXT",    "AGG_INIT", "ACC_SUM",  "ACC_COUNT", "ACC_MIN",      "ACC_MAX", "ACC_ANY",
+      "ACC_ALL", "AGG_END",  "SPLIT",    "ZONES",     "SIZE_L",       "IN_SET",  "FILTER",
+      "SCORE",   "RET"};
   static_assert(sizeof(names) / sizeof(names[0]) == opcode_count, "one name per opcode");
   auto i = static_cast<size_t>(op);
   return i < opcode_count ? names[i] : "?";
@@ -54,7 +55,7 @@ double cost_of(opcode op) {
 }
 
 const char* to_string(chunk_id c) {
-  static const char* names[] = {"const", "cycle", "role", "framework", "agent", "pair"};
+  static const char* names[] = {"const", "cycle", "role", "framework", "agent", "pair", "event"};
   return names[static_cast<size_t>(c)];
 }
 
@@ -76,7 +77,7 @@ void put_str(std::string& out, const std::string& s) {
 }  // namespace
 
 std::string program::canonical_bytes() const {
-  std::string out = "AGPB3";  // Format tag, bumped when the layout changes.
+  std::string out = "AGPB4";  // Format tag, bumped when the layout changes.
   put_str(out, name);
   put_u64(out, static_cast<uint64_t>(version));
   put_u64(out, resources.size());
@@ -147,8 +148,9 @@ std::string number_text(double d) {
 }
 
 std::string field_text(const program& p, const field_ref& f) {
-  static const char* objects[] = {"cluster", "role", "framework", "agent",
-                                  "each(roles)", "each(frameworks)", "each(agents)"};
+  static const char* objects[] = {"cluster",      "role",        "framework",
+                                  "agent",        "each(roles)", "each(frameworks)",
+                                  "each(agents)", "offer"};
   std::string s = objects[static_cast<size_t>(f.obj)];
   s += "." + f.name;
   if (!f.key.empty()) s += "." + f.key;
@@ -223,12 +225,14 @@ std::string disassemble(const program& p) {
           comment.clear();
           if (k.list) {
             for (size_t e = 1; e <= static_cast<size_t>(k.value[0]); ++e)
-              comment += (e > 1 ? ", \"" : "[\"") + p.symbols[static_cast<size_t>(k.value[e])] + "\"";
+              comment +=
+                  (e > 1 ? ", \"" : "[\"") + p.symbols[static_cast<size_t>(k.value[e])] + "\"";
             comment = comment.empty() ? "[]" : comment + "]";
           } else {
             for (size_t e = 0; e < p.resources.size() && e < max_resources; ++e)
               if (k.value[e] != 0)
-                comment += (comment.empty() ? "{" : ", ") + p.resources[e] + ": " + number_text(k.value[e]);
+                comment += (comment.empty() ? "{" : ", ") + p.resources[e] + ": " +
+                           number_text(k.value[e]);
             comment = comment.empty() ? "{}" : comment + "}";
           }
           break;
@@ -288,8 +292,8 @@ std::string disassemble(const program& p) {
         case opcode::ITER: {
           static const char* colls[] = {"roles", "frameworks", "agents"};
           operands = std::to_string(i.b) + " " + std::to_string(i.c);
-          comment = std::string("for each of ") + (i.b < 3 ? colls[i.b] : "?") +
-                    ", if empty to " + std::to_string(k + 2 + i.c);
+          comment = std::string("for each of ") + (i.b < 3 ? colls[i.b] : "?") + ", if empty to " +
+                    std::to_string(k + 2 + i.c);
           break;
         }
         case opcode::NEXT:

@@ -87,21 +87,30 @@ enum class opcode : uint8_t {
   FITS,       ///< R[A] = V[B][i] <= V[C][i] for every resource i.
   JMP_IF_FALSE,  ///< if R[A] is not true: pc += Bx (forward only); reserved, not emitted yet.
   JMP,           ///< pc += Bx (forward only); reserved, not emitted yet.
-  ITER,       ///< Start a loop over collection B (0 roles, 1 frameworks, 2 agents) at element 0; if it is empty, pc += C.
-  NEXT,       ///< Advance the loop; if elements remain, pc -= Bx (the only backward jump). Metered:
-              ///< past the VM's loop budget the loop stops and its aggregate errs (E_COST).
-  AGG_INIT,   ///< R[A] = the empty value of aggregate kind B (0 sum, 1 count, 2 min, 3 max, 4 any, 5 all).
-  ACC_SUM,    ///< If R[C] (where) errs: R[A] = error; else if R[C]: R[A] += R[B] (error if R[B] errs).
+  ITER,  ///< Start a loop over collection B (0 roles, 1 frameworks, 2 agents) at element 0; if it
+         ///< is empty, pc += C.
+  NEXT,  ///< Advance the loop; if elements remain, pc -= Bx (the only backward jump). Metered:
+         ///< past the VM's loop budget the loop stops and its aggregate errs (E_COST).
+  AGG_INIT,  ///< R[A] = the empty value of aggregate kind B (0 sum, 1 count, 2 min, 3 max, 4 any, 5
+             ///< all).
+  ACC_SUM,   ///< If R[C] (where) errs: R[A] = error; else if R[C]: R[A] += R[B] (error if R[B]
+             ///< errs).
   ACC_COUNT,  ///< If R[C] (where) errs: R[A] = error; else if R[C]: R[A] += 1.
-  ACC_MIN,    ///< If R[C] errs: R[A] = error; else if R[C]: R[A] = min(R[A], R[B]) (R[B] if R[A] is empty).
-  ACC_MAX,    ///< If R[C] errs: R[A] = error; else if R[C]: R[A] = max(R[A], R[B]) (R[B] if R[A] is empty).
-  ACC_ANY,    ///< If R[C]: R[A] = R[A] || R[B] (CEL: true wins over errors; a where error is an error).
-  ACC_ALL,    ///< If R[C]: R[A] = R[A] && R[B] (CEL: false wins over errors; a where error is an error).
+  ACC_MIN,    ///< If R[C] errs: R[A] = error; else if R[C]: R[A] = min(R[A], R[B]) (R[B] if R[A] is
+              ///< empty).
+  ACC_MAX,    ///< If R[C] errs: R[A] = error; else if R[C]: R[A] = max(R[A], R[B]) (R[B] if R[A] is
+              ///< empty).
+  ACC_ANY,    ///< If R[C]: R[A] = R[A] || R[B] (CEL: true wins over errors; a where error is an
+              ///< error).
+  ACC_ALL,    ///< If R[C]: R[A] = R[A] && R[B] (CEL: false wins over errors; a where error is an
+              ///< error).
   AGG_END,    ///< If R[A] is empty (min/max over no element): R[A] = error.
-  SPLIT,      ///< V[A] = list of the non-empty parts of string R[B] split at R[C] (lists hold at most 7 symbols; more is an error).
-  ZONES,      ///< V[A] = distinct `zone` attributes of the agents whose `rack` attribute is in list V[B], in agent order.
-  SIZE_L,     ///< R[A] = number of elements of list V[B].
-  IN_SET,     ///< R[A] = symbol R[B] is an element of list V[C]; false if R[B] is absent.
+  SPLIT,  ///< V[A] = list of the non-empty parts of string R[B] split at R[C] (lists hold at most 7
+          ///< symbols; more is an error).
+  ZONES,  ///< V[A] = distinct `zone` attributes of the agents whose `rack` attribute is in list
+          ///< V[B], in agent order.
+  SIZE_L,  ///< R[A] = number of elements of list V[B].
+  IN_SET,  ///< R[A] = symbol R[B] is an element of list V[C]; false if R[B] is absent.
   FILTER,  ///< if R[A] is not true: count an error for rule Bx if it errs, reject the pair, return.
   SCORE,   ///< score += weight(rule Bx) * R[A]; an error adds 0 and is counted for rule Bx.
   RET,     ///< End of the chunk.
@@ -127,10 +136,12 @@ struct instruction {
 };
 static_assert(sizeof(instruction) == 4, "instructions are 32 bits");
 
-/// The stages that have code (`stage::event` has none yet).
-enum class chunk_id : uint8_t { constant, cycle, role, framework, agent, pair };
+/// The stages that have code. `event` runs once per event the runtime
+/// handles (an offer made), for `on EVENT` metrics; it reads the constant
+/// and cycle registers and the event's fields (`offer.*`).
+enum class chunk_id : uint8_t { constant, cycle, role, framework, agent, pair, event };
 /// Number of chunks.
-constexpr size_t chunk_count = 6;
+constexpr size_t chunk_count = 7;
 /// Returns `const`, `cycle`, ...
 const char* to_string(chunk_id c);
 
@@ -141,8 +152,16 @@ enum class value_kind : uint8_t { number, boolean, symbol, vector };
 /// label or metric for those kinds.
 struct field_ref {
   /// `each_*`: the element of the running ITER loop.
-  enum class object : uint8_t { cluster, role, framework, agent, each_role, each_framework, each_agent } obj =
-      object::cluster;
+  enum class object : uint8_t {
+    cluster,
+    role,
+    framework,
+    agent,
+    each_role,
+    each_framework,
+    each_agent,
+    offer  ///< The event's offer (`offer.res`, `offer.locality`).
+  } obj = object::cluster;
   std::string name;  ///< `weight`, `allocated`, `attributes`, `labels`, `metrics`...
   std::string key;   ///< Attribute, label or metric name; else empty.
   value_kind kind = value_kind::number;
@@ -166,7 +185,9 @@ struct rule_info {
     metric,
     locality_guard,  ///< `locality when G`: a framework-stage bool.
     locality_when,   ///< `level L when C`: a pair-stage bool, per level.
-    locality_wait    ///< `level L ... wait D`: seconds, per level.
+    locality_wait,   ///< `level L ... wait D`: seconds, per level.
+    event_value,     ///< `metric M ... on E += V | observe V`: V, an event-stage number.
+    event_when       ///< `... on E when C ...`: C, an event-stage bool.
   } what = kind::filter;
   std::string name;  ///< `filter fits`, `order roles key 1`, `metric x`.
   chunk_id stage = chunk_id::constant;
@@ -182,11 +203,11 @@ struct rule_info {
 struct program {
   std::string name;  ///< Policy name.
   int64_t version = 0;
-  std::vector<std::string> resources;  ///< Resource names by id.
-  std::vector<double> numbers;         ///< Number constants `K`.
-  std::vector<std::string> symbols;    ///< Interned strings `S`, by symbol id.
+  std::vector<std::string> resources;    ///< Resource names by id.
+  std::vector<double> numbers;           ///< Number constants `K`.
+  std::vector<std::string> symbols;      ///< Interned strings `S`, by symbol id.
   std::vector<vector_constant> vectors;  ///< Vector constants `VK` (literals).
-  std::vector<field_ref> fields;       ///< Field table `F`.
+  std::vector<field_ref> fields;         ///< Field table `F`.
   std::array<std::vector<instruction>, chunk_count> chunks;
   /// Source line and a comment (the source text) per instruction, for the
   /// disassembler; not part of the canonical bytes.

@@ -34,6 +34,8 @@ struct unsupported {
 /// no `event` stage.
 chunk_id join_chunk(chunk_id a, chunk_id b) {
   if (a == b) return a;
+  // An event value is computed when the event happens, above everything.
+  if (a == chunk_id::event || b == chunk_id::event) return chunk_id::event;
   if (a > b) std::swap(a, b);
   if (a == chunk_id::constant || a == chunk_id::cycle) return b;
   // role < framework; {role, framework} with agent, or anything with pair: pair.
@@ -76,7 +78,8 @@ struct operand {
     metrics,
     each_role,
     each_framework,
-    each_agent
+    each_agent,
+    offer
   };
   int n = -1;
   obj o = obj::none;
@@ -98,6 +101,10 @@ class compiler {
     prog_.name = file.name;
     prog_.version = file.version;
     try {
+      // Event metrics' rules come after all others, so the other rules are
+      // numbered as the AST oracle numbers them.
+      for (auto& d : file.decls) declare(d);
+      events_pass_ = true;
       for (auto& d : file.decls) declare(d);
     } catch (const unsupported& u) {
       out.diagnostics.push_back(make_diagnostic(
@@ -121,6 +128,8 @@ class compiler {
 
   void declare(const ast::decl& d) {
     line_ = source_.location(d.range.begin).line;
+    auto* metric = std::get_if<ast::metric_decl>(&d.node);
+    if (events_pass_ != (metric && !metric->every_cycle)) return;
     if (auto* o = std::get_if<ast::order_decl>(&d.node)) {
       int i = 0;
       for (auto& k : o->keys) {
@@ -143,7 +152,22 @@ class compiler {
       r.weight = s->weight;
       add_rule(r, *s->value);
     } else if (auto* m = std::get_if<ast::metric_decl>(&d.node)) {
-      if (!m->every_cycle || !m->value) return;  // Event metrics have no stage code yet.
+      if (!m->value) return;
+      if (!m->every_cycle) {
+        // Only `offer` events have runtime data yet; the others are skipped.
+        if (m->event != "offer") return;
+        rule_info r;
+        r.what = rule_info::kind::event_value;
+        r.name = "metric " + m->name;
+        add_rule(r, *m->value);
+        if (m->when) {
+          rule_info w;
+          w.what = rule_info::kind::event_when;
+          w.name = "metric " + m->name + " when";
+          add_rule(w, *m->when);
+        }
+        return;
+      }
       rule_info r;
       r.what = rule_info::kind::metric;
       r.name = "metric " + m->name;
@@ -189,8 +213,35 @@ class compiler {
     if ((r.what == rule_info::kind::order_roles || r.what == rule_info::kind::metric) &&
         !stage_leq(static_cast<stage>(r.stage), stage::role))
       throw unsupported{e.range, "a role rule above the role stage"};
+    bool event_rule =
+        r.what == rule_info::kind::event_value || r.what == rule_info::kind::event_when;
+    if (!event_rule && r.stage == chunk_id::event)
+      throw unsupported{e.range, "event data outside an `on` metric"};
+    if (event_rule && reads_object_stage(n))
+      throw unsupported{e.range, "role, framework or agent values in an event metric"};
     prog_.rules.push_back(r);
     roots_.push_back(n);
+  }
+
+  /// Returns true if node `n` depends on a role, framework, agent or pair
+  /// value: the event chunk runs with only the constant and cycle
+  /// registers loaded.
+  bool reads_object_stage(int root) const {
+    std::vector<char> seen(nodes_.size(), 0);
+    std::vector<int> todo{root};
+    while (!todo.empty()) {
+      int n = todo.back();
+      todo.pop_back();
+      if (seen[static_cast<size_t>(n)]) continue;
+      seen[static_cast<size_t>(n)] = 1;
+      auto& nd = nodes_[static_cast<size_t>(n)];
+      if (nd.st == chunk_id::role || nd.st == chunk_id::framework || nd.st == chunk_id::agent ||
+          nd.st == chunk_id::pair)
+        return true;
+      for (int x : {nd.a, nd.b, nd.c})
+        if (x >= 0) todo.push_back(x);
+    }
+    return false;
   }
 
   // --- IR construction -----------------------------------------------------
@@ -348,6 +399,9 @@ class compiler {
       case field_ref::object::agent:
         n.st = chunk_id::agent;
         break;
+      case field_ref::object::offer:
+        n.st = chunk_id::event;
+        break;
       case field_ref::object::each_role:
       case field_ref::object::each_framework:
       case field_ref::object::each_agent:
@@ -464,6 +518,9 @@ class compiler {
                                                  : F::each_agent;
         return {field(obj, m, "", kind_of(), is_vec, note, base.loop), O::none};
       }
+      case O::offer:
+        if (m == "res" || m == "locality") return load(F::offer);
+        throw unsupported{e.range, "`" + note + "` (only offer.res and offer.locality)"};
       case O::none:
         break;
     }
@@ -587,6 +644,7 @@ class compiler {
             if (e.name == "role") return object(O::role);
             if (e.name == "framework") return object(O::framework);
             if (e.name == "agent") return object(O::agent);
+            if (e.name == "offer") return object(O::offer);
             throw unsupported{e.range, "`" + e.name + "` (event data)"};
           case ast::name_ref::param:
           case ast::name_ref::bound: {
@@ -992,6 +1050,7 @@ class compiler {
   std::vector<int> roots_;
   uint32_t line_ = 0;
   int rule_ = -1;
+  bool events_pass_ = false;  ///< Declaring the `on EVENT` metrics (after the rest).
   int loops_ = -1;
   bool in_loop_ = false;
 };

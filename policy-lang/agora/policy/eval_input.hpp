@@ -69,6 +69,12 @@ struct agent_view {
   res_vec used{};
 };
 
+/// The offer an `on offer` metric reads (`offer.*`).
+struct offer_view {
+  res_vec res{};         ///< What was offered.
+  std::string locality;  ///< The locality level it matched ("" without locality).
+};
+
 /// Everything one allocation cycle's evaluation reads.
 struct eval_input {
   cluster_view cluster;

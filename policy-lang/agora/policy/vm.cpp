@@ -200,6 +200,13 @@ stage_regs vm::prepare_framework(size_t framework, const stage_regs& role) {
   return save(chunk_id::role, chunk_id::framework);
 }
 
+void vm::eval_event(const offer_view& offer) {
+  offer_ = &offer;
+  run(chunk_id::event, true);
+  count_errors(chunk_id::event);
+  offer_ = nullptr;
+}
+
 stage_regs vm::prepare_agent(size_t agent) {
   agent_ = agent;
   run(chunk_id::agent, true);
@@ -324,6 +331,12 @@ void vm::load_field(uint8_t a, uint16_t index) {
         st = err;
       break;
     }
+    case field_ref::object::offer:
+      if (offer_ && f.name == "locality")
+        sym(offer_->locality);
+      else
+        st = err;
+      break;
   }
   s_[a] = bits;
   sf_[a] = st;
@@ -375,6 +388,9 @@ void vm::load_field_v(uint8_t a, uint16_t index) {
                                : nullptr;
       break;
     }
+    case field_ref::object::offer:
+      src = offer_ && f.name == "res" ? &offer_->res : nullptr;
+      break;
   }
   if (src)
     v_[a] = *src;

@@ -55,6 +55,9 @@ class vm {
 
   /// Runs the cycle chunk for `in` (kept by reference until the next call).
   void prepare_cycle(const eval_input& in);
+  /// Runs the event chunk for `offer` (the `on offer` metrics' values and
+  /// conditions), after `prepare_cycle`; read them with `read`.
+  void eval_event(const offer_view& offer);
   /// Returns the cycle chunk's registers as last computed (for callers that
   /// cache values derived from them and must know when they change).
   stage_regs cycle_registers() const { return save(chunk_id::cycle, chunk_id::cycle); }
@@ -117,6 +120,7 @@ class vm {
   std::vector<std::string> symbols_;
   std::unordered_map<std::string, uint64_t> symbol_ids_;
   const eval_input* in_ = nullptr;
+  const offer_view* offer_ = nullptr;
   size_t role_ = 0, framework_ = 0, agent_ = 0;
   size_t each_ = 0, each_size_ = 0;     // The running ITER loop.
   uint64_t loop_budget_ = 100'000'000;  // About a second of loop work per chunk run.

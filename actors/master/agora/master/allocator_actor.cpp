@@ -105,6 +105,7 @@ void activate(allocator_actor_ptr self, policy_revision next) {
   for (size_t i = 0; i < errors.size() && i < rules.size(); ++i)
     if (errors[i] > 0) st.past_errors[rules[i].name] += errors[i];
   st.owned->set_policy(*next.policy);
+  if (st.metrics) st.metrics->set_policy_metrics(next.policy->outline.metrics);
   if (st.control) st.control->set_last_success(static_cast<double>(next.loaded_at_ms) / 1000.0);
   st.previous = std::move(st.current);
   st.current = std::move(next);
@@ -360,7 +361,10 @@ void run_cycle(allocator_actor_ptr self) {
   auto& prog = *st.current.policy->prog;
   out.policy = {prog.name, prog.version, prog.hash_hex(), st.current.revision,
                 st.current.source_name};
-  if (st.metrics) st.metrics->observe_cycle(static_cast<double>(out.cycle_ns) / 1e9, false);
+  if (st.metrics) {
+    st.metrics->observe_cycle(static_cast<double>(out.cycle_ns) / 1e9, false);
+    st.metrics->record(st.owned->core().take_event_samples());
+  }
   publish_sample(self);
   for (const auto& role : st.owned->roles()) {
     out.roles.push_back({role, st.owned->weight(role), st.owned->role_share(role),
@@ -384,6 +388,10 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
   st.current.revision = st.next_revision++;
   st.current.loaded_at_ms = unix_ms();
   st.owned = std::make_unique<allocator>(*st.current.policy);
+  if (st.metrics) {
+    st.metrics->set_policy_metrics(st.current.policy->outline.metrics);
+    st.owned->core().collect_event_samples(true);
+  }
   if (st.control)
     st.control->set_last_success(static_cast<double>(st.current.loaded_at_ms) / 1000.0);
   publish_policy(self);

@@ -172,6 +172,56 @@ void master_metrics::observe_cycle(double seconds, bool shadow) {
   }
 }
 
+void master_metrics::set_policy_metrics(const std::vector<policy::metric_spec>& specs) {
+  std::lock_guard<std::mutex> guard{mu_};
+  std::map<std::string, event_family> next;
+  for (auto& spec : specs) {
+    if (spec.every_cycle || spec.what == policy::metric_spec::kind::gauge) continue;
+    auto old = event_families_.find(spec.name);
+    if (old != event_families_.end() && old->second.spec.what == spec.what &&
+        old->second.spec.labels == spec.labels && old->second.spec.buckets == spec.buckets) {
+      next.emplace(spec.name, old->second);
+      event_families_.erase(old);
+      continue;
+    }
+    if (old != event_families_.end()) {
+      if (old->second.counter) events_->Remove(*old->second.counter);
+      if (old->second.histogram) events_->Remove(*old->second.histogram);
+      event_families_.erase(old);
+    }
+    event_family f;
+    f.spec = spec;
+    if (spec.what == policy::metric_spec::kind::counter)
+      f.counter = &BuildCounter().Name(spec.name).Help(spec.help).Register(*events_);
+    else
+      f.histogram =
+          &prometheus::BuildHistogram().Name(spec.name).Help(spec.help).Register(*events_);
+    next.emplace(spec.name, f);
+  }
+  // Families the new policy no longer declares.
+  for (auto& [name, f] : event_families_) {
+    if (f.counter) events_->Remove(*f.counter);
+    if (f.histogram) events_->Remove(*f.histogram);
+  }
+  event_families_ = std::move(next);
+}
+
+void master_metrics::record(const std::vector<policy::event_sample>& samples) {
+  std::lock_guard<std::mutex> guard{mu_};
+  for (auto& s : samples) {
+    auto it = event_families_.find(s.name);
+    if (it == event_families_.end()) continue;
+    Labels labels;
+    for (auto& [k, v] : s.labels) labels[k] = v;
+    auto& f = it->second;
+    if (f.counter && s.value >= 0) f.counter->Add(labels).Increment(s.value);
+    if (f.histogram) {
+      prometheus::Histogram::BucketBoundaries buckets(f.spec.buckets.begin(), f.spec.buckets.end());
+      f.histogram->Add(labels, buckets).Observe(s.value);
+    }
+  }
+}
+
 void master_metrics::publish(std::shared_ptr<const allocator_sample> sample) {
   std::lock_guard<std::mutex> guard{mu_};
   allocator_ = std::move(sample);

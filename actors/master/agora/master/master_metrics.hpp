@@ -15,6 +15,7 @@
 namespace prometheus {
 class Registry;
 class Histogram;
+class Counter;
 template <typename T>
 class Family;
 }  // namespace prometheus
@@ -68,6 +69,12 @@ class master_metrics {
 
   /// Records one allocation cycle's duration (`shadow`: the candidate's).
   void observe_cycle(double seconds, bool shadow);
+  /// Registers the `on offer` counters and histograms `specs` declares:
+  /// families whose name, kind and labels are unchanged are kept (no counter
+  /// resets); the others are removed.
+  void set_policy_metrics(const std::vector<policy::metric_spec>& specs);
+  /// Applies updates of the policy's event metrics.
+  void record(const std::vector<policy::event_sample>& samples);
   /// Replaces the allocator's sample.
   void publish(std::shared_ptr<const allocator_sample> sample);
   /// Replaces the master's sample.
@@ -81,6 +88,12 @@ class master_metrics {
   prometheus::Histogram* cycle_seconds_ = nullptr;
   prometheus::Histogram* eval_cycle_seconds_ = nullptr;
   prometheus::Histogram* eval_shadow_seconds_ = nullptr;
+  struct event_family {
+    policy::metric_spec spec;
+    prometheus::Family<prometheus::Counter>* counter = nullptr;
+    prometheus::Family<prometheus::Histogram>* histogram = nullptr;
+  };
+  std::map<std::string, event_family> event_families_;  ///< By name; guarded by `mu_`.
   mutable std::mutex mu_;
   std::shared_ptr<const allocator_sample> allocator_;
   std::shared_ptr<const master_sample> master_;
