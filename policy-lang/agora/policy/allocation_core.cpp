@@ -156,7 +156,7 @@ void allocation_core::index_rules() {
     level_wait_.push_back(named(rule_kind::locality_wait, "level " + level.name + " wait"));
   }
   guard_rule_ = named(rule_kind::locality_guard, "locality guard");
-  offer_metrics_.clear();
+  event_metrics_.clear();
   for (size_t i = 0; i < rules.size(); ++i) {
     if (rules[i].what != rule_kind::event_value) continue;
     event_rule e;
@@ -164,7 +164,7 @@ void allocation_core::index_rules() {
     e.when = named(rule_kind::event_when, rules[i].name + " when");
     for (auto& spec : policy_.outline.metrics)
       if ("metric " + spec.name == rules[i].name && !spec.every_cycle) e.spec = &spec;
-    if (e.spec) offer_metrics_.push_back(e);
+    if (e.spec) event_metrics_.push_back(e);
   }
 }
 
@@ -515,8 +515,12 @@ amounts allocation_core::recover(const std::string& framework, const std::string
   if (c == frameworks_[f->second].clients.end()) return amounts{};
   uint32_t client = c->second;
   amounts taken = remove_held(client, a, res);
-  if (refuse.count() > 0 && clients_[client].subscribed)
+  if (refuse.count() > 0 && clients_[client].subscribed) {
     clients_[client].filters[a].push_back({res, now + refuse});
+    // A decline (resources returned with a filter): `on decline` metrics.
+    if (collect_events_ && !event_metrics_.empty())
+      record_event("decline", {framework, role, agent, taken, "", 0}, a);
+  }
   maybe_release_client(client);
   return taken;
 }

@@ -341,10 +341,10 @@ class allocation_core {
   }
   /// Returns, per locality level, the frameworks waiting at it now.
   std::map<std::string, size_t> waiting_per_level();
-  /// Returns (and forgets) the updates of the policy's `on offer` metrics
-  /// since the last call: one per offer made (and metric whose `when`
-  /// holds), labelled from the offer (`role`, `framework`, `locality`, and
-  /// the agent's `rack` and `zone`).
+  /// Returns (and forgets) the updates of the policy's `on offer` and `on
+  /// decline` metrics since the last call: one per offer made or declined
+  /// (with a filter) and metric whose `when` holds, labelled from the offer
+  /// (`role`, `framework`, `locality`, and the agent's `rack` and `zone`).
   std::vector<event_sample> take_event_samples() {
     auto out = std::move(event_samples_);
     event_samples_.clear();
@@ -524,10 +524,10 @@ class allocation_core {
     int when = -1;
     const metric_spec* spec = nullptr;
   };
-  std::vector<event_rule> offer_metrics_;
+  std::vector<event_rule> event_metrics_;  ///< `on offer` and `on decline` metrics.
   std::vector<event_sample> event_samples_;
   bool collect_events_ = false;
-  void record_offer_event(const core_offer& offer, uint32_t agent);
+  void record_event(const char* event, const core_offer& offer, uint32_t agent);
   std::vector<uint64_t> rejections_by_rule_;  ///< Of this policy, by rule index.
   std::map<std::pair<std::string, std::string>, uint64_t> relaxations_;
 };

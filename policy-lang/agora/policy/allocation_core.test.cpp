@@ -172,6 +172,37 @@ metric counter agora_policy_x_total {role} help "x" on offer += framework.alloca
   EXPECT_FALSE(bad.ok());
 }
 
+TEST(allocation_core, on_decline_metrics_count_declines_that_match_their_condition) {
+  // A decline returns resources with a filter. The counter counts declines
+  // of more than 1 cpu: a1's 2 cpus count, a2's 1 cpu does not, and a
+  // recovery without a filter (a task ending) is no decline.
+  auto p = load_policy_text("d.policy", R"(policy "d" version 1;
+use std.fairness;
+order roles by dominant_share(role) asc, role.name asc;
+order frameworks by framework.id asc;
+metric counter agora_policy_declines_total {role} help "Declines of more than a cpu"
+  on decline when offer.res.cpus > 1 += 1;
+)");
+  ASSERT_TRUE(p.ok()) << p.render_errors();
+  allocation_core core(runnable_policy{p.prog, p.outline});
+  core.collect_event_samples(true);
+  core.add_agent("a1", "", {}, make(2, 1));
+  core.add_agent("a2", "", {}, make(1, 1));
+  core.add_framework(fw("f", {"batch"}));
+  ASSERT_EQ(core.allocate(time_point{}).size(), 2u);
+  core.recover("f", "batch", "a1", make(2, 1), 5000ms, time_point{});
+  core.recover("f", "batch", "a2", make(1, 1), 5000ms, time_point{});
+  auto samples = core.take_event_samples();
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_EQ(samples[0].name, "agora_policy_declines_total");
+  EXPECT_EQ(samples[0].labels,
+            (std::vector<std::pair<std::string, std::string>>{{"role", "batch"}}));
+  core.allocate(time_point{} + 10s);
+  core.take_event_samples();
+  core.recover("f", "batch", "a1", make(2, 1), 0ms, time_point{} + 10s);
+  EXPECT_TRUE(core.take_event_samples().empty());
+}
+
 TEST(allocation_core, limits_clip_offers_along_the_whole_path) {
   // quotas.policy: prod/etl is limited to 150 cpus, prod to 400. etl holds
   // 140 elsewhere, so a 64-cpu agent is offered with 10 cpus.

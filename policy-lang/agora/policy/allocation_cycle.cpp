@@ -535,13 +535,14 @@ rule_value allocation_core::metric_value(size_t rule, const std::string& role) {
 
 std::vector<core_offer> allocation_core::allocate(time_point now) { return cycle(now, nullptr); }
 
-void allocation_core::record_offer_event(const core_offer& offer, uint32_t agent) {
+void allocation_core::record_event(const char* event, const core_offer& offer, uint32_t agent) {
   offer_view view;
   view.res = to_res_vec(offer.res);
   view.locality = offer.level;
   vm_->eval_event(view);
   auto& attributes = agents_[agent].attributes;
-  for (auto& m : offer_metrics_) {
+  for (auto& m : event_metrics_) {
+    if (m.spec->event != event) continue;
     if (m.when >= 0) {
       auto w = vm_->read(static_cast<size_t>(m.when));
       if (w.st != rule_value::state::value || w.number == 0) continue;
@@ -676,7 +677,7 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
     auto& cl = clients_[c];
     out.push_back({frameworks_[cl.framework].spec.id, roles_[cl.role].path, agents_[a].id, d.offer,
                    d.level, d.score});
-    if (collect_events_ && !offer_metrics_.empty()) record_offer_event(out.back(), a);
+    if (collect_events_ && !event_metrics_.empty()) record_event("offer", out.back(), a);
     if (!d.level.empty() && d.level == policy_.outline.levels.front().name) {
       cl.waiting_since.reset();
       cl.skips = 0;

@@ -154,8 +154,9 @@ class compiler {
     } else if (auto* m = std::get_if<ast::metric_decl>(&d.node)) {
       if (!m->value) return;
       if (!m->every_cycle) {
-        // Only `offer` events have runtime data yet; the others are skipped.
-        if (m->event != "offer") return;
+        // `offer` and `decline` events have runtime data (an offer); the
+        // others are skipped.
+        if (m->event != "offer" && m->event != "decline") return;
         rule_info r;
         r.what = rule_info::kind::event_value;
         r.name = "metric " + m->name;

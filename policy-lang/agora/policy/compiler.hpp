@@ -33,8 +33,8 @@ struct compile_result {
 /// aggregates over `role.frameworks`/`agent.tasks`/`framework.pending`,
 /// indexing, string concatenation and ordering, `contains`, resource
 /// literals with computed amounts, `task`, and `offer` fields other than
-/// `res` and `locality`. `on offer` metrics compile to the event chunk
-/// (their rules numbered after all others); other events' metrics are
+/// `res` and `locality`. `on offer` and `on decline` metrics compile to the
+/// event chunk (their rules numbered after all others); other events' metrics are
 /// skipped (the runtime has no data for them yet), and an event metric
 /// that reads role, framework or agent values is E0901. E0902: more than 256 registers of
 /// a kind.
