@@ -90,6 +90,20 @@ TEST(metrics, master_metrics_pass_promtool_and_move_as_tasks_run) {
   // The policy's own `on offer` counter and histogram moved too.
   EXPECT_GE(sample(after, "agora_policy_offers_total{locality=\"\",role=\"dev\"}"), 1);
   EXPECT_GE(sample(after, "agora_policy_offer_mem_bytes_count{role=\"dev\"}"), 1);
+  // The task ends when it is killed: its run time is observed.
+  fw.send(protocol::kill_task{"", "t1", ""});
+  ASSERT_TRUE(fw.wait_status("t1", protocol::task_state::killed));
+  std::string ended;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        ended = scrape(c);
+        return sample(ended, "agora_policy_task_runtime_seconds_count{role=\"dev\"}") == 1;
+      },
+      10s))
+      << ended;
+  // The policy's code ran: its pair code cost units per cycle were recorded.
+  EXPECT_GT(sample(after, "agora_policy_cost_units_sum{phase=\"pair\"}"), 0);
+  EXPECT_GE(sample(after, "agora_policy_cost_units_count{phase=\"pair\"}"), 1);
   EXPECT_GT(sample(after, "agora_allocator_cycle_duration_seconds_count"),
             sample(before, "agora_allocator_cycle_duration_seconds_count"));
   auto [code2, out2] = promtool_check(after);

@@ -80,6 +80,7 @@ void allocation_core::set_policy(runnable_policy policy) {
   policy_ = std::move(policy);
   rejections_by_rule_.assign(policy_.prog->rules.size(), 0);
   vm_ = std::make_unique<vm>(policy_.prog);
+  runs_taken_ = vm_->runs();
   index_rules();
   for (auto& spec : policy_.outline.roles) ensure_role(spec.path);
   for (size_t r = 0; r < roles_.size(); ++r) apply_declaration(r);

@@ -329,6 +329,9 @@ class allocation_core {
   /// Returns runtime error counts per rule of the running program (from
   /// the VM; they restart with each policy swap).
   const std::vector<uint64_t>& rule_errors() const { return vm_->errors(); }
+  /// Returns the static cost units the policy's code spent since the last
+  /// call, per stage (`chunk_id`): runs of each chunk times its cost.
+  std::array<double, chunk_count> take_cost_units();
   /// Returns how many loops the VM stopped on its budget (`E_COST`).
   uint64_t cost_overruns() const { return vm_->cost_overruns(); }
   /// Returns, per filter name, how many pairs it rejected in cycles (kept
@@ -341,15 +344,21 @@ class allocation_core {
   }
   /// Returns, per locality level, the frameworks waiting at it now.
   std::map<std::string, size_t> waiting_per_level();
-  /// Returns (and forgets) the updates of the policy's `on offer` and `on
-  /// decline` metrics since the last call: one per offer made or declined
-  /// (with a filter) and metric whose `when` holds, labelled from the offer
-  /// (`role`, `framework`, `locality`, and the agent's `rack` and `zone`).
+  /// Returns (and forgets) the updates of the policy's event metrics since
+  /// the last call: one per event (an offer made, a decline with a filter,
+  /// a framework moving to a less local `level` (relax), a task launched or
+  /// finished) and metric whose `when` holds, labelled from the event
+  /// (`role`, `framework`, `locality`, `level`, the agent's `rack` and `zone`).
   std::vector<event_sample> take_event_samples() {
     auto out = std::move(event_samples_);
     event_samples_.clear();
     return out;
   }
+  /// Records a task event for the policy's `on launch` and `on finish`
+  /// metrics (the master launched a task, or the task ended after
+  /// `runtime_seconds`): `task.res` is `res`.
+  void task_event(const std::string& event, const std::string& framework, const std::string& role,
+                  const std::string& agent, const amounts& res, double runtime_seconds);
   /// Turns the recording of event samples on (off by default: someone must
   /// take them).
   void collect_event_samples(bool on) { collect_events_ = on; }
@@ -526,8 +535,9 @@ class allocation_core {
   };
   std::vector<event_rule> event_metrics_;  ///< `on offer` and `on decline` metrics.
   std::vector<event_sample> event_samples_;
+  std::array<uint64_t, chunk_count> runs_taken_{};  ///< VM runs already reported.
   bool collect_events_ = false;
-  void record_event(const char* event, const core_offer& offer, uint32_t agent);
+  void record_event(const char* event, const core_offer& offer, uint32_t agent, double runtime = 0);
   std::vector<uint64_t> rejections_by_rule_;  ///< Of this policy, by rule index.
   std::map<std::pair<std::string, std::string>, uint64_t> relaxations_;
 };

@@ -42,6 +42,16 @@ amounts minus(amounts a, const amounts& b) {
   return a;
 }
 
+runnable_policy runtime_policy_of(const policy_load& p) { return {p.prog, p.outline}; }
+
+/// Returns the examples' cluster.schema.
+std::string schema_text() {
+  std::string error;
+  auto s = source_file::load(examples + "/cluster.schema", error);
+  EXPECT_TRUE(s.has_value()) << error;
+  return s ? s->text() : "";
+}
+
 framework_spec fw(const std::string& id, std::vector<std::string> roles) {
   framework_spec s;
   s.id = id;
@@ -201,6 +211,50 @@ metric counter agora_policy_declines_total {role} help "Declines of more than a 
   core.take_event_samples();
   core.recover("f", "batch", "a1", make(2, 1), 0ms, time_point{} + 10s);
   EXPECT_TRUE(core.take_event_samples().empty());
+}
+
+TEST(allocation_core, launch_finish_and_relax_metrics_follow_their_events) {
+  auto p = load_policy_text("t.policy", R"(policy "t" version 1;
+use std.fairness;
+order roles by dominant_share(role) asc, role.name asc;
+order frameworks by framework.id asc;
+locality when (framework.labels.data_racks ?? "") != "" {
+  level rack when agent.attributes.rack == framework.labels.data_racks wait 5s;
+  level any;
+}
+metric counter agora_policy_launches_total {role} help "Tasks launched" on launch += 1;
+metric histogram agora_policy_task_runtime_seconds {role} help "Task run times"
+  buckets [1s, 10s, 100s] on finish observe task.runtime;
+metric counter agora_policy_relaxed_total {level} help "Relaxations" on relax += 1;
+)",
+                            schema_text());
+  ASSERT_TRUE(p.ok()) << p.render_errors();
+  allocation_core core(runtime_policy_of(p));
+  core.collect_event_samples(true);
+  core.add_agent("a2", "", {{"rack", "r2"}}, make(2, 2));
+  core.task_event("launch", "f", "batch", "a2", make(1, 1), 0);
+  core.task_event("finish", "f", "batch", "a2", make(1, 1), 42);
+  auto samples = core.take_event_samples();
+  ASSERT_EQ(samples.size(), 2u);
+  EXPECT_EQ(samples[0].name, "agora_policy_launches_total");
+  EXPECT_EQ(samples[0].value, 1);
+  EXPECT_EQ(samples[1].name, "agora_policy_task_runtime_seconds");
+  EXPECT_EQ(samples[1].value, 42);
+  EXPECT_EQ(samples[1].labels,
+            (std::vector<std::pair<std::string, std::string>>{{"role", "batch"}}));
+  // A framework that wants rack r1 (there is only r2) waits at `rack`;
+  // after 5 s it moves to `any`: one relax event to level `any`.
+  auto f = fw("f", {"batch"});
+  f.labels["data_racks"] = "r1";
+  core.add_framework(f);
+  EXPECT_TRUE(core.allocate(time_point{}).empty());
+  EXPECT_TRUE(core.take_event_samples().empty());
+  EXPECT_EQ(core.allocate(time_point{} + 6s).size(), 1u);
+  samples = core.take_event_samples();
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_EQ(samples[0].name, "agora_policy_relaxed_total");
+  EXPECT_EQ(samples[0].labels,
+            (std::vector<std::pair<std::string, std::string>>{{"level", "any"}}));
 }
 
 TEST(allocation_core, limits_clip_offers_along_the_whole_path) {

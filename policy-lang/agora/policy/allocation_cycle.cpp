@@ -181,8 +181,14 @@ const stage_regs& allocation_core::client_regs(uint32_t client, time_point now, 
   if (cs) cs->client_level[client] = level;
   auto name = level_name(level);
   if (name != fview.locality_level) {
-    if (cs && !name.empty() && !fview.locality_level.empty())
+    if (cs && !name.empty() && !fview.locality_level.empty()) {
       ++relaxations_[{fview.locality_level, name}];
+      // A relax event: `level` is the level the framework moved to.
+      if (collect_events_ && !event_metrics_.empty())
+        record_event("relax",
+                     {frameworks_[c.framework].spec.id, roles_[c.role].path, "", {}, name, 0},
+                     UINT32_MAX);
+    }
     fview.locality_level = name;
     regs = vm_->prepare_framework(fv, role_regs);
   }
@@ -535,12 +541,28 @@ rule_value allocation_core::metric_value(size_t rule, const std::string& role) {
 
 std::vector<core_offer> allocation_core::allocate(time_point now) { return cycle(now, nullptr); }
 
-void allocation_core::record_event(const char* event, const core_offer& offer, uint32_t agent) {
+void allocation_core::task_event(const std::string& event, const std::string& framework,
+                                 const std::string& role, const std::string& agent,
+                                 const amounts& res, double runtime_seconds) {
+  if (!collect_events_ || event_metrics_.empty()) return;
+  sync_view();
+  vm_->prepare_cycle(in_);
+  record_event(event.c_str(), {framework, role, agent, res, "", 0}, agent_slot_of(agent),
+               runtime_seconds);
+}
+
+void allocation_core::record_event(const char* event, const core_offer& offer, uint32_t agent,
+                                   double runtime) {
+  bool wanted = false;
+  for (auto& m : event_metrics_) wanted |= m.spec->event == event;
+  if (!wanted) return;
   offer_view view;
   view.res = to_res_vec(offer.res);
   view.locality = offer.level;
+  view.runtime = runtime;
   vm_->eval_event(view);
-  auto& attributes = agents_[agent].attributes;
+  static const std::map<std::string, std::string> none;
+  auto& attributes = agent < agents_.size() ? agents_[agent].attributes : none;
   for (auto& m : event_metrics_) {
     if (m.spec->event != event) continue;
     if (m.when >= 0) {
@@ -556,7 +578,7 @@ void allocation_core::record_event(const char* event, const core_offer& offer, u
         value = offer.role;
       else if (label == "framework")
         value = offer.framework_id;
-      else if (label == "locality")
+      else if (label == "locality" || label == "level")
         value = offer.level;
       else if (auto it = attributes.find(label); it != attributes.end())
         value = it->second;  // `rack`, `zone`.

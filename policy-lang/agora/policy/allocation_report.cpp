@@ -117,6 +117,18 @@ std::map<std::string, uint64_t> allocation_core::filter_rejections() const {
   return out;
 }
 
+std::array<double, chunk_count> allocation_core::take_cost_units() {
+  std::array<double, chunk_count> out{};
+  auto& runs = vm_->runs();
+  auto& costs = vm_->chunk_costs();
+  for (size_t c = 0; c < chunk_count; ++c) {
+    uint64_t n = runs[c] >= runs_taken_[c] ? runs[c] - runs_taken_[c] : runs[c];
+    out[c] = static_cast<double>(n) * costs[c];
+    runs_taken_[c] = runs[c];
+  }
+  return out;
+}
+
 // ---- introspection ------------------------------------------------------------------
 
 amounts allocation_core::role_allocation(const std::string& path) const {

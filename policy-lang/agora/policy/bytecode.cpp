@@ -150,7 +150,7 @@ std::string number_text(double d) {
 std::string field_text(const program& p, const field_ref& f) {
   static const char* objects[] = {"cluster",      "role",        "framework",
                                   "agent",        "each(roles)", "each(frameworks)",
-                                  "each(agents)", "offer"};
+                                  "each(agents)", "offer",       "task"};
   std::string s = objects[static_cast<size_t>(f.obj)];
   s += "." + f.name;
   if (!f.key.empty()) s += "." + f.key;

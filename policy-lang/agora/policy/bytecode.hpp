@@ -160,7 +160,8 @@ struct field_ref {
     each_role,
     each_framework,
     each_agent,
-    offer  ///< The event's offer (`offer.res`, `offer.locality`).
+    offer,  ///< The event's offer (`offer.res`, `offer.locality`).
+    task    ///< The event's task (`task.res`, `task.runtime`).
   } obj = object::cluster;
   std::string name;  ///< `weight`, `allocated`, `attributes`, `labels`, `metrics`...
   std::string key;   ///< Attribute, label or metric name; else empty.

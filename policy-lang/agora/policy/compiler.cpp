@@ -79,7 +79,8 @@ struct operand {
     each_role,
     each_framework,
     each_agent,
-    offer
+    offer,
+    task
   };
   int n = -1;
   obj o = obj::none;
@@ -154,9 +155,9 @@ class compiler {
     } else if (auto* m = std::get_if<ast::metric_decl>(&d.node)) {
       if (!m->value) return;
       if (!m->every_cycle) {
-        // `offer` and `decline` events have runtime data (an offer); the
-        // others are skipped.
-        if (m->event != "offer" && m->event != "decline") return;
+        // `preempt` events cannot happen yet (no preemption); the others
+        // compile to the event chunk.
+        if (m->event == "preempt") return;
         rule_info r;
         r.what = rule_info::kind::event_value;
         r.name = "metric " + m->name;
@@ -401,6 +402,7 @@ class compiler {
         n.st = chunk_id::agent;
         break;
       case field_ref::object::offer:
+      case field_ref::object::task:
         n.st = chunk_id::event;
         break;
       case field_ref::object::each_role:
@@ -522,6 +524,9 @@ class compiler {
       case O::offer:
         if (m == "res" || m == "locality") return load(F::offer);
         throw unsupported{e.range, "`" + note + "` (only offer.res and offer.locality)"};
+      case O::task:
+        if (m == "res" || m == "runtime") return load(F::task);
+        throw unsupported{e.range, "`" + note + "` (only task.res and task.runtime)"};
       case O::none:
         break;
     }
@@ -646,6 +651,7 @@ class compiler {
             if (e.name == "framework") return object(O::framework);
             if (e.name == "agent") return object(O::agent);
             if (e.name == "offer") return object(O::offer);
+            if (e.name == "task") return object(O::task);
             throw unsupported{e.range, "`" + e.name + "` (event data)"};
           case ast::name_ref::param:
           case ast::name_ref::bound: {

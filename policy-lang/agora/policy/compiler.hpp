@@ -32,11 +32,11 @@ struct compile_result {
 /// `in` other than a string in a list of strings, nested aggregates,
 /// aggregates over `role.frameworks`/`agent.tasks`/`framework.pending`,
 /// indexing, string concatenation and ordering, `contains`, resource
-/// literals with computed amounts, `task`, and `offer` fields other than
-/// `res` and `locality`. `on offer` and `on decline` metrics compile to the
-/// event chunk (their rules numbered after all others); other events' metrics are
-/// skipped (the runtime has no data for them yet), and an event metric
-/// that reads role, framework or agent values is E0901. E0902: more than 256 registers of
+/// literals with computed amounts, `offer` fields other than `res` and
+/// `locality`, `task` fields other than `res` and `runtime`. `on EVENT`
+/// metrics compile to the event chunk (their rules numbered after all
+/// others); `on preempt` ones are skipped (no preemption yet), and an event
+/// metric that reads role, framework or agent values is E0901. E0902: more than 256 registers of
 /// a kind.
 /// Never throws.
 compile_result compile(const check_result& checked, const source_file& source,

@@ -69,10 +69,12 @@ struct agent_view {
   res_vec used{};
 };
 
-/// The offer an `on offer` metric reads (`offer.*`).
+/// The data of an event an `on EVENT` metric reads: `offer.*` for offer
+/// and decline events, `task.*` for launch and finish events.
 struct offer_view {
-  res_vec res{};         ///< What was offered.
+  res_vec res{};         ///< What was offered or declined, or the task's resources.
   std::string locality;  ///< The locality level it matched ("" without locality).
+  double runtime = 0;    ///< `task.runtime`: seconds the task ran (finish events).
 };
 
 /// Everything one allocation cycle's evaluation reads.

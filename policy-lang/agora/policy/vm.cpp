@@ -36,6 +36,8 @@ vm::vm(std::shared_ptr<const program> prog) : prog_(std::move(prog)) {
   v_.assign(prog_->vreg[chunk_count], res_vec{});
   vf_.assign(prog_->vreg[chunk_count], err);
   errors_.assign(prog_->rules.size(), 0);
+  for (size_t c = 0; c < chunk_count; ++c)
+    for (auto& ins : prog_->chunks[c]) chunk_cost_[c] += cost_of(ins.op);
   for (auto& s : prog_->symbols) intern(s);
   for (size_t r = 0; r < prog_->rules.size(); ++r) {
     auto& rule = prog_->rules[r];
@@ -337,6 +339,12 @@ void vm::load_field(uint8_t a, uint16_t index) {
       else
         st = err;
       break;
+    case field_ref::object::task:
+      if (offer_ && f.name == "runtime")
+        num(offer_->runtime);
+      else
+        st = err;
+      break;
   }
   s_[a] = bits;
   sf_[a] = st;
@@ -389,6 +397,7 @@ void vm::load_field_v(uint8_t a, uint16_t index) {
       break;
     }
     case field_ref::object::offer:
+    case field_ref::object::task:
       src = offer_ && f.name == "res" ? &offer_->res : nullptr;
       break;
   }
@@ -447,6 +456,7 @@ void vm::zones_of_racks(const res_vec& racks, std::vector<uint64_t>& out) {
 }
 
 void vm::run(chunk_id chunk, bool all) {
+  ++runs_[static_cast<size_t>(chunk)];
   const auto& code = prog_->chunks[static_cast<size_t>(chunk)];
   const instruction* pc = code.data();
   uint64_t* R = s_.data();

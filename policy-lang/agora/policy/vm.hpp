@@ -93,6 +93,11 @@ class vm {
   /// the schema's limits. A loop that overruns stops, its aggregate errs
   /// (counted for its rule like any error, and in `cost_overruns()`).
   void set_loop_budget(uint64_t instructions) { loop_budget_ = instructions; }
+  /// Returns how many times each chunk ran (by `chunk_id`).
+  const std::array<uint64_t, chunk_count>& runs() const { return runs_; }
+  /// Returns the static cost (units) of one run of each chunk (loop bodies
+  /// counted once).
+  const std::array<double, chunk_count>& chunk_costs() const { return chunk_cost_; }
   /// Returns how many loops stopped on the budget (`E_COST`).
   uint64_t cost_overruns() const { return cost_overruns_; }
   /// Returns the string of symbol `id` (program or runtime interned).
@@ -126,6 +131,8 @@ class vm {
   uint64_t loop_budget_ = 100'000'000;  // About a second of loop work per chunk run.
   uint64_t cost_overruns_ = 0;
   pair_result result_;
+  std::array<uint64_t, chunk_count> runs_{};
+  std::array<double, chunk_count> chunk_cost_{};
   // `zones_of_racks` index, rebuilt once per `prepare_cycle`.
   bool rack_zones_ready_ = false;
   std::vector<std::pair<uint64_t, uint64_t>> rack_zones_;

@@ -364,6 +364,7 @@ void run_cycle(allocator_actor_ptr self) {
   if (st.metrics) {
     st.metrics->observe_cycle(static_cast<double>(out.cycle_ns) / 1e9, false);
     st.metrics->record(st.owned->core().take_event_samples());
+    st.metrics->observe_cost(st.owned->core().take_cost_units());
   }
   publish_sample(self);
   for (const auto& role : st.owned->roles()) {
@@ -428,6 +429,13 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
       },
       [=](const protocol::suppress& m) { self->state.owned->suppress(m.framework_id, m.roles); },
       [=](allocate_atom) { run_cycle(self); },
+      [=](const alloc_task_event& m) {
+        auto& st = self->state;
+        st.owned->core().task_event(m.event, m.framework_id, m.role, m.agent_id, to_amounts(m.res),
+                                    static_cast<double>(m.runtime_ms) / 1000);
+        // Outside a cycle: hand the samples over now.
+        if (st.metrics) st.metrics->record(st.owned->core().take_event_samples());
+      },
       [=](install_policy& m) { return install(self, m); },
       [=](rollback_policy) { return rollback(self); },
       [=](const explain_request& m) -> policy_reply {

@@ -57,6 +57,17 @@ struct alloc_recover {
   int64_t refuse_ms = 0;
 };
 
+/// A task launched or ended, for the policy's `on launch` / `on finish`
+/// metrics.
+struct alloc_task_event {
+  std::string event;  ///< `launch` or `finish`.
+  std::string framework_id;
+  std::string role;
+  std::string agent_id;
+  resources res;
+  int64_t runtime_ms = 0;  ///< `finish`: how long the task ran.
+};
+
 // -- allocator -> master -------------------------------------------------------
 
 struct role_stat {
@@ -142,6 +153,11 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, alloc_recover& x) {
   return f(caf::meta::type_name("alloc_recover"), x.framework_id, x.role, x.agent_id, x.res,
            x.refuse_ms);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, alloc_task_event& x) {
+  return f(caf::meta::type_name("alloc_task_event"), x.event, x.framework_id, x.role, x.agent_id,
+           x.res, x.runtime_ms);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, role_stat& x) {

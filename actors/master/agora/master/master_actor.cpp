@@ -119,6 +119,9 @@ void complete_task(master_ptr self,
   recover(self, t.framework_id, t.role, t.agent_id, t.info.res);
   if (st.config.trace && t.launched_ms >= 0)
     st.config.trace->task_ended(t.framework_id, t.info.res, t.launched_ms);
+  if (t.launched_ns > 0)
+    self->send(st.allocator, alloc_task_event{"finish", t.framework_id, t.role, t.agent_id,
+                                              t.info.res, (now_ns() - t.launched_ns) / 1000000});
   if (auto ag = st.agents.find(t.agent_id); ag != st.agents.end())
     ag->second.tasks.erase(it->first);
   if (auto fw = st.frameworks.find(t.framework_id); fw != st.frameworks.end())
@@ -326,6 +329,8 @@ void handle_accept(master_ptr self, accept& m) {
     rec.role = role;
     rec.status = master_status(m.framework_id, t.id, agent_id, task_state::staging, "", "");
     if (st.config.trace) rec.launched_ms = st.config.trace->now_ms();
+    rec.launched_ns = now_ns();
+    self->send(st.allocator, alloc_task_event{"launch", m.framework_id, role, agent_id, t.res, 0});
     auto key = std::make_pair(m.framework_id, t.id);
     st.tasks.emplace(key, std::move(rec));
     ag->second.tasks.insert(key);

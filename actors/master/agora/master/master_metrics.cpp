@@ -159,6 +159,21 @@ master_metrics::master_metrics() : events_(std::make_shared<prometheus::Registry
                    .Register(*events_);
   eval_cycle_seconds_ = &eval.Add({{"phase", "cycle"}}, cycle_buckets);
   eval_shadow_seconds_ = &eval.Add({{"phase", "shadow"}}, cycle_buckets);
+  auto& cost = prometheus::BuildHistogram()
+                   .Name("agora_policy_cost_units")
+                   .Help(
+                       "Static cost units the policy's code spent per allocation cycle, by "
+                       "stage (runs of each stage's code times its cost)")
+                   .Register(*events_);
+  const prometheus::Histogram::BucketBoundaries cost_buckets = {1e2, 1e3, 1e4, 1e5,
+                                                                1e6, 1e7, 1e8, 1e9};
+  for (size_t c = 0; c < policy::chunk_count; ++c)
+    cost_units_[c] =
+        &cost.Add({{"phase", policy::to_string(static_cast<policy::chunk_id>(c))}}, cost_buckets);
+}
+
+void master_metrics::observe_cost(const std::array<double, policy::chunk_count>& units) {
+  for (size_t c = 0; c < policy::chunk_count; ++c) cost_units_[c]->Observe(units[c]);
 }
 
 master_metrics::~master_metrics() = default;

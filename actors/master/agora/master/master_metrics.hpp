@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -75,6 +76,8 @@ class master_metrics {
   void set_policy_metrics(const std::vector<policy::metric_spec>& specs);
   /// Applies updates of the policy's event metrics.
   void record(const std::vector<policy::event_sample>& samples);
+  /// Records the static cost units the policy spent in a cycle, per stage.
+  void observe_cost(const std::array<double, policy::chunk_count>& units);
   /// Replaces the allocator's sample.
   void publish(std::shared_ptr<const allocator_sample> sample);
   /// Replaces the master's sample.
@@ -88,6 +91,7 @@ class master_metrics {
   prometheus::Histogram* cycle_seconds_ = nullptr;
   prometheus::Histogram* eval_cycle_seconds_ = nullptr;
   prometheus::Histogram* eval_shadow_seconds_ = nullptr;
+  std::array<prometheus::Histogram*, policy::chunk_count> cost_units_{};
   struct event_family {
     policy::metric_spec spec;
     prometheus::Family<prometheus::Counter>* counter = nullptr;

@@ -86,6 +86,7 @@ struct task_record {
   std::string role;
   protocol::task_status status;  ///< Latest known status.
   int64_t launched_ms = -1;      ///< When launched, on the trace's clock (-1: not traced).
+  int64_t launched_ns = 0;       ///< When launched (0: adopted, launch time unknown).
 };
 
 struct offer_record {
