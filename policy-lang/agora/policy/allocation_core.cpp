@@ -84,13 +84,23 @@ void allocation_core::set_policy(runnable_policy policy) {
   index_rules();
   for (auto& spec : policy_.outline.roles) ensure_role(spec.path);
   for (size_t r = 0; r < roles_.size(); ++r) apply_declaration(r);
-  // Locality timers carry over only where the levels are the same.
+  // Locality timers are keyed by level name: a framework waiting at a level
+  // the new policy still has keeps waiting; the others start again.
   std::vector<std::string> levels;
   for (auto& l : policy_.outline.levels) levels.push_back(l.name);
   if (levels != old_levels) {
-    for (auto& c : clients_) {
-      c.waiting_since.reset();
-      c.skips = 0;
+    for (uint32_t c = 0; c < clients_.size(); ++c) {
+      auto& cl = clients_[c];
+      if (!cl.live || !cl.waiting_since) continue;
+      bool kept = false;
+      if (!dirty_ && c < client_view_index_.size() && client_view_index_[c] >= 0) {
+        auto& at = in_.frameworks[static_cast<size_t>(client_view_index_[c])].locality_level;
+        kept = std::find(levels.begin(), levels.end(), at) != levels.end();
+      }
+      if (!kept) {
+        cl.waiting_since.reset();
+        cl.skips = 0;
+      }
     }
   }
   mark_dirty();

@@ -192,8 +192,9 @@ class allocation_core {
   // -- policy ----------------------------------------------------------------
 
   /// Swaps the policy (between cycles). Roles keep their allocations and
-  /// take the new declarations' weights, guarantees and limits; clients
-  /// keep their locality waiting time where the level still exists.
+  /// take the new declarations' weights, guarantees and limits; frameworks
+  /// waiting at a locality level the new policy still has (by name) keep
+  /// their waiting time.
   void set_policy(runnable_policy policy);
   /// Returns the running policy.
   const runnable_policy& policy() const { return policy_; }

@@ -257,6 +257,55 @@ metric counter agora_policy_relaxed_total {level} help "Relaxations" on relax +=
             (std::vector<std::pair<std::string, std::string>>{{"level", "any"}}));
 }
 
+TEST(allocation_core, a_policy_swap_keeps_locality_waits_at_levels_that_still_exist) {
+  // A framework wants rack r1; only r2 exists. Under A it waits at `rack`
+  // (wait 5s). At 3s the policy becomes B, which also has `rack` (plus a
+  // `near` level): the 3 s carry over, so at 6s it has waited 6 s and moves
+  // on. Under C, whose levels are named differently, the wait starts again.
+  auto policy = [&](const std::string& levels) {
+    auto p = load_policy_text("l.policy", R"(policy "l" version 1;
+use std.fairness;
+order roles by dominant_share(role) asc, role.name asc;
+order frameworks by framework.id asc;
+locality when (framework.labels.data_racks ?? "") != "" {
+)" + levels + "}\n",
+                              schema_text());
+    EXPECT_TRUE(p.ok()) << p.render_errors();
+    return runtime_policy_of(p);
+  };
+  auto a = policy(
+      "level rack when agent.attributes.rack == framework.labels.data_racks wait 5s;\n"
+      "level any;\n");
+  auto b = policy(
+      "level rack when agent.attributes.rack == framework.labels.data_racks wait 5s;\n"
+      "level near when agent.attributes.zone == \"z9\" wait 1h;\nlevel any;\n");
+  auto c = policy(
+      "level local when agent.attributes.rack == framework.labels.data_racks wait 5s;\n"
+      "level any;\n");
+  for (bool renamed : {false, true}) {
+    allocation_core core(a);
+    core.add_agent("a2", "", {{"rack", "r2"}, {"zone", "z1"}}, make(2, 2));
+    auto f = fw("f", {"batch"});
+    f.labels["data_racks"] = "r1";
+    core.add_framework(f);
+    EXPECT_TRUE(core.allocate(time_point{}).empty());  // Starts waiting at `rack`.
+    EXPECT_TRUE(core.allocate(time_point{} + 3s).empty());
+    core.set_policy(renamed ? c : b);
+    EXPECT_TRUE(core.allocate(time_point{} + 4s).empty());
+    auto at6 = core.allocate(time_point{} + 6s);
+    if (!renamed) {
+      // B: 6 s waited at `rack` (past 5 s), `near` matches nothing and
+      // waits an hour, so it is still not offered; its level is `near`.
+      EXPECT_TRUE(at6.empty());
+      EXPECT_EQ(core.level("f"), "near");
+    } else {
+      // C: waiting restarted at 4 s, so at 6 s it is still at `local`.
+      EXPECT_TRUE(at6.empty());
+      EXPECT_EQ(core.level("f"), "local");
+    }
+  }
+}
+
 TEST(allocation_core, limits_clip_offers_along_the_whole_path) {
   // quotas.policy: prod/etl is limited to 150 cpus, prod to 400. etl holds
   // 140 elsewhere, so a 64-cpu agent is offered with 10 cpus.
