@@ -73,10 +73,8 @@ void allocation_core::set_policy(runnable_policy policy) {
   // Rejection counts are kept by filter name across the swap.
   if (policy_.prog)
     for (size_t i = 0; i < rejections_by_rule_.size(); ++i)
-      if (rejections_by_rule_[i] > 0) {
-        auto& name = policy_.prog->rules[i].name;
-        rejections_[name.substr(name.find(' ') + 1)] += rejections_by_rule_[i];
-      }
+      if (rejections_by_rule_[i] > 0)
+        rejections_[short_name(policy_.prog->rules[i])] += rejections_by_rule_[i];
   policy_ = std::move(policy);
   rejections_by_rule_.assign(policy_.prog->rules.size(), 0);
   vm_ = std::make_unique<vm>(policy_.prog);
@@ -210,9 +208,7 @@ size_t allocation_core::ensure_role(const std::string& path) {
 
 void allocation_core::apply_declaration(size_t role) {
   auto& node = roles_[role];
-  const role_spec* spec = &policy_.outline.fallback;
-  for (auto& s : policy_.outline.roles)
-    if (s.path == node.path) spec = &s;
+  const role_spec* spec = &policy_.outline.spec_for(node.path);
   node.declared_weight = spec->weight > 0 ? spec->weight : 1;
   node.guarantee.reset();
   node.limit.reset();

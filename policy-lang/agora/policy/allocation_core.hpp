@@ -482,6 +482,8 @@ class allocation_core {
                         cycle_state* cs = nullptr);
   const stage_regs& client_regs(uint32_t client, time_point now, cycle_state* cs);
   const stage_regs& agent_regs(uint32_t agent, cycle_state* cs);
+  bool role_entry_before(const order_entry& a, const order_entry& b) const;
+  bool client_before(const ordering& ord, uint32_t a, uint32_t b) const;
   void order_roles(ordering& ord);
   std::vector<uint32_t> order_clients(ordering& ord, std::vector<uint32_t> members, size_t role);
   void build_order(ordering& ord);

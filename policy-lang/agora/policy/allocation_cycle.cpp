@@ -236,14 +236,14 @@ pair_outcome allocation_core::evaluate(uint32_t client, uint32_t agent, time_poi
   out.accepted = result.accepted;
   out.score = result.score;
   auto& rules = policy_.prog->rules;
-  auto short_name = [&](size_t i) { return rules[i].name.substr(rules[i].name.find(' ') + 1); };
   if (result.rejected_by >= 0) {
     if (cs) ++rejections_by_rule_[static_cast<size_t>(result.rejected_by)];
-    if (!cs || all_rules) out.rejected_by = short_name(static_cast<size_t>(result.rejected_by));
+    if (!cs || all_rules)
+      out.rejected_by = short_name(rules[static_cast<size_t>(result.rejected_by)]);
   }
   if (all_rules) {
-    for (size_t i : filter_rules_) out.rules[short_name(i)] = vm_->read(i);
-    for (size_t i : score_rules_) out.rules[short_name(i)] = vm_->read(i);
+    for (size_t i : filter_rules_) out.rules[short_name(rules[i])] = vm_->read(i);
+    for (size_t i : score_rules_) out.rules[short_name(rules[i])] = vm_->read(i);
   }
   size_t level = 0;
   if (allowed >= 0 && out.accepted) {
@@ -279,6 +279,21 @@ std::vector<rule_value> allocation_core::role_key(size_t r, bool self) {
   return k;
 }
 
+bool allocation_core::role_entry_before(const order_entry& a, const order_entry& b) const {
+  if (key_before(a.key, b.key, rule_kind::order_roles)) return true;
+  if (key_before(b.key, a.key, rule_kind::order_roles)) return false;
+  if (roles_[a.role].path != roles_[b.role].path) return roles_[a.role].path < roles_[b.role].path;
+  return a.self && !b.self;  // A role's own clients before an equal child.
+}
+
+bool allocation_core::client_before(const ordering& ord, uint32_t a, uint32_t b) const {
+  auto& ka = ord.client_keys.at(a);
+  auto& kb = ord.client_keys.at(b);
+  if (key_before(ka, kb, rule_kind::order_frameworks)) return true;
+  if (key_before(kb, ka, rule_kind::order_frameworks)) return false;
+  return frameworks_[clients_[a].framework].spec.id < frameworks_[clients_[b].framework].spec.id;
+}
+
 void allocation_core::order_roles(ordering& ord) {
   ord.children.assign(roles_.size() + 1, {});
   for (size_t r = 0; r < roles_.size(); ++r) {
@@ -288,13 +303,8 @@ void allocation_core::order_roles(ordering& ord) {
       ord.children[r + 1].push_back({r, true, role_key(r, true)});
   }
   for (auto& list : ord.children) {
-    std::stable_sort(list.begin(), list.end(), [&](const auto& a, const auto& b) {
-      if (key_before(a.key, b.key, rule_kind::order_roles)) return true;
-      if (key_before(b.key, a.key, rule_kind::order_roles)) return false;
-      if (roles_[a.role].path != roles_[b.role].path)
-        return roles_[a.role].path < roles_[b.role].path;
-      return a.self && !b.self;
-    });
+    std::stable_sort(list.begin(), list.end(),
+                     [&](const auto& a, const auto& b) { return role_entry_before(a, b); });
   }
 }
 
@@ -306,13 +316,8 @@ void allocation_core::reposition_role(ordering& ord, size_t r) {
     auto e = std::move(*at);
     entries.erase(at);
     e.key = role_key(r, self);
-    auto pos = std::upper_bound(entries.begin(), entries.end(), e, [&](auto& a, auto& b) {
-      if (key_before(a.key, b.key, rule_kind::order_roles)) return true;
-      if (key_before(b.key, a.key, rule_kind::order_roles)) return false;
-      if (roles_[a.role].path != roles_[b.role].path)
-        return roles_[a.role].path < roles_[b.role].path;
-      return a.self && !b.self;
-    });
+    auto pos = std::upper_bound(entries.begin(), entries.end(), e,
+                                [&](auto& a, auto& b) { return role_entry_before(a, b); });
     entries.insert(pos, std::move(e));
   };
   rekey(ord.children[static_cast<size_t>(roles_[r].parent + 1)], false);
@@ -327,14 +332,9 @@ void allocation_core::reposition_client(ordering& ord, uint32_t c) {
   list.erase(at);
   auto regs = vm_->prepare_role(r);
   vm_->prepare_framework(static_cast<size_t>(client_view_index_[c]), regs);
-  auto& key = ord.client_keys[c] = read_keys(rule_kind::order_frameworks);
-  auto& id = frameworks_[clients_[c].framework].spec.id;
-  auto pos = std::upper_bound(list.begin(), list.end(), c, [&](uint32_t, uint32_t b) {
-    auto& kb = ord.client_keys[b];
-    if (key_before(key, kb, rule_kind::order_frameworks)) return true;
-    if (key_before(kb, key, rule_kind::order_frameworks)) return false;
-    return id < frameworks_[clients_[b].framework].spec.id;
-  });
+  ord.client_keys[c] = read_keys(rule_kind::order_frameworks);
+  auto pos = std::upper_bound(list.begin(), list.end(), c,
+                              [&](uint32_t a, uint32_t b) { return client_before(ord, a, b); });
   list.insert(pos, c);
 }
 
@@ -386,11 +386,11 @@ void allocation_core::refresh_order(ordering& ord) {
     if (clients_[c].live && client_view_index_[c] >= 0) reposition_client(ord, c);
   ord.stale_clients.clear();
   // Waiting frameworks read their waiting time, which moves with the clock.
-  for (size_t r = 0; r < roles_.size(); ++r) {
-    auto members = ord.clients[r];
+  std::vector<uint32_t> waiting;
+  for (auto& members : ord.clients)
     for (uint32_t c : members)
-      if (clients_[c].waiting_since) reposition_client(ord, c);
-  }
+      if (clients_[c].waiting_since) waiting.push_back(c);
+  for (uint32_t c : waiting) reposition_client(ord, c);
 }
 
 std::vector<std::vector<uint32_t>> allocation_core::clients_by_role() const {
@@ -407,13 +407,8 @@ std::vector<uint32_t> allocation_core::order_clients(ordering& ord, std::vector<
     vm_->prepare_framework(static_cast<size_t>(client_view_index_[s]), regs);
     ord.client_keys[s] = read_keys(rule_kind::order_frameworks);
   }
-  std::stable_sort(members.begin(), members.end(), [&](uint32_t a, uint32_t b) {
-    auto& ka = ord.client_keys[a];
-    auto& kb = ord.client_keys[b];
-    if (key_before(ka, kb, rule_kind::order_frameworks)) return true;
-    if (key_before(kb, ka, rule_kind::order_frameworks)) return false;
-    return frameworks_[clients_[a].framework].spec.id < frameworks_[clients_[b].framework].spec.id;
-  });
+  std::stable_sort(members.begin(), members.end(),
+                   [&](uint32_t a, uint32_t b) { return client_before(ord, a, b); });
   return members;
 }
 
@@ -509,7 +504,7 @@ std::vector<metric_sample> allocation_core::cycle_metrics() {
   auto& rules = policy_.prog->rules;
   for (size_t i = 0; i < rules.size(); ++i) {
     if (rules[i].what != rule_kind::metric) continue;
-    std::string name = rules[i].name.substr(rules[i].name.find(' ') + 1);
+    std::string name = short_name(rules[i]);
     auto take = [&](std::vector<std::pair<std::string, std::string>> labels) {
       auto v = vm_->read(i);
       if (v.st == rule_value::state::value) out.push_back({name, std::move(labels), v.number});
@@ -618,15 +613,22 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
   cycle_state cs;
   cs.open_subtree.assign(roles_.size(), 0);
   cs.open_own.assign(roles_.size(), 0);
+  // Clients that cannot be served this cycle start closed; the others are
+  // counted open per role and subtree.
+  std::vector<uint8_t> closed(clients_.size(), 0);  // By client slot.
   for (size_t r = 0; r < roles_.size(); ++r) {
-    if (ord.clients[r].empty()) continue;
     size_t open = 0;
-    for (uint32_t c : ord.clients[r]) open += eligible(clients_[c]) ? 1 : 0;
+    for (uint32_t c : ord.clients[r]) {
+      if (eligible(clients_[c]))
+        ++open;
+      else
+        closed[c] = 1;
+    }
+    if (open == 0) continue;
     cs.open_own[r] = open;
     for (int p = static_cast<int>(r); p >= 0; p = roles_[static_cast<size_t>(p)].parent)
       cs.open_subtree[static_cast<size_t>(p)] += open;
   }
-  std::vector<uint8_t> closed(clients_.size(), 0);  // By client slot.
   auto close = [&](uint32_t c) {
     if (closed[c]) return;
     closed[c] = true;
@@ -635,9 +637,6 @@ std::vector<core_offer> allocation_core::cycle(time_point now, const std::vector
     for (int p = static_cast<int>(r); p >= 0; p = roles_[static_cast<size_t>(p)].parent)
       --cs.open_subtree[static_cast<size_t>(p)];
   };
-  for (size_t r = 0; r < roles_.size(); ++r)
-    for (uint32_t c : ord.clients[r])
-      if (!eligible(clients_[c])) closed[c] = true;
 
   // Agents in rotated order, so ties do not always favour the same agents.
   std::vector<uint32_t> agent_order = only ? *only : view_agent_slot_;

@@ -87,7 +87,7 @@ explanation allocation_core::explain(const std::string& framework, const std::st
       ++out.offerable;
       explanation::candidate cand{agents_[a].id, d.score, {}};
       for (size_t i : score_rules_) {
-        auto name = rules[i].name.substr(rules[i].name.find(' ') + 1);
+        auto name = short_name(rules[i]);
         auto v = d.rules.count(name) ? d.rules[name] : rule_value{};
         double value = v.st == rule_value::state::value ? v.number : 0;
         cand.contributions.emplace_back(name, rules[i].weight * value);
@@ -112,8 +112,7 @@ std::map<std::string, uint64_t> allocation_core::filter_rejections() const {
   auto out = rejections_;
   auto& rules = policy_.prog->rules;
   for (size_t i = 0; i < rejections_by_rule_.size() && i < rules.size(); ++i)
-    if (rejections_by_rule_[i] > 0)
-      out[rules[i].name.substr(rules[i].name.find(' ') + 1)] += rejections_by_rule_[i];
+    if (rejections_by_rule_[i] > 0) out[short_name(rules[i])] += rejections_by_rule_[i];
   return out;
 }
 

@@ -115,6 +115,13 @@ policy_outline policy_outline::from(const check_result& checked,
   return out;
 }
 
+const role_spec& policy_outline::spec_for(const std::string& path) const {
+  // The last declaration wins: the policy's own after its imports'.
+  for (auto it = roles.rbegin(); it != roles.rend(); ++it)
+    if (it->path == path) return *it;
+  return fallback;
+}
+
 std::string policy_load::render_errors() const {
   std::vector<diagnostic> errors;
   for (auto& d : diagnostics)

@@ -54,6 +54,10 @@ struct policy_outline {
   std::vector<level_spec> levels;
   std::vector<metric_spec> metrics;
 
+  /// Returns the declaration of role `path` (the last one: the policy's own
+  /// after its imports'), or `fallback` for a role the policy does not declare.
+  const role_spec& spec_for(const std::string& path) const;
+
   /// Reads `checked` (which must be `ok()`); `resources` names the resource
   /// ids (`resource_names`).
   static policy_outline from(const check_result& checked,

@@ -155,9 +155,7 @@ class engine {
     result_.share_roles.assign(all.begin(), all.end());
     for (auto& spec : policy.outline.roles) all.insert(spec.path);
     for (auto& path : all) {
-      const policy::role_spec* spec = &policy.outline.fallback;
-      for (auto& s : policy.outline.roles)
-        if (s.path == path) spec = &s;
+      const policy::role_spec* spec = &policy.outline.spec_for(path);
       role_check check{path, std::nullopt, std::nullopt};
       if (spec->limit) check.limit = integer_amounts(*spec->limit);
       if (spec->guarantee) check.guarantee = integer_amounts(*spec->guarantee);

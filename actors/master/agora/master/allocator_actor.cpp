@@ -119,9 +119,7 @@ std::vector<std::string> limits_below_use(allocator& alloc, const policy::runnab
   std::vector<std::string> out;
   auto& names = p.prog->resources;
   for (const auto& path : alloc.roles()) {
-    const policy::role_spec* spec = &p.outline.fallback;
-    for (auto& s : p.outline.roles)
-      if (s.path == path) spec = &s;
+    const policy::role_spec* spec = &p.outline.spec_for(path);
     if (!spec->limit) continue;
     auto limit = policy::to_amounts(*spec->limit);
     auto held = alloc.core().role_allocation(path);
@@ -266,9 +264,7 @@ void publish_sample(allocator_actor_ptr self) {
     row.weight = st.owned->weight(path);
     row.dominant_share = core.dominant_share(path);
     row.allocated = st.owned->role_allocation(path);
-    const policy::role_spec* spec = &p.outline.fallback;
-    for (auto& s : p.outline.roles)
-      if (s.path == path) spec = &s;
+    const policy::role_spec* spec = &p.outline.spec_for(path);
     if (spec->guarantee) row.guarantee = to_resources(policy::to_amounts(*spec->guarantee));
     if (spec->limit) {
       auto limit = policy::to_amounts(*spec->limit);

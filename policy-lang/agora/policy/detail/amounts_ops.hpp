@@ -70,4 +70,10 @@ inline double seconds_between(allocation_core::time_point from, allocation_core:
   return std::chrono::duration<double>(to - from).count();
 }
 
+/// Returns a rule's declared name without its kind: `fits` for
+/// `filter fits`, `agora_policy_x` for `metric agora_policy_x`.
+inline std::string short_name(const rule_info& rule) {
+  return rule.name.substr(rule.name.find(' ') + 1);
+}
+
 }  // namespace agora::policy::detail
