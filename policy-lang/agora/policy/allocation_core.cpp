@@ -89,7 +89,14 @@ void allocation_core::set_policy(runnable_policy policy) {
   if (levels != old_levels) {
     for (uint32_t c = 0; c < clients_.size(); ++c) {
       auto& cl = clients_[c];
-      if (!cl.live || !cl.waiting_since) continue;
+      if (!cl.live) continue;
+      // The level it was at, as an index into the new levels (by name).
+      if (cl.level >= 0) {
+        auto at =
+            std::find(levels.begin(), levels.end(), old_levels[static_cast<size_t>(cl.level)]);
+        cl.level = at == levels.end() ? -1 : static_cast<int>(at - levels.begin());
+      }
+      if (!cl.waiting_since) continue;
       bool kept = false;
       if (!dirty_ && c < client_view_index_.size() && client_view_index_[c] >= 0) {
         auto& at = in_.frameworks[static_cast<size_t>(client_view_index_[c])].locality_level;

@@ -408,6 +408,7 @@ class allocation_core {
     std::unordered_map<uint32_t, std::vector<filter>> filters;  ///< Agent slot -> filters.
     std::optional<time_point> waiting_since;
     uint64_t skips = 0;
+    int level = -1;  ///< The locality level it was last at in a cycle (-1: none yet).
   };
   struct framework_slot {
     bool live = false;

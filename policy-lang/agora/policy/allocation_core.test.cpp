@@ -255,6 +255,16 @@ metric counter agora_policy_relaxed_total {level} help "Relaxations" on relax +=
   EXPECT_EQ(samples[0].name, "agora_policy_relaxed_total");
   EXPECT_EQ(samples[0].labels,
             (std::vector<std::pair<std::string, std::string>>{{"level", "any"}}));
+  // An r1 agent arrives: the offer there is rack-local and resets the wait,
+  // so the framework is back at `rack`. Moving back is not a relaxation.
+  core.add_agent("a1", "", {{"rack", "r1"}}, make(2, 2));
+  ASSERT_EQ(core.allocate(time_point{} + 7s).size(), 1u);
+  core.recover("f", "batch", "a1", make(1, 1), 0ms, time_point{} + 8s);
+  EXPECT_EQ(core.allocate(time_point{} + 8s).size(), 1u);
+  EXPECT_EQ(core.level("f"), "rack");
+  EXPECT_TRUE(core.take_event_samples().empty());
+  EXPECT_EQ(core.relaxations(),
+            (std::map<std::pair<std::string, std::string>, uint64_t>{{{"rack", "any"}, 1}}));
 }
 
 TEST(allocation_core, a_policy_swap_keeps_locality_waits_at_levels_that_still_exist) {

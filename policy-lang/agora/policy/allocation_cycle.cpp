@@ -178,17 +178,21 @@ const stage_regs& allocation_core::client_regs(uint32_t client, time_point now, 
   // `framework.locality_level` is the level the waits give: set it, and
   // evaluate again if the framework's code reads a different one.
   int level = level_of(client, now);
-  if (cs) cs->client_level[client] = level;
   auto name = level_name(level);
-  if (name != fview.locality_level) {
-    if (cs && !name.empty() && !fview.locality_level.empty()) {
-      ++relaxations_[{fview.locality_level, name}];
-      // A relax event: `level` is the level the framework moved to.
+  if (cs) {
+    cs->client_level[client] = level;
+    // A relaxation is a move to a less local level than the one it was at
+    // (a local offer resetting the wait moves it back: not a relaxation).
+    if (c.level >= 0 && level > c.level) {
+      ++relaxations_[{level_name(c.level), name}];
       if (collect_events_ && !event_metrics_.empty())
         record_event("relax",
                      {frameworks_[c.framework].spec.id, roles_[c.role].path, "", {}, name, 0},
                      UINT32_MAX);
     }
+    c.level = level;
+  }
+  if (name != fview.locality_level) {
     fview.locality_level = name;
     regs = vm_->prepare_framework(fv, role_regs);
   }
