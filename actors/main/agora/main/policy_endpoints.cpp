@@ -28,12 +28,6 @@ std::string base_name(const std::string& name) {
   return slash == std::string::npos ? name : name.substr(slash + 1);
 }
 
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 /// Sends `msg` to the allocator and waits (bounded) for its `policy_reply`.
 template <class Message>
 http_response ask_allocator(caf::actor_system& sys, const master::policy_control& control,
@@ -88,7 +82,7 @@ http_response apply(caf::actor_system& sys, master::policy_control& control,
   if (!loaded.ok()) {
     auto diags = master::diagnostics_json(loaded.diagnostics);
     control.record_failure(
-        "{\"at\":" + std::to_string(static_cast<double>(unix_ms()) / 1000.0) +
+        "{\"at\":" + std::to_string(static_cast<double>(master::unix_time_ms()) / 1000.0) +
         ",\"source_name\":" + json_quote(name) + ",\"error\":" +
         json_quote(loaded.error.empty() ? "the policy does not check" : loaded.error) +
         ",\"diagnostics\":" + diags + "}");

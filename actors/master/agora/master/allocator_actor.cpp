@@ -62,12 +62,6 @@ void request_cycle(allocator_actor_ptr self, const std::string* agent = nullptr)
   self->send(self, allocate_atom::value);
 }
 
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 /// Returns the fraction of offers (framework, agent) that differ between
 /// the active policy and the shadow candidate, over the shadow so far.
 double divergence(const allocator_state& st) {
@@ -98,7 +92,7 @@ void publish_policy(allocator_actor_ptr self) {
 void activate(allocator_actor_ptr self, policy_revision next) {
   auto& st = self->state;
   next.revision = st.next_revision++;
-  next.loaded_at_ms = unix_ms();
+  next.loaded_at_ms = unix_time_ms();
   // Error counts are per rule name and survive the swap.
   auto& errors = st.owned->core().rule_errors();
   auto& rules = st.current.policy->prog->rules;
@@ -181,25 +175,19 @@ std::vector<std::string> metric_changes(const policy::runnable_policy& running,
   return out;
 }
 
-std::string json_lines(const std::vector<std::string>& lines) {
-  std::string out = "[";
-  for (size_t i = 0; i < lines.size(); ++i) out += (i ? "," : "") + json_quote(lines[i]);
-  return out + "]";
-}
-
 policy_reply install(allocator_actor_ptr self, install_policy& m) {
   auto& st = self->state;
   auto changed = metric_changes(*st.current.policy, *m.candidate.policy);
   if (!changed.empty()) {
     if (st.control)
-      st.control->record_failure("{\"at\":" + std::to_string(unix_ms() / 1000.0) +
+      st.control->record_failure("{\"at\":" + std::to_string(unix_time_ms() / 1000.0) +
                                  ",\"source_name\":" + json_quote(m.candidate.source_name) +
                                  ",\"error\":" + json_quote("metrics change kind or labels") +
-                                 ",\"details\":" + json_lines(changed) + "}");
+                                 ",\"details\":" + strings_json(changed) + "}");
     return {409, "{\"error\":" +
                      json_quote("metrics change kind or labels under the same name; give the "
                                 "policy a new version if that is intended") +
-                     ",\"status\":409,\"details\":" + json_lines(changed) + "}"};
+                     ",\"status\":409,\"details\":" + strings_json(changed) + "}"};
   }
   auto below = limits_below_use(*st.owned, *m.candidate.policy);
   if (!below.empty() && !m.force) {
@@ -208,12 +196,12 @@ policy_reply install(allocator_actor_ptr self, install_policy& m) {
                            "the new limits are below what roles hold now; apply with "
                            "--force to accept it (the roles get no offers until they are "
                            "below their limits again)") +
-                       ",\"status\":409,\"details\":" + json_lines(below) + "}";
+                       ",\"status\":409,\"details\":" + strings_json(below) + "}";
     if (st.control)
-      st.control->record_failure("{\"at\":" + std::to_string(unix_ms() / 1000.0) +
+      st.control->record_failure("{\"at\":" + std::to_string(unix_time_ms() / 1000.0) +
                                  ",\"source_name\":" + json_quote(m.candidate.source_name) +
                                  ",\"error\":" + json_quote("limits below current use") +
-                                 ",\"details\":" + json_lines(below) + "}");
+                                 ",\"details\":" + strings_json(below) + "}");
     return {409, body};
   }
   auto warnings = guarantees_above_capacity(*st.owned, *m.candidate.policy);
@@ -225,13 +213,13 @@ policy_reply install(allocator_actor_ptr self, install_policy& m) {
     publish_policy(self);
     return {202, "{\"shadow\":true,\"seconds\":" + std::to_string(m.shadow_ms / 1000.0) +
                      ",\"hash\":" + json_quote(st.shadow->policy->prog->hash_hex()) +
-                     ",\"warnings\":" + json_lines(warnings) + "}"};
+                     ",\"warnings\":" + strings_json(warnings) + "}"};
   }
   st.shadow.reset();
   activate(self, std::move(m.candidate));
   request_cycle(self);
   return {200, "{\"applied\":" + revision_json(st.current) +
-                   ",\"warnings\":" + json_lines(warnings) + "}"};
+                   ",\"warnings\":" + strings_json(warnings) + "}"};
 }
 
 policy_reply rollback(allocator_actor_ptr self) {
@@ -308,7 +296,7 @@ void run_cycle(allocator_actor_ptr self) {
     } else {
       st.shadow.reset();
       if (st.control)
-        st.control->record_failure("{\"at\":" + std::to_string(unix_ms() / 1000.0) +
+        st.control->record_failure("{\"at\":" + std::to_string(unix_time_ms() / 1000.0) +
                                    ",\"error\":\"shadow candidate not installed: limits below "
                                    "current use\"}");
       publish_policy(self);
@@ -331,7 +319,8 @@ void run_cycle(allocator_actor_ptr self) {
   alloc_offers out;
   // Event-triggered cycles touch only the agents whose resources changed;
   // a shadow compares whole cycles, so it makes every cycle full.
-  if (st.full_cycle || st.shadow) {
+  const bool full = st.full_cycle || st.shadow.has_value();
+  if (full) {
     out.decisions = st.owned->allocate(now);
   } else {
     out.decisions = st.owned->allocate(now, {st.changed.begin(), st.changed.end()});
@@ -362,7 +351,10 @@ void run_cycle(allocator_actor_ptr self) {
     st.metrics->record(st.owned->core().take_event_samples());
     st.metrics->observe_cost(st.owned->core().take_cost_units());
   }
-  publish_sample(self);
+  // The metrics sample (O(roles), with the policy's every-cycle metrics) is
+  // refreshed by full cycles, which run at least every allocation interval;
+  // event-triggered cycles over a few agents stay cheap.
+  if (full) publish_sample(self);
   for (const auto& role : st.owned->roles()) {
     out.roles.push_back({role, st.owned->weight(role), st.owned->role_share(role),
                          st.owned->role_allocation(role)});
@@ -383,7 +375,7 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
       cfg.policy ? cfg.policy_source : "weighted_drf.policy (embedded default)";
   st.current.source_text = cfg.policy ? cfg.policy_text : default_policy_source();
   st.current.revision = st.next_revision++;
-  st.current.loaded_at_ms = unix_ms();
+  st.current.loaded_at_ms = unix_time_ms();
   st.owned = std::make_unique<allocator>(*st.current.policy);
   if (st.metrics) {
     st.metrics->set_policy_metrics(st.current.policy->outline.metrics);

@@ -1,5 +1,6 @@
 #include "agora/master/policy_control.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <sstream>
 
@@ -58,13 +59,19 @@ std::string keys_json(const std::vector<std::pair<std::string, policy::rule_valu
   return out + "]";
 }
 
+}  // namespace
+
 std::string strings_json(const std::vector<std::string>& items) {
   std::string out = "[";
   for (size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + json_quote(items[i]);
   return out + "]";
 }
 
-}  // namespace
+int64_t unix_time_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string explanation_json(const policy::explanation& e, const std::vector<std::string>& names) {
   std::string out = "{\"framework\":" + json_quote(e.framework) +

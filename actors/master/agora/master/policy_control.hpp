@@ -82,6 +82,12 @@ std::string diagnostics_json(const std::vector<policy::diagnostic>& diagnostics)
 std::string explanation_json(const policy::explanation& e,
                              const std::vector<std::string>& resources);
 
+/// Returns `items` as a JSON array of strings.
+std::string strings_json(const std::vector<std::string>& items);
+
+/// Returns the Unix time in milliseconds (load times, failure records).
+int64_t unix_time_ms();
+
 /// Returns a policy revision as a JSON object (name, version, hash,
 /// revision, source, loaded_at).
 std::string revision_json(const policy_revision& r);
