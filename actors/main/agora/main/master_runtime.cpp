@@ -50,6 +50,9 @@ void add_master_flags(cli::flags& f, master_options& o) {
         "missed pings after which an agent is unreachable");
   f.add("framework-heartbeat-interval", &o.config.framework_heartbeat_interval,
         "interval of heartbeats to frameworks");
+  f.add("framework-reregister-timeout", &o.config.framework_reregister_timeout,
+        "how long a framework learnt from re-registering agents (after a master restart) has "
+        "to re-subscribe before its failover timeout starts");
   f.add("policy", &o.policy_path,
         "allocation policy file (default: the embedded weighted_drf.policy)");
   f.add("schema", &o.schema_path,

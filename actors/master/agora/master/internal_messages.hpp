@@ -96,9 +96,11 @@ struct alloc_offers {
 
 // -- master <-> framework proxy -------------------------------------------------
 
-/// Proxy -> master: the scheduler's connection is gone.
+/// Proxy -> master: the connection of scheduler instance `scheduler` is
+/// gone. The master ignores it if another instance subscribed meanwhile.
 struct framework_disconnected {
   std::string framework_id;
+  caf::actor_addr scheduler;
 };
 /// Proxy -> master: the failover timeout passed without a re-subscription.
 struct framework_failover_expired {
@@ -111,9 +113,8 @@ struct framework_reconnected {
 
 // -- master timers ---------------------------------------------------------------
 
-struct ping_agent {
-  std::string agent_id;
-};
+/// Sweeps every agent: counts unanswered pings, sends the next ones.
+struct ping_sweep {};
 struct offer_expired {
   std::string offer_id;
 };
@@ -174,7 +175,7 @@ typename Inspector::result_type inspect(Inspector& f, alloc_offers& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, framework_disconnected& x) {
-  return f(caf::meta::type_name("framework_disconnected"), x.framework_id);
+  return f(caf::meta::type_name("framework_disconnected"), x.framework_id, x.scheduler);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, framework_failover_expired& x) {
@@ -185,8 +186,8 @@ typename Inspector::result_type inspect(Inspector& f, framework_reconnected& x) 
   return f(caf::meta::type_name("framework_reconnected"), x.scheduler);
 }
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, ping_agent& x) {
-  return f(caf::meta::type_name("ping_agent"), x.agent_id);
+typename Inspector::result_type inspect(Inspector& f, ping_sweep&) {
+  return f(caf::meta::type_name("ping_sweep"));
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, offer_expired& x) {

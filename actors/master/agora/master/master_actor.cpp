@@ -10,6 +10,7 @@
 #include "agora/master/framework_proxy.hpp"
 #include "agora/master/internal_messages.hpp"
 #include "agora/protocol/errors.hpp"
+#include "agora/protocol/roles.hpp"
 
 namespace agora::master {
 
@@ -54,6 +55,16 @@ std::string random_hex(size_t n) {
 }
 
 void log(master_ptr, const std::string& line) { std::cerr << "agora-master: " << line << "\n"; }
+
+/// Returns true if the current message comes from the master itself (its
+/// timers). Timer messages from anyone else are dropped: a peer must not be
+/// able to start loops or expire offers.
+bool from_self(master_ptr self) { return self->current_sender().get() == self->ctrl(); }
+
+/// Returns true if the current message comes from `who`.
+bool from(master_ptr self, const caf::actor& who) {
+  return who && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(who);
+}
 
 /// Schedules a state snapshot, coalescing bursts of changes: rendering is
 /// O(cluster state) on the master's own thread, so at most 10 per second.
@@ -126,27 +137,46 @@ void complete_task(master_ptr self,
     ag->second.tasks.erase(it->first);
   if (auto fw = st.frameworks.find(t.framework_id); fw != st.frameworks.end())
     fw->second.tasks.erase(t.info.id);
+  st.completed_index[it->first] = t.status.uuid;
   st.completed_tasks.push_back(std::move(t));
-  while (st.completed_tasks.size() > st.config.max_completed_tasks) st.completed_tasks.pop_front();
+  while (st.completed_tasks.size() > st.config.max_completed_tasks) {
+    const auto& old = st.completed_tasks.front();
+    auto key = std::make_pair(old.framework_id, old.info.id);
+    if (auto c = st.completed_index.find(key);
+        c != st.completed_index.end() && c->second == old.status.uuid)
+      st.completed_index.erase(c);
+    st.completed_tasks.pop_front();
+  }
   st.tasks.erase(it);
   mark_dirty(self);
 }
 
+/// Returns true if `status` is older than what the master knows of its
+/// task: a late retry of an update that a later one has overtaken. A retry
+/// of the latest update (same uuid) is not stale: the framework has not
+/// acknowledged it yet.
+bool is_stale(const master_state& st, const task_status& status) {
+  auto key = std::make_pair(status.framework_id, status.task_id);
+  if (auto it = st.tasks.find(key); it != st.tasks.end()) {
+    const auto& known = it->second.status;
+    if (is_valid_transition(known.state, status.state)) return false;
+    return status.uuid.empty() || status.uuid != known.uuid;
+  }
+  auto c = st.completed_index.find(key);
+  return c != st.completed_index.end() && (status.uuid.empty() || c->second != status.uuid);
+}
+
 /// Applies a status to the master's task record and relays it to the
-/// framework. Terminal states free the task's resources.
+/// framework. Terminal states free the task's resources. Callers drop stale
+/// updates first (`is_stale`).
 void apply_status(master_ptr self, const task_status& status) {
   auto& st = self->state;
   auto key = std::make_pair(status.framework_id, status.task_id);
   auto it = st.tasks.find(key);
-  if (it != st.tasks.end()) {
-    // A late retry of an older update is still relayed (the framework's
-    // acknowledgement stops the agent's retries) but does not move the
-    // master's view of the task backwards.
-    if (is_valid_transition(it->second.status.state, status.state)) {
-      it->second.status = status;
-      if (is_terminal(status.state)) complete_task(self, it);
-      mark_dirty(self);
-    }
+  if (it != st.tasks.end() && is_valid_transition(it->second.status.state, status.state)) {
+    it->second.status = status;
+    if (is_terminal(status.state)) complete_task(self, it);
+    mark_dirty(self);
   }
   to_framework(self, status.framework_id, status_update{status});
 }
@@ -170,7 +200,7 @@ void remove_framework(master_ptr self, const std::string& framework_id, const st
   self->send(st.allocator, alloc_remove_framework{framework_id});
   if (st.config.trace) st.config.trace->framework_removed(framework_id);
   if (it->second.proxy) self->send_exit(it->second.proxy, caf::exit_reason::user_shutdown);
-  st.completed_frameworks.push_back(framework_id);
+  st.completed_frameworks.add(framework_id);
   st.frameworks.erase(it);
   // Its tasks stay in `tasks` until the agents report them killed; updates
   // for an unknown framework are acknowledged by the master itself.
@@ -192,6 +222,7 @@ void mark_unreachable(master_ptr self, const std::string& agent_id) {
     if (t == st.tasks.end()) continue;
     auto fw = st.frameworks.find(key.first);
     bool aware = fw != st.frameworks.end() && fw->second.partition_aware();
+    if (!aware) it->second.lost_tasks.insert(key);
     apply_status(
         self, master_status(key.first, key.second, agent_id,
                             aware ? task_state::unreachable : task_state::lost,
@@ -343,26 +374,35 @@ void handle_accept(master_ptr self, accept& m) {
   mark_dirty(self);
 }
 
-void ping(master_ptr self, const std::string& agent_id) {
+/// One sweep over all agents, every ping interval: an agent whose last ping
+/// is still unanswered has missed it, and after `max_agent_ping_timeouts`
+/// misses in a row becomes unreachable; every other agent gets its next ping.
+/// One timer for the whole registry, so re-registrations never add loops.
+void ping_agents(master_ptr self) {
   auto& st = self->state;
-  auto it = st.agents.find(agent_id);
-  if (it == st.agents.end() || it->second.health == agent_health::unreachable) return;
   auto timeout = st.config.agent_ping_timeout;
-  auto on_miss = [self, agent_id](const caf::error&) {
-    auto& st = self->state;
-    auto a = st.agents.find(agent_id);
-    if (a == st.agents.end() || a->second.health == agent_health::unreachable) return;
-    if (++a->second.missed_pings >= st.config.max_agent_ping_timeouts)
-      mark_unreachable(self, agent_id);
-  };
-  self->request(it->second.handle, timeout, ping_atom::value)
-      .then(
-          [self, agent_id](pong_atom) {
-            auto a = self->state.agents.find(agent_id);
-            if (a != self->state.agents.end()) a->second.missed_pings = 0;
-          },
-          on_miss);
-  self->delayed_send(self, timeout, ping_agent{agent_id});
+  std::vector<std::string> lost;
+  for (auto& [id, a] : st.agents) {
+    if (a.health == agent_health::unreachable) continue;
+    if (a.awaiting_pong && ++a.missed_pings >= st.config.max_agent_ping_timeouts) {
+      lost.push_back(id);
+      continue;
+    }
+    a.awaiting_pong = true;
+    auto handle = a.handle;
+    self->request(handle, timeout, ping_atom::value)
+        .then(
+            [self, id = id, handle](pong_atom) {
+              auto it = self->state.agents.find(id);
+              // A pong from an older connection of the agent does not count.
+              if (it == self->state.agents.end() || it->second.handle != handle) return;
+              it->second.missed_pings = 0;
+              it->second.awaiting_pong = false;
+            },
+            [](const caf::error&) {});  // counted at the next sweep
+  }
+  for (const auto& id : lost) mark_unreachable(self, id);
+  self->delayed_send(self, timeout, ping_sweep{});
 }
 
 /// Publishes what `/metrics` shows of the master (with each /state snapshot).
@@ -420,13 +460,18 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
       }
       self->send(st.allocator, alloc_remove_agent{info.id});
     }
-    if (rec.handle) self->demonitor(rec.handle);
+    if (rec.handle) {
+      self->demonitor(rec.handle);
+      st.agent_by_actor.erase(rec.handle.address());
+    }
   }
   rec.info = info;
   rec.handle = handle;
   rec.health = agent_health::active;
   rec.missed_pings = 0;
+  rec.awaiting_pong = false;
   rec.registered_at_ns = now_ns();
+  st.agent_by_actor[handle.address()] = info.id;
   self->monitor(handle);
   // Adopt the tasks the agent still runs. After a master restart neither the
   // tasks nor their frameworks are known: both are rebuilt from the report,
@@ -439,24 +484,38 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     const auto& s = r.status;
     auto key = std::make_pair(s.framework_id, s.task_id);
     reported.insert(key);
-    bool removed = std::find(st.completed_frameworks.begin(), st.completed_frameworks.end(),
-                             s.framework_id) != st.completed_frameworks.end();
+    // Reported lost while the agent was unreachable: the framework may have
+    // replaced it, so it must not come back.
+    bool lost_before = rec.lost_tasks.count(key) != 0;
+    bool removed = st.completed_frameworks.contains(s.framework_id);
     auto fw = st.frameworks.find(s.framework_id);
-    if (fw == st.frameworks.end() && !removed && !r.framework.id.empty()) {
+    if (fw == st.frameworks.end() && !removed && !lost_before && !r.framework.id.empty()) {
+      // Its scheduler has `framework_reregister_timeout` to find this master
+      // before the failover timeout starts: an agent that re-registers first
+      // must not cost the framework its tasks.
       framework_record recovered;
       recovered.info = r.framework;
       recovered.connected = false;
       recovered.registered_at_ns = now_ns();
       recovered.disconnected_at_ns = now_ns();
+      recovered.proxy =
+          spawn_framework_proxy(self->system(), s.framework_id, caf::actor{}, self,
+                                std::chrono::milliseconds{r.framework.failover_timeout_ms},
+                                st.config.framework_reregister_timeout);
       fw = st.frameworks.emplace(s.framework_id, std::move(recovered)).first;
       self->send(st.allocator, framework_for_allocator(r.framework));
       self->send(st.allocator, alloc_framework_active{s.framework_id, false});
-      self->delayed_send(self, std::chrono::milliseconds{r.framework.failover_timeout_ms},
-                         framework_failover_expired{s.framework_id});
       log(self, "recovered framework " + s.framework_id + " from agent " + info.id);
     }
     auto t = st.tasks.find(key);
-    if (fw == st.frameworks.end() || (t != st.tasks.end() && is_terminal(t->second.status.state))) {
+    bool ended = t != st.tasks.end() ? is_terminal(t->second.status.state)
+                                     : st.completed_index.count(key) != 0;
+    if (lost_before || ended || fw == st.frameworks.end()) {
+      log(self, "killing task " + s.task_id + " of framework " + s.framework_id +
+                    " reported by agent " + info.id + ": " +
+                    (lost_before ? "it was reported lost"
+                     : ended     ? "it already ended"
+                                 : "its framework was removed"));
       self->send(handle, kill_task{s.framework_id, s.task_id, info.id});
       continue;
     }
@@ -469,12 +528,22 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
           r.role.empty() ? (r.framework.roles.empty() ? "*" : r.framework.roles[0]) : r.role;
       t = st.tasks.emplace(key, std::move(adopted)).first;
     }
+    bool was_unreachable = t->second.status.state == task_state::unreachable;
     t->second.status = s;
     t->second.agent_id = info.id;
     used_by[s.framework_id][t->second.role] += t->second.info.res;
     rec.tasks.insert(key);
     fw->second.tasks.insert(s.task_id);
+    if (was_unreachable) {
+      // A partition-aware framework learns that its task is back.
+      auto back = s;
+      back.uuid.clear();
+      back.reason = "REASON_AGENT_REREGISTERED";
+      back.message = "agent " + info.id + " re-registered";
+      to_framework(self, s.framework_id, status_update{back});
+    }
   }
+  rec.lost_tasks.clear();
   // Tasks the master thought were on this agent but the agent did not report.
   auto previous = rec.tasks;
   for (const auto& key : previous) {
@@ -491,7 +560,6 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
   if (st.config.trace) st.config.trace->agent_added(info.id, info.total, info.attributes);
   log(self, std::string(known || !running.empty() ? "re-registered" : "registered") + " agent " +
                 info.id + " at " + info.hostname + " with " + info.total.to_string());
-  self->delayed_send(self, st.config.agent_ping_timeout, ping_agent{info.id});
   mark_dirty(self);
   return agent_registered{info.id, st.config.agent_ping_timeout.count()};
 }
@@ -505,22 +573,31 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
   if (info.failover_timeout_ms < 0)
     return make_error(errc::invalid_argument, "failover timeout is negative");
   for (const auto& role : info.roles)
-    if (role.empty() || role.find_first_of(" \t\n/") == 0)
-      return make_error(errc::invalid_argument, "bad role name '" + role + "'");
+    if (auto why = role_error(role); !why.empty())
+      return make_error(errc::invalid_argument, "bad role: " + why);
+  if (!info.id.empty() && st.completed_frameworks.contains(info.id))
+    return make_error(errc::invalid_argument,
+                      "framework " + info.id + " has been removed and cannot subscribe again");
   auto existing = info.id.empty() ? st.frameworks.end() : st.frameworks.find(info.id);
   if (existing != st.frameworks.end()) {
-    // Re-subscription after a disconnection (or a scheduler restart).
+    // Re-subscription after a disconnection, a scheduler restart, or a
+    // failover to a new scheduler instance while the old one is connected.
     auto& rec = existing->second;
+    if (rec.scheduler && rec.scheduler != scheduler) {
+      // The old instance must stop acting: tell it, and void its offers
+      // (their resources go back to the pool and are offered again).
+      log(self, "framework " + info.id + " failed over to a new scheduler instance");
+      self->send(
+          rec.scheduler,
+          framework_error{"framework " + info.id + " failed over to another scheduler", true});
+      auto offers = rec.offers;
+      for (const auto& id : offers) remove_offer(self, id, false);
+    }
     rec.connected = true;
     rec.disconnected_at_ns = 0;
     rec.info = info;
-    if (rec.proxy) {
-      self->send(rec.proxy, framework_reconnected{scheduler});
-    } else {
-      // Recovered from agents after a master restart: first subscription here.
-      rec.proxy = spawn_framework_proxy(self->system(), info.id, scheduler, self,
-                                        std::chrono::milliseconds{info.failover_timeout_ms});
-    }
+    rec.scheduler = scheduler;
+    self->send(rec.proxy, framework_reconnected{scheduler});
     // Roles, labels or demand may have changed with the new instance.
     self->send(st.allocator, framework_for_allocator(info));
     self->send(st.allocator, alloc_framework_active{info.id, true});
@@ -530,13 +607,14 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
     framework_record rec;
     rec.info = info;
     rec.registered_at_ns = now_ns();
+    rec.scheduler = scheduler;
     rec.proxy = spawn_framework_proxy(self->system(), info.id, scheduler, self,
                                       std::chrono::milliseconds{info.failover_timeout_ms});
-    st.frameworks.emplace(info.id, std::move(rec));
-    // Tasks already known under this id (adopted from re-registering agents
-    // after a master restart) belong to it again.
-    for (const auto& [key, t] : st.tasks)
-      if (key.first == info.id) st.frameworks[info.id].tasks.insert(key.second);
+    auto& added = st.frameworks.emplace(info.id, std::move(rec)).first->second;
+    // Tasks already known under this id belong to it again.
+    for (auto t = st.tasks.lower_bound({info.id, ""});
+         t != st.tasks.end() && t->first.first == info.id; ++t)
+      added.tasks.insert(t->first.second);
     self->send(st.allocator, framework_for_allocator(info));
     if (st.config.trace)
       st.config.trace->framework_added(info.id, info.roles.empty() ? "*" : info.roles[0],
@@ -578,21 +656,25 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
   if (st.config.control) st.config.control->set_allocator(st.allocator);
   self->link_to(st.allocator);
   self->delayed_send(self, st.config.framework_heartbeat_interval, tick_atom::value);
+  self->delayed_send(self, st.config.agent_ping_timeout, ping_sweep{});
   mark_dirty(self);
 
   self->set_down_handler([self](const caf::down_msg& dm) {
     // An agent's connection dropped: stop offering it; pings decide whether
     // it becomes unreachable (it may come back and re-register).
-    for (auto& [id, a] : self->state.agents) {
-      if (a.handle && a.handle.address() == dm.source && a.health == agent_health::active) {
-        log(self, "lost connection to agent " + id);
-        a.health = agent_health::disconnected;
-        auto offers = a.offers;
-        for (const auto& o : offers) remove_offer(self, o, true);
-        self->send(self->state.allocator, alloc_agent_active{id, false});
-        mark_dirty(self);
-      }
-    }
+    auto& st = self->state;
+    auto by = st.agent_by_actor.find(dm.source);
+    if (by == st.agent_by_actor.end()) return;
+    auto id = by->second;
+    st.agent_by_actor.erase(by);
+    auto a = st.agents.find(id);
+    if (a == st.agents.end() || a->second.health != agent_health::active) return;
+    log(self, "lost connection to agent " + id);
+    a->second.health = agent_health::disconnected;
+    auto offers = a->second.offers;
+    for (const auto& o : offers) remove_offer(self, o, true);
+    self->send(st.allocator, alloc_agent_active{id, false});
+    mark_dirty(self);
   });
   self->set_default_handler(
       [self](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
@@ -615,9 +697,19 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
         auto& s = m.status;
         ++st.status_updates;
         auto ag = st.agents.find(s.agent_id);
-        if (ag == st.agents.end()) {
+        if (ag == st.agents.end() || !from(self, ag->second.handle)) {
           ++st.invalid_requests;
-          log(self, "status update from unknown agent '" + s.agent_id + "' dropped");
+          log(self, "status update for agent '" + s.agent_id +
+                        "' from an actor that is not that agent dropped");
+          return;
+        }
+        if (is_stale(st, s)) {
+          // A late retry overtaken by a newer update: the framework must not
+          // see the task go back; acknowledge it so that the agent stops.
+          ++st.stale_status_updates;
+          if (!s.uuid.empty())
+            self->send(ag->second.handle,
+                       acknowledge{s.framework_id, s.agent_id, s.task_id, s.uuid});
           return;
         }
         if (st.frameworks.count(s.framework_id) == 0 && !s.uuid.empty()) {
@@ -632,7 +724,9 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
         }
         apply_status(self, s);
       },
-      [self](ping_agent& m) { ping(self, m.agent_id); },
+      [self](ping_sweep) {
+        if (from_self(self)) ping_agents(self);
+      },
       // -- frameworks --------------------------------------------------------------
       [self](subscribe& m) -> caf::result<subscribed> { return handle_subscribe(self, m); },
       [self](accept& m) { handle_accept(self, m); },
@@ -711,7 +805,12 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
       [self](framework_disconnected& m) {
         auto& st = self->state;
         auto it = st.frameworks.find(m.framework_id);
-        if (it == st.frameworks.end()) return;
+        // Only the framework's proxy reports, and only about the instance
+        // subscribed now: a late report about a replaced instance is void.
+        if (it == st.frameworks.end() || !from(self, it->second.proxy) || !it->second.scheduler ||
+            it->second.scheduler.address() != m.scheduler)
+          return;
+        it->second.scheduler = nullptr;
         log(self, "framework " + m.framework_id + " disconnected; failover timeout " +
                       std::to_string(it->second.info.failover_timeout_ms) + "ms");
         it->second.connected = false;
@@ -723,19 +822,26 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
       },
       [self](framework_failover_expired& m) {
         auto it = self->state.frameworks.find(m.framework_id);
-        if (it != self->state.frameworks.end() && !it->second.connected)
+        if (it != self->state.frameworks.end() && from(self, it->second.proxy) &&
+            !it->second.connected)
           remove_framework(self, m.framework_id, "failover timeout expired");
       },
       // -- allocation ----------------------------------------------------------------
-      [self](alloc_offers& m) { make_offers(self, m); },
-      [self](offer_expired& m) { remove_offer(self, m.offer_id, true); },
+      [self](alloc_offers& m) {
+        if (from(self, self->state.allocator)) make_offers(self, m);
+      },
+      [self](offer_expired& m) {
+        if (from_self(self)) remove_offer(self, m.offer_id, true);
+      },
       [self](tick_atom) {
         auto& st = self->state;
+        if (!from_self(self)) return;
         for (auto& [id, fw] : st.frameworks)
           if (fw.connected) self->send(fw.proxy, heartbeat{now_ns()});
         self->delayed_send(self, st.config.framework_heartbeat_interval, tick_atom::value);
       },
       [self](publish_state) {
+        if (!from_self(self)) return;
         self->state.publish_pending = false;
         self->state.snapshots->set(render_state_json(self->state));
         publish_metrics_sample(self->state);

@@ -11,6 +11,7 @@
 
 #include <caf/actor.hpp>
 
+#include "agora/master/bounded_id_set.hpp"
 #include "agora/master/internal_messages.hpp"
 #include "agora/master/master_metrics.hpp"
 #include "agora/master/policy_control.hpp"
@@ -33,6 +34,10 @@ struct master_config {
   std::chrono::milliseconds agent_ping_timeout{15000};
   int64_t max_agent_ping_timeouts = 5;
   std::chrono::milliseconds framework_heartbeat_interval{15000};
+  /// How long a framework learnt from re-registering agents (after a master
+  /// restart or failover) has to re-subscribe before its failover timeout
+  /// starts.
+  std::chrono::milliseconds framework_reregister_timeout{600000};
   /// Role weight overrides (`--weights`); the policy's weights otherwise.
   std::map<std::string, double> weights;
   /// The allocation policy; null: the embedded default weighted_drf.policy.
@@ -48,6 +53,8 @@ struct master_config {
   std::shared_ptr<trace_recorder> trace;
   /// Completed tasks kept for /state.
   size_t max_completed_tasks = 1000;
+  /// Ids of removed frameworks remembered (refused if they subscribe again).
+  size_t max_removed_frameworks = 100000;
 };
 
 enum class agent_health : uint8_t {
@@ -61,16 +68,24 @@ struct agent_record {
   caf::actor handle;
   agent_health health = agent_health::active;
   int64_t missed_pings = 0;
+  /// A ping is out and not answered yet (counted as missed at the next sweep).
+  bool awaiting_pong = false;
   int64_t registered_at_ns = 0;
   /// Keys of `master_state::tasks` running on this agent.
   std::set<std::pair<std::string, std::string>> tasks;
   /// Offers on this agent.
   std::set<std::string> offers;
+  /// Tasks reported `TASK_LOST` to frameworks that are not partition-aware
+  /// when the agent became unreachable: killed if the agent comes back.
+  std::set<std::pair<std::string, std::string>> lost_tasks;
 };
 
 struct framework_record {
   protocol::framework_info info;
   caf::actor proxy;
+  /// The scheduler instance subscribed now (null while disconnected or
+  /// before the first subscription of a framework recovered from agents).
+  caf::actor scheduler;
   bool connected = true;
   int64_t registered_at_ns = 0;
   int64_t disconnected_at_ns = 0;
@@ -109,7 +124,13 @@ struct master_state {
   std::map<std::pair<std::string, std::string>, task_record> tasks;
   std::map<std::string, offer_record> offers;
   std::deque<task_record> completed_tasks;
-  std::vector<std::string> completed_frameworks;
+  /// (framework id, task id) -> uuid of the terminal update of each task in
+  /// `completed_tasks`, to tell a retry of it from a stale older update.
+  std::map<std::pair<std::string, std::string>, std::string> completed_index;
+  /// Removed frameworks (torn down or failed over too late).
+  bounded_id_set completed_frameworks{100000};
+  /// Agent actor -> agent id, so a lost connection is found without a scan.
+  std::map<caf::actor_addr, std::string> agent_by_actor;
   std::vector<role_stat> roles;
   policy_stat policy;  ///< The policy of the last cycle.
   bool publish_pending = false;
@@ -120,6 +141,7 @@ struct master_state {
   uint64_t offers_rescinded = 0;
   uint64_t invalid_requests = 0;
   uint64_t status_updates = 0;
+  uint64_t stale_status_updates = 0;
   int64_t last_cycle_ns = 0;
   static inline const char* name = "agora.master";
 };

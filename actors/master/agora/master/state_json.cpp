@@ -168,7 +168,12 @@ std::string render_state_json(const master_state& st) {
   w.EndArray();
   w.Key("completed_frameworks");
   w.StartArray();
-  for (const auto& id : st.completed_frameworks) w.String(id.c_str());
+  {
+    // The most recent 100 (the master remembers many more, to refuse them).
+    const auto& ids = st.completed_frameworks.ordered();
+    for (size_t i = ids.size() > 100 ? ids.size() - 100 : 0; i < ids.size(); ++i)
+      w.String(ids[i].c_str());
+  }
   w.EndArray();
 
   w.Key("roles");

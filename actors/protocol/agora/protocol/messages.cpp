@@ -14,9 +14,9 @@ namespace agora::protocol {
 namespace {
 
 constexpr const char* state_names[] = {
-    "TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING",
-    "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST",
-    "TASK_UNREACHABLE", "TASK_DROPPED", "TASK_ERROR",
+    "TASK_STAGING",     "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING",
+    "TASK_FINISHED",    "TASK_FAILED",   "TASK_KILLED",  "TASK_LOST",
+    "TASK_UNREACHABLE", "TASK_DROPPED",  "TASK_ERROR",
 };
 
 }  // namespace
@@ -45,6 +45,7 @@ bool is_terminal(task_state x) {
     case task_state::starting:
     case task_state::running:
     case task_state::killing:
+    case task_state::unreachable:  // the agent may come back (partition-aware frameworks)
       return false;
     default:
       return true;
@@ -55,11 +56,16 @@ namespace {
 
 int progress(task_state x) {
   switch (x) {
-    case task_state::staging: return 0;
-    case task_state::starting: return 1;
-    case task_state::running: return 2;
-    case task_state::killing: return 3;
-    default: return 4;
+    case task_state::staging:
+      return 0;
+    case task_state::starting:
+      return 1;
+    case task_state::running:
+      return 2;
+    case task_state::killing:
+      return 3;
+    default:
+      return 4;
   }
 }
 
@@ -67,7 +73,12 @@ int progress(task_state x) {
 
 bool is_valid_transition(task_state from, task_state to) {
   if (is_terminal(from)) return false;
-  return progress(to) > progress(from) || (from == to && !is_terminal(to));
+  // Any live task can become unreachable with its agent; an unreachable task
+  // returns (running, killing) with its agent or ends.
+  if (to == task_state::unreachable) return from != task_state::unreachable;
+  if (from == task_state::unreachable)
+    return to != task_state::staging && to != task_state::starting;
+  return progress(to) > progress(from) || from == to;
 }
 
 void announce(caf::actor_system_config& cfg) {
@@ -105,12 +116,11 @@ void announce(caf::actor_system_config& cfg) {
   cfg.add_message_type<teardown>("agora.teardown");
   cfg.add_message_type<heartbeat>("agora.heartbeat");
   cfg.add_message_type<framework_error>("agora.framework_error");
-  cfg.add_error_category(errc_category,
-                         [](uint8_t code, caf::atom_value, const caf::message& ctx) {
-                           std::string s = "agora." + to_string(static_cast<errc>(code));
-                           if (!ctx.empty()) s += ": " + caf::to_string(ctx);
-                           return s;
-                         });
+  cfg.add_error_category(errc_category, [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+    std::string s = "agora." + to_string(static_cast<errc>(code));
+    if (!ctx.empty()) s += ": " + caf::to_string(ctx);
+    return s;
+  });
 }
 
 }  // namespace agora::protocol

@@ -55,12 +55,14 @@ std::string to_string(task_state x);
 bool from_string(const std::string& text, task_state& out);
 
 /// Returns true for states after which a task never changes again.
+/// `TASK_UNREACHABLE` is not terminal: the task returns if its agent does.
 bool is_terminal(task_state x);
 
 /// Returns true if a task whose latest known state is `from` may move to
-/// `to`: forward along staging, starting, running, killing, terminal. A
-/// late retry of an older update (e.g. STARTING after RUNNING) or any change
-/// after a terminal state is not a valid transition.
+/// `to`: forward along staging, starting, running, killing, terminal; any
+/// live task may become unreachable, and an unreachable one may run again or
+/// end. A late retry of an older update (e.g. STARTING after RUNNING) or any
+/// change after a terminal state is not a valid transition.
 bool is_valid_transition(task_state from, task_state to);
 
 // -- shared value types -------------------------------------------------------

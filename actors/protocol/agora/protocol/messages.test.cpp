@@ -50,6 +50,21 @@ TEST(messages, task_state_transitions_only_move_forward) {
   EXPECT_FALSE(is_valid_transition(ts::killed, ts::killed));
 }
 
+TEST(messages, unreachable_tasks_can_return_or_end) {
+  using ts = task_state;
+  // TASK_UNREACHABLE is not terminal (as in Mesos): the agent of a
+  // partition-aware framework's task may come back.
+  EXPECT_FALSE(is_terminal(ts::unreachable));
+  EXPECT_TRUE(is_valid_transition(ts::running, ts::unreachable));
+  EXPECT_TRUE(is_valid_transition(ts::killing, ts::unreachable));
+  EXPECT_TRUE(is_valid_transition(ts::unreachable, ts::running));
+  EXPECT_TRUE(is_valid_transition(ts::unreachable, ts::lost));
+  EXPECT_TRUE(is_valid_transition(ts::unreachable, ts::finished));
+  EXPECT_FALSE(is_valid_transition(ts::unreachable, ts::unreachable));
+  EXPECT_FALSE(is_valid_transition(ts::unreachable, ts::starting));
+  EXPECT_FALSE(is_valid_transition(ts::lost, ts::unreachable));
+}
+
 TEST(messages, accept_survives_binary_serialization) {
   caf::actor_system_config cfg;
   announce(cfg);

@@ -15,6 +15,7 @@ using namespace protocol;
 namespace {
 
 using reconnect_atom = caf::atom_constant<caf::atom("reconnect")>;
+using watchdog_atom = caf::atom_constant<caf::atom("dwatchdog")>;
 
 }  // namespace
 
@@ -28,6 +29,9 @@ struct driver_state {
   /// Bumped on each connection attempt, so stale replies are ignored.
   uint64_t attempt = 0;
   std::chrono::milliseconds backoff{0};
+  /// The master's heartbeat interval (from `subscribed`) and the last beat.
+  std::chrono::milliseconds heartbeat_interval{0};
+  caf::actor_clock::time_point last_heartbeat;
   caf::stateful_actor<driver_state>* self = nullptr;
   static inline const char* name = "agora.scheduler_driver";
 
@@ -101,9 +105,30 @@ namespace {
 void schedule_reconnect(driver_ptr self) {
   auto& st = self->state;
   if (st.stopping) return;
-  st.backoff = st.backoff.count() == 0 ? st.cfg.backoff_min
-                                       : std::min(st.backoff * 2, st.cfg.backoff_max);
+  st.backoff =
+      st.backoff.count() == 0 ? st.cfg.backoff_min : std::min(st.backoff * 2, st.cfg.backoff_max);
   self->delayed_send(self, st.backoff, reconnect_atom::value, ++st.attempt);
+}
+
+/// Treats the master as gone: tells the scheduler and reconnects.
+void lose_master(driver_ptr self, const std::string& why) {
+  auto& st = self->state;
+  std::cerr << "agora-scheduler: lost the master: " << why << "\n";
+  if (st.master) self->demonitor(st.master);
+  st.master = nullptr;
+  bool was_connected = st.connected;
+  st.connected = false;
+  ++st.attempt;
+  if (was_connected) {
+    driver d{&st};
+    st.sched->disconnected(d);
+  }
+  schedule_reconnect(self);
+}
+
+/// How often the driver checks for heartbeats (every interval, >= 50 ms).
+std::chrono::milliseconds watchdog_period(const driver_state& st) {
+  return std::max(st.heartbeat_interval, std::chrono::milliseconds{50});
 }
 
 void subscribe_to(driver_ptr self, caf::actor master) {
@@ -121,6 +146,10 @@ void subscribe_to(driver_ptr self, caf::actor master) {
             st.framework_id = s.framework_id;
             st.connected = true;
             st.backoff = std::chrono::milliseconds{0};
+            st.heartbeat_interval = std::chrono::milliseconds{s.heartbeat_interval_ms};
+            st.last_heartbeat = self->clock().now();
+            if (st.heartbeat_interval.count() > 0 && st.cfg.max_missed_heartbeats > 0)
+              self->delayed_send(self, watchdog_period(st), watchdog_atom::value, attempt);
             driver d{&st};
             st.sched->subscribed(d, s.framework_id);
           },
@@ -177,15 +206,8 @@ caf::behavior driver_behavior(driver_ptr self, driver_config cfg,
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     if (!st.master || dm.source != st.master.address()) return;
-    st.master = nullptr;
-    bool was_connected = st.connected;
-    st.connected = false;
-    ++st.attempt;
-    if (was_connected) {
-      driver d{&st};
-      st.sched->disconnected(d);
-    }
-    schedule_reconnect(self);
+    self->state.master = nullptr;
+    lose_master(self, "connection closed");
   });
   connect(self);
   return {
@@ -211,7 +233,24 @@ caf::behavior driver_behavior(driver_ptr self, driver_config cfg,
         self->state.sched->error(d, m.message, m.fatal);
         if (m.fatal) d.stop();
       },
-      [](heartbeat&) {},
+      [self](heartbeat&) {
+        // Relayed by the master's proxy of this framework.
+        if (self->state.connected) self->state.last_heartbeat = self->clock().now();
+      },
+      [self](watchdog_atom, uint64_t attempt) {
+        auto& st = self->state;
+        if (attempt != st.attempt || !st.connected || st.stopping) return;
+        auto silence = self->clock().now() - st.last_heartbeat;
+        if (silence < st.heartbeat_interval * st.cfg.max_missed_heartbeats) {
+          self->delayed_send(self, watchdog_period(st), watchdog_atom::value, attempt);
+          return;
+        }
+        lose_master(
+            self, "no heartbeat for " +
+                      std::to_string(
+                          std::chrono::duration_cast<std::chrono::milliseconds>(silence).count()) +
+                      "ms");
+      },
       // Commands from a user actor (see the actor-based `spawn_driver`).
       [self](protocol::accept& m) {
         m.framework_id = self->state.framework_id;
@@ -247,7 +286,7 @@ caf::behavior driver_behavior(driver_ptr self, driver_config cfg,
 
 /// Adapts the callback interface to a user actor.
 class actor_forwarder final : public scheduler {
-public:
+ public:
   explicit actor_forwarder(caf::actor user) : user_(std::move(user)) {}
   void subscribed(driver& d, const std::string& id) override {
     send(d, protocol::subscribed{id, 0});
@@ -260,7 +299,7 @@ public:
     send(d, framework_error{message, fatal});
   }
 
-private:
+ private:
   template <class T>
   void send(driver&, T msg) {
     caf::anon_send(user_, std::move(msg));

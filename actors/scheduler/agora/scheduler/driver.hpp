@@ -31,6 +31,9 @@ struct driver_config {
   std::chrono::milliseconds request_timeout{5000};
   /// Acknowledge each status update after `scheduler::update` returns.
   bool auto_acknowledge = true;
+  /// The master is presumed lost (and the driver reconnects) after this many
+  /// heartbeat intervals without a heartbeat; 0 disables the check.
+  int64_t max_missed_heartbeats = 5;
 };
 
 class driver;
@@ -39,7 +42,7 @@ class driver;
 /// driver actor, one at a time, and must not block; call `driver` methods to
 /// act. Override what you need.
 class scheduler {
-public:
+ public:
   virtual ~scheduler() = default;
   /// The master accepted the subscription (also after each reconnection).
   virtual void subscribed(driver&, const std::string& /*framework_id*/) {}
@@ -59,7 +62,7 @@ struct driver_state;
 
 /// The handle a `scheduler` acts through. Valid only inside callbacks.
 class driver {
-public:
+ public:
   explicit driver(driver_state* st) : st_(st) {}
   /// Returns the id the master gave the framework (empty before subscribing).
   const std::string& framework_id() const;
@@ -89,7 +92,7 @@ public:
   /// failover timeout.
   void stop();
 
-private:
+ private:
   driver_state* st_;
 };
 
