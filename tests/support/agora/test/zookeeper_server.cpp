@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+#include <utility>
 
 #include "agora/test/ports.hpp"
 #include "agora/test/wait.hpp"
@@ -51,7 +52,8 @@ bool zookeeper_server::available() {
   return jar;
 }
 
-zookeeper_server::zookeeper_server() : dir_("agora-zookeeper") {}
+zookeeper_server::zookeeper_server(zookeeper_server_options options)
+    : options_(std::move(options)), dir_("agora-zookeeper"), port_(options_.client_port) {}
 
 zookeeper_server::~zookeeper_server() { stop(); }
 
@@ -94,8 +96,16 @@ std::string zookeeper_server::four_letter(const std::string& cmd,
 bool zookeeper_server::serving() const {
   // `ruok` answers `imok` as soon as the port is open, before the server
   // serves requests; `srvr` then still says "not currently serving".
-  return four_letter("ruok", std::chrono::milliseconds(500)) == "imok" &&
-         four_letter("srvr", std::chrono::milliseconds(500)).find("Mode: ") != std::string::npos;
+  return four_letter("ruok", std::chrono::milliseconds(500)) == "imok" && !mode().empty();
+}
+
+std::string zookeeper_server::mode() const {
+  std::string srvr = four_letter("srvr", std::chrono::milliseconds(500));
+  auto at = srvr.find("Mode: ");
+  if (at == std::string::npos) return {};
+  at += 6;
+  auto end = srvr.find_first_of("\r\n", at);
+  return srvr.substr(at, end == std::string::npos ? std::string::npos : end - at);
 }
 
 bool zookeeper_server::healthy() const {
@@ -103,6 +113,13 @@ bool zookeeper_server::healthy() const {
 }
 
 bool zookeeper_server::start(std::chrono::milliseconds timeout, std::string* error) {
+  if (!launch(error)) return false;
+  if (wait_serving(timeout, error)) return true;
+  process_->terminate(std::chrono::seconds(2));
+  return false;
+}
+
+bool zookeeper_server::launch(std::string* error) {
   auto fail = [&](const std::string& message) {
     if (error != nullptr) *error = message;
     return false;
@@ -124,26 +141,38 @@ bool zookeeper_server::start(std::chrono::milliseconds timeout, std::string* err
       << "maxClientCnxns=0\n"
       << "admin.enableServer=false\n"
       << "4lw.commands.whitelist=ruok,srvr\n";
+  if (options_.server_id > 0) {
+    dir_.write("data/myid", std::to_string(options_.server_id) + "\n");
+    for (const auto& line : options_.ensemble) cfg << line << "\n";
+  }
+  for (const auto& line : options_.extra_config) cfg << line << "\n";
   dir_.write("zoo.cfg", cfg.str());
 
+  std::vector<std::string> args = {"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                                   "-Dzookeeper.log.dir=" + dir_.file("logs"),
+                                   "-Dzookeeper.jmx.log4j.disable=true"};
+  args.insert(args.end(), options_.jvm_options.begin(), options_.jvm_options.end());
+  args.insert(args.end(), {"-cp", class_path(), "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                           dir_.file("zoo.cfg")});
   process_ = std::make_unique<child_process>();
   std::string start_error;
-  bool started = process_->start(
-      "java",
-      {"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-       "-Dzookeeper.log.dir=" + dir_.file("logs"), "-Dzookeeper.jmx.log4j.disable=true", "-cp",
-       class_path(), "org.apache.zookeeper.server.quorum.QuorumPeerMain", dir_.file("zoo.cfg")},
-      {}, &start_error);
-  if (!started) return fail("cannot start ZooKeeper: " + start_error);
+  if (!process_->start("java", args, {}, &start_error))
+    return fail("cannot start ZooKeeper: " + start_error);
+  return true;
+}
+
+bool zookeeper_server::wait_serving(std::chrono::milliseconds timeout, std::string* error) {
+  if (!process_) {
+    if (error != nullptr) *error = "ZooKeeper was not launched";
+    return false;
+  }
   bool up = wait_until([&] { return !process_->running() || serving(); }, timeout,
                        std::chrono::milliseconds(50));
-  if (!up || !process_->running()) {
-    std::string what = process_->describe();
-    process_->terminate(std::chrono::seconds(2));
-    return fail("ZooKeeper on " + connect_string() + " did not answer ruok within " +
-                std::to_string(timeout.count()) + " ms: " + what);
-  }
-  return true;
+  if (up && process_->running()) return true;
+  if (error != nullptr)
+    *error = "ZooKeeper on " + connect_string() + " did not serve within " +
+             std::to_string(timeout.count()) + " ms: " + process_->describe();
+  return false;
 }
 
 void zookeeper_server::stop() {
