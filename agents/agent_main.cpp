@@ -20,7 +20,9 @@
 
 #include "agora/agent/agent_actor.hpp"
 #include "agora/cli/flags.hpp"
+#include "agora/discovery/master_info.hpp"
 #include "agora/protocol/announce.hpp"
+#include "agora/zk/zk_url.hpp"
 
 namespace {
 
@@ -103,10 +105,21 @@ int main(int argc, char** argv) {
   cli::flags f{"agora-agent",
                "The Agora agent: offers this host's resources to a master and "
                "runs the tasks the master sends."};
-  f.add_custom("master", master, "the master's actor address HOST:PORT (required)",
+  f.add_custom("master", master,
+               "the master's actor address HOST:PORT, or zk://HOST:PORT[,HOST:PORT...]/PATH to "
+               "follow the leading master (required)",
                [&](const std::string& v, std::string& err) {
-                 if (!cli::parse_host_port(v, ac.master_host, ac.master_port, err)) return false;
+                 if (discovery::is_zk_url(v)) {
+                   auto url = zk::zk_url::parse(v);
+                   if (!url) {
+                     err = url.err().message;
+                     return false;
+                   }
+                 } else if (!cli::parse_host_port(v, ac.master_host, ac.master_port, err)) {
+                   return false;
+                 }
                  master = v;
+                 ac.master = v;
                  return true;
                });
   f.add_custom("resources", "detected: nproc, MemTotal-1GiB, free disk, ports:[31000-32000]",
@@ -138,7 +151,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!f.given("master")) {
-    std::cerr << "agora-agent: error: --master: is required (HOST:PORT of the master)\n"
+    std::cerr << "agora-agent: error: --master: is required (HOST:PORT or zk://... of the "
+                 "master)\n"
               << "run 'agora-agent --help' for the list of flags\n";
     return 2;
   }

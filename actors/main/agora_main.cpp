@@ -8,6 +8,7 @@
 #include <caf/io/all.hpp>
 
 #include "agora/cli/flags.hpp"
+#include "agora/discovery/master_info.hpp"
 #include "agora/main/frameworks.hpp"
 #include "agora/main/local_cluster.hpp"
 #include "agora/main/policy_client.hpp"
@@ -16,6 +17,7 @@
 #include "agora/policy/tool.hpp"
 #include "agora/protocol/announce.hpp"
 #include "agora/scheduler/driver.hpp"
+#include "agora/zk/zk_url.hpp"
 
 namespace {
 
@@ -43,7 +45,9 @@ struct framework_flags {
   std::chrono::milliseconds failover_timeout{0};
 
   void add(cli::flags& f) {
-    f.add("master", &master, "the master's actor endpoint HOST:PORT");
+    f.add("master", &master,
+          "the master's actor endpoint HOST:PORT, or zk://HOST:PORT[,...]/PATH to follow the "
+          "leader");
     f.add("name", &name, "framework name");
     f.add("role", &role, "role to receive offers for");
     f.add("principal", &principal, "principal of the framework");
@@ -63,7 +67,14 @@ struct framework_flags {
       return false;
     }
     res.cpus_milli = static_cast<int64_t>(cpus * 1000 + 0.5);
-    if (!cli::parse_host_port(master, cfg.master_host, cfg.master_port, error)) {
+    if (discovery::is_zk_url(master)) {
+      auto url = zk::zk_url::parse(master);
+      if (!url) {
+        error = "--master: " + url.err().message;
+        return false;
+      }
+      cfg.master_url = master;
+    } else if (!cli::parse_host_port(master, cfg.master_host, cfg.master_port, error)) {
       error = "--master: " + error;
       return false;
     }

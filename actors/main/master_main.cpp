@@ -8,6 +8,7 @@
 #include "agora/main/master_runtime.hpp"
 #include "agora/main/signals.hpp"
 #include "agora/protocol/announce.hpp"
+#include "agora/zk/zk_url.hpp"
 
 int main(int argc, char** argv) {
   using namespace agora;
@@ -20,6 +21,14 @@ int main(int argc, char** argv) {
   if (!f.positional().empty()) {
     std::cerr << "agora-master: error: unexpected argument '" << f.positional().front() << "'\n";
     return 2;
+  }
+
+  if (!opts.zk.empty()) {
+    auto url = zk::zk_url::parse(opts.zk);
+    if (!url) {
+      std::cerr << "agora-master: error: --zk: " << url.err().message << "\n";
+      return 2;
+    }
   }
 
   caf::actor_system_config cfg;

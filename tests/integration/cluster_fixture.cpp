@@ -30,11 +30,9 @@ cluster::cluster(std::vector<std::string> master_flags) : master_flags_(std::mov
 }
 
 void cluster::start_master() {
-  std::vector<std::string> args = {"--port=" + std::to_string(http_port_),
-                                   "--actor-port=" + std::to_string(actor_port_),
-                                   "--allocation-interval=100ms",
-                                   "--agent-ping-timeout=250ms",
-                                   "--max-agent-ping-timeouts=4"};
+  std::vector<std::string> args = {
+      "--port=" + std::to_string(http_port_), "--actor-port=" + std::to_string(actor_port_),
+      "--allocation-interval=100ms", "--agent-ping-timeout=250ms", "--max-agent-ping-timeouts=4"};
   args.insert(args.end(), master_flags_.begin(), master_flags_.end());
   master_ = std::make_unique<child_process>();
   if (!master_->start(binary_path("agora-master"), args))
@@ -107,9 +105,13 @@ test_framework::test_framework(caf::actor_system& sys, const std::string& master
                                protocol::framework_info info)
     : self_(sys) {
   scheduler::driver_config cfg;
-  cfg.master_host = master_address.substr(0, master_address.rfind(':'));
-  cfg.master_port =
-      static_cast<uint16_t>(std::stoi(master_address.substr(master_address.rfind(':') + 1)));
+  if (master_address.rfind("zk://", 0) == 0) {
+    cfg.master_url = master_address;
+  } else {
+    cfg.master_host = master_address.substr(0, master_address.rfind(':'));
+    cfg.master_port =
+        static_cast<uint16_t>(std::stoi(master_address.substr(master_address.rfind(':') + 1)));
+  }
   cfg.framework = std::move(info);
   driver_ = scheduler::spawn_driver(sys, cfg, caf::actor_cast<caf::actor>(self_));
 }
@@ -125,19 +127,19 @@ void test_framework::stop_driver() {
 
 bool test_framework::receive_one(std::chrono::milliseconds timeout) {
   bool got = true;
-  self_->receive(
-      [&](protocol::subscribed& s) { framework_id_ = s.framework_id; },
-      [&](protocol::offers_msg& m) {
-        offers_.insert(offers_.end(), m.offers.begin(), m.offers.end());
-      },
-      [&](protocol::rescind_offer& r) {
-        offers_.erase(std::remove_if(offers_.begin(), offers_.end(),
-                                     [&](const protocol::offer& o) { return o.id == r.offer_id; }),
-                      offers_.end());
-      },
-      [&](protocol::status_update& u) { statuses_.push_back(u.status); },
-      [&](scheduler::disconnected_msg&) {}, [&](protocol::framework_error&) {},
-      caf::after(timeout) >> [&] { got = false; });
+  self_->receive([&](protocol::subscribed& s) { framework_id_ = s.framework_id; },
+                 [&](protocol::offers_msg& m) {
+                   offers_.insert(offers_.end(), m.offers.begin(), m.offers.end());
+                 },
+                 [&](protocol::rescind_offer& r) {
+                   offers_.erase(
+                       std::remove_if(offers_.begin(), offers_.end(),
+                                      [&](const protocol::offer& o) { return o.id == r.offer_id; }),
+                       offers_.end());
+                 },
+                 [&](protocol::status_update& u) { statuses_.push_back(u.status); },
+                 [&](scheduler::disconnected_msg&) {}, [&](protocol::framework_error&) {},
+                 caf::after(timeout) >> [&] { got = false; });
   return got;
 }
 
@@ -170,9 +172,8 @@ std::vector<protocol::offer> test_framework::wait_offers(std::chrono::millisecon
   return offers_;
 }
 
-std::optional<protocol::task_status> test_framework::wait_status(const std::string& task_id,
-                                                                 protocol::task_state state,
-                                                                 std::chrono::milliseconds timeout) {
+std::optional<protocol::task_status> test_framework::wait_status(
+    const std::string& task_id, protocol::task_state state, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   size_t checked = 0;
   for (;;) {
@@ -214,6 +215,5 @@ std::string find_sandbox(const std::string& dir, const std::string& task_id) {
   ::closedir(d);
   return found;
 }
-
 
 }  // namespace agora::test

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
+#include <rapidjson/document.h>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
-#include <rapidjson/document.h>
 
 #include "agora/protocol/messages.hpp"
 #include "agora/scheduler/driver.hpp"
@@ -31,7 +31,7 @@ struct agent_process {
 };
 
 class cluster {
-public:
+ public:
   /// Starts a master with fast health checking; extra flags are appended.
   explicit cluster(std::vector<std::string> master_flags = {});
   ~cluster();
@@ -58,7 +58,7 @@ public:
   const std::string& root() const { return dir_.path(); }
   child_process& master() { return *master_; }
 
-private:
+ private:
   temp_dir dir_;
   void start_master();
 
@@ -71,8 +71,9 @@ private:
 
 /// A framework living in the test process: a scheduler driver that forwards
 /// everything to a blocking actor the test reads from with bounded waits.
+/// `master_address` is `HOST:PORT` or `zk://...` (follow the leader).
 class test_framework {
-public:
+ public:
   test_framework(caf::actor_system& sys, const std::string& master_address,
                  protocol::framework_info info);
   ~test_framework();
@@ -99,7 +100,7 @@ public:
   /// Offers received and not yet used by the test.
   std::vector<protocol::offer>& pending_offers() { return offers_; }
 
-private:
+ private:
   /// Receives one message (or times out); returns false on timeout.
   bool receive_one(std::chrono::milliseconds timeout);
 
@@ -112,18 +113,18 @@ private:
 
 /// An actor system for test frameworks (protocol announced, middleman loaded).
 class framework_system {
-public:
+ public:
   framework_system();
   caf::actor_system& sys() { return *sys_; }
 
-private:
+ private:
   caf::actor_system_config cfg_;
   std::unique_ptr<caf::actor_system> sys_;
 };
 
 /// Returns a task that runs `command` with the given resources.
-protocol::task_info make_task(const std::string& id, const std::string& command,
-                              double cpus = 0.1, int64_t mem = 32 << 20);
+protocol::task_info make_task(const std::string& id, const std::string& command, double cpus = 0.1,
+                              int64_t mem = 32 << 20);
 
 /// Finds `<agent work dir>/**/tasks/<task_id>` (the task's sandbox); empty if none.
 std::string find_sandbox(const std::string& work_dir, const std::string& task_id);

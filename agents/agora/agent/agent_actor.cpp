@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <random>
 #include <set>
 #include <utility>
 
@@ -183,6 +184,56 @@ void connect(agent_ptr self) {
           });
 }
 
+/// Returns true if the current message comes from the master this agent is
+/// registered with; otherwise counts and logs it. Only that master may give
+/// commands: not another peer, not a master that lost its leadership.
+bool from_master(agent_ptr self, const char* what) {
+  auto& st = self->state;
+  // By node and actor id: the master's handle may be a proxy of it.
+  const auto& sender = self->current_sender();
+  if (st.master && sender && sender->node() == st.master.node() && sender->id() == st.master.id())
+    return true;
+  ++st.foreign_commands;
+  log(self, std::string(what) + " from an actor that is not the current master dropped");
+  return false;
+}
+
+/// Follows a leader change: drops the connection to the old master and
+/// connects to the new one (after a random pause of up to the configured
+/// jitter, except for the first), re-registering under the same id.
+void follow_leader(agent_ptr self, const discovery::master_changed& m) {
+  auto& st = self->state;
+  if (!m.known) {
+    log(self, "no leading master known; waiting");
+    return;
+  }
+  std::string address = m.leader.actor_host + ":" + std::to_string(m.leader.actor_port);
+  if (address == st.master_address && st.master) return;
+  if (m.leader.epoch >= 0 && m.leader.epoch < st.master_epoch) return;  // an older leader
+  bool first = st.master_address.empty() && !st.master;
+  if (st.master) {
+    log(self, "leading master changed from " + st.master_address + " to " + address);
+    self->demonitor(st.master);
+    st.master = nullptr;
+  }
+  st.registered = false;
+  auto gen = ++st.generation;
+  st.config.master_host = m.leader.actor_host;
+  st.config.master_port = m.leader.actor_port;
+  st.master_address = address;
+  st.master_epoch = m.leader.epoch;
+  st.backoff = std::chrono::milliseconds{0};
+  publish_snapshot(self);
+  if (first || st.config.leader_change_jitter.count() <= 0) {
+    connect(self);
+    return;
+  }
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto delay = std::chrono::milliseconds{
+      static_cast<int64_t>(rng() % static_cast<uint64_t>(st.config.leader_change_jitter.count()))};
+  self->delayed_send(self, delay, reconnect_atom::value, gen);
+}
+
 // -- tasks -----------------------------------------------------------------------
 
 exit_callback make_exit_callback(agent_ptr self, const std::string& framework_id,
@@ -336,6 +387,10 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
     self->monitor(master);
     ++st.generation;
     do_register(self);
+  } else if (!st.config.master.empty()) {
+    std::string error;
+    st.follower = discovery::master_follower::start(st.config.master, self, error);
+    if (!st.follower) log(self, "cannot follow the master " + st.config.master + ": " + error);
   } else {
     st.master_address = st.config.master_host + ":" + std::to_string(st.config.master_port);
     connect(self);
@@ -348,16 +403,27 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
         self->state.last_ping = std::chrono::steady_clock::now();
         return pong_atom::value;
       },
-      [self](run_task& m) { handle_run_task(self, m); },
-      [self](kill_task& m) { handle_kill(self, m); },
+      [self](run_task& m) {
+        if (from_master(self, "run_task")) handle_run_task(self, m);
+      },
+      [self](kill_task& m) {
+        if (from_master(self, "kill_task")) handle_kill(self, m);
+      },
       [self](shutdown_framework& m) {
+        if (!from_master(self, "shutdown_framework")) return;
         auto& st = self->state;
         log(self, "shutting down framework " + m.framework_id);
         for (auto& [key, rec] : st.tasks)
           if (key.first == m.framework_id) kill(self, rec);
       },
       [self](acknowledge& m) {
+        if (!from_master(self, "acknowledge")) return;
         if (self->state.pending.erase(m.uuid) != 0) publish_snapshot(self);
+      },
+      [self](discovery::master_changed& m) {
+        // Only this agent's own follower reports (a local, anonymous send).
+        if (self->current_sender()) return;
+        follow_leader(self, m);
       },
       // -- internal ------------------------------------------------------------------
       [self](task_exited& e) { handle_exit(self, e); },

@@ -27,9 +27,17 @@ using stop_atom = caf::atom_constant<caf::atom("agentstop")>;
 
 /// How to run one agent.
 struct agent_config {
-  /// The master's actor address, used when `spawn_agent` gets no handle.
+  /// The master's actor address, used when `spawn_agent` gets no handle
+  /// and `master` is empty.
   std::string master_host = "127.0.0.1";
   uint16_t master_port = 5055;
+  /// `--master`: `HOST:PORT`, or `zk://HOST:PORT[,...]/PATH` to follow the
+  /// leading master through ZooKeeper (reconnecting and re-registering with
+  /// the same id on every change). Empty: `master_host:master_port`.
+  std::string master;
+  /// After a leader change, the agent waits a random time up to this before
+  /// it connects, so that thousands of agents do not arrive at once.
+  std::chrono::milliseconds leader_change_jitter{500};
   /// Reported to the master; empty means `gethostname()`.
   std::string hostname;
   /// The agent's total resources (must not be empty: the master refuses it).

@@ -14,9 +14,9 @@
 
 #include <gtest/gtest.h>
 
-#include "agora/agent/test_http.hpp"
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include "agora/agent/test_http.hpp"
 
 #include "agora/protocol/announce.hpp"
 #include "agora/protocol/errors.hpp"
@@ -27,6 +27,18 @@ using namespace agora::protocol;
 using namespace std::chrono_literals;
 
 namespace {
+
+// The test asks the fake master to send `msg` to `to`: an agent obeys only
+// its master.
+struct relay {
+  caf::actor to;
+  caf::message msg;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, relay& x) {
+  return f(caf::meta::type_name("relay"), x.to, x.msg);
+}
 
 // What the fake master tells the test about.
 struct fake_master_state {
@@ -53,6 +65,7 @@ caf::behavior fake_master(caf::stateful_actor<fake_master_state>* self, caf::act
         return agent_registered{m.info.id, ping_interval_ms};
       },
       [self](status_update& m) { self->send(self->state.observer, m); },
+      [self](relay& m) { self->send(m.to, m.msg); },
   };
 }
 
@@ -61,6 +74,7 @@ class config : public caf::actor_system_config {
   config() {
     protocol::announce(*this);
     agent::announce(*this);
+    add_message_type<relay>("agora.test.relay");
     load<caf::io::middleman>();
     set("scheduler.max-threads", 2);
     set("logger.verbosity", caf::atom("quiet"));
@@ -142,11 +156,17 @@ class agent_test : public ::testing::Test {
     m.task.name = task_id;
     m.task.command = command;
     m.task.res = resources::make(cpus, 32 << 20);
-    self_->send(agent_, m);
+    as_master(m);
+  }
+
+  // Sends `msg` to the agent as its master does.
+  template <class T>
+  void as_master(T msg, caf::actor to = {}) {
+    self_->send(master_, relay{to ? to : agent_, caf::make_message(std::move(msg))});
   }
 
   void ack(const task_status& s) {
-    self_->send(agent_, acknowledge{s.framework_id, s.agent_id, s.task_id, s.uuid});
+    as_master(acknowledge{s.framework_id, s.agent_id, s.task_id, s.uuid});
   }
 
   // Expects the next update for `task_id` to be in `state`; returns it.
@@ -256,14 +276,14 @@ TEST_F(agent_test, kill_task_reports_killed) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline);
     std::this_thread::sleep_for(10ms);
   }
-  self_->send(agent_, kill_task{"fw-1", "t1", "agent-1"});
+  as_master(kill_task{"fw-1", "t1", "agent-1"});
   auto killed = expect_state("t1", task_state::killed);
   EXPECT_NE(killed.message.find("SIGKILL"), std::string::npos) << killed.message;
 }
 
 TEST_F(agent_test, kill_of_an_unknown_task_reports_lost) {
   start();
-  self_->send(agent_, kill_task{"fw-1", "nope", "agent-1"});
+  as_master(kill_task{"fw-1", "nope", "agent-1"});
   auto lost = expect_state("nope", task_state::lost);
   EXPECT_EQ(lost.message, "unknown task");
 }
@@ -273,7 +293,7 @@ TEST_F(agent_test, shutdown_framework_kills_its_tasks) {
   run("t1", "sleep 1000");
   run("t2", "sleep 1000");
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(next_update());  // STARTING, RUNNING x2
-  self_->send(agent_, shutdown_framework{"fw-1"});
+  as_master(shutdown_framework{"fw-1"});
   std::set<std::string> killed;
   for (int i = 0; i < 2; ++i) {
     auto s = next_update();
@@ -304,6 +324,33 @@ TEST_F(agent_test, ping_gets_pong) {
   self_->request(agent_, 5s, ping_atom::value)
       .receive([&](pong_atom) { pong = true; }, [&](caf::error&) {});
   EXPECT_TRUE(pong);
+}
+
+TEST_F(agent_test, commands_from_anyone_but_the_master_are_dropped) {
+  start();
+  // Another peer (here the test itself) tries to run a command as root and
+  // to stop tasks: the agent obeys only the master it registered with.
+  run_task foreign;
+  foreign.framework.id = "fw-1";
+  foreign.task.id = "t-foreign";
+  foreign.task.command = "touch " + work_dir_ + "/pwned";
+  foreign.task.res = resources::make(0.1, 1 << 20);
+  self_->send(agent_, foreign);
+  self_->send(agent_, shutdown_framework{"fw-1"});
+  // Sent directly, they arrive before the master's relayed command.
+  run("t-legit", "true");
+  std::vector<std::string> seen;
+  for (;;) {
+    auto s = next_update();
+    ASSERT_TRUE(s);
+    seen.push_back(s->task_id);
+    if (s->task_id == "t-legit" && is_terminal(s->state)) {
+      EXPECT_EQ(s->state, task_state::finished);
+      break;
+    }
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "t-foreign"), 0);
+  EXPECT_FALSE(std::filesystem::exists(work_dir_ + "/pwned"));
 }
 
 TEST_F(agent_test, unexpected_messages_are_dropped) {
@@ -372,6 +419,7 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   auto reg = expect_registration();
   ASSERT_TRUE(reg);
   EXPECT_TRUE(reg->id.empty());
+  master_ = master1;  // commands go through it
   run("t1", "sleep 1000");
   auto starting = expect_state("t1", task_state::starting);
   auto running = expect_state("t1", task_state::running);
@@ -384,6 +432,7 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   caf::anon_send_exit(master1, caf::exit_reason::user_shutdown);
   auto master2 = master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_),
                                   std::string{"agent-1"}, int64_t{0});
+  master_ = master2;
   auto port2 = master_sys.middleman().publish(master2, *port, "127.0.0.1", true);
   ASSERT_TRUE(port2) << master_sys.render(port2.error());
   std::optional<reregister_agent> rereg;
@@ -464,7 +513,7 @@ TEST_F(agent_test, several_agents_run_in_one_process) {
     m.task.id = "t" + std::to_string(i);
     m.task.command = "exit " + std::to_string(i);
     m.task.res = resources::make(0.1, 1 << 20);
-    self_->send(agents[static_cast<size_t>(i)], m);
+    as_master(m, agents[static_cast<size_t>(i)]);
   }
   std::map<std::string, int32_t> codes;
   while (codes.size() < 3) {

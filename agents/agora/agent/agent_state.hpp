@@ -1,5 +1,7 @@
 #pragma once
 
+#include "agora/discovery/master_follower.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -28,7 +30,7 @@ namespace agora::agent {
 struct task_record {
   protocol::framework_info framework;
   protocol::task_info info;
-  std::string role;  ///< The role of the offer it was launched from.
+  std::string role;              ///< The role of the offer it was launched from.
   protocol::task_status status;  ///< The latest update.
   pid_t pid = -1;
   std::string sandbox;
@@ -84,6 +86,12 @@ struct agent_state {
   // -- the master ---------------------------------------------------------
   caf::actor master;
   bool local_master = false;  ///< Given a handle: no reconnection.
+  /// Follows the leading master (`agent_config::master`); null otherwise.
+  std::shared_ptr<discovery::master_follower> follower;
+  /// The leader epoch of the master followed (-1: unknown).
+  int64_t master_epoch = -1;
+  /// Commands from actors other than the master, dropped.
+  uint64_t foreign_commands = 0;
   std::string master_address;
   std::string agent_id;
   bool registered = false;

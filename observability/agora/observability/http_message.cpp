@@ -79,6 +79,16 @@ http_response http_response::json(std::string body, int status) {
   return r;
 }
 
+http_response http_response::redirect(int status, const std::string& location,
+                                      const std::string& message) {
+  http_response r;
+  r.status = status;
+  r.location = location;
+  r.body = "{\"error\":" + json_quote(message) + ",\"status\":" + std::to_string(status) +
+           ",\"location\":" + json_quote(location) + "}";
+  return r;
+}
+
 http_response http_response::error(int status, const std::string& message) {
   http_response r;
   r.status = status;

@@ -32,6 +32,8 @@ struct http_response {
   std::string content_type = "application/json";
   /// The response body.
   std::string body;
+  /// The `Location` header (redirects), empty: none.
+  std::string location;
 
   /// Returns a JSON response with `body` (which must already be JSON).
   static http_response json(std::string body, int status = 200);
@@ -39,6 +41,11 @@ struct http_response {
   /// Returns a JSON error `{"error": "<message>", "status": <status>}`, with
   /// `message` properly escaped.
   static http_response error(int status, const std::string& message);
+
+  /// Returns a redirect to `location` (e.g. 307 to the leading master) with
+  /// a JSON body `{"error": "<message>", "status": <status>, "location": ...}`.
+  static http_response redirect(int status, const std::string& location,
+                                const std::string& message);
 
   /// Returns a plain-text response (e.g. Prometheus exposition format).
   static http_response text(std::string body,

@@ -208,6 +208,8 @@ struct http_server::impl {
                    const std::string& allow) {
     const char* reason = mg_get_response_code_text(conn, r.status);
     std::string allow_line = allow.empty() ? "" : "Allow: " + allow + "\r\n";
+    if (!r.location.empty() && r.location.find_first_of("\r\n") == std::string::npos)
+      allow_line += "Location: " + r.location + "\r\n";
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\n"
               "Content-Type: %s\r\n"

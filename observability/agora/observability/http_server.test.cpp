@@ -178,7 +178,7 @@ TEST_F(http_server_test, query_is_raw_and_params_are_decoded) {
 
 TEST_F(http_server_test, post_body_reaches_handler) {
   server->route("POST", "/echo", [](const http_request& req) {
-    return http_response{201, "application/octet-stream", req.method + ":" + req.body};
+    return http_response{201, "application/octet-stream", req.method + ":" + req.body, ""};
   });
   std::string body(100000, 'x');
   body[0] = '{';

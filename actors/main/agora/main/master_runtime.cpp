@@ -3,14 +3,61 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <random>
+
+#include "agora/discovery/master_info.hpp"
 #include "agora/main/policy_endpoints.hpp"
 #include "agora/main/web_ui.hpp"
+#include "agora/master/internal_messages.hpp"
+#include "agora/master/registrar.hpp"
 #include "agora/observability/metrics.hpp"
 #include "agora/policy/policy_outline.hpp"
+#include "agora/zk/leader_election.hpp"
+#include "agora/zk/session.hpp"
+#include "agora/zk/zk_url.hpp"
 
 namespace agora::main {
 
+/// What a master knows of the election, shared between the contender's
+/// thread and the HTTP threads.
+struct election_status {
+  mutable std::mutex mtx;
+  bool standalone = true;
+  bool leading = false;
+  /// The leader's HTTP address (for redirects), "" when none is known.
+  std::string leader_http;
+  int64_t epoch = -1;
+
+  bool is_leading() const {
+    std::lock_guard<std::mutex> guard{mtx};
+    return standalone || leading;
+  }
+};
+
 namespace {
+
+/// Wraps `h`: a master that does not lead redirects the request to the
+/// leader (307), or answers 503 while no leader is known.
+observability::http_server::handler leader_only(std::shared_ptr<election_status> es,
+                                                observability::http_server::handler h) {
+  return [es, h](const observability::http_request& req) {
+    if (es->is_leading()) return h(req);
+    std::string leader;
+    {
+      std::lock_guard<std::mutex> guard{es->mtx};
+      leader = es->leader_http;
+    }
+    if (leader.empty())
+      return observability::http_response::error(503, "no master leads at the moment");
+    std::string location =
+        "http://" + leader + req.path + (req.query.empty() ? "" : "?" + req.query);
+    return observability::http_response::redirect(
+        307, location, "this master is a standby; the leader is at " + leader);
+  };
+}
 
 /// Parses `prod=2,dev=0.5` into role weights.
 bool parse_weights(const std::string& text, std::map<std::string, double>& out,
@@ -57,6 +104,14 @@ void add_master_flags(cli::flags& f, master_options& o) {
         "allocation policy file (default: the embedded weighted_drf.policy)");
   f.add("schema", &o.schema_path,
         "cluster schema the policy is checked against (default: cluster.schema beside it)");
+  f.add("zk", &o.zk,
+        "contend for leadership through ZooKeeper, zk://HOST:PORT[,HOST:PORT...]/PATH (default: "
+        "standalone)");
+  f.add("zk-session-timeout", &o.zk_session_timeout, "ZooKeeper session timeout");
+  f.add("agent-reregister-timeout", &o.config.agent_reregister_timeout,
+        "after an election, agents that do not re-register within this time become unreachable");
+  f.add("recovery-agent-removal-limit", &o.config.recovery_agent_removal_limit,
+        "largest fraction of agents a new leader marks unreachable at once after an election");
   f.add("record-trace", &o.record_trace,
         "write a JSON-lines trace of agents, frameworks and finished tasks for `agora policy "
         "sim --trace`");
@@ -98,6 +153,28 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
     std::string ignored;
     if (auto s = policy::source_file::load(schema_file, ignored)) env.schema_text = s->text();
   }
+  // With ZooKeeper: check the URL before anything listens.
+  std::optional<zk::zk_url> zk_url;
+  if (!opts.zk.empty()) {
+    auto parsed = zk::zk_url::parse(opts.zk);
+    if (!parsed) {
+      error = "--zk: " + parsed.err().message;
+      return nullptr;
+    }
+    if (opts.zk_session_timeout.count() <= 0) {
+      error = "--zk-session-timeout: must be positive";
+      return nullptr;
+    }
+    zk_url = parsed.value();
+    opts.config.standby = true;
+    opts.config.zk_url = opts.zk;
+    opts.config.election_token = std::random_device{}() * 0x100000000ULL + std::random_device{}();
+  }
+  if (!(opts.config.recovery_agent_removal_limit >= 0 &&
+        opts.config.recovery_agent_removal_limit <= 1)) {
+    error = "--recovery-agent-removal-limit: must be a fraction in [0, 1]";
+    return nullptr;
+  }
   opts.config.control = std::make_shared<master::policy_control>();
   opts.config.metrics = std::make_shared<master::master_metrics>();
   if (!opts.record_trace.empty()) {
@@ -105,13 +182,17 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
     if (!opts.config.trace->open(sys, opts.record_trace, error)) return nullptr;
   }
   auto rt = std::unique_ptr<master_runtime>(new master_runtime);
+  rt->election_ = std::make_shared<election_status>();
+  rt->election_->standalone = !zk_url;
   rt->http_ = observability::http_server::start(opts.ip, opts.http_port, error);
   if (!rt->http_) return nullptr;
   rt->snapshots_ = std::make_shared<master::snapshot_store>();
   opts.config.http_address = opts.ip + ":" + std::to_string(rt->http_->port());
   if (opts.actor_port != 0)
     opts.config.actor_address = opts.ip + ":" + std::to_string(opts.actor_port);
-  // Publish first with the real port in the config: spawn, then publish.
+  // Publish first with the real port in the config: spawn, then publish. A
+  // master contending in ZooKeeper waits, answering `not_leader`, until it
+  // is elected.
   rt->master_ = master::spawn_master(sys, opts.config, rt->snapshots_);
   auto port = sys.middleman().publish(rt->master_, opts.actor_port, opts.ip.c_str(), true);
   if (!port) {
@@ -121,30 +202,128 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
     return nullptr;
   }
   rt->actor_port_ = *port;
+  auto es = rt->election_;
   auto snapshots = rt->snapshots_;
-  rt->http_->route("GET", "/state", [snapshots](const observability::http_request&) {
-    return observability::http_response::json(*snapshots->get());
-  });
-  add_policy_routes(*rt->http_, sys, opts.config.control, env);
+  rt->http_->route("GET", "/state",
+                   leader_only(es, [snapshots](const observability::http_request&) {
+                     return observability::http_response::json(*snapshots->get());
+                   }));
+  add_policy_routes(*rt->http_, sys, opts.config.control, env,
+                    [es](observability::http_server::handler h) { return leader_only(es, h); });
   auto metrics = opts.config.metrics;
   auto control = opts.config.control;
   rt->http_->route("GET", "/metrics", [metrics, control](const observability::http_request&) {
     return observability::http_response::text(metrics->scrape(control.get()),
                                               observability::prometheus_content_type);
   });
-  rt->http_->route("GET", "/health", [](const observability::http_request&) {
-    return observability::http_response::json(R"({"status":"ok"})");
+  auto own_http = opts.config.http_address;
+  rt->http_->route("GET", "/health", [es, own_http](const observability::http_request&) {
+    std::lock_guard<std::mutex> guard{es->mtx};
+    std::string role = es->standalone ? "standalone" : es->leading ? "leader" : "standby";
+    return observability::http_response::json(
+        "{\"status\":\"ok\",\"role\":\"" + role +
+        "\",\"leader\":" + observability::json_quote(es->standalone ? own_http : es->leader_http) +
+        ",\"epoch\":" + std::to_string(es->epoch) + "}");
   });
-  rt->http_->route("GET", "/", [](const observability::http_request&) {
-    observability::http_response r;
-    r.content_type = "text/html; charset=utf-8";
-    r.body = web_ui_html();
-    return r;
-  });
+  rt->http_->route("GET", "/", leader_only(es, [](const observability::http_request&) {
+                     observability::http_response r;
+                     r.content_type = "text/html; charset=utf-8";
+                     r.body = web_ui_html();
+                     return r;
+                   }));
+  if (zk_url && !rt->contend(sys, opts, *zk_url, error)) return nullptr;
   return rt;
 }
 
+bool master_runtime::contend(caf::actor_system& sys, const master_options& opts,
+                             const zk::zk_url& url, std::string& error) {
+  auto fatal = opts.on_fatal ? opts.on_fatal : [](const std::string& why) {
+    std::fprintf(stderr, "agora-master: stopping: %s\n", why.c_str());
+    std::fflush(stderr);
+    std::_Exit(1);
+  };
+  zk::session_options so;
+  so.connect_string = url.connect_string;
+  so.session_timeout = opts.zk_session_timeout;
+  auto session = zk::session::open(so);
+  if (!session) {
+    error = "--zk: " + session.err().message;
+    return false;
+  }
+  zk_session_ = std::shared_ptr<zk::session>(std::move(session.value()));
+  discovery::master_info me;
+  me.id = opts.config.hostname + ":" + std::to_string(actor_port_);
+  me.hostname = opts.config.hostname;
+  me.actor_host = opts.ip;
+  me.actor_port = actor_port_;
+  me.http_address = opts.ip + ":" + std::to_string(http_->port());
+  me.version = "0.1.0";
+  zk::election_options eo;
+  eo.root = url.root;
+  eo.data = me.to_json();
+  auto es = election_;
+  auto master = master_;
+  auto zs = zk_session_;
+  auto root = url.root;
+  auto leader_json = eo.data;
+  auto token = opts.config.election_token;
+  auto was_leading = std::make_shared<bool>(false);
+  eo.on_change = [es, master, zs, root, leader_json, token, was_leading, fatal,
+                  &sys](const zk::election_view& v) {
+    {
+      // Leading for HTTP only once the master was told (below).
+      std::lock_guard<std::mutex> guard{es->mtx};
+      es->leading = v.leading && *was_leading;
+      es->epoch = v.leader ? v.leader->epoch : -1;
+      es->leader_http.clear();
+      discovery::master_info leader;
+      std::string ignored;
+      if (v.leader && discovery::master_info::from_json(v.leader->data, leader, ignored))
+        es->leader_http = leader.http_address;
+    }
+    if (*was_leading && !v.leading) {
+      fatal("lost leadership (ZooKeeper session " + std::string(zk::to_string(v.session)) + ")");
+      return;
+    }
+    if (!v.leading || *was_leading) return;
+    *was_leading = true;
+    // Elected: claim the registry (fencing the previous leader's writes),
+    // then hand it to the master with a registrar that persists changes.
+    master::registry doc;
+    int32_t version = 0;
+    std::string why;
+    if (!master::claim_registry(*zs, root, v.leader->epoch, doc, version, why)) {
+      fatal(why);
+      return;
+    }
+    std::fprintf(stderr, "agora-master: elected leader at epoch %lld\n",
+                 static_cast<long long>(v.leader->epoch));
+    master::registrar_config rc;
+    rc.session = zs;
+    rc.root = root;
+    rc.doc = doc;
+    rc.version = version;
+    rc.on_fatal = fatal;
+    auto registrar = master::spawn_registrar(sys, rc);
+    caf::anon_send(master, master::become_leader{token, v.leader->epoch, leader_json, doc.to_json(),
+                                                 registrar});
+    std::lock_guard<std::mutex> guard{es->mtx};
+    es->leading = true;
+  };
+  auto contender = zk::leader_election::start(*zk_session_, std::move(eo));
+  if (!contender) {
+    error = "--zk: " + contender.err().message;
+    return false;
+  }
+  contender_ = std::move(contender.value());
+  return true;
+}
+
+bool master_runtime::leading() const { return election_->is_leading(); }
+
 master_runtime::~master_runtime() {
+  contender_.reset();
+  zk_session_.reset();
   http_.reset();
   if (master_) caf::anon_send_exit(master_, caf::exit_reason::user_shutdown);
 }

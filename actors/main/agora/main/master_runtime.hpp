@@ -1,5 +1,7 @@
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -9,6 +11,12 @@
 #include "agora/cli/flags.hpp"
 #include "agora/master/master_actor.hpp"
 #include "agora/observability/http_server.hpp"
+
+namespace agora::zk {
+class session;
+class leader_election;
+struct zk_url;
+}  // namespace agora::zk
 
 namespace agora::main {
 
@@ -25,7 +33,19 @@ struct master_options {
   std::string schema_path;
   /// `--record-trace`: write a trace for `agora policy sim` (empty: none).
   std::string record_trace;
+  /// `--zk`: contend for leadership in this ZooKeeper group (empty:
+  /// standalone, leading at once).
+  std::string zk;
+  /// `--zk-session-timeout`.
+  std::chrono::milliseconds zk_session_timeout{10000};
+  /// Called (from any thread) when a leading master must stop acting at once
+  /// (lost its ZooKeeper session, its leadership or its registry). Default:
+  /// log and exit the process with status 1 so a supervisor restarts it.
+  std::function<void(const std::string& why)> on_fatal;
 };
+
+/// What a master knows of the election, shared with its HTTP threads.
+struct election_status;
 
 /// Registers the master's flags (`--port`, `--actor-port`, `--ip`,
 /// `--allocation-interval`, `--offer-timeout`, `--agent-ping-timeout`,
@@ -44,14 +64,24 @@ class master_runtime {
   ~master_runtime();
 
   const caf::actor& actor() const { return master_; }
+  /// Returns true while this master leads (always when standalone).
+  bool leading() const;
   uint16_t http_port() const { return http_->port(); }
   uint16_t actor_port() const { return actor_port_; }
 
  private:
+  bool contend(caf::actor_system& sys, const master_options& opts, const zk::zk_url& url,
+               std::string& error);
+
   caf::actor master_;
   std::shared_ptr<master::snapshot_store> snapshots_;
   std::unique_ptr<observability::http_server> http_;
   uint16_t actor_port_ = 0;
+  std::shared_ptr<election_status> election_;
+  // ZooKeeper: the session and the contender (null when standalone). The
+  // contender is destroyed first (it uses the session).
+  std::shared_ptr<zk::session> zk_session_;
+  std::unique_ptr<zk::leader_election> contender_;
 };
 
 }  // namespace agora::main

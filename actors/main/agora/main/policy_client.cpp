@@ -1,4 +1,6 @@
 #include "agora/main/policy_client.hpp"
+#include "agora/discovery/master_info.hpp"
+#include "agora/zk/zk_url.hpp"
 
 #include <cctype>
 #include <chrono>
@@ -219,7 +221,8 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
                : verb == "status"  ? "Shows the policy a running master runs."
                : verb == "explain" ? "Explains why a framework is (not) offered resources."
                                    : "Restores the previous policy (or cancels a shadow)."};
-  f.add("master", &master, "the master's HTTP address (HOST:PORT)");
+  f.add("master", &master,
+        "the master's HTTP address HOST:PORT, or zk://HOST:PORT[,...]/PATH to find the leader");
   if (verb == "apply") {
     f.add("schema", &schema, "cluster schema to check against (default: the master's)");
     f.add("shadow", &shadow, "evaluate beside the active policy this long before installing");
@@ -242,8 +245,20 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
   }
   std::string host;
   uint16_t port = 0;
-  if (!split_address(master, host, port)) {
-    err << "agora policy " << verb << ": error: --master: '" << master << "' is not HOST:PORT\n";
+  if (discovery::is_zk_url(master)) {
+    auto url = zk::zk_url::parse(master);
+    if (!url) {
+      err << "agora policy " << verb << ": error: --master: " << url.err().message << "\n";
+      return 2;
+    }
+    std::string why;
+    if (!discovery::resolve_master(master, true, host, port, why)) {
+      err << "agora policy " << verb << ": " << why << "\n";
+      return 1;
+    }
+  } else if (!split_address(master, host, port)) {
+    err << "agora policy " << verb << ": error: --master: '" << master
+        << "' is not HOST:PORT or zk://HOST:PORT[,...]/PATH\n";
     return 2;
   }
   if (shadow.count() < 0) {

@@ -105,16 +105,19 @@ http_response apply(caf::actor_system& sys, master::policy_control& control,
 }  // namespace
 
 void add_policy_routes(observability::http_server& http, caf::actor_system& sys,
-                       std::shared_ptr<master::policy_control> control, policy_environment env) {
-  http.route("GET", "/policy",
-             [control](const http_request&) { return http_response::json(control->render()); });
-  http.route("POST", "/policy", [&sys, control, env](const http_request& req) {
-    return apply(sys, *control, env, req);
-  });
-  http.route("POST", "/policy/rollback", [&sys, control](const http_request&) {
+                       std::shared_ptr<master::policy_control> control, policy_environment env,
+                       const route_wrapper& wrap) {
+  auto route = [&](const char* method, const char* path, observability::http_server::handler h) {
+    http.route(method, path, wrap ? wrap(std::move(h)) : std::move(h));
+  };
+  route("GET", "/policy",
+        [control](const http_request&) { return http_response::json(control->render()); });
+  route("POST", "/policy",
+        [&sys, control, env](const http_request& req) { return apply(sys, *control, env, req); });
+  route("POST", "/policy/rollback", [&sys, control](const http_request&) {
     return ask_allocator(sys, *control, master::rollback_policy{});
   });
-  http.route("GET", "/policy/explain", [&sys, control](const http_request& req) {
+  route("GET", "/policy/explain", [&sys, control](const http_request& req) {
     auto framework = req.param("framework");
     if (framework.empty())
       return http_response::error(400, "give the framework: /policy/explain?framework=ID");

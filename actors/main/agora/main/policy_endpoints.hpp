@@ -33,7 +33,13 @@ struct policy_environment {
 /// - `GET /policy/explain?framework=ID[&agent=ID]`: why the framework is
 ///   (not) offered resources (404 for an unknown framework or agent).
 /// The running policy stays whenever a request fails.
+/// Wraps a route's handler (e.g. to redirect a standby master's requests to
+/// the leader).
+using route_wrapper =
+    std::function<observability::http_server::handler(observability::http_server::handler)>;
+
 void add_policy_routes(observability::http_server& http, caf::actor_system& sys,
-                       std::shared_ptr<master::policy_control> control, policy_environment env);
+                       std::shared_ptr<master::policy_control> control, policy_environment env,
+                       const route_wrapper& wrap = {});
 
 }  // namespace agora::main

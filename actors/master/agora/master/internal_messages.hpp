@@ -115,6 +115,25 @@ struct framework_reconnected {
 
 /// Sweeps every agent: counts unanswered pings, sends the next ones.
 struct ping_sweep {};
+/// Agents of the registry that did not re-register in time after this
+/// master was elected become unreachable.
+struct reregistration_deadline {};
+
+// -- runtime -> master -------------------------------------------------------------
+
+/// A standby master now leads, at `epoch`, with the registry it claimed.
+struct become_leader {
+  /// `master_config::election_token`: only the runtime that spawned the
+  /// master knows it, so no peer can make a standby lead.
+  uint64_t token = 0;
+  int64_t epoch = 0;
+  /// This master's info as published in ZooKeeper (JSON).
+  std::string leader_json;
+  /// The registry as claimed (JSON, see registry.hpp).
+  std::string registry_json;
+  /// Persists the master's changes to the registry.
+  caf::actor registrar;
+};
 struct offer_expired {
   std::string offer_id;
 };
@@ -188,6 +207,15 @@ typename Inspector::result_type inspect(Inspector& f, framework_reconnected& x) 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ping_sweep&) {
   return f(caf::meta::type_name("ping_sweep"));
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reregistration_deadline&) {
+  return f(caf::meta::type_name("reregistration_deadline"));
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, become_leader& x) {
+  return f(caf::meta::type_name("become_leader"), x.token, x.epoch, x.leader_json, x.registry_json,
+           x.registrar);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, offer_expired& x) {

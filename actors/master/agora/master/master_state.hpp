@@ -55,6 +55,20 @@ struct master_config {
   size_t max_completed_tasks = 1000;
   /// Ids of removed frameworks remembered (refused if they subscribe again).
   size_t max_removed_frameworks = 100000;
+  /// Wait for `become_leader` before acting (a master contending in
+  /// ZooKeeper); false: lead at once (standalone).
+  bool standby = false;
+  /// The secret `become_leader` must carry.
+  uint64_t election_token = 0;
+  /// The ZooKeeper URL (for /state), empty when standalone.
+  std::string zk_url;
+  /// After an election, agents of the registry that do not re-register
+  /// within this time are marked unreachable.
+  std::chrono::milliseconds agent_reregister_timeout{600000};
+  /// The largest fraction of the registry's agents a new leader marks
+  /// unreachable at its re-registration deadline; beyond it, none is (an
+  /// operator should look first).
+  double recovery_agent_removal_limit = 1.0;
 };
 
 enum class agent_health : uint8_t {
@@ -78,6 +92,9 @@ struct agent_record {
   /// Tasks reported `TASK_LOST` to frameworks that are not partition-aware
   /// when the agent became unreachable: killed if the agent comes back.
   std::set<std::pair<std::string, std::string>> lost_tasks;
+  /// Declared unreachable by an earlier leader (from the registry): every
+  /// task of a framework that is not partition-aware was reported lost.
+  bool lost_all_tasks = false;
 };
 
 struct framework_record {
@@ -114,6 +131,16 @@ struct master_state {
   master_config config;
   std::string master_id;
   int64_t start_time_ns = 0;
+  /// Leading (standalone masters lead from the start), at `epoch` (-1: not
+  /// elected through ZooKeeper), with this info published (JSON).
+  bool leading = false;
+  int64_t epoch = -1;
+  std::string leader_json;
+  /// Persists agents and removed frameworks (null when standalone).
+  caf::actor registrar;
+  /// Agents of the registry that have not re-registered since the election:
+  /// id -> hostname.
+  std::map<std::string, std::string> recovering_agents;
   uint64_t next_agent = 0;
   uint64_t next_framework = 0;
   uint64_t next_offer = 0;

@@ -72,7 +72,19 @@ std::string render_state_json(const master_state& st) {
   w.Key("start_time");
   w.Double(static_cast<double>(st.start_time_ns) / 1e9);
   w.Key("leader");
-  w.Bool(true);
+  w.Bool(st.leading);
+  w.Key("election");
+  w.StartObject();
+  str(w, "mode", st.config.zk_url.empty() ? "standalone" : "zookeeper");
+  if (!st.config.zk_url.empty()) str(w, "zk", st.config.zk_url);
+  str(w, "state", st.leading ? "leading" : "standby");
+  w.Key("epoch");
+  w.Int64(st.epoch);
+  w.EndObject();
+  if (!st.leader_json.empty()) {
+    w.Key("leader_info");
+    w.RawValue(st.leader_json.c_str(), st.leader_json.size(), rapidjson::kObjectType);
+  }
 
   protocol::resources total;
   protocol::resources used;

@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "agora/discovery/master_follower.hpp"
 #include "agora/protocol/errors.hpp"
 
 namespace agora::scheduler {
@@ -32,6 +33,10 @@ struct driver_state {
   /// The master's heartbeat interval (from `subscribed`) and the last beat.
   std::chrono::milliseconds heartbeat_interval{0};
   caf::actor_clock::time_point last_heartbeat;
+  /// Follows the leading master (`master_url`); null otherwise.
+  std::shared_ptr<discovery::master_follower> follower;
+  /// Whether a leader is known (always with a fixed master).
+  bool leader_known = false;
   caf::stateful_actor<driver_state>* self = nullptr;
   static inline const char* name = "agora.scheduler_driver";
 
@@ -110,6 +115,15 @@ void schedule_reconnect(driver_ptr self) {
   self->delayed_send(self, st.backoff, reconnect_atom::value, ++st.attempt);
 }
 
+/// Returns true if the current message comes from the master's process (the
+/// master or its proxy of this framework): a master that lost leadership, or
+/// any other peer, is not listened to.
+bool from_master(driver_ptr self) {
+  auto& st = self->state;
+  const auto& sender = self->current_sender();
+  return st.master && sender && sender->node() == st.master.node();
+}
+
 /// Treats the master as gone: tells the scheduler and reconnects.
 void lose_master(driver_ptr self, const std::string& why) {
   auto& st = self->state;
@@ -173,6 +187,7 @@ void subscribe_to(driver_ptr self, caf::actor master) {
 void connect(driver_ptr self) {
   auto& st = self->state;
   if (st.stopping) return;
+  if (st.follower && !st.leader_known) return;  // waiting for a leader
   if (st.cfg.master) {
     subscribe_to(self, st.cfg.master);
     return;
@@ -209,33 +224,67 @@ caf::behavior driver_behavior(driver_ptr self, driver_config cfg,
     self->state.master = nullptr;
     lose_master(self, "connection closed");
   });
-  connect(self);
+  if (!st.cfg.master && !st.cfg.master_url.empty()) {
+    std::string error;
+    st.follower = discovery::master_follower::start(st.cfg.master_url, self, error);
+    if (!st.follower) {
+      std::cerr << "agora-scheduler: cannot follow the master " << st.cfg.master_url << ": "
+                << error << "\n";
+      st.stopping = true;
+      self->quit();
+      return {};
+    }
+  } else {
+    connect(self);
+  }
   return {
+      [self](discovery::master_changed& m) {
+        auto& st = self->state;
+        if (self->current_sender() || st.stopping) return;  // from our follower only
+        st.leader_known = m.known;
+        if (!m.known) return;
+        if (st.master && st.cfg.master_host == m.leader.actor_host &&
+            st.cfg.master_port == m.leader.actor_port)
+          return;
+        st.cfg.master_host = m.leader.actor_host;
+        st.cfg.master_port = m.leader.actor_port;
+        if (st.master || st.connected) {
+          lose_master(self, "the leading master changed");
+          return;  // reconnects after the backoff
+        }
+        ++st.attempt;
+        connect(self);
+      },
       [self](reconnect_atom, uint64_t attempt) {
         if (attempt == self->state.attempt) connect(self);
       },
       [self](offers_msg& m) {
+        if (!from_master(self)) return;
         driver d{&self->state};
         self->state.sched->offers(d, m.offers);
       },
       [self](rescind_offer& m) {
+        if (!from_master(self)) return;
         driver d{&self->state};
         self->state.sched->rescinded(d, m.offer_id);
       },
       [self](status_update& m) {
+        if (!from_master(self)) return;
         auto& st = self->state;
         driver d{&st};
         st.sched->update(d, m.status);
         if (st.cfg.auto_acknowledge) d.acknowledge(m.status);
       },
       [self](framework_error& m) {
+        if (!from_master(self)) return;
         driver d{&self->state};
         self->state.sched->error(d, m.message, m.fatal);
         if (m.fatal) d.stop();
       },
       [self](heartbeat&) {
         // Relayed by the master's proxy of this framework.
-        if (self->state.connected) self->state.last_heartbeat = self->clock().now();
+        if (self->state.connected && from_master(self))
+          self->state.last_heartbeat = self->clock().now();
       },
       [self](watchdog_atom, uint64_t attempt) {
         auto& st = self->state;

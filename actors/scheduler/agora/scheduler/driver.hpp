@@ -18,6 +18,10 @@ struct driver_config {
   /// The master's actor endpoint (`agora-master --actor-port`).
   std::string master_host = "127.0.0.1";
   uint16_t master_port = 5055;
+  /// `zk://HOST:PORT[,...]/PATH`: follow the leading master through
+  /// ZooKeeper instead (re-subscribing with the framework's id on every
+  /// change). Empty: `master_host:master_port`.
+  std::string master_url;
   /// An in-process master (as in `agora local`); when set, host and port are
   /// not used.
   caf::actor master;

@@ -27,6 +27,10 @@ caf::behavior fake_master(caf::event_based_actor* self, std::shared_ptr<fake_mas
         log->schedulers.push_back(caf::actor_cast<caf::actor>(self->current_sender()));
         return subscribed{"F1", 1000};
       },
+      // The test's cue: send the current scheduler a heartbeat.
+      [self, log](int) {
+        if (!log->schedulers.empty()) self->send(log->schedulers.back(), heartbeat{0});
+      },
   };
 }
 
@@ -84,7 +88,7 @@ TEST_F(driver_fixture, a_silent_master_is_noticed_and_the_driver_resubscribes) {
   ASSERT_EQ(callbacks->subscribed_calls, 1);
   ASSERT_EQ(log->subscriptions.size(), 1u);
   // Heartbeats every second (the interval the master announced): no alarm.
-  auto beat = [&] { caf::anon_send(drv, heartbeat{0}); };
+  auto beat = [&] { caf::anon_send(master, 1); };
   advance(10000ms, beat);
   EXPECT_EQ(callbacks->disconnected_calls, 0);
   EXPECT_EQ(log->subscriptions.size(), 1u);
@@ -97,6 +101,14 @@ TEST_F(driver_fixture, a_silent_master_is_noticed_and_the_driver_resubscribes) {
   ASSERT_EQ(log->subscriptions.size(), 2u);
   EXPECT_EQ(log->subscriptions[1].id, "F1");
   EXPECT_EQ(callbacks->subscribed_calls, 2);
+}
+
+TEST_F(driver_fixture, heartbeats_from_anyone_but_the_master_do_not_count) {
+  // A peer keeps sending heartbeats; the master itself is silent.
+  auto beat = [&] { caf::anon_send(drv, heartbeat{0}); };
+  advance(7000ms, beat);
+  EXPECT_EQ(callbacks->disconnected_calls, 1);
+  EXPECT_EQ(log->subscriptions.size(), 2u);
 }
 
 }  // namespace

@@ -1,0 +1,187 @@
+// Highly available masters: election through a real 3-server ZooKeeper
+// ensemble, failover with running tasks, standby redirects, fencing of a
+// paused leader, and the registry's re-registration deadline.
+
+#include <signal.h>
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+
+#include "ha_fixture.hpp"
+
+namespace agora::test {
+namespace {
+
+using protocol::task_state;
+
+#define AGORA_REQUIRE_ZOOKEEPER()                                            \
+  if (!zookeeper_server::available())                                        \
+  GTEST_SKIP() << "ZooKeeper is not installed (Debian package `zookeeper`; " \
+                  "scripts/install-deps.sh installs it)"
+
+protocol::framework_info framework(const std::string& name, int64_t failover_ms) {
+  protocol::framework_info f;
+  f.name = name;
+  f.roles = {"*"};
+  f.failover_timeout_ms = failover_ms;
+  return f;
+}
+
+/// Returns the state of `task_id` in a master's state ("" if not listed).
+std::string task_state_of(const rapidjson::Document& s, const std::string& task_id) {
+  for (const auto& f : s["frameworks"].GetArray())
+    for (const auto& t : f["tasks"].GetArray())
+      if (t["id"].GetString() == task_id) return t["state"].GetString();
+  return {};
+}
+
+TEST(ha, one_master_leads_the_standby_redirects_and_both_say_so) {
+  AGORA_REQUIRE_ZOOKEEPER();
+  ha_cluster c{2};
+  ASSERT_EQ(c.wait_leader(), 0);
+  EXPECT_EQ(c.role(1), "standby");
+  // The standby sends operators to the leader (once it has seen it).
+  http_result r;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        r = http_get("127.0.0.1", c.masters()[1].http_port, "/state", 2000ms);
+        return r.status != 503;
+      },
+      10s));
+  EXPECT_EQ(r.status, 307);
+  EXPECT_EQ(r.headers["location"],
+            "http://127.0.0.1:" + std::to_string(c.masters()[0].http_port) + "/state");
+  auto p = http_get("127.0.0.1", c.masters()[1].http_port, "/policy", 2000ms);
+  EXPECT_EQ(p.status, 307);
+  // The leader's state tells the truth about the election.
+  ASSERT_TRUE(c.wait_state(
+      [](const rapidjson::Document& d) { return d.HasMember("leader") && d["leader"].GetBool(); }));
+  auto s = c.state();
+  EXPECT_TRUE(s["leader"].GetBool());
+  EXPECT_STREQ(s["election"]["state"].GetString(), "leading");
+  EXPECT_STREQ(s["election"]["zk"].GetString(), c.url().c_str());
+  EXPECT_GE(s["election"]["epoch"].GetInt64(), 0);
+  EXPECT_EQ(std::string(s["leader_info"]["http_address"].GetString()),
+            "127.0.0.1:" + std::to_string(c.masters()[0].http_port));
+}
+
+TEST(ha, failover_keeps_tasks_running_and_agents_and_frameworks_follow) {
+  AGORA_REQUIRE_ZOOKEEPER();
+  ha_cluster c{2};
+  ASSERT_EQ(c.wait_leader(), 0);
+  auto& agent = c.add_agent();
+  int64_t epoch0 = c.state()["election"]["epoch"].GetInt64();
+  framework_system fs;
+  test_framework fw{fs.sys(), c.url(), framework("ha", 60000)};
+  auto id = fw.wait_subscribed();
+  ASSERT_FALSE(id.empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  fw.send(protocol::accept{"", {offers[0].id}, {make_task("t1", "sleep 1000")}, {0}});
+  fw.pending_offers().clear();  // used, and void with their master
+  ASSERT_TRUE(fw.wait_status("t1", task_state::running, 20s));
+  auto sandbox = find_sandbox(agent.work_dir, "t1");
+  ASSERT_FALSE(sandbox.empty());
+
+  // kill -9 the leader: the standby takes over, at a higher epoch.
+  c.masters()[0].proc->kill_group(SIGKILL);
+  c.masters()[0].proc->wait_exit(5s);
+  ASSERT_EQ(c.wait_leader(30s), 1);
+  // The agent re-registers with its task, the framework re-subscribes under
+  // its id, and the task runs on, once.
+  ASSERT_TRUE(c.wait_state(
+      [&](const rapidjson::Document& s) {
+        if (active_agents(s) != 1) return false;
+        for (const auto& f : s["frameworks"].GetArray())
+          if (f["id"].GetString() == id && f["active"].GetBool())
+            return task_state_of(s, "t1") == "TASK_RUNNING";
+        return false;
+      },
+      30s))
+      << c.masters()[1].proc->stderr_text();
+  EXPECT_GT(c.state()["election"]["epoch"].GetInt64(), epoch0);
+  // Nothing terminal reached the framework for t1.
+  fw.pump(200ms);
+  for (const auto& st : fw.statuses())
+    if (st.task_id == "t1") {
+      EXPECT_FALSE(protocol::is_terminal(st.state)) << st.message;
+    }
+  // Offers flow from the new leader: a second task runs. (Offers of the
+  // old leader, named after it, are void.)
+  std::string leader_id = c.state()["id"].GetString();
+  auto& pending = fw.pending_offers();
+  pending.erase(
+      std::remove_if(pending.begin(), pending.end(),
+                     [&](const protocol::offer& o) { return o.id.rfind(leader_id + "-", 0) != 0; }),
+      pending.end());
+  auto again = fw.wait_offers(20s);
+  ASSERT_FALSE(again.empty()) << c.masters()[1].proc->stderr_text() << "\n"
+                              << http_get("127.0.0.1", c.masters()[1].http_port, "/state").body;
+  fw.send(protocol::accept{"", {again[0].id}, {make_task("t2", "sleep 1000")}, {0}});
+  ASSERT_TRUE(fw.wait_status("t2", task_state::running, 20s));
+  // t1 was launched exactly once: one sandbox.
+  EXPECT_EQ(find_sandbox(agent.work_dir, "t1"), sandbox);
+}
+
+TEST(ha, a_paused_leader_is_fenced_and_exits) {
+  AGORA_REQUIRE_ZOOKEEPER();
+  ha_cluster c{2};
+  ASSERT_EQ(c.wait_leader(), 0);
+  c.add_agent();
+  // SIGSTOP the leader past its 2 s session timeout: the standby leads.
+  auto& old = *c.masters()[0].proc;
+  ASSERT_TRUE(old.kill_group(SIGSTOP));
+  ASSERT_TRUE(wait_until([&] { return c.role(1) == "leader"; }, 30s));
+  ASSERT_TRUE(c.wait_state([](const rapidjson::Document& s) { return active_agents(s) == 1; }));
+  // Resumed, the old leader learns its session expired and stops at once.
+  ASSERT_TRUE(old.kill_group(SIGCONT));
+  auto code = old.wait_exit(20s);
+  ASSERT_TRUE(code.has_value()) << "the old leader kept running";
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(old.stderr_text().find("stopping:"), std::string::npos) << old.stderr_text();
+  // The agent stays with the new leader.
+  EXPECT_EQ(active_agents(c.state()), 1u);
+}
+
+TEST(ha, agents_that_do_not_return_after_a_failover_become_unreachable) {
+  AGORA_REQUIRE_ZOOKEEPER();
+  ha_cluster c{2, {"--agent-reregister-timeout=2s"}};
+  ASSERT_EQ(c.wait_leader(), 0);
+  auto& agent = c.add_agent();
+  // The agent is frozen while the leader dies: the new leader knows it from
+  // the registry, waits 2 s for it, then marks it unreachable.
+  ASSERT_TRUE(agent.proc->kill_group(SIGSTOP));
+  c.masters()[0].proc->kill_group(SIGKILL);
+  ASSERT_EQ(c.wait_leader(30s), 1);
+  ASSERT_TRUE(c.wait_state(
+      [](const rapidjson::Document& s) {
+        for (const auto& a : s["agents"].GetArray())
+          if (std::string(a["health"].GetString()) == "unreachable") return true;
+        return false;
+      },
+      20s))
+      << c.masters()[1].proc->stderr_text();
+  // Thawed, it follows the new leader and is active again.
+  ASSERT_TRUE(agent.proc->kill_group(SIGCONT));
+  EXPECT_TRUE(
+      c.wait_state([](const rapidjson::Document& s) { return active_agents(s) == 1; }, 30s));
+}
+
+TEST(ha, a_bad_zk_url_names_the_flag) {
+  child_process m;
+  ASSERT_TRUE(m.start(binary_path("agora-master"), {"--zk=zk://127.0.0.1:2181", "--port=0"}));
+  auto code = m.wait_exit(10s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE(m.stderr_text().find("--zk"), std::string::npos) << m.stderr_text();
+  child_process a;
+  ASSERT_TRUE(a.start(binary_path("agora-agent"), {"--master=zk://:2181/x", "--port=0"}));
+  code = a.wait_exit(10s);
+  ASSERT_TRUE(code);
+  EXPECT_EQ(*code, 2);
+  EXPECT_NE(a.stderr_text().find("--master"), std::string::npos) << a.stderr_text();
+}
+
+}  // namespace
+}  // namespace agora::test
