@@ -168,6 +168,91 @@ TEST(ha, agents_that_do_not_return_after_a_failover_become_unreachable) {
       c.wait_state([](const rapidjson::Document& s) { return active_agents(s) == 1; }, 30s));
 }
 
+/// Declines every offer at once (refuse 0), so offers keep coming while a
+/// master leads and offers; returns how many offers arrived in `window`.
+size_t offers_within(test_framework& fw, std::chrono::milliseconds window) {
+  auto decline_all = [&] {
+    auto& pending = fw.pending_offers();
+    std::vector<std::string> ids;
+    for (const auto& o : pending) ids.push_back(o.id);
+    if (!ids.empty()) fw.send(protocol::decline{"", ids, protocol::filters{0}});
+    pending.clear();
+  };
+  decline_all();
+  fw.pump(window);
+  size_t got = fw.pending_offers().size();
+  decline_all();
+  return got;
+}
+
+TEST(ha, one_zookeeper_server_down_changes_nothing) {
+  AGORA_REQUIRE_ZOOKEEPER();
+  ha_cluster c{2};
+  ASSERT_EQ(c.wait_leader(), 0);
+  c.add_agent();
+  framework_system fs;
+  test_framework fw{fs.sys(), c.url(), framework("steady", 60000)};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  ASSERT_FALSE(fw.wait_offers().empty());
+  int64_t epoch = c.state()["election"]["epoch"].GetInt64();
+  // Stop a follower of the ensemble (stopping its leader makes the others
+  // elect a new one, which briefly drops every client).
+  int zk_leader = c.zk().leader_index();
+  ASSERT_GE(zk_leader, 0);
+  size_t follower = zk_leader == 0 ? 1 : 0;
+  c.zk().stop(follower);
+  ASSERT_TRUE(c.zk().quorum_serving()) << c.zk().describe();
+  // Offers keep flowing from the same leader, at the same epoch, for longer
+  // than the session timeout.
+  EXPECT_GT(offers_within(fw, 1500ms), 0u);
+  EXPECT_GT(offers_within(fw, 1500ms), 0u);
+  EXPECT_EQ(c.role(0), "leader");
+  EXPECT_EQ(c.role(1), "standby");
+  EXPECT_EQ(c.state()["election"]["epoch"].GetInt64(), epoch);
+  EXPECT_EQ(active_agents(c.state()), 1u);
+}
+
+TEST(ha, losing_the_zookeeper_quorum_stops_the_leader_and_the_cluster_recovers) {
+  AGORA_REQUIRE_ZOOKEEPER();
+  ha_cluster c{2};
+  ASSERT_EQ(c.wait_leader(), 0);
+  auto& agent = c.add_agent();
+  framework_system fs;
+  test_framework fw{fs.sys(), c.url(), framework("steady", 60000)};
+  auto id = fw.wait_subscribed();
+  ASSERT_FALSE(id.empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  fw.send(protocol::accept{"", {offers[0].id}, {make_task("t1", "sleep 1000")}, {0}});
+  fw.pending_offers().clear();
+  ASSERT_TRUE(fw.wait_status("t1", task_state::running, 20s));
+  // Two of three servers go: no quorum. The leader cannot know whether it
+  // still leads, so it stops offering and, once its session is lost, stops.
+  int zk_leader = c.zk().leader_index();
+  ASSERT_GE(zk_leader, 0);
+  std::vector<size_t> down;
+  for (size_t i = 0; i < 3 && down.size() < 2; ++i)
+    if (static_cast<int>(i) != zk_leader) down.push_back(i);
+  for (auto i : down) c.zk().stop(i);
+  auto code = c.masters()[0].proc->wait_exit(20s);
+  ASSERT_TRUE(code.has_value()) << "the leader kept running without a quorum";
+  EXPECT_EQ(*code, 1);
+  EXPECT_EQ(offers_within(fw, 500ms), 0u);
+  // The servers return: the standby (which rejoined with a new session)
+  // leads; the agent, its task and the framework follow it.
+  std::string error;
+  ASSERT_TRUE(c.zk().start(down, std::chrono::seconds(90), &error)) << error;
+  ASSERT_EQ(c.wait_leader(30s), 1) << c.masters()[1].proc->stderr_text();
+  ASSERT_TRUE(c.wait_state(
+      [&](const rapidjson::Document& s) {
+        return active_agents(s) == 1 && task_state_of(s, "t1") == "TASK_RUNNING";
+      },
+      30s))
+      << c.masters()[1].proc->stderr_text();
+  EXPECT_TRUE(wait_until([&] { return offers_within(fw, 200ms) > 0; }, 20s));
+  EXPECT_EQ(find_sandbox(agent.work_dir, "t1").empty(), false);
+}
+
 TEST(ha, a_bad_zk_url_names_the_flag) {
   child_process m;
   ASSERT_TRUE(m.start(binary_path("agora-master"), {"--zk=zk://127.0.0.1:2181", "--port=0"}));

@@ -3,10 +3,12 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <random>
+#include <thread>
 
 #include "agora/discovery/master_info.hpp"
 #include "agora/main/policy_endpoints.hpp"
@@ -155,6 +157,7 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
   }
   // With ZooKeeper: check the URL before anything listens.
   std::optional<zk::zk_url> zk_url;
+  std::shared_ptr<master::leadership_lease> lease;
   if (!opts.zk.empty()) {
     auto parsed = zk::zk_url::parse(opts.zk);
     if (!parsed) {
@@ -169,6 +172,10 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
     opts.config.standby = true;
     opts.config.zk_url = opts.zk;
     opts.config.election_token = std::random_device{}() * 0x100000000ULL + std::random_device{}();
+    // Valid for half the session timeout after each round trip: it lapses
+    // before the ensemble can expire the session and elect another leader.
+    lease = std::make_shared<master::leadership_lease>(opts.zk_session_timeout / 2);
+    opts.config.lease = lease;
   }
   if (!(opts.config.recovery_agent_removal_limit >= 0 &&
         opts.config.recovery_agent_removal_limit <= 1)) {
@@ -231,99 +238,198 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
                      r.body = web_ui_html();
                      return r;
                    }));
-  if (zk_url && !rt->contend(sys, opts, *zk_url, error)) return nullptr;
+  if (zk_url)
+    rt->contender_ = std::make_unique<contender_loop>(
+        sys, opts, *zk_url, rt->master_, rt->actor_port_, rt->http_->port(), rt->election_, lease);
   return rt;
 }
 
-bool master_runtime::contend(caf::actor_system& sys, const master_options& opts,
-                             const zk::zk_url& url, std::string& error) {
-  auto fatal = opts.on_fatal ? opts.on_fatal : [](const std::string& why) {
-    std::fprintf(stderr, "agora-master: stopping: %s\n", why.c_str());
-    std::fflush(stderr);
-    std::_Exit(1);
-  };
-  zk::session_options so;
-  so.connect_string = url.connect_string;
-  so.session_timeout = opts.zk_session_timeout;
-  auto session = zk::session::open(so);
-  if (!session) {
-    error = "--zk: " + session.err().message;
-    return false;
+/// The ZooKeeper side of a master: joins the election, claims the registry
+/// when elected, keeps the leadership lease renewed, rejoins after a lost
+/// session while standby, and stops the process when a leader loses its
+/// session or its leadership. Its own thread does the blocking calls.
+class master_runtime::contender_loop {
+ public:
+  contender_loop(caf::actor_system& sys, const master_options& opts, const zk::zk_url& url,
+                 caf::actor master, uint16_t actor_port, uint16_t http_port,
+                 std::shared_ptr<election_status> es,
+                 std::shared_ptr<master::leadership_lease> lease)
+      : sys_(sys),
+        url_(url),
+        master_(std::move(master)),
+        es_(std::move(es)),
+        lease_(std::move(lease)),
+        token_(opts.config.election_token),
+        session_timeout_(opts.zk_session_timeout) {
+    fatal_ = opts.on_fatal ? opts.on_fatal : [](const std::string& why) {
+      std::fprintf(stderr, "agora-master: stopping: %s\n", why.c_str());
+      std::fflush(stderr);
+      std::_Exit(1);
+    };
+    discovery::master_info me;
+    me.id = opts.config.hostname + ":" + std::to_string(actor_port);
+    me.hostname = opts.config.hostname;
+    me.actor_host = opts.ip;
+    me.actor_port = actor_port;
+    me.http_address = opts.ip + ":" + std::to_string(http_port);
+    me.version = "0.1.0";
+    info_json_ = me.to_json();
+    thread_ = std::thread([this] { run(); });
   }
-  zk_session_ = std::shared_ptr<zk::session>(std::move(session.value()));
-  discovery::master_info me;
-  me.id = opts.config.hostname + ":" + std::to_string(actor_port_);
-  me.hostname = opts.config.hostname;
-  me.actor_host = opts.ip;
-  me.actor_port = actor_port_;
-  me.http_address = opts.ip + ":" + std::to_string(http_->port());
-  me.version = "0.1.0";
-  zk::election_options eo;
-  eo.root = url.root;
-  eo.data = me.to_json();
-  auto es = election_;
-  auto master = master_;
-  auto zs = zk_session_;
-  auto root = url.root;
-  auto leader_json = eo.data;
-  auto token = opts.config.election_token;
-  auto was_leading = std::make_shared<bool>(false);
-  eo.on_change = [es, master, zs, root, leader_json, token, was_leading, fatal,
-                  &sys](const zk::election_view& v) {
+
+  ~contender_loop() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    contender_.reset();
+    session_.reset();
+  }
+
+ private:
+  void run() {
+    // Renewal every sixth of the session timeout; the lease is valid for
+    // half of it (see leadership_lease).
+    auto period = std::max(session_timeout_ / 6, std::chrono::milliseconds{50});
+    std::unique_lock<std::mutex> lock{mtx_};
+    while (!stop_) {
+      if (rejoin_ || !contender_) {
+        rejoin_ = false;
+        lock.unlock();
+        join();
+        lock.lock();
+        continue;
+      }
+      cv_.wait_for(lock, period, [this] { return stop_ || rejoin_; });
+      if (stop_ || rejoin_ || !leading_) continue;
+      lock.unlock();
+      // One round trip to the ensemble renews the lease.
+      if (session_->exists(url_.root)) lease_->renew();
+      lock.lock();
+    }
+  }
+
+  /// (Re)joins the election with a fresh session.
+  void join() {
+    contender_.reset();
+    session_.reset();
+    joined_ = false;
+    zk::session_options so;
+    so.connect_string = url_.connect_string;
+    so.session_timeout = session_timeout_;
+    so.operation_timeout = std::max(session_timeout_ / 6, std::chrono::milliseconds{50});
+    auto session = zk::session::open(so);
+    if (!session) {
+      std::fprintf(stderr, "agora-master: cannot open a ZooKeeper session: %s\n",
+                   session.err().message.c_str());
+      std::lock_guard<std::mutex> guard{mtx_};
+      rejoin_ = true;
+      return;
+    }
+    session_ = std::shared_ptr<zk::session>(std::move(session.value()));
+    zk::election_options eo;
+    eo.root = url_.root;
+    eo.data = info_json_;
+    eo.on_change = [this](const zk::election_view& v) { on_change(v); };
+    auto contender = zk::leader_election::start(*session_, std::move(eo));
+    if (!contender) {
+      std::fprintf(stderr, "agora-master: cannot contend: %s\n", contender.err().message.c_str());
+      std::lock_guard<std::mutex> guard{mtx_};
+      rejoin_ = true;
+      return;
+    }
+    contender_ = std::move(contender.value());
+  }
+
+  void on_change(const zk::election_view& v) {
     {
       // Leading for HTTP only once the master was told (below).
-      std::lock_guard<std::mutex> guard{es->mtx};
-      es->leading = v.leading && *was_leading;
-      es->epoch = v.leader ? v.leader->epoch : -1;
-      es->leader_http.clear();
+      std::lock_guard<std::mutex> guard{es_->mtx};
+      es_->leading = v.leading && leading_;
+      es_->epoch = v.leader ? v.leader->epoch : -1;
+      es_->leader_http.clear();
       discovery::master_info leader;
       std::string ignored;
       if (v.leader && discovery::master_info::from_json(v.leader->data, leader, ignored))
-        es->leader_http = leader.http_address;
+        es_->leader_http = leader.http_address;
     }
-    if (*was_leading && !v.leading) {
-      fatal("lost leadership (ZooKeeper session " + std::string(zk::to_string(v.session)) + ")");
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (stop_) return;  // shutting down: withdrawing is not losing
+    }
+    if (!v.self.empty()) joined_ = true;
+    // The session ended, or someone removed this contender's member node.
+    bool ended = zk::is_terminal(v.session) || (joined_ && v.self.empty());
+    if (leading_ && (!v.leading || ended)) {
+      fatal_("lost leadership (ZooKeeper session " + std::string(zk::to_string(v.session)) + ")");
       return;
     }
-    if (!v.leading || *was_leading) return;
-    *was_leading = true;
+    if (!leading_ && ended) {
+      // A standby whose session ended joins again with a new one.
+      std::lock_guard<std::mutex> guard{mtx_};
+      rejoin_ = true;
+      cv_.notify_all();
+      return;
+    }
+    if (!v.leading || leading_) return;
     // Elected: claim the registry (fencing the previous leader's writes),
     // then hand it to the master with a registrar that persists changes.
     master::registry doc;
     int32_t version = 0;
     std::string why;
-    if (!master::claim_registry(*zs, root, v.leader->epoch, doc, version, why)) {
-      fatal(why);
+    if (!master::claim_registry(*session_, url_.root, v.leader->epoch, doc, version, why)) {
+      fatal_(why);
       return;
     }
+    lease_->renew();
     std::fprintf(stderr, "agora-master: elected leader at epoch %lld\n",
                  static_cast<long long>(v.leader->epoch));
     master::registrar_config rc;
-    rc.session = zs;
-    rc.root = root;
+    rc.session = session_;
+    rc.root = url_.root;
     rc.doc = doc;
     rc.version = version;
-    rc.on_fatal = fatal;
-    auto registrar = master::spawn_registrar(sys, rc);
-    caf::anon_send(master, master::become_leader{token, v.leader->epoch, leader_json, doc.to_json(),
-                                                 registrar});
-    std::lock_guard<std::mutex> guard{es->mtx};
-    es->leading = true;
-  };
-  auto contender = zk::leader_election::start(*zk_session_, std::move(eo));
-  if (!contender) {
-    error = "--zk: " + contender.err().message;
-    return false;
+    rc.on_fatal = fatal_;
+    auto registrar = master::spawn_registrar(sys_, rc);
+    caf::anon_send(master_, master::become_leader{token_, v.leader->epoch, info_json_,
+                                                  doc.to_json(), registrar});
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      leading_ = true;
+    }
+    std::lock_guard<std::mutex> guard{es_->mtx};
+    es_->leading = true;
   }
-  contender_ = std::move(contender.value());
-  return true;
-}
+
+  caf::actor_system& sys_;
+  zk::zk_url url_;
+  caf::actor master_;
+  std::shared_ptr<election_status> es_;
+  std::shared_ptr<master::leadership_lease> lease_;
+  uint64_t token_;
+  std::chrono::milliseconds session_timeout_;
+  std::function<void(const std::string&)> fatal_;
+  std::string info_json_;
+
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool rejoin_ = false;
+  // Written by the contender's thread under `mtx_`; read by `run`.
+  bool leading_ = false;
+  // The contender's thread only (reset by `join` before a new contender).
+  bool joined_ = false;
+  std::shared_ptr<zk::session> session_;
+  std::unique_ptr<zk::leader_election> contender_;
+  std::thread thread_;
+};
 
 bool master_runtime::leading() const { return election_->is_leading(); }
 
 master_runtime::~master_runtime() {
   contender_.reset();
-  zk_session_.reset();
   http_.reset();
   if (master_) caf::anon_send_exit(master_, caf::exit_reason::user_shutdown);
 }

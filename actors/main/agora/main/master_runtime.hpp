@@ -70,18 +70,16 @@ class master_runtime {
   uint16_t actor_port() const { return actor_port_; }
 
  private:
-  bool contend(caf::actor_system& sys, const master_options& opts, const zk::zk_url& url,
-               std::string& error);
+  class contender_loop;
 
   caf::actor master_;
   std::shared_ptr<master::snapshot_store> snapshots_;
   std::unique_ptr<observability::http_server> http_;
   uint16_t actor_port_ = 0;
   std::shared_ptr<election_status> election_;
-  // ZooKeeper: the session and the contender (null when standalone). The
-  // contender is destroyed first (it uses the session).
-  std::shared_ptr<zk::session> zk_session_;
-  std::unique_ptr<zk::leader_election> contender_;
+  // ZooKeeper: the election, the lease and the registry claim (null when
+  // standalone).
+  std::unique_ptr<contender_loop> contender_;
 };
 
 }  // namespace agora::main

@@ -62,6 +62,23 @@ void log(master_ptr, const std::string& line) { std::cerr << "agora-master: " <<
 /// able to start loops or expire offers.
 bool from_self(master_ptr self) { return self->current_sender().get() == self->ctrl(); }
 
+/// Returns true if this master may act as the leader now: standalone, or
+/// its ZooKeeper lease is valid. Otherwise counts and (once per lapse) logs.
+bool may_act(master_ptr self, const char* what) {
+  auto& st = self->state;
+  if (!st.config.lease || st.config.lease->valid()) {
+    st.lease_lapsed_logged = false;
+    return true;
+  }
+  ++st.withheld_without_lease;
+  if (!st.lease_lapsed_logged) {
+    st.lease_lapsed_logged = true;
+    log(self, std::string("leadership lease lapsed (no word from ZooKeeper): ") + what +
+                  " withheld until it is renewed");
+  }
+  return false;
+}
+
 /// Returns true if the current message comes from `who`.
 bool from(master_ptr self, const caf::actor& who) {
   return who && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(who);
@@ -249,6 +266,14 @@ void make_offers(master_ptr self, alloc_offers& result) {
   st.roles = std::move(result.roles);
   st.policy = std::move(result.policy);
   st.last_cycle_ns = result.cycle_ns;
+  if (!result.decisions.empty() && !may_act(self, "offers")) {
+    // Back to the pool, filtered for an allocation interval so that the
+    // allocator does not spin on them while the lease is lapsed.
+    for (auto& d : result.decisions)
+      recover(self, d.framework_id, d.role, d.agent_id, d.res,
+              std::max<int64_t>(st.config.allocation_interval.count(), 100));
+    return;
+  }
   std::map<std::string, offers_msg> batches;
   for (auto& d : result.decisions) {
     auto ag = st.agents.find(d.agent_id);
@@ -309,6 +334,9 @@ void handle_accept(master_ptr self, accept& m) {
     ++st.invalid_requests;
     return;
   }
+  // Without a valid lease nothing is launched (the offers stay outstanding
+  // until this master learns whether it still leads).
+  if (!may_act(self, "launches")) return;
   // Validate the offers: all known, this framework's, on one agent.
   std::string problem;
   std::string agent_id;

@@ -514,6 +514,41 @@ TEST_F(master_fixture, stale_updates_are_acknowledged_not_forwarded) {
   EXPECT_EQ(f.log->updates("t1").size(), n + 1);
 }
 
+// -- leadership lease -------------------------------------------------------------
+
+TEST_F(master_fixture, without_a_valid_lease_nothing_is_offered_or_launched) {
+  // A leader that has not heard from ZooKeeper for too long (paused, cut
+  // off) may already have a successor: it must not act. The lease runs on
+  // the real clock, the master on virtual time.
+  auto lease = std::make_shared<leadership_lease>(300ms);
+  mcfg.lease = lease;
+  start_master();
+  auto a = add_agent("h1", res(2, 1024));
+  auto f = add_framework(framework("f"));
+  advance(2000ms);
+  EXPECT_EQ(f.log->count<offers_msg>(), 0u);  // never renewed: no offers
+  lease->renew();
+  auto o = first_offer(f);
+  ASSERT_FALSE(o.id.empty());
+  // The lease lapses: the accept launches nothing, and no offer follows.
+  auto start = std::chrono::steady_clock::now();
+  while (lease->valid()) ASSERT_LT(std::chrono::steady_clock::now() - start, 5s);
+  task_info t;
+  t.id = "t1";
+  t.command = "true";
+  t.res = res(1, 128);
+  send_as(f.actor, accept{f.id, {o.id}, {t}, filters{0}});
+  send_as(f.actor, revive{f.id, {}});
+  size_t offers = f.log->count<offers_msg>();
+  advance(3000ms);
+  EXPECT_EQ(a.log->count<run_task>(), 0u);
+  EXPECT_EQ(f.log->count<offers_msg>(), offers);
+  // Renewed, it acts again.
+  lease->renew();
+  send_as(f.actor, accept{f.id, {o.id}, {t}, filters{0}});
+  EXPECT_EQ(a.log->count<run_task>(), 1u);
+}
+
 // -- master restart ---------------------------------------------------------------
 
 TEST_F(master_fixture, recovered_framework_waits_for_its_scheduler) {

@@ -13,6 +13,7 @@
 
 #include "agora/master/bounded_id_set.hpp"
 #include "agora/master/internal_messages.hpp"
+#include "agora/master/leadership_lease.hpp"
 #include "agora/master/master_metrics.hpp"
 #include "agora/master/policy_control.hpp"
 #include "agora/master/trace_recorder.hpp"
@@ -60,6 +61,9 @@ struct master_config {
   bool standby = false;
   /// The secret `become_leader` must carry.
   uint64_t election_token = 0;
+  /// With ZooKeeper: the leader acts (offers, launches) only while this is
+  /// valid. Null: always.
+  std::shared_ptr<const leadership_lease> lease;
   /// The ZooKeeper URL (for /state), empty when standalone.
   std::string zk_url;
   /// After an election, agents of the registry that do not re-register
@@ -161,6 +165,7 @@ struct master_state {
   std::vector<role_stat> roles;
   policy_stat policy;  ///< The policy of the last cycle.
   bool publish_pending = false;
+  bool lease_lapsed_logged = false;
   /// Counters for /state and metrics.
   uint64_t tasks_launched = 0;
   uint64_t offers_made = 0;
@@ -169,6 +174,8 @@ struct master_state {
   uint64_t invalid_requests = 0;
   uint64_t status_updates = 0;
   uint64_t stale_status_updates = 0;
+  /// Offer decisions and accepts withheld while the lease had lapsed.
+  uint64_t withheld_without_lease = 0;
   int64_t last_cycle_ns = 0;
   static inline const char* name = "agora.master";
 };
