@@ -1,7 +1,11 @@
 // `agora local` (what `make run` starts): a master and agents in one process,
 // the demo framework, and frameworks from other processes against it.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <set>
 #include <sstream>
@@ -31,12 +35,11 @@ TEST(local_mode, runs_demo_tasks_serves_execute_and_stops_cleanly) {
   uint16_t actors = free_port();
   std::string pids = dir.path() + "/demo-pids";
   child_process local;
-  ASSERT_TRUE(local.start(binary_path("agora"),
-                          {"local", "--agents=3", "--racks=2", "--demo",
-                           "--port=" + std::to_string(http),
-                           "--actor-port=" + std::to_string(actors),
-                           "--work-dir=" + dir.path() + "/work",
-                           "--demo-command=echo $$ >> " + pids + "; exec sleep 30"}));
+  ASSERT_TRUE(
+      local.start(binary_path("agora"),
+                  {"local", "--agents=3", "--racks=2", "--demo", "--port=" + std::to_string(http),
+                   "--actor-port=" + std::to_string(actors), "--work-dir=" + dir.path() + "/work",
+                   "--demo-command=echo $$ >> " + pids + "; exec sleep 30"}));
   // /state lists 3 agents on 2 racks and the demo framework with tasks.
   ASSERT_TRUE(wait_until(
       [&] {
@@ -64,21 +67,111 @@ TEST(local_mode, runs_demo_tasks_serves_execute_and_stops_cleanly) {
   EXPECT_EQ(hello.wait_exit(40s), 0) << hello.describe();
   EXPECT_NE(hello.stdout_text().find("TASK_FINISHED"), std::string::npos);
   child_process three;
-  ASSERT_TRUE(three.start(binary_path("agora"),
-                          {"execute", master, "--command=exit 3", "--timeout=30s"}));
+  ASSERT_TRUE(
+      three.start(binary_path("agora"), {"execute", master, "--command=exit 3", "--timeout=30s"}));
   EXPECT_EQ(three.wait_exit(40s), 3) << three.describe();
 
   // Ctrl-C: every task process is killed, the process exits 0.
   std::vector<pid_t> task_pids;
-  ASSERT_TRUE(wait_until([&] {
-    task_pids.clear();
-    std::istringstream in{read_file(pids)};
-    for (pid_t p; in >> p;) task_pids.push_back(p);
-    return !task_pids.empty();
-  }, 10s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        task_pids.clear();
+        std::istringstream in{read_file(pids)};
+        for (pid_t p; in >> p;) task_pids.push_back(p);
+        return !task_pids.empty();
+      },
+      10s));
   ASSERT_TRUE(local.signal(SIGINT));
   EXPECT_EQ(local.wait_exit(30s), 0) << local.describe();
   for (pid_t p : task_pids) EXPECT_FALSE(process_alive(p)) << "task process " << p << " survived";
+}
+
+/// Returns true if `port` .. `port + n - 1` can all be bound on 127.0.0.1 now.
+bool ports_free(uint16_t port, int n) {
+  for (int i = 0; i < n; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port + i));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    ::close(fd);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/// Returns the first of `n` consecutive ports that are free now.
+uint16_t free_ports(int n) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    uint16_t p = free_port();
+    if (p < 60000 && ports_free(p, n)) return p;
+  }
+  return 0;
+}
+
+std::string health_role(uint16_t port) {
+  auto r = http_get("127.0.0.1", port, "/health", 1000ms);
+  rapidjson::Document d;
+  if (r.status != 200 || d.Parse(r.body.c_str()).HasParseError() || !d.HasMember("role")) return {};
+  return d["role"].GetString();
+}
+
+TEST(local_mode, three_masters_fail_over_and_the_killed_one_returns_as_standby) {
+  if (!zookeeper_server::available()) GTEST_SKIP() << "ZooKeeper is not installed";
+  temp_dir dir;
+  uint16_t http = free_ports(3);
+  uint16_t actors = free_ports(3);
+  ASSERT_NE(http, 0);
+  ASSERT_NE(actors, 0);
+  child_process local;
+  ASSERT_TRUE(
+      local.start(binary_path("agora"),
+                  {"local", "--masters=3", "--agents=2", "--demo", "--port=" + std::to_string(http),
+                   "--actor-port=" + std::to_string(actors),
+                   "--zk-port=" + std::to_string(free_port()), "--zk-session-timeout=2s",
+                   "--work-dir=" + dir.path() + "/work", "--demo-command=sleep 30"}));
+  auto leader = [&]() -> int {
+    int found = -1;
+    for (int i = 0; i < 3; ++i)
+      if (health_role(static_cast<uint16_t>(http + i)) == "leader") found = i;
+    return found;
+  };
+  ASSERT_TRUE(wait_until([&] { return leader() == 0; }, 60s)) << local.describe();
+  ASSERT_TRUE(wait_until([&] { return get_state(http)["agents"].Size() == 2; }, 30s))
+      << local.describe();
+  // Find master 0's pid in the banner and kill it.
+  pid_t pid = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto out = local.stdout_text();
+        auto at = out.find("master 0: pid ");
+        if (at == std::string::npos) return false;
+        pid = static_cast<pid_t>(std::stol(out.substr(at + 14)));
+        return true;
+      },
+      10s));
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  // Another master leads; the agents and the demo framework follow it; the
+  // killed master comes back as a standby.
+  ASSERT_TRUE(wait_until([&] { return leader() > 0; }, 30s)) << local.describe();
+  uint16_t now = static_cast<uint16_t>(http + leader());
+  EXPECT_TRUE(wait_until(
+      [&] {
+        auto s = get_state(now);
+        size_t active = 0;
+        for (const auto& a : s["agents"].GetArray()) active += a["active"].GetBool();
+        return active == 2 && s["frameworks"].Size() == 1 && s["frameworks"][0]["active"].GetBool();
+      },
+      30s))
+      << local.describe();
+  EXPECT_TRUE(wait_until([&] { return health_role(http) == "standby"; }, 30s));
+  // SIGTERM stops everything, ZooKeeper and masters included.
+  ASSERT_TRUE(local.signal(SIGTERM));
+  auto code = local.wait_exit(60s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(health_role(http + 1), "");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "agora/agent/agent_actor.hpp"
 #include "agora/main/frameworks.hpp"
+#include "agora/main/local_ha.hpp"
 #include "agora/main/master_runtime.hpp"
 #include "agora/main/signals.hpp"
 #include "agora/protocol/announce.hpp"
@@ -22,10 +23,11 @@ int run_local_cluster(int argc, char** argv) {
   std::string work_dir = "/tmp/agora/local";
   protocol::resources agent_res;
   std::string ignored;
-  protocol::resources::parse("cpus:2;mem:2GiB;disk:10GiB;ports:[31000-31999]", agent_res,
-                             ignored);
+  protocol::resources::parse("cpus:2;mem:2GiB;disk:10GiB;ports:[31000-31999]", agent_res, ignored);
   std::string demo_command = "sleep 2";
   int64_t demo_parallel = 6;
+  int64_t masters = 1;
+  uint16_t zk_port = 2181;
   cli::flags f{"agora local",
                "Runs a master and N agents in one process, on the master's usual ports."};
   add_master_flags(f, opts);
@@ -39,11 +41,16 @@ int run_local_cluster(int argc, char** argv) {
   f.add("demo", &demo, "also run the demo framework (a steady trickle of short tasks)");
   f.add("demo-command", &demo_command, "command of each demo task");
   f.add("demo-parallel", &demo_parallel, "demo tasks running at once");
+  f.add("masters", &masters,
+        "masters: 1 runs in this process; more start a local ZooKeeper server and that many "
+        "agora-master processes (restarted when they exit) that elect a leader");
+  f.add("zk-port", &zk_port, "client port of the local ZooKeeper server (with --masters > 1)");
   f.parse_or_exit(argc, argv, 2);
   std::string error;
   if (agents < 1 || agents > 1000) error = "--agents: must be between 1 and 1000";
   if (racks < 1) error = "--racks: must be at least 1";
   if (agent_res.empty()) error = "--agent-resources: must not be empty";
+  if (masters < 1 || masters > 9) error = "--masters: must be between 1 and 9";
   if (!error.empty()) {
     std::cerr << "agora local: error: " << error << "\n";
     return 2;
@@ -54,8 +61,26 @@ int run_local_cluster(int argc, char** argv) {
   agent::announce(cfg);
   cfg.load<caf::io::middleman>();
   caf::actor_system sys{cfg};
-  auto rt = master_runtime::start(sys, opts, error);
-  if (!rt) {
+  std::unique_ptr<master_runtime> rt;
+  std::unique_ptr<local_ha> ha;
+  if (masters == 1) {
+    rt = master_runtime::start(sys, opts, error);
+  } else {
+    local_ha::options ho;
+    ho.masters = masters;
+    ho.ip = opts.ip;
+    ho.zk_port = zk_port;
+    ho.http_port = opts.http_port;
+    ho.actor_port = opts.actor_port;
+    ho.work_dir = work_dir;
+    ho.master_flags = {
+        "--zk-session-timeout=" + std::to_string(opts.zk_session_timeout.count()) + "ms",
+        "--allocation-interval=" + std::to_string(opts.config.allocation_interval.count()) + "ms"};
+    if (!opts.policy_path.empty()) ho.master_flags.push_back("--policy=" + opts.policy_path);
+    ha = std::make_unique<local_ha>();
+    if (!ha->start(ho, error)) ha.reset();
+  }
+  if (!rt && !ha) {
     std::cerr << "agora local: error: " << error << "\n";
     return 1;
   }
@@ -70,14 +95,32 @@ int run_local_cluster(int argc, char** argv) {
     ac.log = [i](const std::string& line) {
       std::cerr << "agora local: agent " << i << ": " << line << "\n";
     };
-    agent_actors.push_back(agent::spawn_agent(sys, ac, rt->actor()));
+    if (ha) {
+      ac.master = ha->url();  // follows the leader through ZooKeeper
+      agent_actors.push_back(agent::spawn_agent(sys, ac));
+    } else {
+      agent_actors.push_back(agent::spawn_agent(sys, ac, rt->actor()));
+    }
   }
-  std::cout << "agora local: master and " << agents << " agents on " << racks << " racks\n"
-            << "agora local: UI and state on http://" << opts.ip << ":" << rt->http_port()
-            << "/ (JSON: /state)\n"
-            << "agora local: frameworks connect to " << opts.ip << ":" << rt->actor_port()
-            << ", e.g. agora execute --master " << opts.ip << ":" << rt->actor_port()
-            << " --command 'echo hello'" << std::endl;
+  if (ha) {
+    std::cout << "agora local: " << masters << " masters electing a leader through ZooKeeper at "
+              << ha->url() << ", and " << agents << " agents on " << racks << " racks\n";
+    auto pids = ha->master_pids();
+    for (size_t i = 0; i < pids.size(); ++i)
+      std::cout << "agora local: master " << i << ": pid " << pids[i] << ", http://" << opts.ip
+                << ":" << opts.http_port + i << "/ (standbys redirect to the leader), log "
+                << work_dir << "/master-" << i << ".log\n";
+    std::cout << "agora local: kill -9 the leader's pid to watch a failover (it is restarted as "
+                 "a standby); frameworks follow the leader, e.g. agora execute --master "
+              << ha->url() << " --command 'echo hello'" << std::endl;
+  } else {
+    std::cout << "agora local: master and " << agents << " agents on " << racks << " racks\n"
+              << "agora local: UI and state on http://" << opts.ip << ":" << rt->http_port()
+              << "/ (JSON: /state)\n"
+              << "agora local: frameworks connect to " << opts.ip << ":" << rt->actor_port()
+              << ", e.g. agora execute --master " << opts.ip << ":" << rt->actor_port()
+              << " --command 'echo hello'" << std::endl;
+  }
 
   caf::actor demo_driver;
   if (demo) {
@@ -87,7 +130,10 @@ int run_local_cluster(int argc, char** argv) {
     dopts.command = demo_command;
     dopts.quiet = false;
     scheduler::driver_config dcfg;
-    dcfg.master = rt->actor();
+    if (ha)
+      dcfg.master_url = ha->url();
+    else
+      dcfg.master = rt->actor();
     dcfg.framework.name = "agora-demo";
     dcfg.framework.roles = {"demo"};
     demo_driver = scheduler::spawn_driver(sys, dcfg, std::make_shared<demo_scheduler>(dopts));
@@ -103,6 +149,7 @@ int run_local_cluster(int argc, char** argv) {
         .receive([](agent::stop_atom) {}, [](const caf::error&) {});
   }
   rt.reset();
+  ha.reset();
   return 0;
 }
 
