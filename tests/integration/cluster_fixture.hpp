@@ -28,6 +28,7 @@ struct agent_process {
   std::unique_ptr<child_process> proc;
   std::string work_dir;
   uint16_t http_port = 0;
+  std::string resources;
 };
 
 class cluster {

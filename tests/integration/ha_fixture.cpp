@@ -8,10 +8,15 @@ namespace agora::test {
 
 ha_cluster::ha_cluster(size_t masters, std::vector<std::string> master_flags)
     : dir_("agora-ha"), master_flags_(std::move(master_flags)) {
+  // A port picked as free can be taken by another process before a server
+  // binds it: one more attempt, on new ports, before giving up.
   std::string error;
-  if (!zk_.start(std::chrono::seconds(90), &error))
-    throw std::runtime_error("ZooKeeper ensemble did not start: " + error);
-  url_ = "zk://" + zk_.connect_string() + "/agora/test";
+  for (int attempt = 0; attempt < 2 && !zk_; ++attempt) {
+    zk_ = std::make_unique<zookeeper_ensemble>(3);
+    if (!zk_->start(std::chrono::seconds(90), &error)) zk_.reset();
+  }
+  if (!zk_) throw std::runtime_error("ZooKeeper ensemble did not start: " + error);
+  url_ = "zk://" + zk_->connect_string() + "/agora/test";
   masters_.resize(masters);
   for (size_t i = 0; i < masters; ++i) {
     masters_[i].http_port = free_port();
@@ -97,22 +102,29 @@ agent_process& ha_cluster::add_agent(const std::string& resources) {
   agent_process a;
   a.work_dir = dir_.path() + "/agent-" + std::to_string(agents_.size());
   a.http_port = free_port();
-  a.proc = std::make_unique<child_process>();
-  std::vector<std::string> args = {"--master=" + url_,
-                                   "--resources=" + resources,
-                                   "--work-dir=" + a.work_dir,
-                                   "--port=" + std::to_string(a.http_port),
-                                   "--actor-port=0",
-                                   "--kill-grace=1s",
-                                   "--hostname=agent-" + std::to_string(agents_.size())};
-  if (!a.proc->start(binary_path("agora-agent"), args))
-    throw std::runtime_error("cannot start agora-agent");
+  a.resources = resources;
   size_t want = agents_.size() + 1;
+  start_agent(a, agents_.size());
   agents_.push_back(std::move(a));
   if (!wait_state([want](const rapidjson::Document& s) { return active_agents(s) >= want; }))
     throw std::runtime_error("agent did not register: " + agents_.back().proc->stderr_text());
   return agents_.back();
 }
+
+void ha_cluster::start_agent(agent_process& a, size_t index) {
+  a.proc = std::make_unique<child_process>();
+  std::vector<std::string> args = {"--master=" + url_,
+                                   "--resources=" + a.resources,
+                                   "--work-dir=" + a.work_dir,
+                                   "--port=" + std::to_string(a.http_port),
+                                   "--actor-port=0",
+                                   "--kill-grace=1s",
+                                   "--hostname=agent-" + std::to_string(index)};
+  if (!a.proc->start(binary_path("agora-agent"), args))
+    throw std::runtime_error("cannot start agora-agent");
+}
+
+void ha_cluster::restart_agent(size_t index) { start_agent(agents_.at(index), index); }
 
 size_t active_agents(const rapidjson::Document& s) {
   size_t n = 0;

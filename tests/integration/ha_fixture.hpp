@@ -33,7 +33,7 @@ class ha_cluster {
 
   /// The `zk://` URL of the cluster.
   const std::string& url() const { return url_; }
-  zookeeper_ensemble& zk() { return zk_; }
+  zookeeper_ensemble& zk() { return *zk_; }
   std::vector<master_process>& masters() { return masters_; }
   std::vector<agent_process>& agents() { return agents_; }
 
@@ -59,11 +59,16 @@ class ha_cluster {
   /// Starts master `index` again (after it was killed).
   void restart_master(size_t index);
 
+  /// Starts agent `index` again (after it was killed), with the same work
+  /// directory and ports; it registers anew (agents do not recover yet).
+  void restart_agent(size_t index);
+
  private:
   void start_master(size_t index);
+  void start_agent(agent_process& a, size_t index);
 
   temp_dir dir_;
-  zookeeper_ensemble zk_{3};
+  std::unique_ptr<zookeeper_ensemble> zk_;
   std::string url_;
   std::vector<std::string> master_flags_;
   std::vector<master_process> masters_;

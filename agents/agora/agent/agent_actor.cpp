@@ -420,6 +420,29 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
         if (!from_master(self, "acknowledge")) return;
         if (self->state.pending.erase(m.uuid) != 0) publish_snapshot(self);
       },
+      [self](reconcile& m) {
+        // The master asks about tasks it believes are here but that this
+        // agent's registration did not report (a launch may have crossed it).
+        if (!from_master(self, "reconcile")) return;
+        auto& st = self->state;
+        for (const auto& id : m.task_ids) {
+          if (auto it = st.tasks.find({m.framework_id, id}); it != st.tasks.end()) {
+            send_update(self, it->second.status);
+            continue;
+          }
+          bool done = false;
+          for (const auto& c : st.completed)
+            if (c.framework.id == m.framework_id && c.info.id == id) {
+              send_update(self, c.status);
+              done = true;
+              break;
+            }
+          if (!done)
+            emit(self, st.record_orphan_update(m.framework_id, id, task_state::lost,
+                                               "REASON_TASK_UNKNOWN", "unknown task"));
+        }
+        publish_snapshot(self);
+      },
       [self](discovery::master_changed& m) {
         // Only this agent's own follower reports (a local, anonymous send).
         if (self->current_sender()) return;

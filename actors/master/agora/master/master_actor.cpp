@@ -588,17 +588,21 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
   rec.lost_all_tasks = false;
   st.recovering_agents.erase(info.id);
   to_registry(self, registry_admit_agent{info.id, info.hostname});
-  // Tasks the master thought were on this agent but the agent did not report.
-  auto previous = rec.tasks;
-  for (const auto& key : previous) {
+  // Tasks the master thought were on this agent but the agent did not
+  // report: a launch may have crossed the registration, so the agent is
+  // asked (on the same connection, after the launch) and answers with the
+  // task's state, or TASK_LOST if it never got it.
+  std::map<std::string, std::vector<std::string>> unreported;
+  for (const auto& key : rec.tasks) {
     if (reported.count(key) != 0) continue;
     auto t = st.tasks.find(key);
-    rec.tasks.erase(key);
-    if (t != st.tasks.end() && !is_terminal(t->second.status.state))
-      apply_status(self, master_status(key.first, key.second, info.id, task_state::lost,
-                                       "REASON_AGENT_REREGISTERED",
-                                       "task not reported by the re-registering agent"));
+    if (t != st.tasks.end() && !is_terminal(t->second.status.state)) {
+      unreported[key.first].push_back(key.second);
+      used_by[key.first][t->second.role] += t->second.info.res;
+    }
   }
+  for (auto& [framework_id, ids] : unreported)
+    self->send(handle, reconcile{framework_id, std::move(ids)});
   self->send(st.allocator,
              alloc_add_agent{info.id, info.total, used_by, info.hostname, info.attributes});
   if (st.config.trace) st.config.trace->agent_added(info.id, info.total, info.attributes);
@@ -890,6 +894,9 @@ caf::behavior leading_behavior(master_ptr self) {
         auto& st = self->state;
         auto t = st.tasks.find({m.framework_id, m.task_id});
         if (t == st.tasks.end()) {
+          // Unknown while agents are still re-registering: it may be on one
+          // of them; the framework retries.
+          if (!st.recovering_agents.empty()) return;
           to_framework(
               self, m.framework_id,
               status_update{master_status(m.framework_id, m.task_id, m.agent_id, task_state::lost,
@@ -920,6 +927,8 @@ caf::behavior leading_behavior(master_ptr self) {
                                   [&](const task_record& r) {
                                     return r.framework_id == m.framework_id && r.info.id == task_id;
                                   });
+            if (c == st.completed_tasks.rend() && !st.recovering_agents.empty())
+              return;  // it may be on an agent that has not re-registered yet
             s = c != st.completed_tasks.rend()
                     ? c->status
                     : master_status(m.framework_id, task_id, "", task_state::lost,

@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 
 #include "agora/master/internal_messages.hpp"
+#include "agora/master/registry.hpp"
 #include "agora/protocol/announce.hpp"
 #include "agora/protocol/errors.hpp"
 
@@ -327,6 +328,36 @@ TEST_F(master_fixture, agent_back_after_unreachable_has_its_lost_tasks_killed) {
   EXPECT_EQ(f.log->updates("t1").back().state, task_state::lost);
 }
 
+TEST_F(master_fixture, a_launch_that_crossed_a_reregistration_is_asked_about_not_lost) {
+  start_master();
+  auto a = add_agent("h1", res(4, 4096));
+  auto f = add_framework(framework("f"));
+  task_info t;
+  t.id = "t1";
+  t.command = "sleep 100";
+  t.res = res(1, 128);
+  send_as(f.actor, accept{f.id, {first_offer(f).id}, {t}, filters{0}});
+  ASSERT_EQ(a.log->count<run_task>(), 1u);
+  // The agent's re-registration was sent before it got the launch: it does
+  // not list t1. The master asks instead of declaring t1 lost.
+  caf::anon_send(a.actor, peer_reregister{master, reregistration(a, "h1", res(4, 4096), {})});
+  run();
+  auto asked = a.log->all<reconcile>();
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0].task_ids, std::vector<std::string>{"t1"});
+  EXPECT_TRUE(f.log->updates("t1").empty());
+  // The agent has it running: the framework hears RUNNING, never LOST.
+  task_status s;
+  s.task_id = "t1";
+  s.framework_id = f.id;
+  s.agent_id = a.id;
+  s.state = task_state::running;
+  s.uuid = "u1";
+  send_as(a.actor, status_update{s});
+  ASSERT_EQ(f.log->updates("t1").size(), 1u);
+  EXPECT_EQ(f.log->updates("t1")[0].state, task_state::running);
+}
+
 TEST_F(master_fixture, partition_aware_tasks_return_with_their_agent) {
   start_master();
   auto a = add_agent("h1", res(4, 4096));
@@ -550,6 +581,29 @@ TEST_F(master_fixture, without_a_valid_lease_nothing_is_offered_or_launched) {
 }
 
 // -- master restart ---------------------------------------------------------------
+
+TEST_F(master_fixture, unknown_tasks_are_not_declared_lost_while_agents_reregister) {
+  // A new leader whose registry lists an agent that has not re-registered
+  // yet cannot know the tasks on it: reconciling an unknown task gets no
+  // answer (the framework retries), not a TASK_LOST that the agent would
+  // contradict when it comes back.
+  mcfg.standby = true;
+  mcfg.election_token = 42;
+  mcfg.agent_reregister_timeout = 10000ms;
+  start_master();
+  registry doc;
+  doc.agents["S1"] = {"h1", registry::agent_state::admitted};
+  caf::anon_send(master, become_leader{42, 1, "{}", doc.to_json(), caf::actor{}});
+  run();
+  auto f = add_framework(framework("f"));
+  send_as(f.actor, reconcile{f.id, {"t-on-S1"}});
+  EXPECT_TRUE(f.log->updates("t-on-S1").empty());
+  // Once the deadline passed (S1 unreachable), unknown means lost.
+  advance(11000ms);
+  send_as(f.actor, reconcile{f.id, {"t-on-S1"}});
+  ASSERT_EQ(f.log->updates("t-on-S1").size(), 1u);
+  EXPECT_EQ(f.log->updates("t-on-S1")[0].state, task_state::lost);
+}
 
 TEST_F(master_fixture, recovered_framework_waits_for_its_scheduler) {
   start_master();
