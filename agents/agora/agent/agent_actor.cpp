@@ -114,12 +114,21 @@ void do_register(agent_ptr self) {
   auto on_ok = [self, gen](agent_registered& r) {
     auto& st = self->state;
     if (gen != st.generation) return;  // a reply over an old connection
+    if (r.epoch >= 0 && r.epoch < st.master_epoch) {
+      auto delay = next_backoff(self);
+      log(self, "registered by a master of epoch " + std::to_string(r.epoch) +
+                    ", older than the leader's " + std::to_string(st.master_epoch) +
+                    "; registering again in " + ms_text(delay));
+      self->delayed_send(self, delay, reregister_atom::value, gen);
+      return;
+    }
     if (r.agent_id.empty()) {
       auto delay = next_backoff(self);
       log(self, "master replied with an empty agent id; retrying in " + ms_text(delay));
       self->delayed_send(self, delay, reregister_atom::value, gen);
       return;
     }
+    st.master_epoch = std::max(st.master_epoch, r.epoch);
     bool again = !st.agent_id.empty();
     if (again && st.agent_id != r.agent_id)
       log(self, "master changed the agent id from " + st.agent_id + " to " + r.agent_id);

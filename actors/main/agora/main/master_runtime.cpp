@@ -319,7 +319,9 @@ class master_runtime::contender_loop {
     zk::session_options so;
     so.connect_string = url_.connect_string;
     so.session_timeout = session_timeout_;
-    so.operation_timeout = std::max(session_timeout_ / 6, std::chrono::milliseconds{50});
+    // Within the lease (half the session timeout), so a renewal that times
+    // out still leaves time for the next one.
+    so.operation_timeout = std::max(session_timeout_ / 3, std::chrono::milliseconds{100});
     auto session = zk::session::open(so);
     if (!session) {
       std::fprintf(stderr, "agora-master: cannot open a ZooKeeper session: %s\n",

@@ -217,10 +217,9 @@ caf::behavior leading_behavior(master_ptr self) {
           // Unknown while agents are still re-registering: it may be on one
           // of them; the framework retries.
           if (!st.recovering_agents.empty()) return;
-          to_framework(
-              self, m.framework_id,
-              status_update{master_status(m.framework_id, m.task_id, m.agent_id, task_state::lost,
-                                          "REASON_RECONCILIATION", "unknown task")});
+          if (st.completed_index.count({m.framework_id, m.task_id}) == 0)
+            to_framework(self, m.framework_id,
+                         status_update{declare_unknown_lost(self, m.framework_id, m.task_id)});
           return;
         }
         auto ag = st.agents.find(t->second.agent_id);
@@ -251,8 +250,7 @@ caf::behavior leading_behavior(master_ptr self) {
               return;  // it may be on an agent that has not re-registered yet
             s = c != st.completed_tasks.rend()
                     ? c->status
-                    : master_status(m.framework_id, task_id, "", task_state::lost,
-                                    "REASON_RECONCILIATION", "unknown task");
+                    : declare_unknown_lost(self, m.framework_id, task_id);
           }
           s.uuid.clear();  // reconciliation answers need no acknowledgement
           s.reason = s.reason.empty() ? "REASON_RECONCILIATION" : s.reason;

@@ -202,7 +202,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
   log(self, std::string(known || !running.empty() ? "re-registered" : "registered") + " agent " +
                 info.id + " at " + info.hostname + " with " + info.total.to_string());
   mark_dirty(self);
-  return agent_registered{info.id, st.config.agent_ping_timeout.count()};
+  return agent_registered{info.id, st.config.agent_ping_timeout.count(), st.epoch};
 }
 
 /// Takes over the registry a new leader claimed: its agents must re-register

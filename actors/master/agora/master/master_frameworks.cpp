@@ -101,7 +101,7 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
     log(self, "framework " + info.id + " (" + info.name + ") subscribed");
   }
   mark_dirty(self);
-  return subscribed{info.id, st.config.framework_heartbeat_interval.count()};
+  return subscribed{info.id, st.config.framework_heartbeat_interval.count(), st.epoch};
 }
 
 /// Returns the framework record for a framework request, or null after

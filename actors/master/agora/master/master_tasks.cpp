@@ -21,7 +21,13 @@ void complete_task(master_ptr self,
     ag->second.tasks.erase(it->first);
   if (auto fw = st.frameworks.find(t.framework_id); fw != st.frameworks.end())
     fw->second.tasks.erase(t.info.id);
-  st.completed_index[it->first] = t.status.uuid;
+  add_completed(st, std::move(t));
+  st.tasks.erase(it);
+  mark_dirty(self);
+}
+
+void add_completed(master_state& st, task_record t) {
+  st.completed_index[{t.framework_id, t.info.id}] = t.status.uuid;
   st.completed_tasks.push_back(std::move(t));
   while (st.completed_tasks.size() > st.config.max_completed_tasks) {
     const auto& old = st.completed_tasks.front();
@@ -31,8 +37,20 @@ void complete_task(master_ptr self,
       st.completed_index.erase(c);
     st.completed_tasks.pop_front();
   }
-  st.tasks.erase(it);
-  mark_dirty(self);
+}
+
+task_status declare_unknown_lost(master_ptr self, const std::string& framework_id,
+                                 const std::string& task_id) {
+  auto s = master_status(framework_id, task_id, "", task_state::lost, "REASON_RECONCILIATION",
+                         "unknown task");
+  // Remembered like a task that ended: if an agent reports it later, it is
+  // killed, and its updates are not forwarded (the framework was told LOST).
+  task_record rec;
+  rec.info.id = task_id;
+  rec.framework_id = framework_id;
+  rec.status = s;
+  add_completed(self->state, std::move(rec));
+  return s;
 }
 
 /// Returns true if `status` is older than what the master knows of its

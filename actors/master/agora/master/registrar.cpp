@@ -1,6 +1,7 @@
 #include "agora/master/registrar.hpp"
 
 #include <iostream>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -80,31 +81,47 @@ void flush(registrar_ptr self) {
 bool claim_registry(zk::session& s, const std::string& root, int64_t epoch, registry& doc,
                     int32_t& version, std::string& error) {
   zk::registry_store store{s, root};
-  auto current = store.read();
-  if (!current) {
-    error = "cannot read the registry: " + zk::to_string(current.err());
-    return false;
-  }
-  registry r;
-  int32_t expected = zk::registry_store::absent;
-  if (current.value()) {
-    if (!registry::from_json(current.value()->data, r, error)) return false;
-    expected = current.value()->version;
-  }
-  if (r.leader_epoch > epoch) {
-    error = "the registry was claimed by a newer leader (epoch " + std::to_string(r.leader_epoch) +
-            " > " + std::to_string(epoch) + ")";
-    return false;
-  }
-  r.leader_epoch = epoch;
-  auto written = store.write(r.to_json(), expected);
-  if (!written) {
+  // Timeouts and connection losses leave the outcome unknown: read again
+  // (our own claim may have landed) and retry, for as long as the session
+  // lives (an ended session fails every call at once).
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds{100});  // retry pause
+    auto current = store.read();
+    if (!current) {
+      error = "cannot read the registry: " + zk::to_string(current.err());
+      if (current.code() == zk::errc::timeout || current.code() == zk::errc::connection_loss)
+        continue;
+      return false;
+    }
+    registry r;
+    int32_t expected = zk::registry_store::absent;
+    if (current.value()) {
+      if (!registry::from_json(current.value()->data, r, error)) return false;
+      expected = current.value()->version;
+    }
+    if (r.leader_epoch > epoch) {
+      error = "the registry was claimed by a newer leader (epoch " +
+              std::to_string(r.leader_epoch) + " > " + std::to_string(epoch) + ")";
+      return false;
+    }
+    if (r.leader_epoch == epoch && current.value()) {  // an earlier attempt landed
+      doc = std::move(r);
+      version = expected;
+      return true;
+    }
+    r.leader_epoch = epoch;
+    auto written = store.write(r.to_json(), expected);
+    if (written) {
+      doc = std::move(r);
+      version = written.value();
+      return true;
+    }
     error = "cannot claim the registry: " + zk::to_string(written.err());
-    return false;
+    if (written.code() != zk::errc::timeout && written.code() != zk::errc::connection_loss &&
+        written.code() != zk::errc::bad_version)
+      return false;
   }
-  doc = std::move(r);
-  version = written.value();
-  return true;
+  return false;
 }
 
 caf::actor spawn_registrar(caf::actor_system& sys, registrar_config cfg) {

@@ -201,6 +201,9 @@ struct reregister_agent {
 struct agent_registered {
   std::string agent_id;
   int64_t ping_interval_ms = 0;
+  /// The leader epoch of the master that answered (-1: standalone). An
+  /// agent ignores an answer from an epoch older than the leader it follows.
+  int64_t epoch = -1;
 };
 
 /// Master -> agent: launch one task for a framework.
@@ -231,7 +234,7 @@ typename Inspector::result_type inspect(Inspector& f, reregister_agent& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, agent_registered& x) {
-  return f(caf::meta::type_name("agent_registered"), x.agent_id, x.ping_interval_ms);
+  return f(caf::meta::type_name("agent_registered"), x.agent_id, x.ping_interval_ms, x.epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_task& x) {
@@ -258,6 +261,8 @@ struct subscribe {
 struct subscribed {
   std::string framework_id;
   int64_t heartbeat_interval_ms = 0;
+  /// The leader epoch of the master that answered (-1: standalone).
+  int64_t epoch = -1;
 };
 
 /// Master -> framework: new offers.
@@ -343,7 +348,7 @@ typename Inspector::result_type inspect(Inspector& f, subscribe& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, subscribed& x) {
-  return f(caf::meta::type_name("subscribed"), x.framework_id, x.heartbeat_interval_ms);
+  return f(caf::meta::type_name("subscribed"), x.framework_id, x.heartbeat_interval_ms, x.epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, offers_msg& x) {

@@ -37,6 +37,8 @@ struct driver_state {
   std::shared_ptr<discovery::master_follower> follower;
   /// Whether a leader is known (always with a fixed master).
   bool leader_known = false;
+  /// The highest leader epoch seen (-1: none); older masters are not followed.
+  int64_t leader_epoch = -1;
   caf::stateful_actor<driver_state>* self = nullptr;
   static inline const char* name = "agora.scheduler_driver";
 
@@ -157,6 +159,12 @@ void subscribe_to(driver_ptr self, caf::actor master) {
           [self, attempt](subscribed& s) {
             auto& st = self->state;
             if (attempt != st.attempt || st.stopping) return;
+            if (s.epoch >= 0 && s.epoch < st.leader_epoch) {
+              // A master that no longer leads answered: follow the leader.
+              lose_master(self, "subscribed by a master of an older epoch");
+              return;
+            }
+            st.leader_epoch = std::max(st.leader_epoch, s.epoch);
             st.framework_id = s.framework_id;
             st.connected = true;
             st.backoff = std::chrono::milliseconds{0};
@@ -243,11 +251,14 @@ caf::behavior driver_behavior(driver_ptr self, driver_config cfg,
         if (self->current_sender() || st.stopping) return;  // from our follower only
         st.leader_known = m.known;
         if (!m.known) return;
+        st.leader_epoch = std::max(st.leader_epoch, m.leader.epoch);
         if (st.master && st.cfg.master_host == m.leader.actor_host &&
             st.cfg.master_port == m.leader.actor_port)
           return;
         st.cfg.master_host = m.leader.actor_host;
         st.cfg.master_port = m.leader.actor_port;
+        // A new leader: no reason to wait the backoff grown against the old.
+        st.backoff = std::chrono::milliseconds{0};
         if (st.master || st.connected) {
           lose_master(self, "the leading master changed");
           return;  // reconnects after the backoff
@@ -338,7 +349,7 @@ class actor_forwarder final : public scheduler {
  public:
   explicit actor_forwarder(caf::actor user) : user_(std::move(user)) {}
   void subscribed(driver& d, const std::string& id) override {
-    send(d, protocol::subscribed{id, 0});
+    send(d, protocol::subscribed{id, 0, -1});
   }
   void offers(driver& d, const std::vector<offer>& xs) override { send(d, offers_msg{xs}); }
   void rescinded(driver& d, const std::string& id) override { send(d, rescind_offer{id}); }

@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include "agora/discovery/master_follower.hpp"
 #include "agora/protocol/announce.hpp"
 
 // The driver on CAF's deterministic test coordinator, against a fake master
@@ -16,6 +17,7 @@ using namespace std::chrono_literals;
 using namespace protocol;
 
 struct fake_master_log {
+  int64_t epoch = 3;  ///< The epoch the fake master answers with.
   std::vector<framework_info> subscriptions;
   std::vector<caf::actor> schedulers;
 };
@@ -25,7 +27,7 @@ caf::behavior fake_master(caf::event_based_actor* self, std::shared_ptr<fake_mas
       [self, log](subscribe& m) {
         log->subscriptions.push_back(m.info);
         log->schedulers.push_back(caf::actor_cast<caf::actor>(self->current_sender()));
-        return subscribed{"F1", 1000};
+        return subscribed{"F1", 1000, log->epoch};
       },
       // The test's cue: send the current scheduler a heartbeat.
       [self, log](int) {
@@ -109,6 +111,27 @@ TEST_F(driver_fixture, heartbeats_from_anyone_but_the_master_do_not_count) {
   advance(7000ms, beat);
   EXPECT_EQ(callbacks->disconnected_calls, 1);
   EXPECT_EQ(log->subscriptions.size(), 2u);
+}
+
+TEST_F(driver_fixture, a_master_of_an_older_epoch_is_not_followed) {
+  ASSERT_EQ(callbacks->subscribed_calls, 1);
+  // ZooKeeper reports a leader at epoch 7; the master answering is at 3 (it
+  // lost the leadership without knowing yet): the driver does not take its
+  // subscription.
+  discovery::master_changed m;
+  m.known = true;
+  m.leader.actor_host = "127.0.0.1";
+  m.leader.actor_port = 1;
+  m.leader.epoch = 7;
+  caf::anon_send(drv, m);
+  advance(3000ms);
+  EXPECT_EQ(callbacks->disconnected_calls, 1);
+  EXPECT_GE(log->subscriptions.size(), 2u);
+  EXPECT_EQ(callbacks->subscribed_calls, 1);
+  // The master catches up with the new epoch: the driver subscribes.
+  log->epoch = 7;
+  advance(3000ms);
+  EXPECT_EQ(callbacks->subscribed_calls, 2);
 }
 
 }  // namespace

@@ -76,6 +76,12 @@ void to_registry(master_ptr self, T msg) {
 /// Moves a task that ended to the completed tasks, freeing its resources.
 void complete_task(master_ptr self,
                    std::map<std::pair<std::string, std::string>, task_record>::iterator it);
+/// Appends an ended task to the completed tasks (bounded), indexed by id.
+void add_completed(master_state& st, task_record t);
+/// Returns TASK_LOST for a task the master does not know, and remembers it
+/// as ended so that an agent reporting it later has it killed.
+protocol::task_status declare_unknown_lost(master_ptr self, const std::string& framework_id,
+                                           const std::string& task_id);
 /// Returns true if `status` is older than what the master knows of its task.
 bool is_stale(const master_state& st, const protocol::task_status& status);
 /// Applies a status to the master's task record and relays it.
