@@ -165,7 +165,13 @@ caf::behavior leading_behavior(master_ptr self) {
                         "' from an actor that is not that agent dropped");
           return;
         }
-        if (is_stale(st, s)) {
+        auto key = std::make_pair(s.framework_id, s.task_id);
+        bool unknown = st.tasks.count(key) == 0 && st.completed_index.count(key) == 0;
+        // A task this master does not know is not running on the agent (a
+        // registered agent reported its running tasks): a non-terminal
+        // update of it is a late retry from before an election, overtaken
+        // by the task's end.
+        if (is_stale(st, s) || (unknown && !is_terminal(s.state))) {
           // A late retry overtaken by a newer update: the framework must not
           // see the task go back; acknowledge it so that the agent stops.
           ++st.stale_status_updates;
@@ -173,6 +179,16 @@ caf::behavior leading_behavior(master_ptr self) {
             self->send(ag->second.handle,
                        acknowledge{s.framework_id, s.agent_id, s.task_id, s.uuid});
           return;
+        }
+        if (unknown) {
+          // The end of a task that ended before this master led: relayed
+          // once, and remembered, so older updates of it are not.
+          task_record ended;
+          ended.info.id = s.task_id;
+          ended.framework_id = s.framework_id;
+          ended.agent_id = s.agent_id;
+          ended.status = s;
+          add_completed(st, std::move(ended));
         }
         if (st.frameworks.count(s.framework_id) == 0 && !s.uuid.empty()) {
           // Nobody will acknowledge it: do it here so the agent stops retrying.

@@ -580,6 +580,38 @@ TEST_F(master_fixture, without_a_valid_lease_nothing_is_offered_or_launched) {
   EXPECT_EQ(a.log->count<run_task>(), 1u);
 }
 
+TEST_F(master_fixture, old_updates_of_a_task_unknown_to_a_new_leader_are_not_forwarded) {
+  // A task ended on an agent before this master was elected; the agent
+  // still retries its unacknowledged STARTING and RUNNING (the framework was
+  // away) and its FINISHED. The framework must see FINISHED, never a task
+  // starting after it ended.
+  start_master();
+  auto a = add_agent("h1", res(2, 1024));
+  auto f = add_framework(framework("f"));
+  task_status s;
+  s.task_id = "t-old";
+  s.framework_id = f.id;
+  s.agent_id = a.id;
+  s.state = task_state::finished;
+  s.uuid = "u-fin";
+  send_as(a.actor, status_update{s});
+  for (auto [state, uuid] :
+       {std::pair{task_state::starting, "u-start"}, std::pair{task_state::running, "u-run"}}) {
+    auto late = s;
+    late.state = state;
+    late.uuid = uuid;
+    send_as(a.actor, status_update{late});
+  }
+  auto ups = f.log->updates("t-old");
+  ASSERT_EQ(ups.size(), 1u);
+  EXPECT_EQ(ups[0].state, task_state::finished);
+  // The stale ones were acknowledged by the master, so the agent stops.
+  EXPECT_EQ(a.log->count<acknowledge>(), 2u);
+  // A retry of FINISHED itself still goes through.
+  send_as(a.actor, status_update{s});
+  EXPECT_EQ(f.log->updates("t-old").size(), 2u);
+}
+
 // -- master restart ---------------------------------------------------------------
 
 TEST_F(master_fixture, unknown_tasks_are_not_declared_lost_while_agents_reregister) {
