@@ -30,10 +30,7 @@ std::shared_ptr<const std::string> snapshot_store::get() const {
   return json_;
 }
 
-bool framework_record::partition_aware() const {
-  return std::find(info.capabilities.begin(), info.capabilities.end(), "PARTITION_AWARE") !=
-         info.capabilities.end();
-}
+bool framework_record::partition_aware() const { return protocol::partition_aware(info); }
 
 namespace {
 

@@ -99,6 +99,16 @@ struct peer_state {
   std::vector<caf::response_promise> held;
 };
 
+/// Sends request `msg` to `master`; records the reply in `replies` or the
+/// error in the peer's log.
+template <class Reply, class Request>
+void ask(caf::stateful_actor<peer_state>* self, const caf::actor& master, Request msg,
+         std::vector<Reply>& replies) {
+  self->request(master, caf::infinite, std::move(msg))
+      .then([&replies](Reply& r) { replies.push_back(r); },
+            [self](caf::error& e) { self->state.log->errors.push_back(self->system().render(e)); });
+}
+
 caf::behavior peer(caf::stateful_actor<peer_state>* self, std::shared_ptr<peer_log> log) {
   self->state.log = log;
   self->set_default_handler(
@@ -116,27 +126,9 @@ caf::behavior peer(caf::stateful_actor<peer_state>* self, std::shared_ptr<peer_l
       },
       [self](peer_pings& m) { self->state.answer_pings = m.answer; },
       [self](peer_send& m) { self->send(m.to, m.msg); },
-      [self](peer_register& m) {
-        self->request(m.master, caf::infinite, m.m)
-            .then([self](agent_registered& r) { self->state.log->registered.push_back(r); },
-                  [self](caf::error& e) {
-                    self->state.log->errors.push_back(self->system().render(e));
-                  });
-      },
-      [self](peer_reregister& m) {
-        self->request(m.master, caf::infinite, m.m)
-            .then([self](agent_registered& r) { self->state.log->registered.push_back(r); },
-                  [self](caf::error& e) {
-                    self->state.log->errors.push_back(self->system().render(e));
-                  });
-      },
-      [self](peer_subscribe& m) {
-        self->request(m.master, caf::infinite, m.m)
-            .then([self](subscribed& r) { self->state.log->subscriptions.push_back(r); },
-                  [self](caf::error& e) {
-                    self->state.log->errors.push_back(self->system().render(e));
-                  });
-      },
+      [self](peer_register& m) { ask(self, m.master, m.m, self->state.log->registered); },
+      [self](peer_reregister& m) { ask(self, m.master, m.m, self->state.log->registered); },
+      [self](peer_subscribe& m) { ask(self, m.master, m.m, self->state.log->subscriptions); },
   };
 }
 

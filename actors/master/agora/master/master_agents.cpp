@@ -117,10 +117,8 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     reported.insert(key);
     // Reported lost while the agent was unreachable: the framework may have
     // replaced it, so it must not come back.
-    bool lost_before = rec.lost_tasks.count(key) != 0 ||
-                       (rec.lost_all_tasks &&
-                        std::find(r.framework.capabilities.begin(), r.framework.capabilities.end(),
-                                  "PARTITION_AWARE") == r.framework.capabilities.end());
+    bool lost_before =
+        rec.lost_tasks.count(key) != 0 || (rec.lost_all_tasks && !partition_aware(r.framework));
     bool removed = st.completed_frameworks.contains(s.framework_id);
     auto fw = st.frameworks.find(s.framework_id);
     if (fw == st.frameworks.end() && !removed && !lost_before && !r.framework.id.empty()) {

@@ -1,5 +1,7 @@
 #include "agora/protocol/messages.hpp"
 
+#include <algorithm>
+
 #include <caf/actor_system_config.hpp>
 #include <caf/message.hpp>
 
@@ -79,6 +81,11 @@ bool is_valid_transition(task_state from, task_state to) {
   if (from == task_state::unreachable)
     return to != task_state::staging && to != task_state::starting;
   return progress(to) > progress(from) || from == to;
+}
+
+bool partition_aware(const framework_info& x) {
+  return std::find(x.capabilities.begin(), x.capabilities.end(), "PARTITION_AWARE") !=
+         x.capabilities.end();
 }
 
 void announce(caf::actor_system_config& cfg) {

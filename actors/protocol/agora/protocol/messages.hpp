@@ -107,6 +107,10 @@ typename Inspector::result_type inspect(Inspector& f, framework_info& x) {
            x.failover_timeout_ms, x.capabilities, x.labels, x.min_request, x.demand);
 }
 
+/// Returns true if the framework declared `PARTITION_AWARE` (its tasks
+/// become `TASK_UNREACHABLE`, not `TASK_LOST`, when their agent is cut off).
+bool partition_aware(const framework_info& x);
+
 /// One task to launch.
 struct task_info {
   std::string id;
