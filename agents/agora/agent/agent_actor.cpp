@@ -193,18 +193,27 @@ void connect(agent_ptr self) {
           });
 }
 
-/// Returns true if the current message comes from the master this agent is
-/// registered with; otherwise counts and logs it. Only that master may give
-/// commands: not another peer, not a master that lost its leadership.
-bool from_master(agent_ptr self, const char* what) {
+/// Returns true if the current message, stamped with leader epoch `epoch`,
+/// comes from the master this agent is registered with, at an epoch no older
+/// than the leader it follows; otherwise counts and logs it. Only that master
+/// may give commands: not another peer, not a master that lost leadership.
+bool from_master(agent_ptr self, const char* what, int64_t epoch) {
   auto& st = self->state;
   // By node and actor id: the master's handle may be a proxy of it.
   const auto& sender = self->current_sender();
-  if (st.master && sender && sender->node() == st.master.node() && sender->id() == st.master.id())
-    return true;
-  ++st.foreign_commands;
-  log(self, std::string(what) + " from an actor that is not the current master dropped");
-  return false;
+  if (!st.master || !sender || sender->node() != st.master.node() ||
+      sender->id() != st.master.id()) {
+    ++st.foreign_commands;
+    log(self, std::string(what) + " from an actor that is not the current master dropped");
+    return false;
+  }
+  if (!protocol::from_epoch(epoch, st.master_epoch)) {
+    ++st.stale_epoch_commands;
+    log(self, std::string(what) + " of leader epoch " + std::to_string(epoch) +
+                  " dropped: the leader followed is at epoch " + std::to_string(st.master_epoch));
+    return false;
+  }
+  return true;
 }
 
 /// Follows a leader change: drops the connection to the old master and
@@ -408,31 +417,34 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
 
   return {
       // -- master -> agent ------------------------------------------------------------
-      [self](ping_atom) {
-        self->state.last_ping = std::chrono::steady_clock::now();
+      [self](ping_atom, int64_t epoch) {
+        // Only the leader's pings prove that it is alive.
+        if (from_master(self, "ping", epoch))
+          self->state.last_ping = std::chrono::steady_clock::now();
         return pong_atom::value;
       },
+      [](ping_atom) { return pong_atom::value; },  // a local probe
       [self](run_task& m) {
-        if (from_master(self, "run_task")) handle_run_task(self, m);
+        if (from_master(self, "run_task", m.epoch)) handle_run_task(self, m);
       },
       [self](kill_task& m) {
-        if (from_master(self, "kill_task")) handle_kill(self, m);
+        if (from_master(self, "kill_task", m.epoch)) handle_kill(self, m);
       },
       [self](shutdown_framework& m) {
-        if (!from_master(self, "shutdown_framework")) return;
+        if (!from_master(self, "shutdown_framework", m.epoch)) return;
         auto& st = self->state;
         log(self, "shutting down framework " + m.framework_id);
         for (auto& [key, rec] : st.tasks)
           if (key.first == m.framework_id) kill(self, rec);
       },
       [self](acknowledge& m) {
-        if (!from_master(self, "acknowledge")) return;
+        if (!from_master(self, "acknowledge", m.epoch)) return;
         if (self->state.pending.erase(m.uuid) != 0) publish_snapshot(self);
       },
       [self](reconcile& m) {
         // The master asks about tasks it believes are here but that this
         // agent's registration did not report (a launch may have crossed it).
-        if (!from_master(self, "reconcile")) return;
+        if (!from_master(self, "reconcile", m.epoch)) return;
         auto& st = self->state;
         for (const auto& id : m.task_ids) {
           if (auto it = st.tasks.find({m.framework_id, id}); it != st.tasks.end()) {

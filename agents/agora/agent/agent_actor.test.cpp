@@ -45,6 +45,7 @@ struct fake_master_state {
   static constexpr const char* name = "fake_master";
   caf::actor observer;
   std::string id = "agent-1";
+  int64_t epoch = -1;  ///< The leader epoch it answers registrations with.
 };
 
 // A master stand-in: admits agents (forwarding the registration to the
@@ -52,20 +53,22 @@ struct fake_master_state {
 // It never pings; a `ping_interval_ms` of 0 tells the agent not to expect
 // pings.
 caf::behavior fake_master(caf::stateful_actor<fake_master_state>* self, caf::actor observer,
-                          std::string id, int64_t ping_interval_ms) {
+                          std::string id, int64_t ping_interval_ms, int64_t epoch) {
   self->state.observer = std::move(observer);
   self->state.id = std::move(id);
+  self->state.epoch = epoch;
   return {
       [self, ping_interval_ms](register_agent& m) {
         self->send(self->state.observer, m);
-        return agent_registered{self->state.id, ping_interval_ms};
+        return agent_registered{self->state.id, ping_interval_ms, self->state.epoch};
       },
       [self, ping_interval_ms](reregister_agent& m) {
         self->send(self->state.observer, m);
-        return agent_registered{m.info.id, ping_interval_ms};
+        return agent_registered{m.info.id, ping_interval_ms, self->state.epoch};
       },
       [self](status_update& m) { self->send(self->state.observer, m); },
       [self](relay& m) { self->send(m.to, m.msg); },
+      [](pong_atom) {},
   };
 }
 
@@ -121,10 +124,11 @@ class agent_test : public ::testing::Test {
     std::filesystem::remove_all(work_dir_, ec);
   }
 
-  // Starts the fake master and an agent registered with it.
-  void start() {
+  // Starts the fake master (leading at `epoch`; -1: standalone) and an agent
+  // registered with it.
+  void start(int64_t epoch = -1) {
     master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"},
-                         int64_t{0});
+                         int64_t{0}, epoch);
     agent_ = spawn_agent(sys_, cfg_, master_);
     ASSERT_TRUE(agent_);
     auto reg = expect_registration();
@@ -353,6 +357,53 @@ TEST_F(agent_test, commands_from_anyone_but_the_master_are_dropped) {
   EXPECT_FALSE(std::filesystem::exists(work_dir_ + "/pwned"));
 }
 
+TEST_F(agent_test, commands_stamped_with_an_older_leader_epoch_are_dropped) {
+  // The master leads at epoch 7. Commands from the same master actor but
+  // stamped with an older epoch (what a deposed leader's queued messages
+  // would carry) are refused; the current epoch's are obeyed.
+  start(7);
+  auto stale = [&](const std::string& id, int64_t epoch) {
+    run_task m;
+    m.framework.id = "fw-1";
+    m.role = "web";
+    m.task.id = id;
+    m.task.command = "touch " + work_dir_ + "/" + id;
+    m.task.res = resources::make(0.1, 1 << 20);
+    m.epoch = epoch;
+    as_master(m);
+  };
+  stale("t-epoch6", 6);
+  stale("t-standalone", -1);  // a standalone master's stamp is older too
+  as_master(shutdown_framework{"fw-1", 6});
+  run_task legit;
+  legit.framework.id = "fw-1";
+  legit.role = "web";
+  legit.task.id = "t-epoch7";
+  legit.task.command = "true";
+  legit.task.res = resources::make(0.1, 1 << 20);
+  legit.epoch = 7;
+  as_master(legit);
+  std::vector<std::string> seen;
+  for (;;) {
+    auto s = next_update();
+    ASSERT_TRUE(s);
+    seen.push_back(s->task_id);
+    if (s->task_id == "t-epoch7" && is_terminal(s->state)) {
+      EXPECT_EQ(s->state, task_state::finished);  // not killed by the stale shutdown
+      break;
+    }
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "t-epoch6"), 0);
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), "t-standalone"), 0);
+  EXPECT_FALSE(std::filesystem::exists(work_dir_ + "/t-epoch6"));
+  EXPECT_FALSE(std::filesystem::exists(work_dir_ + "/t-standalone"));
+  std::string state;
+  self_->request(agent_, 5s, state_atom::value)
+      .receive([&](std::string& s) { state = s; }, [](caf::error&) {});
+  EXPECT_NE(state.find("\"stale_epoch\":3"), std::string::npos) << state;
+  EXPECT_NE(state.find("\"master_epoch\":7"), std::string::npos) << state;
+}
+
 TEST_F(agent_test, unexpected_messages_are_dropped) {
   start();
   self_->send(agent_, std::string{"garbage"}, 42);
@@ -409,7 +460,7 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   config master_cfg;
   caf::actor_system master_sys{master_cfg};
   auto master1 = master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_),
-                                  std::string{"agent-1"}, int64_t{0});
+                                  std::string{"agent-1"}, int64_t{0}, int64_t{-1});
   auto port = master_sys.middleman().publish(master1, 0, "127.0.0.1", true);
   ASSERT_TRUE(port) << master_sys.render(port.error());
   cfg_.master_host = "127.0.0.1";
@@ -431,7 +482,7 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   master_sys.middleman().unpublish(master1, *port);
   caf::anon_send_exit(master1, caf::exit_reason::user_shutdown);
   auto master2 = master_sys.spawn(fake_master, caf::actor_cast<caf::actor>(self_),
-                                  std::string{"agent-1"}, int64_t{0});
+                                  std::string{"agent-1"}, int64_t{0}, int64_t{-1});
   master_ = master2;
   auto port2 = master_sys.middleman().publish(master2, *port, "127.0.0.1", true);
   ASSERT_TRUE(port2) << master_sys.render(port2.error());
@@ -499,7 +550,7 @@ TEST_F(agent_test, http_serves_health_and_state) {
 
 TEST_F(agent_test, several_agents_run_in_one_process) {
   master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"},
-                       int64_t{0});
+                       int64_t{0}, int64_t{-1});
   std::vector<caf::actor> agents;
   for (int i = 0; i < 3; ++i) {
     auto c = cfg_;
@@ -532,7 +583,7 @@ TEST_F(agent_test, registers_again_when_the_master_stops_pinging) {
   // Pings every 100 ms are promised but never come: after 6 intervals
   // (600 ms) without a ping the agent re-registers with its id.
   master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"},
-                       int64_t{100});
+                       int64_t{100}, int64_t{-1});
   agent_ = spawn_agent(sys_, cfg_, master_);
   ASSERT_TRUE(expect_registration());
   std::optional<reregister_agent> rereg;
@@ -544,18 +595,38 @@ TEST_F(agent_test, registers_again_when_the_master_stops_pinging) {
 TEST_F(agent_test, pings_keep_the_registration) {
   cfg_.max_missed_pings = 3;
   master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"},
-                       int64_t{100});
+                       int64_t{100}, int64_t{-1});
   agent_ = spawn_agent(sys_, cfg_, master_);
   ASSERT_TRUE(expect_registration());
-  // Ping every 50 ms for 1 s (3 intervals without a ping would be 300 ms).
+  // The master pings every 50 ms for 1 s (3 intervals without a ping would
+  // be 300 ms).
   for (int i = 0; i < 20; ++i) {
-    bool pong = false;
-    self_->request(agent_, 5s, ping_atom::value)
-        .receive([&](pong_atom) { pong = true; }, [&](caf::error&) {});
-    ASSERT_TRUE(pong);
+    self_->send(master_, relay{agent_, caf::make_message(ping_atom::value, int64_t{-1})});
     self_->receive([](reregister_agent&) { FAIL() << "re-registered despite pings"; },
                    caf::after(50ms) >> [] {});
   }
+}
+
+TEST_F(agent_test, pings_from_another_peer_or_an_older_epoch_do_not_keep_the_registration) {
+  // The master leads at epoch 3 and promised pings every 100 ms. Pings come
+  // every 50 ms, but from another peer, or from the master stamped with an
+  // older epoch: neither proves the leader alive, so the agent re-registers.
+  cfg_.max_missed_pings = 3;
+  master_ = sys_.spawn(fake_master, caf::actor_cast<caf::actor>(self_), std::string{"agent-1"},
+                       int64_t{100}, int64_t{3});
+  agent_ = spawn_agent(sys_, cfg_, master_);
+  ASSERT_TRUE(expect_registration());
+  bool reregistered = false;
+  for (int i = 0; i < 40 && !reregistered; ++i) {
+    if (i % 2 == 0)
+      self_->request(agent_, 5s, ping_atom::value, int64_t{3})
+          .receive([](pong_atom) {}, [](caf::error&) {});
+    else
+      self_->send(master_, relay{agent_, caf::make_message(ping_atom::value, int64_t{2})});
+    self_->receive([&](reregister_agent& m) { reregistered = m.info.id == "agent-1"; },
+                   caf::after(50ms) >> [] {});
+  }
+  EXPECT_TRUE(reregistered);
 }
 
 TEST_F(agent_test, registration_is_retried_after_a_refusal) {

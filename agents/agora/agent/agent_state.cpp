@@ -211,6 +211,17 @@ std::string agent_state::to_json() const {
   str(w, "master", master_address);
   w.Key("registered");
   w.Bool(registered);
+  w.Key("master_epoch");
+  w.Int64(master_epoch);
+  // Commands refused: from a peer that is not the master, or from a master
+  // older than the leader followed (fencing).
+  w.Key("dropped_commands");
+  w.StartObject();
+  w.Key("foreign");
+  w.Uint64(foreign_commands);
+  w.Key("stale_epoch");
+  w.Uint64(stale_epoch_commands);
+  w.EndObject();
   str(w, "http_address", http_address);
   str(w, "work_dir", config.work_dir);
   w.Key("pending_updates");

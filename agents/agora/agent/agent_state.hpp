@@ -92,6 +92,9 @@ struct agent_state {
   int64_t master_epoch = -1;
   /// Commands from actors other than the master, dropped.
   uint64_t foreign_commands = 0;
+  /// Commands from the master stamped with an epoch older than the leader
+  /// followed, dropped.
+  uint64_t stale_epoch_commands = 0;
   std::string master_address;
   std::string agent_id;
   bool registered = false;

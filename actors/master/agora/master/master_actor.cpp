@@ -173,8 +173,8 @@ caf::behavior leading_behavior(master_ptr self) {
           // see the task go back; acknowledge it so that the agent stops.
           ++st.stale_status_updates;
           if (!s.uuid.empty())
-            self->send(ag->second.handle,
-                       acknowledge{s.framework_id, s.agent_id, s.task_id, s.uuid});
+            to_agent(self, ag->second.handle,
+                     acknowledge{s.framework_id, s.agent_id, s.task_id, s.uuid});
           return;
         }
         if (unknown) {
@@ -189,7 +189,8 @@ caf::behavior leading_behavior(master_ptr self) {
         }
         if (st.frameworks.count(s.framework_id) == 0 && !s.uuid.empty()) {
           // Nobody will acknowledge it: do it here so the agent stops retrying.
-          self->send(ag->second.handle, acknowledge{s.framework_id, s.agent_id, s.task_id, s.uuid});
+          to_agent(self, ag->second.handle,
+                   acknowledge{s.framework_id, s.agent_id, s.task_id, s.uuid});
           auto t = st.tasks.find({s.framework_id, s.task_id});
           if (t != st.tasks.end()) {
             t->second.status = s;
@@ -238,12 +239,12 @@ caf::behavior leading_behavior(master_ptr self) {
         auto ag = st.agents.find(t->second.agent_id);
         if (ag == st.agents.end() || ag->second.health == agent_health::unreachable) return;
         m.agent_id = t->second.agent_id;
-        self->send(ag->second.handle, m);
+        to_agent(self, ag->second.handle, m);
       },
       [self](acknowledge& m) {
         if (!requester(self, m.framework_id, "acknowledge")) return;
         auto ag = self->state.agents.find(m.agent_id);
-        if (ag != self->state.agents.end() && ag->second.handle) self->send(ag->second.handle, m);
+        if (ag != self->state.agents.end()) to_agent(self, ag->second.handle, m);
       },
       [self](reconcile& m) {
         auto* fw = requester(self, m.framework_id, "reconcile");
@@ -315,7 +316,7 @@ caf::behavior leading_behavior(master_ptr self) {
         auto& st = self->state;
         if (!from_self(self)) return;
         for (auto& [id, fw] : st.frameworks)
-          if (fw.connected) self->send(fw.proxy, heartbeat{now_ns()});
+          if (fw.connected) self->send(fw.proxy, stamped(self, heartbeat{now_ns()}));
         self->delayed_send(self, st.config.framework_heartbeat_interval, tick_atom::value);
       },
       [self](publish_state) {

@@ -1,5 +1,8 @@
 #include "agora/master/master_actor.hpp"
 
+#include <map>
+#include <optional>
+
 #include <gtest/gtest.h>
 
 #include <caf/all.hpp>
@@ -28,6 +31,7 @@ struct peer_log {
   std::vector<subscribed> subscriptions;
   std::vector<std::string> errors;
   size_t pings = 0;
+  std::vector<int64_t> ping_epochs;  ///< The epoch each ping was stamped with.
 
   template <class T>
   std::vector<T> all() const {
@@ -117,8 +121,9 @@ caf::behavior peer(caf::stateful_actor<peer_state>* self, std::shared_ptr<peer_l
         return caf::message{};
       });
   return {
-      [self](ping_atom) -> caf::result<pong_atom> {
+      [self](ping_atom, int64_t epoch) -> caf::result<pong_atom> {
         ++self->state.log->pings;
+        self->state.log->ping_epochs.push_back(epoch);
         if (self->state.answer_pings) return pong_atom::value;
         auto rp = self->make_response_promise();
         self->state.held.push_back(rp);
@@ -602,6 +607,78 @@ TEST_F(master_fixture, old_updates_of_a_task_unknown_to_a_new_leader_are_not_for
   // A retry of FINISHED itself still goes through.
   send_as(a.actor, status_update{s});
   EXPECT_EQ(f.log->updates("t-old").size(), 2u);
+}
+
+// -- fencing ----------------------------------------------------------------------
+
+/// The kind of a message a master sends to agents or schedulers, and the
+/// leader epoch it is stamped with.
+struct stamp {
+  std::string kind;
+  int64_t epoch = -1;
+};
+
+template <class T>
+void match_stamp(const caf::message& m, const char* kind, std::optional<stamp>& out) {
+  if (!out && m.match_elements<T>()) out = stamp{kind, m.get_as<T>(0).epoch};
+}
+
+/// Returns the stamp of `m`, or nothing if `m` is not a message a master
+/// sends to agents or schedulers.
+std::optional<stamp> stamp_of(const caf::message& m) {
+  std::optional<stamp> s;
+  match_stamp<run_task>(m, "run_task", s);
+  match_stamp<kill_task>(m, "kill_task", s);
+  match_stamp<shutdown_framework>(m, "shutdown_framework", s);
+  match_stamp<acknowledge>(m, "acknowledge", s);
+  match_stamp<reconcile>(m, "reconcile", s);
+  match_stamp<status_update>(m, "status_update", s);
+  match_stamp<offers_msg>(m, "offers_msg", s);
+  match_stamp<rescind_offer>(m, "rescind_offer", s);
+  match_stamp<heartbeat>(m, "heartbeat", s);
+  match_stamp<framework_error>(m, "framework_error", s);
+  return s;
+}
+
+TEST_F(master_fixture, every_message_of_a_leader_carries_its_epoch) {
+  // Agents and schedulers refuse what an older leader sends: that works
+  // only if each message the leader sends or relays names its epoch.
+  mcfg.standby = true;
+  mcfg.election_token = 42;
+  start_master();
+  caf::anon_send(master, become_leader{42, 9, "{}", registry{}.to_json(), caf::actor{}});
+  run();
+  auto a = add_agent("h1", res(2, 1024));
+  auto f = add_framework(framework("f"));
+  ASSERT_EQ(a.log->registered.at(0).epoch, 9);
+  ASSERT_EQ(f.log->subscriptions.at(0).epoch, 9);
+  auto o = first_offer(f);
+  auto s = launch_running(f, a, o, "t1", res(1, 128));
+  send_as(f.actor, acknowledge{f.id, a.id, "t1", s.uuid});
+  send_as(f.actor, kill_task{f.id, "t1", ""});
+  send_as(f.actor, reconcile{f.id, {"t-unknown"}});  // answered LOST by the master
+  // A second scheduler instance takes over: the first is told (fatal error).
+  auto [p2, log2] = spawn_peer();
+  auto fw2 = framework("f");
+  fw2.id = f.id;
+  add_framework(fw2, p2, log2);
+  advance(3000ms);  // heartbeats and pings
+  send_as(p2, teardown{f.id});
+  run();
+  std::map<std::string, size_t> seen;
+  for (const auto* log : {a.log.get(), f.log.get(), log2.get()})
+    for (const auto& m : log->got) {
+      auto st = stamp_of(m);
+      ASSERT_TRUE(st) << "a message the test does not know: " << caf::to_string(m);
+      EXPECT_EQ(st->epoch, 9) << caf::to_string(m);
+      ++seen[st->kind];
+    }
+  // The scenario exercised every kind of message (so none went unchecked).
+  for (const char* kind : {"run_task", "kill_task", "shutdown_framework", "acknowledge",
+                           "status_update", "offers_msg", "heartbeat", "framework_error"})
+    EXPECT_GT(seen[kind], 0u) << kind << " never sent; seen: " << seen.size() << " kinds";
+  ASSERT_FALSE(a.log->ping_epochs.empty());
+  for (auto e : a.log->ping_epochs) EXPECT_EQ(e, 9);
 }
 
 // -- master restart ---------------------------------------------------------------

@@ -53,7 +53,7 @@ void ping_agents(master_ptr self) {
     }
     a.awaiting_pong = true;
     auto handle = a.handle;
-    self->request(handle, timeout, ping_atom::value)
+    self->request(handle, timeout, ping_atom::value, st.epoch)
         .then(
             [self, id = id, handle](pong_atom) {
               auto it = self->state.agents.find(id);
@@ -148,7 +148,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
                     (lost_before ? "it was reported lost"
                      : ended     ? "it already ended"
                                  : "its framework was removed"));
-      self->send(handle, kill_task{s.framework_id, s.task_id, info.id});
+      to_agent(self, handle, kill_task{s.framework_id, s.task_id, info.id});
       continue;
     }
     if (t == st.tasks.end()) {
@@ -193,7 +193,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     }
   }
   for (auto& [framework_id, ids] : unreported)
-    self->send(handle, reconcile{framework_id, std::move(ids)});
+    to_agent(self, handle, reconcile{framework_id, std::move(ids)});
   self->send(st.allocator,
              alloc_add_agent{info.id, info.total, used_by, info.hostname, info.attributes});
   if (st.config.trace) st.config.trace->agent_added(info.id, info.total, info.attributes);

@@ -25,7 +25,7 @@ void remove_framework(master_ptr self, const std::string& framework_id, const st
   }
   for (const auto& agent_id : agents) {
     if (auto ag = st.agents.find(agent_id); ag != st.agents.end() && ag->second.handle)
-      self->send(ag->second.handle, shutdown_framework{framework_id});
+      to_agent(self, ag->second.handle, shutdown_framework{framework_id});
   }
   self->send(st.allocator, alloc_remove_framework{framework_id});
   if (st.config.trace) st.config.trace->framework_removed(framework_id);
@@ -68,7 +68,8 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
       log(self, "framework " + info.id + " failed over to a new scheduler instance");
       self->send(
           rec.scheduler,
-          framework_error{"framework " + info.id + " failed over to another scheduler", true});
+          stamped(self, framework_error{
+                            "framework " + info.id + " failed over to another scheduler", true}));
       auto offers = rec.offers;
       for (const auto& id : offers) remove_offer(self, id, false);
     }

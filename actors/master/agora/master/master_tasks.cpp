@@ -228,7 +228,7 @@ void handle_accept(master_ptr self, accept& m) {
     ag->second.tasks.insert(key);
     fw->second.tasks.insert(t.id);
     ++st.tasks_launched;
-    self->send(ag->second.handle, run_task{fw->second.info, t, role});
+    to_agent(self, ag->second.handle, run_task{fw->second.info, t, role});
   }
   if (!remaining.empty())
     recover(self, m.framework_id, role, agent_id, remaining, m.filter.refuse_ms);

@@ -21,6 +21,8 @@ using attribute_map = std::map<std::string, std::string>;
 
 // -- atoms (payload-less verbs, at most 10 characters) ------------------------
 
+/// `(ping_atom, int64_t epoch)`: the master's liveness probe of an agent,
+/// answered with `pong_atom`; a bare `(ping_atom)` is a local probe.
 using ping_atom = caf::atom_constant<caf::atom("ping")>;
 using pong_atom = caf::atom_constant<caf::atom("pong")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
@@ -64,6 +66,13 @@ bool is_terminal(task_state x);
 /// end. A late retry of an older update (e.g. STARTING after RUNNING) or any
 /// change after a terminal state is not a valid transition.
 bool is_valid_transition(task_state from, task_state to);
+
+/// Fencing between masters: returns true if a message stamped with leader
+/// epoch `epoch` may be obeyed by a peer that follows the leader of epoch
+/// `followed` (-1 for either: a standalone master). A message from an older
+/// leader than the one followed is refused; a standalone master's (-1) only
+/// by a peer that follows no elected leader.
+constexpr bool from_epoch(int64_t epoch, int64_t followed) { return epoch >= followed; }
 
 // -- shared value types -------------------------------------------------------
 
@@ -215,17 +224,26 @@ struct run_task {
   framework_info framework;
   task_info task;
   std::string role;  ///< The role whose offer the task was launched from.
+  /// The sending master's leader epoch (-1: standalone), stamped by the
+  /// master on everything it sends or relays; see `from_epoch`.
+  int64_t epoch = -1;
 };
 
 /// Master -> agent: kill every task of a framework (failover timeout expired
 /// or the framework tore down).
 struct shutdown_framework {
   std::string framework_id;
+  /// The sending master's leader epoch (-1: standalone), stamped by the
+  /// master on everything it sends or relays; see `from_epoch`.
+  int64_t epoch = -1;
 };
 
 /// Agent -> master -> framework: a task changed state.
 struct status_update {
   task_status status;
+  /// The sending master's leader epoch (-1: standalone), stamped by the
+  /// master on everything it sends or relays; see `from_epoch`.
+  int64_t epoch = -1;
 };
 
 template <class Inspector>
@@ -242,15 +260,15 @@ typename Inspector::result_type inspect(Inspector& f, agent_registered& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_task& x) {
-  return f(caf::meta::type_name("run_task"), x.framework, x.task, x.role);
+  return f(caf::meta::type_name("run_task"), x.framework, x.task, x.role, x.epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, shutdown_framework& x) {
-  return f(caf::meta::type_name("shutdown_framework"), x.framework_id);
+  return f(caf::meta::type_name("shutdown_framework"), x.framework_id, x.epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, status_update& x) {
-  return f(caf::meta::type_name("status_update"), x.status);
+  return f(caf::meta::type_name("status_update"), x.status, x.epoch);
 }
 
 // -- framework <-> master -----------------------------------------------------
@@ -272,11 +290,17 @@ struct subscribed {
 /// Master -> framework: new offers.
 struct offers_msg {
   std::vector<offer> offers;
+  /// The sending master's leader epoch (-1: standalone), stamped by the
+  /// master on everything it sends or relays; see `from_epoch`.
+  int64_t epoch = -1;
 };
 
 /// Master -> framework: an offer is no longer valid.
 struct rescind_offer {
   std::string offer_id;
+  /// The sending master's leader epoch (-1: standalone), stamped by the
+  /// master on everything it sends or relays; see `from_epoch`.
+  int64_t epoch = -1;
 };
 
 /// Framework -> master: use offers. Resources of the offers that the launched
@@ -312,6 +336,9 @@ struct kill_task {
   std::string framework_id;
   std::string task_id;
   std::string agent_id;  ///< Filled by the master when forwarding.
+  /// The sending master's leader epoch (-1: standalone), stamped by the
+  /// master on everything it sends or relays; see `from_epoch`.
+  int64_t epoch = -1;
 };
 
 /// Framework -> master -> agent: the framework has seen the update `uuid`.
@@ -320,6 +347,9 @@ struct acknowledge {
   std::string agent_id;
   std::string task_id;
   std::string uuid;
+  /// The sending master's leader epoch (-1: standalone), stamped by the
+  /// master on everything it sends or relays; see `from_epoch`.
+  int64_t epoch = -1;
 };
 
 /// Framework -> master: ask for the latest state of tasks; an empty list asks
@@ -327,6 +357,9 @@ struct acknowledge {
 struct reconcile {
   std::string framework_id;
   std::vector<std::string> task_ids;
+  /// The sending master's leader epoch (-1: standalone), stamped by the
+  /// master on everything it sends or relays; see `from_epoch`.
+  int64_t epoch = -1;
 };
 
 /// Framework -> master: the framework is done; kill its tasks and forget it.
@@ -337,6 +370,9 @@ struct teardown {
 /// Master -> framework: periodic proof of life.
 struct heartbeat {
   int64_t timestamp_ns = 0;
+  /// The sending master's leader epoch (-1: standalone), stamped by the
+  /// master on everything it sends or relays; see `from_epoch`.
+  int64_t epoch = -1;
 };
 
 /// Master -> framework: the master refused a request (e.g. subscribe with
@@ -344,6 +380,9 @@ struct heartbeat {
 struct framework_error {
   std::string message;
   bool fatal = false;
+  /// The sending master's leader epoch (-1: standalone), stamped by the
+  /// master on everything it sends or relays; see `from_epoch`.
+  int64_t epoch = -1;
 };
 
 template <class Inspector>
@@ -356,11 +395,11 @@ typename Inspector::result_type inspect(Inspector& f, subscribed& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, offers_msg& x) {
-  return f(caf::meta::type_name("offers_msg"), x.offers);
+  return f(caf::meta::type_name("offers_msg"), x.offers, x.epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, rescind_offer& x) {
-  return f(caf::meta::type_name("rescind_offer"), x.offer_id);
+  return f(caf::meta::type_name("rescind_offer"), x.offer_id, x.epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, accept& x) {
@@ -380,15 +419,16 @@ typename Inspector::result_type inspect(Inspector& f, suppress& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, kill_task& x) {
-  return f(caf::meta::type_name("kill_task"), x.framework_id, x.task_id, x.agent_id);
+  return f(caf::meta::type_name("kill_task"), x.framework_id, x.task_id, x.agent_id, x.epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, acknowledge& x) {
-  return f(caf::meta::type_name("acknowledge"), x.framework_id, x.agent_id, x.task_id, x.uuid);
+  return f(caf::meta::type_name("acknowledge"), x.framework_id, x.agent_id, x.task_id, x.uuid,
+           x.epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, reconcile& x) {
-  return f(caf::meta::type_name("reconcile"), x.framework_id, x.task_ids);
+  return f(caf::meta::type_name("reconcile"), x.framework_id, x.task_ids, x.epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, teardown& x) {
@@ -396,11 +436,11 @@ typename Inspector::result_type inspect(Inspector& f, teardown& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, heartbeat& x) {
-  return f(caf::meta::type_name("heartbeat"), x.timestamp_ns);
+  return f(caf::meta::type_name("heartbeat"), x.timestamp_ns, x.epoch);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, framework_error& x) {
-  return f(caf::meta::type_name("framework_error"), x.message, x.fatal);
+  return f(caf::meta::type_name("framework_error"), x.message, x.fatal, x.epoch);
 }
 
 }  // namespace agora::protocol

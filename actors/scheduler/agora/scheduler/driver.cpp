@@ -39,6 +39,8 @@ struct driver_state {
   bool leader_known = false;
   /// The highest leader epoch seen (-1: none); older masters are not followed.
   int64_t leader_epoch = -1;
+  /// Messages from the master stamped with an older epoch, dropped.
+  uint64_t stale_epoch_messages = 0;
   caf::stateful_actor<driver_state>* self = nullptr;
   static inline const char* name = "agora.scheduler_driver";
 
@@ -118,12 +120,18 @@ void schedule_reconnect(driver_ptr self) {
 }
 
 /// Returns true if the current message comes from the master's process (the
-/// master or its proxy of this framework): a master that lost leadership, or
-/// any other peer, is not listened to.
-bool from_master(driver_ptr self) {
+/// master or its proxy of this framework), stamped with leader epoch `epoch`
+/// no older than the leader followed: a master that lost leadership, or any
+/// other peer, is not listened to.
+bool from_master(driver_ptr self, int64_t epoch) {
   auto& st = self->state;
   const auto& sender = self->current_sender();
-  return st.master && sender && sender->node() == st.master.node();
+  if (!st.master || !sender || sender->node() != st.master.node()) return false;
+  if (!protocol::from_epoch(epoch, st.leader_epoch)) {
+    ++st.stale_epoch_messages;
+    return false;
+  }
+  return true;
 }
 
 /// Treats the master as gone: tells the scheduler and reconnects.
@@ -270,31 +278,31 @@ caf::behavior driver_behavior(driver_ptr self, driver_config cfg,
         if (attempt == self->state.attempt) connect(self);
       },
       [self](offers_msg& m) {
-        if (!from_master(self)) return;
+        if (!from_master(self, m.epoch)) return;
         driver d{&self->state};
         self->state.sched->offers(d, m.offers);
       },
       [self](rescind_offer& m) {
-        if (!from_master(self)) return;
+        if (!from_master(self, m.epoch)) return;
         driver d{&self->state};
         self->state.sched->rescinded(d, m.offer_id);
       },
       [self](status_update& m) {
-        if (!from_master(self)) return;
+        if (!from_master(self, m.epoch)) return;
         auto& st = self->state;
         driver d{&st};
         st.sched->update(d, m.status);
         if (st.cfg.auto_acknowledge) d.acknowledge(m.status);
       },
       [self](framework_error& m) {
-        if (!from_master(self)) return;
+        if (!from_master(self, m.epoch)) return;
         driver d{&self->state};
         self->state.sched->error(d, m.message, m.fatal);
         if (m.fatal) d.stop();
       },
-      [self](heartbeat&) {
+      [self](heartbeat& m) {
         // Relayed by the master's proxy of this framework.
-        if (self->state.connected && from_master(self))
+        if (self->state.connected && from_master(self, m.epoch))
           self->state.last_heartbeat = self->clock().now();
       },
       [self](watchdog_atom, uint64_t attempt) {

@@ -29,9 +29,14 @@ caf::behavior fake_master(caf::event_based_actor* self, std::shared_ptr<fake_mas
         log->schedulers.push_back(caf::actor_cast<caf::actor>(self->current_sender()));
         return subscribed{"F1", 1000, log->epoch};
       },
-      // The test's cue: send the current scheduler a heartbeat.
+      // The test's cue: send the current scheduler a heartbeat stamped with
+      // the master's epoch...
       [self, log](int) {
-        if (!log->schedulers.empty()) self->send(log->schedulers.back(), heartbeat{0});
+        if (!log->schedulers.empty()) self->send(log->schedulers.back(), heartbeat{0, log->epoch});
+      },
+      // ... or with the given one.
+      [self, log](int64_t epoch) {
+        if (!log->schedulers.empty()) self->send(log->schedulers.back(), heartbeat{0, epoch});
       },
   };
 }
@@ -108,6 +113,15 @@ TEST_F(driver_fixture, a_silent_master_is_noticed_and_the_driver_resubscribes) {
 TEST_F(driver_fixture, heartbeats_from_anyone_but_the_master_do_not_count) {
   // A peer keeps sending heartbeats; the master itself is silent.
   auto beat = [&] { caf::anon_send(drv, heartbeat{0}); };
+  advance(7000ms, beat);
+  EXPECT_EQ(callbacks->disconnected_calls, 1);
+  EXPECT_EQ(log->subscriptions.size(), 2u);
+}
+
+TEST_F(driver_fixture, heartbeats_stamped_with_an_older_epoch_do_not_count) {
+  // The master subscribed the driver at epoch 3; its heartbeats come, but
+  // stamped with epoch 2 (a deposed leader's): they prove nothing.
+  auto beat = [&] { caf::anon_send(master, int64_t{2}); };
   advance(7000ms, beat);
   EXPECT_EQ(callbacks->disconnected_calls, 1);
   EXPECT_EQ(log->subscriptions.size(), 2u);

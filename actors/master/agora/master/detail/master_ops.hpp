@@ -56,12 +56,27 @@ void recover(master_ptr self, const std::string& framework_id, const std::string
 void remove_offer(master_ptr self, const std::string& offer_id, bool rescind, int64_t refuse_ms = 0,
                   bool give_back = true);
 
-/// Sends `msg` to the framework's scheduler through its proxy.
+/// Returns `msg` stamped with this master's leader epoch: every message the
+/// master sends to an agent or a scheduler carries it (fencing).
+template <class T>
+T stamped(master_ptr self, T msg) {
+  msg.epoch = self->state.epoch;
+  return msg;
+}
+
+/// Sends `msg` to an agent, stamped with the leader epoch.
+template <class T>
+void to_agent(master_ptr self, const caf::actor& agent, T msg) {
+  if (agent) self->send(agent, stamped(self, std::move(msg)));
+}
+
+/// Sends `msg` to the framework's scheduler through its proxy, stamped with
+/// the leader epoch.
 template <class T>
 void to_framework(master_ptr self, const std::string& framework_id, T msg) {
   auto it = self->state.frameworks.find(framework_id);
   if (it != self->state.frameworks.end() && it->second.proxy)
-    self->send(it->second.proxy, std::move(msg));
+    self->send(it->second.proxy, stamped(self, std::move(msg)));
 }
 
 /// Sends a change to the registrar (when the master persists, i.e. runs with
