@@ -8,7 +8,6 @@
 #include "agora/main/master_runtime.hpp"
 #include "agora/main/signals.hpp"
 #include "agora/protocol/announce.hpp"
-#include "agora/zk/zk_url.hpp"
 
 int main(int argc, char** argv) {
   using namespace agora;
@@ -23,12 +22,9 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (!opts.zk.empty()) {
-    auto url = zk::zk_url::parse(opts.zk);
-    if (!url) {
-      std::cerr << "agora-master: error: --zk: " << url.err().message << "\n";
-      return 2;
-    }
+  if (auto bad = main::check_master_flags(opts, !opts.zk.empty()); !bad.empty()) {
+    std::cerr << "agora-master: error: " << bad << "\n";
+    return 2;
   }
 
   caf::actor_system_config cfg;

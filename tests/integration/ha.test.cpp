@@ -253,6 +253,65 @@ TEST(ha, losing_the_zookeeper_quorum_stops_the_leader_and_the_cluster_recovers) 
   EXPECT_EQ(find_sandbox(agent.work_dir, "t1").empty(), false);
 }
 
+/// Returns `member` of a master's /health `quorum` object (-1 when absent),
+/// or whether it is `acting`.
+int64_t quorum_field(const rapidjson::Document& h, const char* member) {
+  if (!h.HasMember("quorum") || !h["quorum"].HasMember(member)) return -1;
+  return h["quorum"][member].GetInt64();
+}
+bool acting(const rapidjson::Document& h) { return h.HasMember("acting") && h["acting"].GetBool(); }
+
+TEST(ha, a_leader_needs_a_quorum_of_masters_to_lead_and_to_act) {
+  AGORA_REQUIRE_ZOOKEEPER();
+  // Two masters must be in the group (--quorum-size=2). Alone, the first is
+  // elected in ZooKeeper but does not lead.
+  ha_cluster c{0, {"--quorum-size=2"}};
+  c.add_master();
+  ASSERT_TRUE(wait_until([&] { return quorum_field(c.health(0), "masters") == 1; }, 20s));
+  EXPECT_EQ(quorum_field(c.health(0), "size"), 2);
+  EXPECT_EQ(c.role(0), "standby");
+  EXPECT_FALSE(acting(c.health(0)));
+  EXPECT_NE(c.masters()[0].proc->stderr_text().find("waiting for a quorum of 2 masters"),
+            std::string::npos)
+      << c.masters()[0].proc->stderr_text();
+  // A second master makes the quorum: the first leads.
+  c.add_master();
+  ASSERT_EQ(c.wait_leader(30s), 0) << c.masters()[0].proc->stderr_text();
+  c.add_agent();
+  framework_system fs;
+  test_framework fw{fs.sys(), c.url(), framework("quorum", 60000)};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  ASSERT_FALSE(fw.wait_offers().empty());
+  // The standby dies: below the quorum, the leader stops acting (no offers)
+  // but stays leader...
+  ASSERT_TRUE(c.masters()[1].proc->kill_group(SIGKILL));
+  ASSERT_TRUE(c.masters()[1].proc->wait_exit(10s));
+  ASSERT_TRUE(wait_until([&] { return !acting(c.health(0)); }, 30s))
+      << c.masters()[0].proc->stderr_text();
+  EXPECT_EQ(quorum_field(c.health(0), "masters"), 1);
+  EXPECT_EQ(c.role(0), "leader");
+  EXPECT_EQ(offers_within(fw, 1000ms), 0u);
+  // ... and acts again when a master is back.
+  c.restart_master(1);
+  ASSERT_TRUE(wait_until([&] { return acting(c.health(0)); }, 30s))
+      << c.masters()[0].proc->stderr_text();
+  EXPECT_TRUE(wait_until([&] { return offers_within(fw, 300ms) > 0; }, 20s));
+  EXPECT_EQ(c.role(0), "leader");
+}
+
+TEST(ha, a_bad_quorum_size_names_the_flag) {
+  for (auto flags : {std::vector<std::string>{"--quorum-size=2", "--port=0", "--actor-port=0"},
+                     std::vector<std::string>{"--zk=zk://127.0.0.1:1/x", "--quorum-size=0",
+                                              "--port=0", "--actor-port=0"}}) {
+    child_process m;
+    ASSERT_TRUE(m.start(binary_path("agora-master"), flags));
+    auto code = m.wait_exit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(m.stderr_text().find("--quorum-size"), std::string::npos) << m.stderr_text();
+  }
+}
+
 TEST(ha, a_bad_zk_url_names_the_flag) {
   child_process m;
   ASSERT_TRUE(m.start(binary_path("agora-master"), {"--zk=zk://127.0.0.1:2181", "--port=0"}));

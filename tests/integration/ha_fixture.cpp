@@ -53,15 +53,28 @@ void ha_cluster::start_master(size_t i) {
 
 void ha_cluster::restart_master(size_t i) { start_master(i); }
 
-std::string ha_cluster::role(size_t i) const {
-  const auto& m = masters_.at(i);
-  if (!m.proc || !m.proc->running()) return {};
-  auto r = http_get("127.0.0.1", m.http_port, "/health", 1000ms);
+size_t ha_cluster::add_master() {
+  masters_.emplace_back();
+  masters_.back().http_port = free_port();
+  masters_.back().actor_port = free_port();
+  start_master(masters_.size() - 1);
+  return masters_.size() - 1;
+}
+
+rapidjson::Document ha_cluster::health(size_t i) const {
   rapidjson::Document d;
-  if (r.status != 200 || d.Parse(r.body.c_str()).HasParseError() || !d.IsObject() ||
-      !d.HasMember("role"))
-    return {};
-  return d["role"].GetString();
+  const auto& m = masters_.at(i);
+  if (m.proc && m.proc->running()) {
+    auto r = http_get("127.0.0.1", m.http_port, "/health", 1000ms);
+    if (r.status == 200 && !d.Parse(r.body.c_str()).HasParseError() && d.IsObject()) return d;
+  }
+  d.SetObject();
+  return d;
+}
+
+std::string ha_cluster::role(size_t i) const {
+  auto d = health(i);
+  return d.HasMember("role") && d["role"].IsString() ? d["role"].GetString() : "";
 }
 
 int ha_cluster::wait_leader(std::chrono::milliseconds timeout) const {

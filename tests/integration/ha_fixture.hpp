@@ -59,6 +59,14 @@ class ha_cluster {
   /// Starts master `index` again (after it was killed).
   void restart_master(size_t index);
 
+  /// Starts one more master (it contends; nothing waits for it to lead);
+  /// returns its index.
+  size_t add_master();
+
+  /// Returns a master's parsed /health (an empty object when it does not
+  /// answer).
+  rapidjson::Document health(size_t index) const;
+
   /// Starts agent `index` again (after it was killed), with the same work
   /// directory and ports; it registers anew (agents do not recover yet).
   void restart_agent(size_t index);

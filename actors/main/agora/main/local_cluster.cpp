@@ -51,6 +51,9 @@ int run_local_cluster(int argc, char** argv) {
   if (racks < 1) error = "--racks: must be at least 1";
   if (agent_res.empty()) error = "--agent-resources: must not be empty";
   if (masters < 1 || masters > 9) error = "--masters: must be between 1 and 9";
+  if (error.empty()) error = check_master_flags(opts, masters > 1 || !opts.zk.empty());
+  if (error.empty() && masters > 1 && opts.quorum_size > masters)
+    error = "--quorum-size: larger than --masters (no master would ever lead)";
   if (!error.empty()) {
     std::cerr << "agora local: error: " << error << "\n";
     return 2;
@@ -75,7 +78,8 @@ int run_local_cluster(int argc, char** argv) {
     ho.work_dir = work_dir;
     ho.master_flags = {
         "--zk-session-timeout=" + std::to_string(opts.zk_session_timeout.count()) + "ms",
-        "--allocation-interval=" + std::to_string(opts.config.allocation_interval.count()) + "ms"};
+        "--allocation-interval=" + std::to_string(opts.config.allocation_interval.count()) + "ms",
+        "--quorum-size=" + std::to_string(opts.quorum_size)};
     if (!opts.policy_path.empty()) ho.master_flags.push_back("--policy=" + opts.policy_path);
     ha = std::make_unique<local_ha>();
     if (!ha->start(ho, error)) ha.reset();

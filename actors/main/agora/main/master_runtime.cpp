@@ -32,6 +32,9 @@ struct election_status {
   /// The leader's HTTP address (for redirects), "" when none is known.
   std::string leader_http;
   int64_t epoch = -1;
+  /// Masters in the election group as last seen, and the quorum size.
+  size_t masters = 0;
+  int64_t quorum_size = 1;
 
   bool is_leading() const {
     std::lock_guard<std::mutex> guard{mtx};
@@ -110,6 +113,9 @@ void add_master_flags(cli::flags& f, master_options& o) {
         "contend for leadership through ZooKeeper, zk://HOST:PORT[,HOST:PORT...]/PATH (default: "
         "standalone)");
   f.add("zk-session-timeout", &o.zk_session_timeout, "ZooKeeper session timeout");
+  f.add("quorum-size", &o.quorum_size,
+        "masters (this one included) that must be in the election group for a master to "
+        "lead and a leader to act; e.g. 2 of 3 masters");
   f.add("agent-reregister-timeout", &o.config.agent_reregister_timeout,
         "after an election, agents that do not re-register within this time become unreachable");
   f.add("recovery-agent-removal-limit", &o.config.recovery_agent_removal_limit,
@@ -122,6 +128,20 @@ void add_master_flags(cli::flags& f, master_options& o) {
                [weights](const std::string& v, std::string& err) {
                  return parse_weights(v, *weights, err);
                });
+}
+
+std::string check_master_flags(const master_options& o, bool contends) {
+  if (!o.zk.empty()) {
+    auto parsed = zk::zk_url::parse(o.zk);
+    if (!parsed) return "--zk: " + parsed.err().message;
+  }
+  if (o.zk_session_timeout.count() <= 0) return "--zk-session-timeout: must be positive";
+  if (o.quorum_size < 1 || o.quorum_size > 100) return "--quorum-size: must be from 1 to 100";
+  if (!contends && o.quorum_size != 1)
+    return "--quorum-size: needs --zk (a standalone master is its own quorum)";
+  if (!(o.config.recovery_agent_removal_limit >= 0 && o.config.recovery_agent_removal_limit <= 1))
+    return "--recovery-agent-removal-limit: must be a fraction in [0, 1]";
+  return {};
 }
 
 std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, master_options opts,
@@ -164,10 +184,6 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
       error = "--zk: " + parsed.err().message;
       return nullptr;
     }
-    if (opts.zk_session_timeout.count() <= 0) {
-      error = "--zk-session-timeout: must be positive";
-      return nullptr;
-    }
     zk_url = parsed.value();
     opts.config.standby = true;
     opts.config.zk_url = opts.zk;
@@ -177,11 +193,7 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
     lease = std::make_shared<master::leadership_lease>(opts.zk_session_timeout / 2);
     opts.config.lease = lease;
   }
-  if (!(opts.config.recovery_agent_removal_limit >= 0 &&
-        opts.config.recovery_agent_removal_limit <= 1)) {
-    error = "--recovery-agent-removal-limit: must be a fraction in [0, 1]";
-    return nullptr;
-  }
+  if (error = check_master_flags(opts, zk_url.has_value()); !error.empty()) return nullptr;
   opts.config.control = std::make_shared<master::policy_control>();
   opts.config.metrics = std::make_shared<master::master_metrics>();
   if (!opts.record_trace.empty()) {
@@ -191,6 +203,7 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
   auto rt = std::unique_ptr<master_runtime>(new master_runtime);
   rt->election_ = std::make_shared<election_status>();
   rt->election_->standalone = !zk_url;
+  rt->election_->quorum_size = opts.quorum_size;
   rt->http_ = observability::http_server::start(opts.ip, opts.http_port, error);
   if (!rt->http_) return nullptr;
   rt->snapshots_ = std::make_shared<master::snapshot_store>();
@@ -224,13 +237,20 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
                                               observability::prometheus_content_type);
   });
   auto own_http = opts.config.http_address;
-  rt->http_->route("GET", "/health", [es, own_http](const observability::http_request&) {
+  rt->http_->route("GET", "/health", [es, own_http, lease](const observability::http_request&) {
     std::lock_guard<std::mutex> guard{es->mtx};
     std::string role = es->standalone ? "standalone" : es->leading ? "leader" : "standby";
-    return observability::http_response::json(
-        "{\"status\":\"ok\",\"role\":\"" + role +
-        "\",\"leader\":" + observability::json_quote(es->standalone ? own_http : es->leader_http) +
-        ",\"epoch\":" + std::to_string(es->epoch) + "}");
+    std::string body = "{\"status\":\"ok\",\"role\":\"" + role + "\",\"leader\":" +
+                       observability::json_quote(es->standalone ? own_http : es->leader_http) +
+                       ",\"epoch\":" + std::to_string(es->epoch);
+    if (!es->standalone) {
+      // Whether this master may act now (a leader with a valid lease and a
+      // quorum of masters), and the quorum as last seen.
+      body += ",\"acting\":" + std::string(es->leading && lease->valid() ? "true" : "false") +
+              ",\"quorum\":{\"size\":" + std::to_string(es->quorum_size) +
+              ",\"masters\":" + std::to_string(es->masters) + "}";
+    }
+    return observability::http_response::json(body + "}");
   });
   rt->http_->route("GET", "/", leader_only(es, [](const observability::http_request&) {
                      observability::http_response r;
@@ -260,7 +280,8 @@ class master_runtime::contender_loop {
         es_(std::move(es)),
         lease_(std::move(lease)),
         token_(opts.config.election_token),
-        session_timeout_(opts.zk_session_timeout) {
+        session_timeout_(opts.zk_session_timeout),
+        quorum_(static_cast<size_t>(opts.quorum_size)) {
     fatal_ = opts.on_fatal ? opts.on_fatal : [](const std::string& why) {
       std::fprintf(stderr, "agora-master: stopping: %s\n", why.c_str());
       std::fflush(stderr);
@@ -304,6 +325,19 @@ class master_runtime::contender_loop {
       }
       cv_.wait_for(lock, period, [this] { return stop_ || rejoin_; });
       if (stop_ || rejoin_ || !leading_) continue;
+      // Below the quorum the lease lapses: the leader stops acting until
+      // enough masters are back.
+      bool quorum = masters_ >= quorum_;
+      if (quorum != had_quorum_) {
+        had_quorum_ = quorum;
+        std::fprintf(stderr,
+                     quorum
+                         ? "agora-master: a quorum of masters is back (%zu of %zu); acting again\n"
+                         : "agora-master: below the quorum of masters (%zu of %zu); not acting "
+                           "until masters return\n",
+                     masters_, quorum_);
+      }
+      if (!quorum) continue;
       lock.unlock();
       // One round trip to the ensemble renews the lease.
       if (session_->exists(url_.root)) lease_->renew();
@@ -352,6 +386,7 @@ class master_runtime::contender_loop {
       es_->leading = v.leading && leading_;
       es_->epoch = v.leader ? v.leader->epoch : -1;
       es_->leader_http.clear();
+      es_->masters = v.members.size();
       discovery::master_info leader;
       std::string ignored;
       if (v.leader && discovery::master_info::from_json(v.leader->data, leader, ignored))
@@ -360,6 +395,7 @@ class master_runtime::contender_loop {
     {
       std::lock_guard<std::mutex> guard{mtx_};
       if (stop_) return;  // shutting down: withdrawing is not losing
+      masters_ = v.members.size();
     }
     if (!v.self.empty()) joined_ = true;
     // The session ended, or someone removed this contender's member node.
@@ -376,6 +412,17 @@ class master_runtime::contender_loop {
       return;
     }
     if (!v.leading || leading_) return;
+    if (v.members.size() < quorum_) {
+      // Elected, but too few masters: wait for more (the next change of the
+      // group calls again).
+      if (!waiting_quorum_)
+        std::fprintf(stderr,
+                     "agora-master: elected, waiting for a quorum of %zu masters (%zu so far)\n",
+                     quorum_, v.members.size());
+      waiting_quorum_ = true;
+      return;
+    }
+    waiting_quorum_ = false;
     // Elected: claim the registry (fencing the previous leader's writes),
     // then hand it to the master with a registrar that persists changes.
     master::registry doc;
@@ -412,6 +459,7 @@ class master_runtime::contender_loop {
   std::shared_ptr<master::leadership_lease> lease_;
   uint64_t token_;
   std::chrono::milliseconds session_timeout_;
+  size_t quorum_;
   std::function<void(const std::string&)> fatal_;
   std::string info_json_;
 
@@ -421,8 +469,13 @@ class master_runtime::contender_loop {
   bool rejoin_ = false;
   // Written by the contender's thread under `mtx_`; read by `run`.
   bool leading_ = false;
+  // Masters in the group as last seen, under `mtx_`.
+  size_t masters_ = 0;
+  // `run`'s thread only: whether the last renewal had a quorum.
+  bool had_quorum_ = true;
   // The contender's thread only (reset by `join` before a new contender).
   bool joined_ = false;
+  bool waiting_quorum_ = false;
   std::shared_ptr<zk::session> session_;
   std::unique_ptr<zk::leader_election> contender_;
   std::thread thread_;

@@ -38,6 +38,11 @@ struct master_options {
   std::string zk;
   /// `--zk-session-timeout`.
   std::chrono::milliseconds zk_session_timeout{10000};
+  /// `--quorum-size`: how many masters (this one included) must be in the
+  /// election group for the elected one to lead, and for a leader to keep
+  /// acting (offers and launches); a leader below it pauses until masters
+  /// return.
+  int64_t quorum_size = 1;
   /// Called (from any thread) when a leading master must stop acting at once
   /// (lost its ZooKeeper session, its leadership or its registry). Default:
   /// log and exit the process with status 1 so a supervisor restarts it.
@@ -51,6 +56,11 @@ struct election_status;
 /// `--allocation-interval`, `--offer-timeout`, `--agent-ping-timeout`,
 /// `--max-agent-ping-timeouts`, `--weights`, ...) on `f`.
 void add_master_flags(cli::flags& f, master_options& opts);
+
+/// Returns the first problem with the flags in `opts` as `--flag: why` (""
+/// when none), for callers to report before starting (exit status 2).
+/// `contends`: masters elect a leader (`--zk`, or `agora local --masters N`).
+std::string check_master_flags(const master_options& opts, bool contends);
 
 /// A running master: the master actor, published on the actor port, and its
 /// HTTP endpoint (`/state`, `/health`, `/`).
