@@ -181,6 +181,15 @@ int main(int argc, char** argv) {
   protocol::announce(cfg);
   agent::announce(cfg);
   cfg.load<caf::io::middleman>();
+  // An agent is idle nearly always. CAF's default scheduler wakes each idle
+  // worker every 10 ms and polls for ~25 ms after every message: about
+  // 8 ms of CPU per second per idle agent process here, which at a few
+  // hundred agents per machine (benchmarks, packed test clusters) is more
+  // than a core. Sleeping workers are woken when work arrives, so longer
+  // idle sleeps only slow work stealing between the agent's two workers;
+  // measured: under 1 ms of CPU per second idle (docs/BENCHMARKS.md).
+  cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan{std::chrono::milliseconds{200}});
+  cfg.set("work-stealing.moderate-poll-attempts", size_t{10});
   caf::actor_system sys{cfg};
   auto agent = agent::spawn_agent(sys, ac);
   if (!agent) return 1;  // the reason is logged
