@@ -216,4 +216,15 @@ std::string find_sandbox(const std::string& dir, const std::string& task_id) {
   return found;
 }
 
+cli_run agora_cli(std::vector<std::string> args) {
+  child_process p;
+  cli_run r;
+  if (!p.start(binary_path("agora"), args)) return r;
+  auto code = p.wait_exit(30s);
+  r.status = code ? *code : -1;
+  r.out = p.stdout_text();
+  r.err = p.stderr_text();
+  return r;
+}
+
 }  // namespace agora::test

@@ -130,4 +130,13 @@ protocol::task_info make_task(const std::string& id, const std::string& command,
 /// Finds `<agent work dir>/**/tasks/<task_id>` (the task's sandbox); empty if none.
 std::string find_sandbox(const std::string& work_dir, const std::string& task_id);
 
+/// What `agora ARGS...` did: its exit status (-1 on timeout) and output.
+struct cli_run {
+  int status = -1;
+  std::string out, err;
+};
+
+/// Runs `agora ARGS...` to completion (at most 30 s).
+cli_run agora_cli(std::vector<std::string> args);
+
 }  // namespace agora::test

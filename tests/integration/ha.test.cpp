@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agora/zk/session.hpp"
 #include "ha_fixture.hpp"
 
 namespace agora::test {
@@ -251,6 +252,62 @@ TEST(ha, losing_the_zookeeper_quorum_stops_the_leader_and_the_cluster_recovers) 
       << c.masters()[1].proc->stderr_text();
   EXPECT_TRUE(wait_until([&] { return offers_within(fw, 200ms) > 0; }, 20s));
   EXPECT_EQ(find_sandbox(agent.work_dir, "t1").empty(), false);
+}
+
+/// Returns a master's `GET /policy` (an empty object when it does not
+/// answer 200).
+rapidjson::Document policy_of(const master_process& m) {
+  rapidjson::Document d;
+  auto r = http_get("127.0.0.1", m.http_port, "/policy", 2000ms);
+  if (r.status != 200 || d.Parse(r.body.c_str()).HasParseError() || !d.IsObject()) d.SetObject();
+  return d;
+}
+
+TEST(ha, a_policy_applied_at_run_time_survives_a_failover) {
+  AGORA_REQUIRE_ZOOKEEPER();
+  ha_cluster c{2};
+  ASSERT_EQ(c.wait_leader(), 0);
+  // An operator applies a policy through ZooKeeper (the CLI finds the leader).
+  auto applied =
+      agora_cli({"policy", "apply", std::string(AGORA_POLICY_EXAMPLES_DIR) + "/quotas.policy",
+                 "--master=" + c.url()});
+  ASSERT_EQ(applied.status, 0) << applied.err;
+  auto before = policy_of(c.masters()[0]);
+  ASSERT_TRUE(before.HasMember("active")) << c.masters()[0].proc->stderr_text();
+  std::string hash = before["active"]["hash"].GetString();
+  int64_t revision = before["active"]["revision"].GetInt64();
+  EXPECT_EQ(revision, 2);
+  // The registry has it (written by compare-and-set, asynchronously).
+  zk::session_options so;
+  so.connect_string = c.zk().connect_string();
+  so.session_timeout = 10s;
+  auto session = zk::session::open(so);
+  ASSERT_TRUE(session) << session.err().message;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto doc = session.value()->get("/agora/test/registry");
+        return doc && doc.value().data.find("\"name\":\"quotas.policy\"") != std::string::npos;
+      },
+      20s));
+  // The leader dies; the new one runs the applied policy, not its own
+  // startup default, under the same revision, and can roll back to its
+  // default.
+  c.masters()[0].proc->kill_group(SIGKILL);
+  ASSERT_EQ(c.wait_leader(30s), 1) << c.masters()[1].proc->stderr_text();
+  auto after = policy_of(c.masters()[1]);
+  ASSERT_TRUE(after.HasMember("active")) << c.masters()[1].proc->stderr_text();
+  EXPECT_EQ(std::string(after["active"]["hash"].GetString()), hash);
+  EXPECT_EQ(after["active"]["revision"].GetInt64(), revision);
+  EXPECT_STREQ(after["active"]["source_name"].GetString(), "quotas.policy");
+  EXPECT_NE(c.masters()[1].proc->stderr_text().find(
+                "running the registry's policy quotas.policy (revision 2)"),
+            std::string::npos)
+      << c.masters()[1].proc->stderr_text();
+  auto back = agora_cli({"policy", "rollback", "--master=" + c.url()});
+  ASSERT_EQ(back.status, 0) << back.err;
+  auto rolled = policy_of(c.masters()[1]);
+  EXPECT_NE(std::string(rolled["active"]["hash"].GetString()), hash);
+  EXPECT_EQ(rolled["active"]["revision"].GetInt64(), revision + 1);
 }
 
 /// Returns `member` of a master's /health `quorum` object (-1 when absent),

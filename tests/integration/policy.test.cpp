@@ -168,22 +168,6 @@ TEST(policy, a_policy_that_does_not_check_keeps_the_master_from_starting) {
   EXPECT_NE(q.stderr_text().find("none.policy"), std::string::npos) << q.stderr_text();
 }
 
-/// Runs `agora ARGS...` to completion; returns its exit status (-1 on timeout).
-struct cli_run {
-  int status = -1;
-  std::string out, err;
-};
-cli_run agora_cli(std::vector<std::string> args) {
-  child_process p;
-  cli_run r;
-  if (!p.start(binary_path("agora"), args)) return r;
-  auto code = p.wait_exit(30s);
-  r.status = code ? *code : -1;
-  r.out = p.stdout_text();
-  r.err = p.stderr_text();
-  return r;
-}
-
 /// Returns the active policy's hash from the master's `GET /policy`.
 std::string active_hash(const cluster& c) {
   auto r = http_get("127.0.0.1", c.http_port(), "/policy");

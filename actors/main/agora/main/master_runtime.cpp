@@ -64,6 +64,39 @@ observability::http_server::handler leader_only(std::shared_ptr<election_status>
   };
 }
 
+/// Compiles the policy a new leader finds in the registry (what an operator
+/// made active before). Returns null, logs and records a failed apply when
+/// it does not check on this master (then the `--policy` one runs).
+std::shared_ptr<const master::policy_revision> restore_policy(
+    const master::registry::policy_record& rec, const policy_environment& env,
+    master::policy_control& control) {
+  std::string path = env.policy_dir.empty() ? rec.name : env.policy_dir + "/" + rec.name;
+  auto loaded = policy::load_policy_text(path, rec.source, rec.schema);
+  if (!loaded.ok()) {
+    std::string why = loaded.error.empty() ? loaded.render_errors() : loaded.error;
+    std::fprintf(stderr,
+                 "agora-master: the registry's policy %s (revision %lld) does not check on this "
+                 "master; running the --policy one:\n%s\n",
+                 rec.name.c_str(), static_cast<long long>(rec.revision), why.c_str());
+    control.record_failure(
+        "{\"at\":" + std::to_string(static_cast<double>(master::unix_time_ms()) / 1000.0) +
+        ",\"source_name\":" + observability::json_quote(rec.name) + ",\"error\":" +
+        observability::json_quote("the registry's policy (revision " +
+                                  std::to_string(rec.revision) + ") does not check: " + why) +
+        ",\"diagnostics\":" + master::diagnostics_json(loaded.diagnostics) + "}");
+    return nullptr;
+  }
+  auto rev = std::make_shared<master::policy_revision>();
+  rev->policy = std::make_shared<const policy::runnable_policy>(
+      policy::runnable_policy{loaded.prog, loaded.outline});
+  rev->source_name = rec.name;
+  rev->source_text = rec.source;
+  rev->schema_text = rec.schema;
+  rev->revision = rec.revision;
+  rev->loaded_at_ms = rec.loaded_at_ms;
+  return rev;
+}
+
 /// Parses `prod=2,dev=0.5` into role weights.
 bool parse_weights(const std::string& text, std::map<std::string, double>& out,
                    std::string& error) {
@@ -175,6 +208,7 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
     std::string ignored;
     if (auto s = policy::source_file::load(schema_file, ignored)) env.schema_text = s->text();
   }
+  opts.config.policy_schema_text = env.schema_text;
   // With ZooKeeper: check the URL before anything listens.
   std::optional<zk::zk_url> zk_url;
   std::shared_ptr<master::leadership_lease> lease;
@@ -259,8 +293,9 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
                      return r;
                    }));
   if (zk_url)
-    rt->contender_ = std::make_unique<contender_loop>(
-        sys, opts, *zk_url, rt->master_, rt->actor_port_, rt->http_->port(), rt->election_, lease);
+    rt->contender_ =
+        std::make_unique<contender_loop>(sys, opts, env, *zk_url, rt->master_, rt->actor_port_,
+                                         rt->http_->port(), rt->election_, lease);
   return rt;
 }
 
@@ -270,11 +305,13 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
 /// session or its leadership. Its own thread does the blocking calls.
 class master_runtime::contender_loop {
  public:
-  contender_loop(caf::actor_system& sys, const master_options& opts, const zk::zk_url& url,
-                 caf::actor master, uint16_t actor_port, uint16_t http_port,
+  contender_loop(caf::actor_system& sys, const master_options& opts, policy_environment env,
+                 const zk::zk_url& url, caf::actor master, uint16_t actor_port, uint16_t http_port,
                  std::shared_ptr<election_status> es,
                  std::shared_ptr<master::leadership_lease> lease)
       : sys_(sys),
+        env_(std::move(env)),
+        control_(opts.config.control),
         url_(url),
         master_(std::move(master)),
         es_(std::move(es)),
@@ -442,8 +479,14 @@ class master_runtime::contender_loop {
     rc.version = version;
     rc.on_fatal = fatal_;
     auto registrar = master::spawn_registrar(sys_, rc);
-    caf::anon_send(master_, master::become_leader{token_, v.leader->epoch, info_json_,
-                                                  doc.to_json(), registrar});
+    master::become_leader elected{token_, v.leader->epoch, info_json_, doc.to_json(), registrar};
+    if (doc.policy) {
+      elected.policy = restore_policy(*doc.policy, env_, *control_);
+      if (elected.policy)
+        std::fprintf(stderr, "agora-master: running the registry's policy %s (revision %lld)\n",
+                     doc.policy->name.c_str(), static_cast<long long>(doc.policy->revision));
+    }
+    caf::anon_send(master_, std::move(elected));
     {
       std::lock_guard<std::mutex> guard{mtx_};
       leading_ = true;
@@ -453,6 +496,8 @@ class master_runtime::contender_loop {
   }
 
   caf::actor_system& sys_;
+  policy_environment env_;
+  std::shared_ptr<master::policy_control> control_;
   zk::zk_url url_;
   caf::actor master_;
   std::shared_ptr<election_status> es_;

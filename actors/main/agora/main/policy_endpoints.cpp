@@ -97,6 +97,7 @@ http_response apply(caf::actor_system& sys, master::policy_control& control,
       policy::runnable_policy{loaded.prog, loaded.outline});
   msg.candidate.source_name = name;
   msg.candidate.source_text = std::move(source);
+  msg.candidate.schema_text = std::move(schema);
   msg.force = force;
   msg.shadow_ms = static_cast<int64_t>(std::llround(shadow * 1000));
   return ask_allocator(sys, control, std::move(msg));

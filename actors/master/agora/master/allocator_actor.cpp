@@ -9,6 +9,7 @@
 #include <caf/all.hpp>
 
 #include "agora/master/internal_messages.hpp"
+#include "agora/master/registrar.hpp"
 #include "agora/observability/json.hpp"
 #include "agora/policy/types.hpp"
 
@@ -105,6 +106,14 @@ void activate(allocator_actor_ptr self, policy_revision next) {
   st.current = std::move(next);
   if (st.control) st.control->count_success();
   publish_policy(self);
+  // A change at run time: the registry keeps it for the next leader.
+  registry::policy_record rec;
+  rec.name = st.current.source_name;
+  rec.source = st.current.source_text;
+  rec.schema = st.current.schema_text;
+  rec.revision = st.current.revision;
+  rec.loaded_at_ms = st.current.loaded_at_ms;
+  self->send(st.master, registry_set_policy{std::move(rec)});
 }
 
 /// Returns, per role whose new limit is below what it holds now, a line
@@ -374,8 +383,16 @@ caf::behavior allocator_behavior(allocator_actor_ptr self, allocator_config cfg,
   st.current.source_name =
       cfg.policy ? cfg.policy_source : "weighted_drf.policy (embedded default)";
   st.current.source_text = cfg.policy ? cfg.policy_text : default_policy_source();
+  st.current.schema_text = cfg.policy ? cfg.policy_schema_text : std::string{};
   st.current.revision = st.next_revision++;
   st.current.loaded_at_ms = unix_time_ms();
+  if (cfg.restored) {
+    // What an operator applied before this master led replaces the startup
+    // policy (which stays as the one to roll back to), with its revision.
+    st.previous = std::move(st.current);
+    st.current = *cfg.restored;
+    st.next_revision = std::max(st.next_revision, st.current.revision + 1);
+  }
   st.owned = std::make_unique<allocator>(*st.current.policy);
   if (st.metrics) {
     st.metrics->set_policy_metrics(st.current.policy->outline.metrics);

@@ -25,6 +25,11 @@ struct allocator_config {
   /// Where `policy` came from and its text, for `GET /policy`.
   std::string policy_source;
   std::string policy_text;
+  std::string policy_schema_text;
+  /// A policy an operator made active before this master led (from the
+  /// registry): it runs instead of `policy`, keeping its revision; null:
+  /// none.
+  std::shared_ptr<const policy_revision> restored;
   /// Shared with the operator endpoints (may be null in tests).
   std::shared_ptr<policy_control> control;
   /// Where cycle durations and the allocator's samples go (may be null).

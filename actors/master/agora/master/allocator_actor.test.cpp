@@ -6,6 +6,7 @@
 
 #include "agora/master/internal_messages.hpp"
 #include "agora/master/policy_control.hpp"
+#include "agora/master/registrar.hpp"
 #include "agora/policy/policy_outline.hpp"
 #include "agora/protocol/announce.hpp"
 
@@ -32,7 +33,7 @@ struct deterministic_system {
 
 /// Records every cycle result the allocator sends to its master.
 caf::behavior recorder(caf::event_based_actor*, std::shared_ptr<std::vector<alloc_offers>> out) {
-  return {[out](alloc_offers& m) { out->push_back(std::move(m)); }};
+  return {[out](alloc_offers& m) { out->push_back(std::move(m)); }, [](registry_set_policy&) {}};
 }
 
 resources res(double cpus, int64_t mem_mib) { return resources::make(cpus, mem_mib << 20); }
@@ -173,6 +174,78 @@ TEST(allocator_actor, a_metric_may_change_kind_or_labels_only_with_a_new_policy_
   EXPECT_EQ(apply(gauge_policy(1, "")), 409);
   EXPECT_EQ(apply(gauge_policy(1, "{role}")), 200);  // Unchanged: fine.
   EXPECT_EQ(apply(gauge_policy(2, "")), 200);        // A new version says it is intended.
+  caf::anon_send_exit(alloc, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
+  ds.sched->run();
+}
+
+/// Records the active-policy changes the allocator sends its master.
+caf::behavior policy_recorder(caf::event_based_actor*,
+                              std::shared_ptr<std::vector<registry::policy_record>> out) {
+  return {[out](registry_set_policy& m) { out->push_back(std::move(m.policy)); },
+          [](alloc_offers&) {}};
+}
+
+TEST(allocator_actor,
+     policy_changes_at_run_time_go_to_the_registry_and_a_restored_one_keeps_its_revision) {
+  deterministic_system ds;
+  auto changes = std::make_shared<std::vector<registry::policy_record>>();
+  auto master = ds.sys->spawn(policy_recorder, changes);
+  allocator_config cfg;
+  cfg.policy = gauge_policy(1, "{role}");
+  cfg.policy_source = "start.policy";
+  cfg.policy_text = "the startup text";
+  auto alloc = spawn_allocator(*ds.sys, cfg, master);
+  ds.sched->run();
+  EXPECT_TRUE(changes->empty());  // the startup policy is not an operator's change
+  auto ask = [&](auto msg) {
+    ds.sys->spawn([=](caf::event_based_actor* self) {
+      self->request(alloc, caf::infinite, msg).then([](policy_reply&) {});
+    });
+    ds.sched->run();
+  };
+  install_policy m;
+  m.candidate.policy = gauge_policy(2, "{role}");
+  m.candidate.source_name = "applied.policy";
+  m.candidate.source_text = "the applied text";
+  m.candidate.schema_text = "the schema";
+  ask(m);
+  ASSERT_EQ(changes->size(), 1u);
+  EXPECT_EQ(changes->back().name, "applied.policy");
+  EXPECT_EQ(changes->back().source, "the applied text");
+  EXPECT_EQ(changes->back().schema, "the schema");
+  EXPECT_EQ(changes->back().revision, 2);
+  ask(rollback_policy{});
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_EQ(changes->back().name, "start.policy");
+  EXPECT_EQ(changes->back().revision, 3);
+  caf::anon_send_exit(alloc, caf::exit_reason::user_shutdown);
+  ds.sched->run();
+
+  // The next leader starts with what the registry holds, at its revision;
+  // its own startup policy is the one to roll back to.
+  auto control = std::make_shared<policy_control>();
+  auto restored = std::make_shared<policy_revision>();
+  restored->policy = gauge_policy(2, "{role}");
+  restored->source_name = "applied.policy";
+  restored->source_text = "the applied text";
+  restored->revision = 7;
+  cfg.restored = restored;
+  cfg.control = control;
+  alloc = spawn_allocator(*ds.sys, cfg, master);
+  ds.sched->run();
+  auto status = control->render();
+  EXPECT_NE(status.find("\"active\":{\"name\":\"m\""), std::string::npos) << status;
+  auto active = status.substr(status.find("\"active\""),
+                              status.find("\"previous\"") - status.find("\"active\""));
+  EXPECT_NE(active.find("\"revision\":7"), std::string::npos) << status;
+  EXPECT_NE(active.find("applied.policy"), std::string::npos) << status;
+  auto previous = status.substr(status.find("\"previous\""));
+  EXPECT_NE(previous.find("start.policy"), std::string::npos) << status;
+  ask(rollback_policy{});
+  ASSERT_EQ(changes->size(), 3u);
+  EXPECT_EQ(changes->back().name, "start.policy");
+  EXPECT_EQ(changes->back().revision, 8);  // numbering continues past the restored one
   caf::anon_send_exit(alloc, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(master, caf::exit_reason::user_shutdown);
   ds.sched->run();

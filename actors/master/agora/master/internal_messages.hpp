@@ -12,6 +12,7 @@
 #include <caf/meta/type_name.hpp>
 
 #include "agora/master/allocator.hpp"
+#include "agora/master/policy_control.hpp"
 #include "agora/protocol/messages.hpp"
 
 namespace agora::master {
@@ -133,6 +134,9 @@ struct become_leader {
   std::string registry_json;
   /// Persists the master's changes to the registry.
   caf::actor registrar;
+  /// The registry's policy, compiled (null: none, or it does not check on
+  /// this master). Local only: not inspected below.
+  std::shared_ptr<const policy_revision> policy = nullptr;
 };
 struct offer_expired {
   std::string offer_id;

@@ -65,8 +65,9 @@ void publish_metrics_sample(const master_state& st) {
 
 caf::behavior leading_behavior(master_ptr self);
 
-/// Starts leading: the allocator, the timers, the handlers of a leader.
-void start_leading(master_ptr self) {
+/// Starts leading: the allocator (running `restored`, the registry's
+/// policy, when given), the timers, the handlers of a leader.
+void start_leading(master_ptr self, std::shared_ptr<const policy_revision> restored = nullptr) {
   auto& st = self->state;
   st.leading = true;
   allocator_config acfg;
@@ -75,6 +76,8 @@ void start_leading(master_ptr self) {
   acfg.policy = st.config.policy;
   acfg.policy_source = st.config.policy_source;
   acfg.policy_text = st.config.policy_text;
+  acfg.policy_schema_text = st.config.policy_schema_text;
+  acfg.restored = std::move(restored);
   acfg.control = st.config.control;
   acfg.metrics = st.config.metrics;
   st.allocator = spawn_allocator(self->system(), acfg, self);
@@ -134,7 +137,7 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
         // Only the runtime that spawned this master elects it.
         if (m.token != self->state.config.election_token) return;
         recover_registry(self, m);
-        start_leading(self);
+        start_leading(self, m.policy);
         self->become(leading_behavior(self));
       },
       [self](state_atom) -> std::string { return render_state_json(self->state); },
@@ -308,6 +311,11 @@ caf::behavior leading_behavior(master_ptr self) {
       // -- allocation ----------------------------------------------------------------
       [self](alloc_offers& m) {
         if (from(self, self->state.allocator)) make_offers(self, m);
+      },
+      [self](registry_set_policy& m) {
+        // The allocator changed the active policy: persist it for the next
+        // leader.
+        if (from(self, self->state.allocator)) to_registry(self, std::move(m));
       },
       [self](offer_expired& m) {
         if (from_self(self)) remove_offer(self, m.offer_id, true);

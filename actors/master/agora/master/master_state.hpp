@@ -46,6 +46,8 @@ struct master_config {
   /// Where the policy came from (its file) and its text, for /state and `GET /policy`.
   std::string policy_source = "weighted_drf.policy (embedded default)";
   std::string policy_text;
+  /// The cluster schema the policy was checked against ("": none).
+  std::string policy_schema_text;
   /// Shared with the operator endpoints (`/policy`); may be null.
   std::shared_ptr<policy_control> control;
   /// Where `/metrics` reads from; may be null.

@@ -23,6 +23,8 @@ struct policy_revision {
   std::shared_ptr<const policy::runnable_policy> policy;
   std::string source_name;  ///< File name, or `weighted_drf.policy (embedded default)`.
   std::string source_text;
+  /// The cluster schema it was checked against ("": none).
+  std::string schema_text;
   int64_t revision = 0;      ///< 1 for the policy the master started with, +1 per change.
   int64_t loaded_at_ms = 0;  ///< Unix time of the swap, milliseconds.
 };

@@ -150,6 +150,10 @@ caf::actor spawn_registrar(caf::actor_system& sys, registrar_config cfg) {
               self->state.cfg.doc.remove_framework(m.framework_id);
               changed(self);
             },
+            [self](registry_set_policy& m) {
+              self->state.cfg.doc.policy = std::move(m.policy);
+              changed(self);
+            },
             [self](flush_atom) { flush(self); },
         };
       });

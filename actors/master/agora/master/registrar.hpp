@@ -34,6 +34,17 @@ struct registry_remove_framework {
   std::string framework_id;
 };
 
+/// The active allocation policy changed at run time (allocator -> master ->
+/// registrar).
+struct registry_set_policy {
+  registry::policy_record policy;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_set_policy& x) {
+  // The source stays out of logs: name and revision describe it.
+  return f(caf::meta::type_name("registry_set_policy"), x.policy.name, x.policy.revision);
+}
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_admit_agent& x) {
   return f(caf::meta::type_name("registry_admit_agent"), x.agent_id, x.hostname);

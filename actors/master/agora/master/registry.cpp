@@ -45,6 +45,22 @@ std::string registry::to_json() const {
   for (const auto& id : removed_frameworks)
     w.String(id.c_str(), static_cast<rapidjson::SizeType>(id.size()));
   w.EndArray();
+  if (policy) {
+    auto str = [&w](const char* key, const std::string& v) {
+      w.Key(key);
+      w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+    };
+    w.Key("policy");
+    w.StartObject();
+    str("name", policy->name);
+    str("source", policy->source);
+    str("schema", policy->schema);
+    w.Key("revision");
+    w.Int64(policy->revision);
+    w.Key("loaded_at_ms");
+    w.Int64(policy->loaded_at_ms);
+    w.EndObject();
+  }
   w.EndObject();
   return buf.GetString();
 }
@@ -89,6 +105,23 @@ bool registry::from_json(const std::string& json, registry& out, std::string& er
     }
     for (auto& v : doc["removed_frameworks"].GetArray())
       if (v.IsString()) r.removed_frameworks.emplace_back(v.GetString());
+  }
+  if (doc.HasMember("policy")) {
+    auto& p = doc["policy"];
+    if (!p.IsObject() || !p.HasMember("name") || !p["name"].IsString() || !p.HasMember("source") ||
+        !p["source"].IsString() || !p.HasMember("revision") || !p["revision"].IsInt64()) {
+      error = "the registry's 'policy' needs a name, a source and a revision";
+      return false;
+    }
+    policy_record rec;
+    rec.name = p["name"].GetString();
+    rec.source = std::string(p["source"].GetString(), p["source"].GetStringLength());
+    if (p.HasMember("schema") && p["schema"].IsString())
+      rec.schema = std::string(p["schema"].GetString(), p["schema"].GetStringLength());
+    rec.revision = p["revision"].GetInt64();
+    if (p.HasMember("loaded_at_ms") && p["loaded_at_ms"].IsInt64())
+      rec.loaded_at_ms = p["loaded_at_ms"].GetInt64();
+    r.policy = std::move(rec);
   }
   out = std::move(r);
   return true;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,17 @@ struct registry {
   std::vector<std::string> removed_frameworks;
   /// The epoch of the leader that wrote the document last.
   int64_t leader_epoch = -1;
+  /// The allocation policy an operator made active at run time (apply,
+  /// rollback, end of a shadow period): a new leader runs it instead of its
+  /// `--policy` file. None until the first such change.
+  struct policy_record {
+    std::string name;    ///< The policy's file name.
+    std::string source;  ///< Its text.
+    std::string schema;  ///< The cluster schema it was checked against ("": none).
+    int64_t revision = 0;
+    int64_t loaded_at_ms = 0;  ///< Unix time it became active.
+  };
+  std::optional<policy_record> policy;
 
   /// Most removed framework ids kept (the oldest are dropped first).
   static constexpr size_t max_removed_frameworks = 10000;

@@ -33,6 +33,25 @@ TEST(registry, refuses_documents_it_does_not_understand) {
   EXPECT_NE(error.find("agents"), std::string::npos) << error;
 }
 
+TEST(registry, keeps_the_active_policy_with_its_text_and_revision) {
+  registry r;
+  std::string error;
+  registry back;
+  ASSERT_TRUE(registry::from_json(r.to_json(), back, error)) << error;
+  EXPECT_FALSE(back.policy);  // none until an operator changes it
+  std::string text = "policy \"p\" version 1;\n// \"quotes\", a NUL-free \u00e9 and \\ \n";
+  r.policy = registry::policy_record{"p.policy", text, "schema text", 4, 1700000000000};
+  ASSERT_TRUE(registry::from_json(r.to_json(), back, error)) << error;
+  ASSERT_TRUE(back.policy);
+  EXPECT_EQ(back.policy->name, "p.policy");
+  EXPECT_EQ(back.policy->source, text);
+  EXPECT_EQ(back.policy->schema, "schema text");
+  EXPECT_EQ(back.policy->revision, 4);
+  EXPECT_EQ(back.policy->loaded_at_ms, 1700000000000);
+  EXPECT_FALSE(registry::from_json(R"({"format": 1, "policy": {"name": "p"}})", back, error));
+  EXPECT_NE(error.find("policy"), std::string::npos) << error;
+}
+
 TEST(registry, keeps_a_bounded_list_of_removed_frameworks) {
   registry r;
   for (size_t i = 0; i < registry::max_removed_frameworks + 5; ++i)
