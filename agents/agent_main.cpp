@@ -145,6 +145,34 @@ int main(int argc, char** argv) {
   f.add("kill-grace", &ac.kill_grace, "SIGTERM-to-SIGKILL grace period of a task kill");
   f.add("status-retry-interval", &ac.status_retry_interval,
         "how often unacknowledged status updates are re-sent");
+  f.add_custom("isolation", ac.isolation,
+               "cgroups (a cgroup per task with cpu, memory and pids limits), posix (process "
+               "groups, no limits) or auto (cgroups where usable, else posix with a warning)",
+               [&](const std::string& v, std::string& err) {
+                 if (v != "auto" && v != "cgroups" && v != "posix") {
+                   err = "'" + v + "' is not auto, cgroups or posix";
+                   return false;
+                 }
+                 ac.isolation = v;
+                 return true;
+               });
+  f.add_custom("cgroups-root", ac.cgroups.root,
+               "the cgroup under which agents put their tasks' cgroups (in each hierarchy)",
+               [&](const std::string& v, std::string& err) {
+                 std::filesystem::path p{v};
+                 bool ok = !v.empty() && p.is_relative();
+                 for (const auto& part : p) ok = ok && part != ".." && part != ".";
+                 if (!ok) {
+                   err = "'" + v + "' is not a relative cgroup path without '.' or '..'";
+                   return false;
+                 }
+                 ac.cgroups.root = v;
+                 return true;
+               });
+  f.add("cgroups-enable-cfs", &ac.cgroups.enable_cfs,
+        "cap each task's cpu time at its cpus (CFS quota), not only weight it");
+  f.add("max-task-pids", &ac.cgroups.max_pids,
+        "most processes and threads one task may have, with cgroups (0: no limit)");
   f.parse_or_exit(argc, argv);
   if (!f.positional().empty()) {
     std::cerr << "agora-agent: error: unexpected argument '" << f.positional().front() << "'\n";
@@ -154,6 +182,10 @@ int main(int argc, char** argv) {
     std::cerr << "agora-agent: error: --master: is required (HOST:PORT or zk://... of the "
                  "master)\n"
               << "run 'agora-agent --help' for the list of flags\n";
+    return 2;
+  }
+  if (ac.cgroups.max_pids < 0) {
+    std::cerr << "agora-agent: error: --max-task-pids: must not be negative\n";
     return 2;
   }
   if (ac.kill_grace.count() < 0 || ac.status_retry_interval.count() <= 0) {

@@ -20,10 +20,10 @@
 
 #include <gtest/gtest.h>
 
-#include "agora/agent/test_http.hpp"
 #include <rapidjson/document.h>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include "agora/agent/test_http.hpp"
 
 #include "agora/agent/agent_actor.hpp"
 #include "agora/protocol/announce.hpp"
@@ -173,6 +173,17 @@ TEST_F(agent_main_test, bad_attributes_name_the_flag) {
   ASSERT_TRUE(p.started());
   EXPECT_EQ(p.wait_exit(), 2);
   EXPECT_NE(p.err().find("--attributes"), std::string::npos) << p.err();
+}
+
+TEST_F(agent_main_test, bad_isolation_flags_name_the_flag) {
+  for (auto [flag, value] :
+       {std::pair{"--isolation", "docker"}, std::pair{"--cgroups-root", "../escape"},
+        std::pair{"--cgroups-root", "/abs"}, std::pair{"--max-task-pids", "-1"}}) {
+    process p{{binary_, "--master=127.0.0.1:5055", std::string(flag) + "=" + value}};
+    ASSERT_TRUE(p.started());
+    EXPECT_EQ(p.wait_exit(), 2) << flag;
+    EXPECT_NE(p.err().find(flag), std::string::npos) << p.err();
+  }
 }
 
 TEST_F(agent_main_test, registers_with_a_remote_master_serves_http_and_stops_on_sigterm) {

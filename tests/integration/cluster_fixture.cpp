@@ -51,6 +51,7 @@ void cluster::restart_master() {
 cluster::~cluster() {
   for (auto& a : agents_) a.proc->terminate(5s);
   if (master_) master_->terminate(5s);
+  remove_test_cgroups();
 }
 
 agent_process& cluster::add_agent(const std::string& resources, const std::string& attributes) {
@@ -65,6 +66,7 @@ agent_process& cluster::add_agent(const std::string& resources, const std::strin
                                    "--port=" + std::to_string(a.http_port),
                                    "--actor-port=0",
                                    "--kill-grace=1s",
+                                   "--cgroups-root=" + test_cgroups_root(),
                                    "--hostname=agent-" + std::to_string(agents_.size())};
   if (!a.proc->start(binary_path("agora-agent"), args))
     throw std::runtime_error("cannot start agora-agent");

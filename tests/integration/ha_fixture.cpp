@@ -32,6 +32,7 @@ ha_cluster::~ha_cluster() {
   for (auto& a : agents_) a.proc->terminate(5s);
   for (auto& m : masters_)
     if (m.proc) m.proc->terminate(5s);
+  remove_test_cgroups();
 }
 
 void ha_cluster::start_master(size_t i) {
@@ -132,6 +133,7 @@ void ha_cluster::start_agent(agent_process& a, size_t index) {
                                    "--port=" + std::to_string(a.http_port),
                                    "--actor-port=0",
                                    "--kill-grace=1s",
+                                   "--cgroups-root=" + test_cgroups_root(),
                                    "--hostname=agent-" + std::to_string(index)};
   if (!a.proc->start(binary_path("agora-agent"), args))
     throw std::runtime_error("cannot start agora-agent");

@@ -8,6 +8,9 @@
 
 #include <unistd.h>
 
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <caf/all.hpp>
 #include <caf/io/middleman.hpp>
 
@@ -260,9 +263,10 @@ exit_callback make_exit_callback(agent_ptr self, const std::string& framework_id
   auto weak = caf::actor_cast<caf::weak_actor_ptr>(self);
   return [weak, framework_id, task_id](const exit_status& e) {
     if (auto strong = weak.lock())
-      caf::anon_send(caf::actor_cast<caf::actor>(strong),
-                     task_exited{framework_id, task_id, static_cast<int32_t>(e.pid), e.signaled,
-                                 e.code, e.signal, e.kill_requested});
+      caf::anon_send(
+          caf::actor_cast<caf::actor>(strong),
+          task_exited{framework_id, task_id, static_cast<int32_t>(e.pid), e.signaled, e.code,
+                      e.signal, e.kill_requested, e.limitation_reason, e.limitation_message});
   };
 }
 
@@ -309,6 +313,7 @@ void handle_run_task(agent_ptr self, run_task& m) {
   req.limits.cpus_milli = m.task.res.cpus_milli;
   req.limits.mem_bytes = m.task.res.mem_bytes;
   req.limits.disk_bytes = m.task.res.disk_bytes;
+  req.limits.max_pids = st.config.cgroups.max_pids;
   auto launched = st.containers->launch(req, make_exit_callback(self, m.framework.id, m.task.id));
   stored.sandbox = launched.sandbox;
   if (!launched.ok) {
@@ -365,11 +370,13 @@ void handle_kill(agent_ptr self, const kill_task& m) {
 
 caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master,
                              std::shared_ptr<observability::http_server> http,
-                             std::shared_ptr<state_snapshot> snapshot, std::string http_address) {
+                             std::shared_ptr<state_snapshot> snapshot, std::string http_address,
+                             std::shared_ptr<cgroups::isolator> iso, std::string isolation_json) {
   auto& st = self->state;
   st.config = std::move(cfg);
   st.hostname = hostname_of(st.config);
-  st.containers = std::make_unique<containerizer>(st.config.work_dir);
+  st.containers = std::make_unique<containerizer>(st.config.work_dir, iso);
+  st.isolation_json = std::move(isolation_json);
   st.http = std::move(http);
   st.snapshot = std::move(snapshot);
   st.http_address = std::move(http_address);
@@ -534,7 +541,82 @@ void announce(caf::actor_system_config& cfg) {
   cfg.add_message_type<task_exited>("agora.agent.task_exited");
 }
 
+/// Chooses how the agent isolates tasks (`agent_config::isolation`) and
+/// logs what it found. Returns false (after logging why) when cgroups were
+/// demanded and cannot be used.
+bool choose_isolation(const agent_config& cfg, std::shared_ptr<cgroups::isolator>& iso,
+                      std::string& json) {
+  json = "{\"mode\":\"posix\"}";
+  if (cfg.isolation == "posix") return true;
+  auto found = cgroups::detect_system();
+  std::string error;
+  std::vector<std::string> notes;
+  iso = cgroups::isolator::create(found, cfg.cgroups, cfg.work_dir, error, &notes);
+  std::string seen;
+  for (const auto& n : found.notes) seen += (seen.empty() ? "" : "; ") + n;
+  if (!iso) {
+    if (cfg.isolation == "cgroups") {
+      log_line(cfg, "--isolation cgroups: cannot isolate tasks with cgroups: " + error);
+      return false;
+    }
+    log_line(cfg, "warning: cgroups are not usable (" + error +
+                      "); tasks run as process groups WITHOUT cpu, memory or pids limits");
+    json = "{\"mode\":\"posix\",\"why\":" + observability::json_quote(error) + "}";
+    return true;
+  }
+  log_line(cfg, std::string("isolating tasks with cgroups ") + cgroups::to_string(iso->ver()) +
+                    " (" + seen + ")");
+  for (const auto& n : notes) log_line(cfg, n);
+  std::string dirs;
+  for (const auto& d : iso->agent_dirs())
+    dirs += (dirs.empty() ? "" : ",") + observability::json_quote(d);
+  json = std::string("{\"mode\":\"cgroups\",\"version\":\"") + cgroups::to_string(iso->ver()) +
+         "\",\"cgroups\":[" + dirs + "],\"cfs\":" + (cfg.cgroups.enable_cfs ? "true" : "false") +
+         ",\"max_task_pids\":" + std::to_string(cfg.cgroups.max_pids) + "}";
+  return true;
+}
+
+/// Returns a task's resource use as JSON (Mesos' `ResourceStatistics`
+/// names where one exists).
+std::string usage_json(const container_usage& u) {
+  std::string out = "{\"cpus_time_secs\":" + std::to_string(u.cpu_seconds);
+  out += ",\"cpus_limit\":" + std::to_string(static_cast<double>(u.limits.cpus_milli) / 1000);
+  out += ",\"cpus_nr_throttled\":" + std::to_string(u.throttled_periods);
+  out += ",\"mem_total_bytes\":" + std::to_string(u.mem_bytes);
+  out += ",\"mem_peak_bytes\":" + std::to_string(u.mem_peak_bytes);
+  out += ",\"mem_limit_bytes\":" + std::to_string(u.limits.mem_bytes);
+  out += ",\"oom_kills\":" + std::to_string(u.oom_kills);
+  out += ",\"processes\":" + std::to_string(u.pids);
+  out += ",\"processes_limit\":" + std::to_string(u.limits.max_pids) + "}";
+  return out;
+}
+
+/// Adds each running task's live `statistics` to the agent's state JSON.
+std::string with_statistics(const std::string& state, cgroups::isolator& iso) {
+  if (iso.tasks().empty()) return state;
+  rapidjson::Document doc;
+  doc.Parse(state.c_str(), state.size());
+  if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("tasks") || !doc["tasks"].IsArray())
+    return state;
+  auto& alloc = doc.GetAllocator();
+  for (auto& t : doc["tasks"].GetArray()) {
+    if (!t.IsObject() || !t.HasMember("framework_id") || !t.HasMember("id")) continue;
+    auto u = iso.usage(t["framework_id"].GetString(), t["id"].GetString());
+    if (!u) continue;
+    rapidjson::Document stats(&alloc);
+    stats.Parse(usage_json(*u).c_str());
+    t.AddMember("statistics", rapidjson::Value(stats, alloc), alloc);
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  doc.Accept(w);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
 caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::actor master) {
+  std::shared_ptr<cgroups::isolator> iso;
+  std::string isolation_json;
+  if (!choose_isolation(cfg, iso, isolation_json)) return {};
   auto snapshot = std::make_shared<state_snapshot>();
   std::shared_ptr<observability::http_server> http;
   std::string http_address;
@@ -552,14 +634,30 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
     initial.config = cfg;
     initial.hostname = hostname_of(cfg);
     initial.http_address = http_address;
+    initial.isolation_json = isolation_json;
     initial.master_address =
         master ? std::string{"local"} : cfg.master_host + ":" + std::to_string(cfg.master_port);
     snapshot->publish(initial.to_json());
     server->route("GET", "/health", [](const observability::http_request&) {
       return observability::http_response::json("{\"status\":\"ok\"}");
     });
-    server->route("GET", "/state", [snapshot](const observability::http_request&) {
-      return observability::http_response::json(*snapshot->get());
+    server->route("GET", "/state", [snapshot, iso](const observability::http_request&) {
+      auto state = snapshot->get();
+      return observability::http_response::json(iso ? with_statistics(*state, *iso) : *state);
+    });
+    // Like Mesos' /monitor/statistics: the live resource use of each task.
+    server->route("GET", "/monitor/statistics", [iso](const observability::http_request&) {
+      std::string out = "[";
+      if (iso)
+        for (const auto& [framework_id, task_id] : iso->tasks()) {
+          auto u = iso->usage(framework_id, task_id);
+          if (!u) continue;
+          if (out.size() > 1) out += ",";
+          out += "{\"framework_id\":" + observability::json_quote(framework_id) +
+                 ",\"task_id\":" + observability::json_quote(task_id) +
+                 ",\"statistics\":" + usage_json(*u) + "}";
+        }
+      return observability::http_response::json(out + "]");
     });
     server->route("GET", "/files/read",
                   [work_dir = cfg.work_dir](const observability::http_request& req) {
@@ -583,7 +681,7 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
     if (cfg.on_http_started) cfg.on_http_started(http_address);
   }
   return sys.spawn(agent_behavior, cfg, std::move(master), std::move(http), std::move(snapshot),
-                   std::move(http_address));
+                   std::move(http_address), std::move(iso), std::move(isolation_json));
 }
 
 }  // namespace agora::agent

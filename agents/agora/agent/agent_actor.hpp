@@ -15,6 +15,7 @@
 #include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "agora/agent/cgroups.hpp"
 #include "agora/protocol/messages.hpp"
 #include "agora/protocol/resources.hpp"
 
@@ -47,6 +48,13 @@ struct agent_config {
   std::string work_dir = "/tmp/agora/agent";
   /// SIGTERM-to-SIGKILL grace period of a kill.
   std::chrono::milliseconds kill_grace{3000};
+  /// `--isolation`: `cgroups` (a cgroup per task with cpu, memory and pids
+  /// limits; the agent does not start without them), `posix` (process
+  /// groups, no limits) or `auto` (cgroups where usable, else posix with a
+  /// warning).
+  std::string isolation = "auto";
+  /// The cgroup isolator's settings (`--cgroups-root`, ...).
+  cgroups::options cgroups;
   /// Unacknowledged status updates are re-sent this often.
   std::chrono::milliseconds status_retry_interval{10000};
   /// Timeout of one (re)registration or connection attempt.
@@ -84,12 +92,16 @@ struct task_exited {
   int32_t code = -1;
   int32_t signal = 0;
   bool kill_requested = false;
+  /// Set when an isolator's limit ended the task (see `exit_status`).
+  std::string limitation_reason{};
+  std::string limitation_message{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_exited& x) {
   return f(caf::meta::type_name("agora.agent.task_exited"), x.framework_id, x.task_id, x.pid,
-           x.signaled, x.code, x.signal, x.kill_requested);
+           x.signaled, x.code, x.signal, x.kill_requested, x.limitation_reason,
+           x.limitation_message);
 }
 
 /// Announces the agent's internal message types. Processes running agents

@@ -17,6 +17,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include "agora/agent/test_http.hpp"
+#include "agora/test/cgroups_root.hpp"
 
 #include "agora/protocol/announce.hpp"
 #include "agora/protocol/errors.hpp"
@@ -112,6 +113,7 @@ class agent_test : public ::testing::Test {
     cfg_.http_enabled = false;
     cfg_.backoff_min = 50ms;
     cfg_.log = [](const std::string&) {};
+    cfg_.cgroups.root = agora::test::test_cgroups_root();
   }
 
   void TearDown() override {
@@ -122,6 +124,7 @@ class agent_test : public ::testing::Test {
     if (master_) self_->send_exit(master_, caf::exit_reason::user_shutdown);
     std::error_code ec;
     std::filesystem::remove_all(work_dir_, ec);
+    agora::test::remove_test_cgroups();
   }
 
   // Starts the fake master (leading at `epoch`; -1: standalone) and an agent
@@ -211,6 +214,23 @@ TEST(agent_exit, describes_exits_as_mesos_does) {
   EXPECT_EQ(describe_exit(segv).message, "killed by signal 11 (SIGSEGV)");
   task_exited killed{"f", "t", 1, true, -1, 15, true};
   EXPECT_EQ(describe_exit(killed).state, task_state::killed);
+  // The OOM killer ended it (the shell reports its child's SIGKILL as 137).
+  task_exited oom{"f",
+                  "t",
+                  1,
+                  false,
+                  137,
+                  0,
+                  false,
+                  "REASON_CONTAINER_LIMITATION_MEMORY",
+                  "memory limit of 32 MiB reached"};
+  auto o = describe_exit(oom);
+  EXPECT_EQ(o.state, task_state::failed);
+  EXPECT_EQ(o.reason, "REASON_CONTAINER_LIMITATION_MEMORY");
+  EXPECT_EQ(o.message, "memory limit of 32 MiB reached (exited with status 137)");
+  // A kill on request stays a kill, whatever the container saw.
+  oom.kill_requested = true;
+  EXPECT_EQ(describe_exit(oom).state, task_state::killed);
 }
 
 TEST_F(agent_test, registers_with_its_info) { start(); }
@@ -669,4 +689,43 @@ TEST_F(agent_test, launch_failure_reports_task_failed_with_the_reason) {
   // The resources of the failed task are free again: a task needing all CPUs fits.
   run("t2", "true", 2.0);
   expect_state("t2", task_state::starting);
+}
+
+// -- isolation ------------------------------------------------------------------
+
+TEST_F(agent_test,
+       with_cgroups_an_oom_killed_task_fails_with_the_memory_reason_and_tasks_report_usage) {
+  if (agent::cgroups::detect_system().ver == agent::cgroups::version::none || ::geteuid() != 0)
+    GTEST_SKIP() << "needs a usable cgroup hierarchy and root (see cgroups_test)";
+  cfg_.isolation = "cgroups";
+  cfg_.http_enabled = true;
+  cfg_.http_port = 0;
+  std::string address;
+  cfg_.on_http_started = [&](const std::string& a) { address = a; };
+  start();
+  auto port = static_cast<uint16_t>(std::stoi(address.substr(10)));
+  auto state = http_get(port, "/state");
+  EXPECT_NE(state.find("\"isolation\":{\"mode\":\"cgroups\""), std::string::npos) << state;
+  // A task that stays: its live statistics are served.
+  run("calm", "sleep 1000");
+  expect_state("calm", task_state::starting);
+  expect_state("calm", task_state::running);
+  auto stats = http_get(port, "/monitor/statistics");
+  EXPECT_NE(stats.find("\"task_id\":\"calm\""), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"mem_limit_bytes\":33554432"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"processes\":"), std::string::npos) << stats;
+  state = http_get(port, "/state");
+  EXPECT_NE(state.find("\"statistics\":{\"cpus_time_secs\""), std::string::npos) << state;
+  // A task over its memory: TASK_FAILED, with the reason and the limit.
+  run("hog", "tail /dev/zero");
+  expect_state("hog", task_state::starting);
+  expect_state("hog", task_state::running);
+  auto failed = expect_state("hog", task_state::failed);
+  EXPECT_EQ(failed.reason, "REASON_CONTAINER_LIMITATION_MEMORY");
+  EXPECT_NE(failed.message.find("memory limit of 32 MiB"), std::string::npos) << failed.message;
+  // The neighbour is still running.
+  state = http_get(port, "/state");
+  EXPECT_NE(state.find("\"id\":\"calm\""), std::string::npos) << state;
+  as_master(kill_task{"fw-1", "calm", "agent-1"});
+  expect_state("calm", task_state::killed);
 }

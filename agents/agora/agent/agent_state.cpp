@@ -69,6 +69,11 @@ exit_outcome describe_exit(const task_exited& e) {
     out.state = task_state::killed;
     out.reason = "";
     out.message = "killed on request (" + how + ")";
+  } else if (!e.limitation_reason.empty()) {
+    // A limit of its container ended it (e.g. the memory limit): say which.
+    out.state = task_state::failed;
+    out.reason = e.limitation_reason;
+    out.message = e.limitation_message + " (" + how + ")";
   } else if (!e.signaled && e.code == 0) {
     out.state = task_state::finished;
     out.reason = "";
@@ -224,6 +229,8 @@ std::string agent_state::to_json() const {
   w.EndObject();
   str(w, "http_address", http_address);
   str(w, "work_dir", config.work_dir);
+  w.Key("isolation");
+  w.RawValue(isolation_json.data(), isolation_json.size(), rapidjson::kObjectType);
   w.Key("pending_updates");
   w.Uint64(pending.size());
   w.Key("tasks");

@@ -96,6 +96,8 @@ struct agent_state {
   /// followed, dropped.
   uint64_t stale_epoch_commands = 0;
   std::string master_address;
+  /// How tasks are isolated, as JSON (`{"mode":"cgroups","version":"v1",...}`).
+  std::string isolation_json = "{\"mode\":\"posix\"}";
   std::string agent_id;
   bool registered = false;
   uint64_t generation = 0;  ///< Bumped per connection, to drop stale replies.

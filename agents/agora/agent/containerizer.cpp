@@ -102,15 +102,17 @@ containerizer::containerizer(std::string work_dir, std::shared_ptr<isolator> iso
     : work_dir_(std::move(work_dir)), isolator_(std::move(iso)) {}
 
 containerizer::~containerizer() {
-  std::vector<pid_t> pids;
+  std::vector<std::pair<pid_t, launch_request>> left;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    for (const auto& [pid, req] : running_) pids.push_back(pid);
+    for (const auto& [pid, req] : running_) left.emplace_back(pid, req);
   }
   auto& r = reaper::instance();
-  for (auto pid : pids) {
+  for (const auto& [pid, req] : left) {
     r.kill(pid, std::chrono::milliseconds{0});
     r.forget(pid);
+    // The exit callback no longer runs: release the isolation here.
+    if (isolator_) isolator_->cleanup(req);
   }
 }
 
@@ -293,8 +295,17 @@ launch_result containerizer::watch(launch_result result, const launch_request& r
         running_.erase(it);
       }
     }
-    if (isolator_) isolator_->cleanup(done);
-    if (cb) cb(st);
+    exit_status out = st;
+    if (isolator_) {
+      if (auto lim = isolator_->limitation(done)) {
+        out.limitation_reason = lim->reason;
+        out.limitation_message = lim->message;
+      }
+      // Whatever the first process left (setsid'ed or double-forked
+      // children) dies with the container.
+      isolator_->cleanup(done);
+    }
+    if (cb) cb(out);
   });
   result.ok = true;
   result.pid = pid;
@@ -307,6 +318,11 @@ bool containerizer::kill(pid_t pid, std::chrono::milliseconds grace) {
     if (running_.count(pid) == 0) return false;
   }
   return reaper::instance().kill(pid, grace);
+}
+
+std::optional<container_usage> containerizer::usage(const std::string& framework_id,
+                                                    const std::string& task_id) const {
+  return isolator_ ? isolator_->usage(framework_id, task_id) : std::nullopt;
 }
 
 size_t containerizer::running() const {

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -15,12 +16,28 @@
 namespace agora::agent {
 
 /// Resource limits of one container, for isolators. Zero means unlimited.
-/// (No isolator enforces them yet: cgroups v2 come later.)
 struct container_limits {
   int64_t cpus_milli = 0;
   int64_t mem_bytes = 0;
   int64_t disk_bytes = 0;
   int64_t max_pids = 0;
+};
+
+/// Why an isolator's limit ended a container (Mesos' `REASON_CONTAINER_*`).
+struct container_limitation {
+  std::string reason;   ///< e.g. `REASON_CONTAINER_LIMITATION_MEMORY`
+  std::string message;  ///< names the limit
+};
+
+/// Resource use of a running container, as its isolator measures it.
+struct container_usage {
+  double cpu_seconds = 0;         ///< user + system cpu time so far
+  int64_t mem_bytes = 0;          ///< memory charged now
+  int64_t mem_peak_bytes = 0;     ///< highest charge seen (0: unknown)
+  int64_t pids = 0;               ///< processes and threads now
+  int64_t oom_kills = 0;          ///< processes the OOM killer took
+  int64_t throttled_periods = 0;  ///< CFS periods the cpu cap held it back
+  container_limits limits;        ///< what it is limited to
 };
 
 /// What to launch: one task as `/bin/sh -c command`.
@@ -61,9 +78,24 @@ class isolator {
     return true;
   }
 
-  /// Releases what `prepare` created, after every process of the container
-  /// is gone (or the launch failed).
+  /// Releases what `prepare` created, after the container's first process
+  /// is gone (or the launch failed), killing what is left of it.
   virtual void cleanup(const launch_request& req) { (void)req; }
+
+  /// Returns the limit that ended the container, if one did; called after
+  /// its first process exited, before `cleanup`.
+  virtual std::optional<container_limitation> limitation(const launch_request& req) {
+    (void)req;
+    return std::nullopt;
+  }
+
+  /// Returns the resource use of a running task's container (nullopt:
+  /// unknown, or the isolator does not measure).
+  virtual std::optional<container_usage> usage(const std::string& framework_id,
+                                               const std::string& task_id) {
+    (void)framework_id, (void)task_id;
+    return std::nullopt;
+  }
 };
 
 /// Launches tasks as processes, each in its own process group and sandbox
@@ -101,6 +133,14 @@ class containerizer {
 
   /// Returns the number of containers still running.
   size_t running() const;
+
+  /// Returns a running task's resource use as its isolator measures it
+  /// (nullopt without an isolator that measures).
+  std::optional<container_usage> usage(const std::string& framework_id,
+                                       const std::string& task_id) const;
+
+  /// Returns the isolator (null: none).
+  const std::shared_ptr<isolator>& isolation() const { return isolator_; }
 
   /// Returns the work directory.
   const std::string& work_dir() const { return work_dir_; }

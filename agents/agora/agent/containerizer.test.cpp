@@ -14,6 +14,8 @@
 
 #include <gtest/gtest.h>
 
+#include "agora/agent/cgroups.hpp"
+
 using namespace agora::agent;
 using namespace std::chrono_literals;
 
@@ -319,4 +321,152 @@ TEST_F(containerizer_test, sandbox_that_cannot_be_created_fails_the_launch) {
   EXPECT_NE(r.error.find("cannot create sandbox"), std::string::npos) << r.error;
   EXPECT_EQ(c.running(), 0u);
   std::filesystem::remove(work_dir_);
+}
+
+// -- real cgroups -------------------------------------------------------------------
+// These need a usable cgroup hierarchy (v2 with cpu, memory and pids, or v1)
+// and the right to create cgroups (root); they skip, saying why, without.
+
+namespace {
+
+// A containerizer with the cgroup isolator, under a cgroup root of its own
+// (removed afterwards), so tests running at once never meet.
+class cgroups_test : public containerizer_test {
+ protected:
+  void SetUp() override {
+    containerizer_test::SetUp();
+    auto found = cgroups::detect_system();
+    if (found.ver == cgroups::version::none) {
+      std::string why;
+      for (const auto& n : found.notes) why += n + "; ";
+      GTEST_SKIP() << "no usable cgroup hierarchy here: " << why;
+    }
+    opts_.root = "agora-test-" + std::to_string(::getpid()) + "-" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::string error;
+    iso_ = cgroups::isolator::create(found, opts_, work_dir_, error);
+    if (!iso_) GTEST_SKIP() << "cannot create cgroups here (root needed?): " << error;
+  }
+  void TearDown() override {
+    if (iso_) {
+      auto dirs = iso_->agent_dirs();
+      iso_.reset();
+      for (const auto& d : dirs) {
+        ::rmdir(d.c_str());
+        ::rmdir(std::filesystem::path(d).parent_path().c_str());
+      }
+    }
+    containerizer_test::TearDown();
+  }
+  cgroups::options opts_;
+  std::shared_ptr<cgroups::isolator> iso_;
+};
+
+launch_request limited(std::string task_id, std::string command, int64_t cpus_milli,
+                       int64_t mem_bytes) {
+  auto req = make_request(std::move(task_id), std::move(command));
+  req.limits.cpus_milli = cpus_milli;
+  req.limits.mem_bytes = mem_bytes;
+  return req;
+}
+
+}  // namespace
+
+TEST_F(cgroups_test, a_task_over_its_memory_limit_is_oom_killed_and_its_neighbour_is_not) {
+  containerizer c{work_dir_, iso_};
+  exits ex;
+  // `tail` keeps a line it has not seen the end of: /dev/zero never ends one.
+  auto hog = c.launch(limited("hog", "tail /dev/zero", 100, 32 << 20), ex.callback());
+  ASSERT_TRUE(hog.ok) << hog.error;
+  auto calm = c.launch(limited("calm", "sleep 1; echo done", 100, 32 << 20), ex.callback());
+  ASSERT_TRUE(calm.ok) << calm.error;
+  ASSERT_TRUE(ex.wait_for(2, 30s));
+  auto h = ex.of(hog.pid);
+  EXPECT_EQ(h.limitation_reason, "REASON_CONTAINER_LIMITATION_MEMORY");
+  EXPECT_NE(h.limitation_message.find("memory limit of 32 MiB"), std::string::npos)
+      << h.limitation_message;
+  auto n = ex.of(calm.pid);
+  EXPECT_EQ(n.code, 0);
+  EXPECT_TRUE(n.limitation_reason.empty());
+  EXPECT_EQ(read_file(calm.sandbox + "/stdout"), "done\n");
+  EXPECT_TRUE(iso_->tasks().empty());  // both cgroups removed
+}
+
+TEST_F(cgroups_test, a_fork_bomb_is_held_by_the_pids_limit_and_fully_killed) {
+  containerizer c{work_dir_, iso_};
+  exits ex;
+  // The shell starts its `sleep` first and then only waits (a builtin), so
+  // it outlives the bomb's failed forks.
+  auto req = limited("bomb", "sleep 1000 & b() { b | b & }; b; wait", 100, 64 << 20);
+  req.limits.max_pids = 40;
+  auto bomb = c.launch(req, ex.callback());
+  ASSERT_TRUE(bomb.ok) << bomb.error;
+  // It reaches its limit and stays there.
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto u = iso_->usage("fw-1", "bomb");
+        return u && u->pids >= 35;
+      },
+      20s));
+  EXPECT_LE(iso_->usage("fw-1", "bomb")->pids, 40);
+  // The machine still starts other tasks.
+  auto other = c.launch(limited("other", "echo fine", 100, 32 << 20), ex.callback());
+  ASSERT_TRUE(other.ok) << other.error;
+  ASSERT_TRUE(ex.wait_for(1, 10s));
+  EXPECT_EQ(ex.of(other.pid).code, 0);
+  auto paths = iso_->paths("fw-1", "bomb");
+  ASSERT_FALSE(paths.empty());
+  ASSERT_TRUE(c.kill(bomb.pid, 100ms));
+  ASSERT_TRUE(ex.wait_for(2, 20s));
+  // Every process of it is gone: its cgroup could be removed.
+  for (const auto& p : paths) EXPECT_FALSE(std::filesystem::exists(p)) << p;
+}
+
+TEST_F(cgroups_test, a_task_that_escapes_its_session_and_double_forks_is_fully_killed) {
+  containerizer c{work_dir_, iso_};
+  exits ex;
+  // The escapee leaves the task's process group and session, and its
+  // parent exits at once: only the cgroup still holds it.
+  auto r = c.launch(limited("t1",
+                            "setsid sh -c 'sleep 1000 & echo $! > escaped.pid' & "
+                            "sleep 1000",
+                            100, 32 << 20),
+                    ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  std::string pid_text;
+  ASSERT_TRUE(eventually([&] {
+    pid_text = read_file(r.sandbox + "/escaped.pid");
+    return !pid_text.empty() && pid_text.back() == '\n';
+  }));
+  pid_t escaped = std::stoi(pid_text);
+  ASSERT_FALSE(process_dead(escaped));
+  EXPECT_NE(::getpgid(escaped), r.pid);
+  ASSERT_TRUE(c.kill(r.pid, 100ms));
+  ASSERT_TRUE(ex.wait_for(1, 10s));
+  EXPECT_TRUE(eventually([&] { return process_dead(escaped); }, 5s));
+}
+
+TEST_F(cgroups_test, a_cpu_hog_with_a_half_cpu_cap_uses_about_half_a_core) {
+  opts_.enable_cfs = true;
+  std::string error;
+  iso_ = cgroups::isolator::create(cgroups::detect_system(), opts_, work_dir_, error);
+  ASSERT_TRUE(iso_) << error;
+  containerizer c{work_dir_, iso_};
+  exits ex;
+  auto r = c.launch(limited("hog", "while :; do :; done", 500, 32 << 20), ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  auto usage = [&] { return iso_->usage("fw-1", "hog")->cpu_seconds; };
+  ASSERT_TRUE(eventually([&] { return usage() > 0.05; }));  // spinning
+  double before = usage();
+  auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(1500ms);  // the measurement window itself
+  double used = usage() - before;
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double cores = used / wall;
+  // Uncapped, a spinning shell takes a whole core (this machine has 2).
+  EXPECT_GT(cores, 0.3);
+  EXPECT_LT(cores, 0.65) << "used " << used << " s of cpu in " << wall << " s";
+  EXPECT_GT(iso_->usage("fw-1", "hog")->throttled_periods, 0);
+  ASSERT_TRUE(c.kill(r.pid, 100ms));
+  ASSERT_TRUE(ex.wait_for(1, 10s));
 }

@@ -3,6 +3,7 @@
 #include <sys/types.h>
 #include <chrono>
 #include <functional>
+#include <string>
 
 namespace agora::agent {
 
@@ -13,6 +14,10 @@ struct exit_status {
   int code = -1;                ///< Exit status when `!signaled`, else -1.
   int signal = 0;               ///< Terminating signal when `signaled`, else 0.
   bool kill_requested = false;  ///< `reaper::kill` was called for this process.
+  /// Set by the containerizer when an isolator's limit ended the container
+  /// (e.g. `REASON_CONTAINER_LIMITATION_MEMORY`), with a message naming it.
+  std::string limitation_reason{};
+  std::string limitation_message{};
 };
 
 /// Called once per supervised process, on the reaper thread, after the

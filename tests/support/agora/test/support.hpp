@@ -5,6 +5,7 @@
 /// directories, the built binaries' paths and a ZooKeeper fixture.
 
 #include "agora/test/binaries.hpp"
+#include "agora/test/cgroups_root.hpp"
 #include "agora/test/child_process.hpp"
 #include "agora/test/http_client.hpp"
 #include "agora/test/ports.hpp"
