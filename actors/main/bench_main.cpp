@@ -3,9 +3,9 @@
 // reported as medians. Usage: agora-bench [--tasks 1000] [--runs 5] ...
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <iostream>
-#include <condition_variable>
 #include <mutex>
 
 #include <caf/all.hpp>
@@ -14,6 +14,7 @@
 #include "agora/agent/agent_actor.hpp"
 #include "agora/main/frameworks.hpp"
 #include "agora/main/master_runtime.hpp"
+#include "agora/main/spawn_baseline.hpp"
 #include "agora/protocol/announce.hpp"
 
 namespace {
@@ -34,7 +35,7 @@ struct run_result {
 
 run_result run_once(int64_t tasks, int64_t parallel, int64_t agents,
                     const protocol::resources& agent_res, const std::string& command,
-                    const std::string& work_dir, int run) {
+                    const std::string& work_dir, const std::string& isolation, int run) {
   caf::actor_system_config cfg;
   protocol::announce(cfg);
   agent::announce(cfg);
@@ -60,6 +61,8 @@ run_result run_once(int64_t tasks, int64_t parallel, int64_t agents,
     ac.resources = agent_res;
     ac.work_dir = work_dir + "/run-" + std::to_string(run) + "/agent-" + std::to_string(i);
     ac.http_enabled = false;
+    ac.isolation = isolation;
+    ac.cgroups.root = "agora-bench";
     ac.log = [](const std::string&) {};
     ac.on_registered = [&](const std::string&, const std::string&) {
       std::lock_guard<std::mutex> guard{registered_mtx};
@@ -67,12 +70,16 @@ run_result run_once(int64_t tasks, int64_t parallel, int64_t agents,
       registered_cv.notify_all();
     };
     agent_actors.push_back(agent::spawn_agent(sys, ac, rt->actor()));
+    if (!agent_actors.back()) {
+      std::cerr << "agora-bench: cannot start agent " << i << " with --isolation " << isolation
+                << "\n";
+      std::exit(1);
+    }
   }
   // Wait until every agent is registered.
   {
     std::unique_lock<std::mutex> lock{registered_mtx};
-    registered_cv.wait_for(lock, std::chrono::seconds{30},
-                           [&] { return registered >= agents; });
+    registered_cv.wait_for(lock, std::chrono::seconds{30}, [&] { return registered >= agents; });
   }
   caf::scoped_actor self{sys};
   main::demo_scheduler::options dopts;
@@ -119,6 +126,18 @@ int main(int argc, char** argv) {
   f.add("agents", &agents, "agents");
   f.add("command", &command, "command of each task");
   f.add("work-dir", &work_dir, "sandboxes go here");
+  std::string isolation = "auto";
+  f.add_custom("isolation", isolation, "the agents' --isolation: auto, cgroups or posix",
+               [&isolation](const std::string& v, std::string& err) {
+                 if (v != "auto" && v != "cgroups" && v != "posix") {
+                   err = "'" + v + "' is not auto, cgroups or posix";
+                   return false;
+                 }
+                 isolation = v;
+                 return true;
+               });
+  int64_t spawns = 1000;
+  f.add("spawns", &spawns, "/bin/true processes of the spawn baseline (0: none)");
   f.add_custom("agent-resources", agent_res.to_string(), "resources of each agent",
                [&agent_res](const std::string& v, std::string& err) {
                  return protocol::resources::parse(v, agent_res, err);
@@ -133,11 +152,15 @@ int main(int argc, char** argv) {
   // launches). Phase 2, throughput: all `tasks` at once, as offers allow;
   // its latency includes waiting behind the other launches of a batch.
   std::vector<double> lat_p50, lat_p99, rates, load_p50, load_p99;
+  if (spawns > 0)
+    std::printf("spawn baseline (before): %.0f /bin/true spawns/s (%lld, one at a time)\n",
+                main::spawn_rate(static_cast<int>(spawns)), static_cast<long long>(spawns));
+  std::printf("isolation: %s\n", isolation.c_str());
   std::printf("run  phase       tasks  wall_s  tasks/s  p50_ms  p99_ms\n");
   for (int64_t i = 0; i < runs; ++i) {
     for (int phase = 0; phase < 2; ++phase) {
       int64_t n = phase == 0 ? latency_tasks : tasks;
-      auto r = run_once(n, phase == 0 ? 1 : 0, agents, agent_res, command, work_dir,
+      auto r = run_once(n, phase == 0 ? 1 : 0, agents, agent_res, command, work_dir, isolation,
                         static_cast<int>(i * 2 + phase));
       const auto& s = r.summary;
       if (!r.completed || s.finished != n) {
@@ -147,8 +170,8 @@ int main(int argc, char** argv) {
         return 1;
       }
       std::printf("%3lld  %-10s  %5lld  %6.2f  %7.1f  %6.2f  %6.2f\n", static_cast<long long>(i),
-                  phase == 0 ? "latency" : "throughput", static_cast<long long>(n),
-                  s.wall_seconds, s.tasks_per_second, s.percentile(50), s.percentile(99));
+                  phase == 0 ? "latency" : "throughput", static_cast<long long>(n), s.wall_seconds,
+                  s.tasks_per_second, s.percentile(50), s.percentile(99));
       std::fflush(stdout);
       if (phase == 0) {
         lat_p50.push_back(s.percentile(50));
@@ -166,5 +189,8 @@ int main(int argc, char** argv) {
       "p99 %.2f ms)\n",
       static_cast<long long>(runs), median(lat_p50), median(lat_p99), median(rates),
       static_cast<long long>(tasks), median(load_p50), median(load_p99));
+  if (spawns > 0)
+    std::printf("spawn baseline (after): %.0f /bin/true spawns/s\n",
+                main::spawn_rate(static_cast<int>(spawns)));
   return 0;
 }

@@ -41,6 +41,7 @@
 
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_info.hpp"
+#include "agora/main/spawn_baseline.hpp"
 #include "agora/protocol/announce.hpp"
 #include "agora/protocol/messages.hpp"
 #include "agora/scheduler/driver.hpp"
@@ -131,24 +132,6 @@ std::string machine_text() {
       << proc_field("/proc/meminfo", "MemTotal") << ", kernel " << u.release << ", load average "
       << loadbuf;
   return out.str();
-}
-
-/// Returns how many `/bin/true` processes per second this machine starts and
-/// reaps, one at a time (`posix_spawn` + `waitpid`), over `count` spawns.
-double spawn_rate(int count) {
-  char arg0[] = "/bin/true";
-  char* argv[] = {arg0, nullptr};
-  auto t0 = clock_type::now();
-  int done = 0;
-  for (int i = 0; i < count && !interrupted; ++i) {
-    pid_t pid = 0;
-    if (::posix_spawn(&pid, "/bin/true", nullptr, nullptr, argv, environ) != 0) continue;
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    ++done;
-  }
-  double s = seconds_since(t0, clock_type::now());
-  return s > 0 ? done / s : 0;
 }
 
 /// Returns the CPU time (user + system, in clock ticks) of the whole machine
@@ -757,7 +740,7 @@ int main(int argc, char** argv) {
   ::sigaction(SIGTERM, &sa, nullptr);
 
   std::printf("%s\n", machine_text().c_str());
-  double spawn_before = spawn_rate(static_cast<int>(spawns));
+  double spawn_before = main::spawn_rate(static_cast<int>(spawns));
   std::printf("spawn baseline (before): %.0f /bin/true spawns/s (%lld, one at a time)\n",
               spawn_before, static_cast<long long>(spawns));
   std::fflush(stdout);
@@ -781,7 +764,7 @@ int main(int argc, char** argv) {
       std::printf("%s\n", config_row(results.back()).c_str());
       std::fflush(stdout);
     }
-  double spawn_after = spawn_rate(static_cast<int>(spawns));
+  double spawn_after = main::spawn_rate(static_cast<int>(spawns));
 
   std::printf("\n%s\n", machine_text().c_str());
   std::printf(
