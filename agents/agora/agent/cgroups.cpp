@@ -408,6 +408,69 @@ bool isolator::prepare(const launch_request& req, const std::string&, std::strin
   return true;
 }
 
+namespace {
+
+/// The cgroups (v1 hierarchy mount -> directory) the calling thread was in
+/// before `enter` moved it; empty when it is where it belongs.
+thread_local std::vector<std::string> home_dirs;
+
+/// Returns the calling thread's v1 cgroup directory in each of `mounts`
+/// (controller -> mount), from /proc/thread-self/cgroup.
+std::map<std::string, std::string> thread_cgroups(
+    const std::map<std::string, std::string>& mounts) {
+  std::map<std::string, std::string> out;  // mount -> directory
+  std::ifstream in{"/proc/thread-self/cgroup"};
+  std::string line;
+  while (std::getline(in, line)) {
+    auto first = line.find(':');
+    auto second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) continue;
+    auto path = line.substr(second + 1);
+    for (const auto& ctl : split(line.substr(first + 1, second - first - 1), ',')) {
+      auto it = mounts.find(ctl);
+      if (it != mounts.end()) out[it->second] = it->second + (path == "/" ? "" : path);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+bool isolator::enter(const launch_request& req) {
+  // v2 moves whole processes only (a thread cannot stand in another cgroup).
+  if (layout_.ver != version::v1 || !thread_moves_) return false;
+  auto c = find(req.framework_id, req.task_id);
+  if (!c) return false;
+  auto homes = thread_cgroups(layout_.v1_mounts);
+  std::string tid = std::to_string(::gettid());
+  std::string error;
+  home_dirs.clear();
+  for (const auto& [ctl, mount] : hierarchies()) {
+    auto home = homes.find(mount);
+    if (home == homes.end() || !write_file(dir_in(mount, c->name) + "/tasks", tid, error)) {
+      // Undo what moved; the launch forks instead.
+      std::string ignored;
+      if (!leave(ignored)) thread_moves_ = false;
+      return false;
+    }
+    home_dirs.push_back(home->second);
+  }
+  return true;
+}
+
+bool isolator::leave(std::string& error) {
+  std::string tid = std::to_string(::gettid());
+  bool ok = true;
+  for (const auto& dir : home_dirs)
+    if (!write_file(dir + "/tasks", tid, error)) ok = false;
+  home_dirs.clear();
+  if (!ok) {
+    thread_moves_ = false;  // never again: fork and isolate from now on
+    error = "cannot move the launching thread back out of the task's cgroup: " + error;
+  }
+  return ok;
+}
+
 bool isolator::isolate(const launch_request& req, pid_t pid, std::string& error) {
   auto c = find(req.framework_id, req.task_id);
   if (!c) {
@@ -472,13 +535,20 @@ bool isolator::kill_members(const std::string& name) {
     // and their kill; SIGKILL reaches frozen processes once thawed.
     bool frozen = can_freeze && write_file(freeze_file, v2 ? "1" : "FROZEN", ignored);
     auto members = pids_in(dir + "/cgroup.procs");
+    // Never the agent itself (one of its threads may stand in the cgroup
+    // for a moment while it launches a task).
+    members.erase(std::remove(members.begin(), members.end(), ::getpid()), members.end());
     for (pid_t p : members) ::kill(p, SIGKILL);
     if (frozen) write_file(freeze_file, v2 ? "0" : "THAWED", ignored);
     if (members.empty() || std::chrono::steady_clock::now() > deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds{1});
   }
   // Killed processes leave the cgroup as they exit.
-  while (!pids_in(dir + "/cgroup.procs").empty()) {
+  auto others = [&] {
+    auto left = pids_in(dir + "/cgroup.procs");
+    return std::any_of(left.begin(), left.end(), [](pid_t p) { return p != ::getpid(); });
+  };
+  while (others()) {
     if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds{1});
   }

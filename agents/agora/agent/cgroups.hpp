@@ -5,6 +5,7 @@
 // each task its own cgroup with cpu, memory and pids limits, kills it as a
 // whole, reports its usage and tells when the kernel's OOM killer hit it.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -97,6 +98,8 @@ class isolator final : public agent::isolator {
   ~isolator() override;
 
   bool prepare(const launch_request& req, const std::string& sandbox, std::string& error) override;
+  bool enter(const launch_request& req) override;
+  bool leave(std::string& error) override;
   bool isolate(const launch_request& req, pid_t pid, std::string& error) override;
   void cleanup(const launch_request& req) override;
   std::optional<container_limitation> limitation(const launch_request& req) override;
@@ -144,6 +147,9 @@ class isolator final : public agent::isolator {
   std::string agent_dir_;  ///< `<root>/a-<hash>`, relative to each mount
   mutable std::mutex mtx_;
   std::map<std::pair<std::string, std::string>, container> containers_;
+  /// v1: launches move the launching thread into the task's cgroups and
+  /// spawn without forking; off after a failed move back.
+  std::atomic<bool> thread_moves_{true};
 };
 
 /// Returns the text of `path` without a trailing newline; nullopt when it

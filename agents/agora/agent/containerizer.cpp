@@ -179,8 +179,9 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     close_all();
     return fail_cleanup("cannot open sandbox output files: " + errno_text(e));
   }
-  if (!isolator_) {
-    // Without an isolator nothing has to happen between fork and exec, so
+  if (!isolator_ || isolator_->enter(req)) {
+    // Nothing has to happen between fork and exec (no isolator, or this
+    // thread stands in the container now, and the child starts there), so
     // use posix_spawn: glibc implements it with CLONE_VM | CLONE_VFORK, which
     // does not copy the agent's page tables (a fork of a large,
     // multi-threaded agent costs milliseconds) and reports a failed chdir or
@@ -188,9 +189,18 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     pid_t pid = -1;
     int rc =
         spawn_without_fork(sh, argv, envp.data(), result.sandbox, null_fd, out_fd, err_fd, pid);
+    std::string left_error;
+    bool left = !isolator_ || isolator_->leave(left_error);
     close_all();
     if (rc != 0)
       return fail_cleanup("cannot start /bin/sh in " + result.sandbox + ": " + errno_text(rc));
+    if (!left) {
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      int status;
+      ::waitpid(pid, &status, 0);
+      return fail_cleanup("isolation failed: " + left_error);
+    }
     return watch(std::move(result), req, pid, std::move(on_exit));
   }
 

@@ -71,6 +71,22 @@ class isolator {
     return true;
   }
 
+  /// Moves the calling thread into the container prepared for `req`, so
+  /// that a process spawned now starts inside it (no fork of the agent
+  /// needed; see `leave`). Returns false when the isolator cannot do that
+  /// (nothing moved): then the child is forked and `isolate`d instead.
+  virtual bool enter(const launch_request& req) {
+    (void)req;
+    return false;
+  }
+
+  /// Moves the calling thread back after `enter`. Returns false (and sets
+  /// `error`) if it could not: the launch is then aborted.
+  virtual bool leave(std::string& error) {
+    (void)error;
+    return true;
+  }
+
   /// Isolates the forked, still waiting child `pid`. Returns false and sets
   /// `error` to abort the launch (the child is killed and reaped).
   virtual bool isolate(const launch_request& req, pid_t pid, std::string& error) {

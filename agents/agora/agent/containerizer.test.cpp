@@ -470,3 +470,24 @@ TEST_F(cgroups_test, a_cpu_hog_with_a_half_cpu_cap_uses_about_half_a_core) {
   ASSERT_TRUE(c.kill(r.pid, 100ms));
   ASSERT_TRUE(ex.wait_for(1, 10s));
 }
+
+TEST_F(cgroups_test, a_task_starts_inside_its_cgroup_and_the_launching_thread_stays_home) {
+  auto cgroups_of = [](const std::string& proc) { return read_file(proc + "/cgroup"); };
+  auto before = cgroups_of("/proc/thread-self");
+  containerizer c{work_dir_, iso_};
+  exits ex;
+  auto r = c.launch(limited("t1", "sleep 1000", 100, 32 << 20), ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(cgroups_of("/proc/thread-self"), before);
+  auto paths = iso_->paths("fw-1", "t1");
+  ASSERT_FALSE(paths.empty());
+  auto task = cgroups_of("/proc/" + std::to_string(r.pid));
+  auto name = std::filesystem::path(paths[0]).filename().string();
+  // In every hierarchy the isolator uses: one line per hierarchy names it.
+  size_t lines = 0;
+  for (size_t at = task.find(name); at != std::string::npos; at = task.find(name, at + 1)) ++lines;
+  EXPECT_GE(lines, paths.size() == 1 ? 1u : 3u) << task;
+  ASSERT_TRUE(c.kill(r.pid, 100ms));
+  ASSERT_TRUE(ex.wait_for(1, 10s));
+  for (const auto& p : paths) EXPECT_FALSE(std::filesystem::exists(p)) << p;
+}
