@@ -486,7 +486,18 @@ class master_runtime::contender_loop {
         std::fprintf(stderr, "agora-master: running the registry's policy %s (revision %lld)\n",
                      doc.policy->name.c_str(), static_cast<long long>(doc.policy->revision));
     }
-    caf::anon_send(master_, std::move(elected));
+    {
+      // Wait (bounded) until the master leads, so /health never says
+      // `leader` before /state, /policy and the actor port agree.
+      caf::scoped_actor self{sys_};
+      self->request(master_, std::chrono::seconds{10}, std::move(elected))
+          .receive([](int64_t) {},
+                   [](const caf::error&) {
+                     std::fprintf(stderr,
+                                  "agora-master: the master did not confirm its "
+                                  "leadership within 10 s\n");
+                   });
+    }
     {
       std::lock_guard<std::mutex> guard{mtx_};
       leading_ = true;

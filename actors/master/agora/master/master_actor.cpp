@@ -133,12 +133,14 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
         return caf::message{};
       });
   return {
-      [self](become_leader& m) {
+      [self](become_leader& m) -> caf::result<int64_t> {
         // Only the runtime that spawned this master elects it.
-        if (m.token != self->state.config.election_token) return;
+        if (m.token != self->state.config.election_token)
+          return make_error(errc::not_leader, "not elected by this master's runtime");
         recover_registry(self, m);
         start_leading(self, m.policy);
         self->become(leading_behavior(self));
+        return m.epoch;  // leading now: the runtime may say so over HTTP
       },
       [self](state_atom) -> std::string { return render_state_json(self->state); },
   };
