@@ -144,7 +144,9 @@ int main(int argc, char** argv) {
   f.add("actor-port", &actor_port, "port the agent actor is published on (0: any free port)");
   f.add("kill-grace", &ac.kill_grace, "SIGTERM-to-SIGKILL grace period of a task kill");
   f.add("status-retry-interval", &ac.status_retry_interval,
-        "how often unacknowledged status updates are re-sent");
+        "first re-send of an unacknowledged status update (then doubling)");
+  f.add("status-retry-max", &ac.status_retry_max,
+        "longest wait between re-sends of an unacknowledged status update");
   f.add_custom("isolation", ac.isolation,
                "cgroups (a cgroup per task with cpu, memory and pids limits), posix (process "
                "groups, no limits) or auto (cgroups where usable, else posix with a warning)",
@@ -186,6 +188,11 @@ int main(int argc, char** argv) {
   }
   if (ac.cgroups.max_pids < 0) {
     std::cerr << "agora-agent: error: --max-task-pids: must not be negative\n";
+    return 2;
+  }
+  if (ac.status_retry_max < ac.status_retry_interval) {
+    std::cerr << "agora-agent: error: --status-retry-max: must not be below "
+                 "--status-retry-interval\n";
     return 2;
   }
   if (ac.kill_grace.count() < 0 || ac.status_retry_interval.count() <= 0) {

@@ -68,12 +68,28 @@ void send_update(agent_ptr self, task_status s) {
   self->send(st.master, status_update{std::move(s)});
 }
 
-// Publishes the state (so `/state` is never behind what the master saw),
-// sends a freshly recorded update and arms its retry timer.
+// Arms the retry timer for the earliest retry the status-update manager
+// wants, unless one is armed for that time or earlier.
+void arm_retry(agent_ptr self) {
+  auto& st = self->state;
+  auto due = st.updates.next_due();
+  if (!due || (st.retry_at && *st.retry_at <= *due)) return;
+  st.retry_at = *due;
+  auto delay = std::max(std::chrono::steady_clock::duration::zero(),
+                        *due - std::chrono::steady_clock::now());
+  self->delayed_send(
+      self,
+      std::chrono::duration_cast<std::chrono::milliseconds>(delay) + std::chrono::milliseconds{1},
+      retry_atom::value, due->time_since_epoch().count());
+}
+
+// Publishes the state (so `/state` is never behind what the master saw) and
+// queues a freshly recorded update in its task's stream: it goes out now if
+// no older update of the task waits for its acknowledgement.
 void emit(agent_ptr self, const task_status& s) {
   publish_snapshot(self);
-  send_update(self, s);
-  self->delayed_send(self, self->state.config.status_retry_interval, retry_atom::value, s.uuid);
+  if (self->state.updates.add(s, std::chrono::steady_clock::now())) send_update(self, s);
+  arm_retry(self);
 }
 
 void emit(agent_ptr self, task_record& rec, task_state state, std::string reason,
@@ -148,8 +164,11 @@ void do_register(agent_ptr self) {
     // Publish first, so `/state` agrees with whatever `on_registered` prints.
     publish_snapshot(self);
     if (st.config.on_registered) st.config.on_registered(st.agent_id, st.master_address);
-    // Unacknowledged updates go out again at once, in their original order.
-    for (auto& s : st.pending_in_order()) send_update(self, std::move(s));
+    // Unacknowledged updates go out again at once (each task's oldest), in
+    // their original order.
+    for (auto& s : st.updates.heads(std::chrono::steady_clock::now()))
+      send_update(self, std::move(s));
+    arm_retry(self);
   };
   auto on_error = [self, gen](caf::error& err) {
     auto& st = self->state;
@@ -376,6 +395,7 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
   st.config = std::move(cfg);
   st.hostname = hostname_of(st.config);
   st.containers = std::make_unique<containerizer>(st.config.work_dir, iso);
+  st.updates = status_update_manager{{st.config.status_retry_interval, st.config.status_retry_max}};
   st.isolation_json = std::move(isolation_json);
   st.http = std::move(http);
   st.snapshot = std::move(snapshot);
@@ -446,7 +466,13 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
       },
       [self](acknowledge& m) {
         if (!from_master(self, "acknowledge", m.epoch)) return;
-        if (self->state.pending.erase(m.uuid) != 0) publish_snapshot(self);
+        auto& st = self->state;
+        bool matched = false;
+        auto next = st.updates.acknowledge(m.framework_id, m.task_id, m.uuid,
+                                           std::chrono::steady_clock::now(), &matched);
+        if (next) send_update(self, *next);  // the task's next update, in order
+        if (matched) publish_snapshot(self);
+        arm_retry(self);
       },
       [self](reconcile& m) {
         // The master asks about tasks it believes are here but that this
@@ -478,12 +504,13 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
       },
       // -- internal ------------------------------------------------------------------
       [self](task_exited& e) { handle_exit(self, e); },
-      [self](retry_atom, const std::string& uuid) {
+      [self](retry_atom, int64_t at) {
         auto& st = self->state;
-        auto it = st.pending.find(uuid);
-        if (it == st.pending.end()) return;  // acknowledged
-        send_update(self, it->second.status);
-        self->delayed_send(self, st.config.status_retry_interval, retry_atom::value, uuid);
+        if (self->current_sender() != self->ctrl()) return;  // our own timer only
+        if (st.retry_at && st.retry_at->time_since_epoch().count() == at) st.retry_at.reset();
+        for (auto& s : st.updates.due(std::chrono::steady_clock::now()))
+          send_update(self, std::move(s));
+        arm_retry(self);
       },
       [self](reconnect_atom, uint64_t gen) {
         auto& st = self->state;

@@ -55,8 +55,11 @@ struct agent_config {
   std::string isolation = "auto";
   /// The cgroup isolator's settings (`--cgroups-root`, ...).
   cgroups::options cgroups;
-  /// Unacknowledged status updates are re-sent this often.
+  /// An unacknowledged status update is re-sent after this long, then after
+  /// twice as long each time, up to `status_retry_max` (as Mesos: 10 s and
+  /// 10 min).
   std::chrono::milliseconds status_retry_interval{10000};
+  std::chrono::milliseconds status_retry_max{600000};
   /// Timeout of one (re)registration or connection attempt.
   std::chrono::milliseconds register_timeout{5000};
   /// Reconnection and re-registration back off from `backoff_min`,

@@ -1,6 +1,7 @@
 #include "agora/agent/agent_actor.hpp"
 #include "agora/agent/agent_state.hpp"
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -49,6 +50,11 @@ struct fake_master_state {
   int64_t epoch = -1;  ///< The leader epoch it answers registrations with.
 };
 
+// When set, the fake master leaves acknowledgements to the test (`ack`);
+// otherwise it acknowledges every update at once, as a master relaying a
+// framework's acknowledgements does.
+std::atomic<bool> manual_acks{false};
+
 // A master stand-in: admits agents (forwarding the registration to the
 // observer), and forwards every status update to the observer.
 // It never pings; a `ping_interval_ms` of 0 tells the agent not to expect
@@ -67,7 +73,14 @@ caf::behavior fake_master(caf::stateful_actor<fake_master_state>* self, caf::act
         self->send(self->state.observer, m);
         return agent_registered{m.info.id, ping_interval_ms, self->state.epoch};
       },
-      [self](status_update& m) { self->send(self->state.observer, m); },
+      [self](status_update& m) {
+        self->send(self->state.observer, m);
+        if (!manual_acks && !m.status.uuid.empty()) {
+          acknowledge a{m.status.framework_id, m.status.agent_id, m.status.task_id, m.status.uuid};
+          a.epoch = self->state.epoch;
+          self->send(caf::actor_cast<caf::actor>(self->current_sender()), a);
+        }
+      },
       [self](relay& m) { self->send(m.to, m.msg); },
       [](pong_atom) {},
   };
@@ -117,6 +130,7 @@ class agent_test : public ::testing::Test {
   }
 
   void TearDown() override {
+    manual_acks = false;
     if (agent_) {
       self_->send_exit(agent_, caf::exit_reason::user_shutdown);
       self_->wait_for(agent_);
@@ -257,35 +271,41 @@ TEST_F(agent_test, failing_task_reports_its_exit_code) {
   EXPECT_EQ(failed.message, "exited with status 3");
 }
 
-TEST_F(agent_test, unacknowledged_updates_are_resent_until_acknowledged) {
-  cfg_.status_retry_interval = 300ms;
+TEST_F(agent_test, updates_go_out_in_order_one_at_a_time_and_back_off_until_acknowledged) {
+  // The framework acknowledges late: the task's STARTING, RUNNING and
+  // FINISHED are all recorded at once, but only the oldest is in flight.
+  manual_acks = true;
+  cfg_.status_retry_interval = 200ms;
+  cfg_.status_retry_max = 5s;
   start();
   run("t1", "true");
   auto starting = expect_state("t1", task_state::starting);
-  auto running = expect_state("t1", task_state::running);
-  auto finished = expect_state("t1", task_state::finished);
-  // Nothing acknowledged: all three come again (same uuids) after ~300 ms.
-  std::set<std::string> resent;
-  while (resent.size() < 3) {
+  // Only STARTING comes again, at growing intervals (200, 400, 800 ms).
+  std::vector<std::chrono::steady_clock::time_point> at = {std::chrono::steady_clock::now()};
+  while (at.size() < 4) {
     auto s = next_update(5s);
     ASSERT_TRUE(s);
-    resent.insert(s->uuid);
+    ASSERT_EQ(s->uuid, starting.uuid) << to_string(s->state) << " overtook STARTING";
+    at.push_back(std::chrono::steady_clock::now());
   }
-  EXPECT_EQ(resent, (std::set<std::string>{starting.uuid, running.uuid, finished.uuid}));
+  auto gap = [&](size_t i) { return at[i + 1] - at[i]; };
+  EXPECT_GT(gap(2), gap(1) * 3 / 2) << "no backoff";
+  // Each acknowledgement releases the next update of the task, in order.
   ack(starting);
-  ack(running);
-  ack(finished);
-  // Drain resends already in flight, then expect silence for 3 intervals.
-  auto deadline = std::chrono::steady_clock::now() + 2s;
-  int after_ack = 0;
-  for (;;) {
-    auto s = next_update(1s);
-    if (!s) break;
-    ++after_ack;
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "updates keep coming after acks";
+  auto running = next_update(5s);
+  ASSERT_TRUE(running);
+  ASSERT_EQ(running->state, task_state::running);
+  ack(*running);
+  auto finished = next_update(5s);
+  ASSERT_TRUE(finished);
+  ASSERT_EQ(finished->state, task_state::finished);
+  ack(*finished);
+  // Then silence: nothing pending (one resend may have crossed an ack).
+  int after = 0;
+  while (auto s = next_update(1s)) {
+    EXPECT_EQ(s->uuid, finished->uuid);
+    ASSERT_LE(++after, 1);
   }
-  // At most one round was already scheduled when the acks arrived.
-  EXPECT_LE(after_ack, 3);
 }
 
 TEST_F(agent_test, kill_task_reports_killed) {
@@ -491,13 +511,12 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
   ASSERT_TRUE(reg);
   EXPECT_TRUE(reg->id.empty());
   master_ = master1;  // commands go through it
+  manual_acks = true;
   run("t1", "sleep 1000");
   auto starting = expect_state("t1", task_state::starting);
-  auto running = expect_state("t1", task_state::running);
-  // STARTING is acknowledged, RUNNING is not (a ping round trip makes sure
-  // the acknowledgement was processed).
+  // STARTING is acknowledged, RUNNING (sent only then) is not.
   ack(starting);
-  self_->request(agent_, 5s, ping_atom::value).receive([](pong_atom) {}, [](caf::error&) {});
+  auto running = expect_state("t1", task_state::running);
   // The master goes away; a new one takes over the same port.
   master_sys.middleman().unpublish(master1, *port);
   caf::anon_send_exit(master1, caf::exit_reason::user_shutdown);

@@ -114,9 +114,8 @@ std::string agent_state::make_uuid() {
   return buf;
 }
 
-const task_status& agent_state::record_update(task_record& rec, task_state state,
-                                              std::string reason, std::string message,
-                                              int32_t exit_code) {
+task_status agent_state::record_update(task_record& rec, task_state state, std::string reason,
+                                       std::string message, int32_t exit_code) {
   task_status s;
   s.task_id = rec.info.id;
   s.framework_id = rec.framework.id;
@@ -128,15 +127,12 @@ const task_status& agent_state::record_update(task_record& rec, task_state state
   s.timestamp_ns = now_ns();
   s.exit_code = exit_code;
   rec.status = s;
-  auto& p = pending[s.uuid];
-  p.seq = next_seq++;
-  p.status = std::move(s);
-  return p.status;
+  return s;
 }
 
-const task_status& agent_state::record_orphan_update(const std::string& framework_id,
-                                                     const std::string& task_id, task_state state,
-                                                     std::string reason, std::string message) {
+task_status agent_state::record_orphan_update(const std::string& framework_id,
+                                              const std::string& task_id, task_state state,
+                                              std::string reason, std::string message) {
   task_record rec;
   rec.framework.id = framework_id;
   rec.info.id = task_id;
@@ -160,15 +156,6 @@ void agent_state::complete(task_record rec) {
     completed.pop_front();
     completed_json.pop_front();
   }
-}
-
-std::vector<task_status> agent_state::pending_in_order() const {
-  std::vector<const pending_update*> xs;
-  for (const auto& [uuid, p] : pending) xs.push_back(&p);
-  std::sort(xs.begin(), xs.end(), [](auto a, auto b) { return a->seq < b->seq; });
-  std::vector<task_status> out;
-  for (auto p : xs) out.push_back(p->status);
-  return out;
 }
 
 std::vector<task_status> agent_state::running_statuses() const {
@@ -232,7 +219,7 @@ std::string agent_state::to_json() const {
   w.Key("isolation");
   w.RawValue(isolation_json.data(), isolation_json.size(), rapidjson::kObjectType);
   w.Key("pending_updates");
-  w.Uint64(pending.size());
+  w.Uint64(updates.size());
   w.Key("tasks");
   w.StartArray();
   for (const auto& [key, t] : tasks) write_task(w, t);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -18,6 +19,7 @@
 
 #include "agora/agent/agent_actor.hpp"
 #include "agora/agent/containerizer.hpp"
+#include "agora/agent/status_updates.hpp"
 #include "agora/protocol/messages.hpp"
 
 namespace agora::observability {
@@ -35,12 +37,6 @@ struct task_record {
   pid_t pid = -1;
   std::string sandbox;
   bool kill_requested = false;
-};
-
-/// An update waiting for its acknowledgement.
-struct pending_update {
-  uint64_t seq = 0;  ///< Creation order (updates are re-sent in this order).
-  protocol::task_status status;
 };
 
 /// The terminal state, reason and message of a task that exited.
@@ -111,8 +107,10 @@ struct agent_state {
   /// `completed`, each already rendered as JSON (completed tasks never
   /// change), so publishing a snapshot after each update stays cheap.
   std::deque<std::string> completed_json;
-  std::map<std::string, pending_update> pending;  ///< By uuid.
-  uint64_t next_seq = 0;
+  /// Status updates not acknowledged yet: one ordered stream per task.
+  status_update_manager updates;
+  /// When the armed retry timer fires (nullopt: none armed).
+  std::optional<std::chrono::steady_clock::time_point> retry_at;
   std::mt19937_64 rng{std::random_device{}()};
   bool stopping = false;
   std::vector<caf::response_promise> stop_promises;
@@ -125,24 +123,20 @@ struct agent_state {
   /// Returns a fresh random 128-bit id as 32 hex digits.
   std::string make_uuid();
 
-  /// Records `s` as the latest status of `rec` and as pending (with a fresh
-  /// uuid and timestamp); returns the stored status.
-  const protocol::task_status& record_update(task_record& rec, protocol::task_state state,
-                                             std::string reason, std::string message,
-                                             int32_t exit_code = -1);
+  /// Records a new status of `rec` (with a fresh uuid and timestamp) as its
+  /// latest and returns it (to be queued with `updates`).
+  protocol::task_status record_update(task_record& rec, protocol::task_state state,
+                                      std::string reason, std::string message,
+                                      int32_t exit_code = -1);
 
-  /// Returns an update for a task the agent does not run, kept pending.
-  const protocol::task_status& record_orphan_update(const std::string& framework_id,
-                                                    const std::string& task_id,
-                                                    protocol::task_state state, std::string reason,
-                                                    std::string message);
+  /// Returns an update for a task the agent does not run.
+  protocol::task_status record_orphan_update(const std::string& framework_id,
+                                             const std::string& task_id, protocol::task_state state,
+                                             std::string reason, std::string message);
 
   /// Moves a task from `tasks` to `completed` (bounded).
   void complete(std::map<std::pair<std::string, std::string>, task_record>::iterator it);
   void complete(task_record rec);
-
-  /// Returns the pending updates in creation order.
-  std::vector<protocol::task_status> pending_in_order() const;
 
   /// Returns the latest statuses of the running tasks (for re-registration).
   std::vector<protocol::task_status> running_statuses() const;

@@ -121,6 +121,15 @@ std::set<std::string> enable_v2(const std::string& dir, const std::vector<std::s
   return wrote ? enabled_v2(dir) : on;
 }
 
+/// Returns the required controllers that `have` lacks.
+template <class Container>
+std::vector<std::string> lacking(const Container& have) {
+  std::vector<std::string> out;
+  for (const auto& c : required)
+    if (have.count(c) == 0) out.push_back(c);
+  return out;
+}
+
 std::string join(const std::vector<std::string>& xs, const char* sep) {
   std::string out;
   for (const auto& x : xs) out += (out.empty() ? "" : sep) + x;
@@ -208,14 +217,9 @@ layout detect(const std::string& mounts) {
     std::set<std::string> available;
     if (auto text = read_file(v2 + "/cgroup.controllers"))
       for (const auto& c : split(*text, ' ')) available.insert(c);
-    std::vector<std::string> missing;
-    for (const auto& c : required)
-      if (available.count(c) == 0) missing.push_back(c);
+    auto missing = lacking(available);
     if (missing.empty()) {
-      auto on = enable_v2(v2, required);
-      std::vector<std::string> off;
-      for (const auto& c : required)
-        if (on.count(c) == 0) off.push_back(c);
+      auto off = lacking(enable_v2(v2, required));
       if (off.empty()) {
         out.ver = version::v2;
         out.v2_mount = v2;
@@ -230,9 +234,7 @@ layout detect(const std::string& mounts) {
                           (v1.empty() ? "" : " (bound to v1 hierarchies)"));
     }
   }
-  std::vector<std::string> missing;
-  for (const auto& c : required)
-    if (v1.count(c) == 0) missing.push_back(c);
+  auto missing = lacking(v1);
   if (missing.empty()) {
     out.ver = version::v1;
     out.v1_mounts = v1;
@@ -317,23 +319,15 @@ std::shared_ptr<isolator> isolator::create(const layout& l, options opts,
   for (const auto& [c, mount] : iso->hierarchies()) {
     if (!make_dir(iso->dir_in(mount, ""), error)) return nullptr;
     if (l.ver == version::v2) {
-      // Each level passes the controllers down to the tasks' cgroups.
-      std::string level = mount;
-      for (const auto& part : split(agent_dir, '/')) {
-        auto on = enable_v2(level, required);
-        if (on.size() < required.size() ||
-            !std::all_of(required.begin(), required.end(),
-                         [&](const std::string& r) { return on.count(r) > 0; })) {
+      // Each level, down to the agent's own, passes the controllers on to
+      // the tasks' cgroups.
+      std::vector<std::string> levels = {mount};
+      for (const auto& part : split(agent_dir, '/')) levels.push_back(levels.back() + "/" + part);
+      for (const auto& level : levels)
+        if (!lacking(enable_v2(level, required)).empty()) {
           error = "cannot enable cpu, memory and pids in " + level + "/cgroup.subtree_control";
           return nullptr;
         }
-        level += "/" + part;
-      }
-      auto on = enable_v2(level, required);
-      if (on.size() < required.size()) {
-        error = "cannot enable cpu, memory and pids in " + level + "/cgroup.subtree_control";
-        return nullptr;
-      }
     }
   }
   // Tasks a previous run of this agent left behind (it crashed or was
