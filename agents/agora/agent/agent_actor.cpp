@@ -366,8 +366,18 @@ void handle_exit(agent_ptr self, const task_exited& e) {
 void kill(agent_ptr self, task_record& rec) {
   if (rec.kill_requested) return;
   rec.kill_requested = true;
+  auto& st = self->state;
+  // The task's kill policy, else the agent's.
+  auto grace = rec.info.kill_grace_ms >= 0 ? std::chrono::milliseconds{rec.info.kill_grace_ms}
+                                           : st.config.kill_grace;
   // False when it already exited: its `task_exited` is on the way.
-  self->state.containers->kill(rec.pid, self->state.config.kill_grace);
+  if (!st.containers->kill(rec.pid, grace)) return;
+  // A framework that asked for it hears that the kill has begun.
+  if (protocol::task_killing_state(rec.framework) && !is_terminal(rec.status.state)) {
+    emit(self, rec, task_state::killing, "",
+         "killing: SIGTERM now, SIGKILL after " + std::to_string(grace.count()) + "ms");
+    publish_snapshot(self);
+  }
 }
 
 void handle_kill(agent_ptr self, const kill_task& m) {

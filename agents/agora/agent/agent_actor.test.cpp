@@ -748,3 +748,38 @@ TEST_F(agent_test,
   as_master(kill_task{"fw-1", "calm", "agent-1"});
   expect_state("calm", task_state::killed);
 }
+
+// -- kills ----------------------------------------------------------------------
+
+TEST_F(agent_test, a_kill_says_task_killing_to_frameworks_that_ask_and_keeps_the_tasks_grace) {
+  cfg_.kill_grace = 60s;  // the agent's default: far longer than this test waits
+  start();
+  auto launch = [&](const std::string& id, std::vector<std::string> capabilities) {
+    run_task m;
+    m.framework.id = "fw-1";
+    m.framework.capabilities = std::move(capabilities);
+    m.role = "web";
+    m.task.id = id;
+    m.task.command = "trap '' TERM; echo ready; sleep 1000";
+    m.task.res = resources::make(0.1, 32 << 20);
+    m.task.kill_grace_ms = 200;  // its kill policy
+    as_master(m);
+    expect_state(id, task_state::starting);
+    expect_state(id, task_state::running);
+    auto out = work_dir_ + "/frameworks/fw-1/tasks/" + id + "/stdout";
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (read_file(out) != "ready\n") ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+  };
+  launch("asks", {"TASK_KILLING_STATE"});
+  as_master(kill_task{"fw-1", "asks", "agent-1"});
+  auto killing = expect_state("asks", task_state::killing);
+  EXPECT_NE(killing.message.find("SIGKILL after 200ms"), std::string::npos) << killing.message;
+  // It ignores SIGTERM: only the SIGKILL after its own 200 ms ends it, long
+  // before the agent's 60 s.
+  auto killed = expect_state("asks", task_state::killed);
+  EXPECT_NE(killed.message.find("SIGKILL"), std::string::npos) << killed.message;
+  // A framework that did not ask gets no TASK_KILLING.
+  launch("silent", {});
+  as_master(kill_task{"fw-1", "silent", "agent-1"});
+  expect_state("silent", task_state::killed);
+}

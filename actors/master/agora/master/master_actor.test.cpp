@@ -489,6 +489,24 @@ TEST_F(master_fixture, role_names_are_validated_in_full) {
   EXPECT_NE(add_framework(framework("f", "eng/backend")).id, "");
 }
 
+TEST_F(master_fixture, a_kill_grace_outside_its_range_makes_the_task_an_error) {
+  start_master();
+  auto a = add_agent("h1", res(2, 1024));
+  auto f = add_framework(framework("f"));
+  auto o = first_offer(f);
+  task_info t;
+  t.id = "t1";
+  t.command = "true";
+  t.res = res(1, 128);
+  t.kill_grace_ms = max_kill_grace_ms + 1;
+  send_as(f.actor, accept{f.id, {o.id}, {t}, filters{0}});
+  auto ups = f.log->updates("t1");
+  ASSERT_EQ(ups.size(), 1u);
+  EXPECT_EQ(ups[0].state, task_state::error);
+  EXPECT_NE(ups[0].message.find("kill grace period"), std::string::npos) << ups[0].message;
+  EXPECT_EQ(a.log->count<run_task>(), 0u);
+}
+
 TEST_F(master_fixture, torn_down_framework_cannot_subscribe_again) {
   start_master();
   auto f = add_framework(framework("f"));

@@ -140,6 +140,9 @@ std::string validate_task(const master_state& st, const std::string& framework_i
   if (!t.res.non_negative()) return "task '" + t.id + "' has negative resources";
   if (t.res.cpus_milli <= 0 && t.res.mem_bytes <= 0)
     return "task '" + t.id + "' uses no cpus and no mem";
+  if (t.kill_grace_ms < -1 || t.kill_grace_ms > max_kill_grace_ms)
+    return "task '" + t.id + "' has a kill grace period outside 0 to " +
+           std::to_string(max_kill_grace_ms) + " ms";
   return {};
 }
 

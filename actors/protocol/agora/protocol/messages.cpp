@@ -88,6 +88,11 @@ bool partition_aware(const framework_info& x) {
          x.capabilities.end();
 }
 
+bool task_killing_state(const framework_info& x) {
+  return std::find(x.capabilities.begin(), x.capabilities.end(), "TASK_KILLING_STATE") !=
+         x.capabilities.end();
+}
+
 void announce(caf::actor_system_config& cfg) {
   cfg.add_message_type<resources>("agora.resources");
   cfg.add_message_type<port_range>("agora.port_range");

@@ -120,6 +120,13 @@ typename Inspector::result_type inspect(Inspector& f, framework_info& x) {
 /// become `TASK_UNREACHABLE`, not `TASK_LOST`, when their agent is cut off).
 bool partition_aware(const framework_info& x);
 
+/// Returns true if the framework declared `TASK_KILLING_STATE` (it is sent
+/// `TASK_KILLING` when a kill of one of its tasks starts).
+bool task_killing_state(const framework_info& x);
+
+/// The longest kill grace period a task may ask for (`task_info::kill_grace_ms`).
+constexpr int64_t max_kill_grace_ms = 3600 * 1000;
+
 /// One task to launch.
 struct task_info {
   std::string id;
@@ -127,11 +134,16 @@ struct task_info {
   std::string command;  ///< Run with `/bin/sh -c`.
   resources res;
   std::map<std::string, std::string> environment;
+  /// Its kill policy: the SIGTERM-to-SIGKILL grace period when it is
+  /// killed, in milliseconds (0 to `max_kill_grace_ms`); -1: the agent's
+  /// `--kill-grace`.
+  int64_t kill_grace_ms = -1;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_info& x) {
-  return f(caf::meta::type_name("task_info"), x.id, x.name, x.command, x.res, x.environment);
+  return f(caf::meta::type_name("task_info"), x.id, x.name, x.command, x.res, x.environment,
+           x.kill_grace_ms);
 }
 
 /// The state of one task at one moment.
