@@ -171,6 +171,12 @@ int main(int argc, char** argv) {
                  ac.cgroups.root = v;
                  return true;
                });
+  f.add("gc-delay", &ac.gc_delay, "how long the sandbox of a finished task is kept");
+  f.add("gc-disk-threshold", &ac.gc_disk_threshold,
+        "when the work directory's disk is fuller than this fraction, finished tasks' "
+        "sandboxes are removed early, oldest first");
+  f.add("disk-watch-interval", &ac.disk_watch_interval,
+        "how often the disk is checked and old sandboxes are removed");
   f.add("cgroups-enable-cfs", &ac.cgroups.enable_cfs,
         "cap each task's cpu time at its cpus (CFS quota), not only weight it");
   f.add("max-task-pids", &ac.cgroups.max_pids,
@@ -184,6 +190,16 @@ int main(int argc, char** argv) {
     std::cerr << "agora-agent: error: --master: is required (HOST:PORT or zk://... of the "
                  "master)\n"
               << "run 'agora-agent --help' for the list of flags\n";
+    return 2;
+  }
+  if (ac.gc_delay.count() < 0 || !(ac.gc_disk_threshold >= 0 && ac.gc_disk_threshold <= 1) ||
+      ac.disk_watch_interval.count() <= 0) {
+    std::cerr << "agora-agent: error: "
+              << (ac.gc_delay.count() < 0 ? "--gc-delay: must not be negative"
+                  : ac.disk_watch_interval.count() <= 0
+                      ? "--disk-watch-interval: must be positive"
+                      : "--gc-disk-threshold: must be a fraction from 0 to 1")
+              << "\n";
     return 2;
   }
   if (ac.cgroups.max_pids < 0) {

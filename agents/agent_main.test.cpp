@@ -178,7 +178,9 @@ TEST_F(agent_main_test, bad_attributes_name_the_flag) {
 TEST_F(agent_main_test, bad_isolation_flags_name_the_flag) {
   for (auto [flag, value] :
        {std::pair{"--isolation", "docker"}, std::pair{"--cgroups-root", "../escape"},
-        std::pair{"--cgroups-root", "/abs"}, std::pair{"--max-task-pids", "-1"}}) {
+        std::pair{"--cgroups-root", "/abs"}, std::pair{"--max-task-pids", "-1"},
+        std::pair{"--gc-disk-threshold", "1.5"}, std::pair{"--gc-delay", "-1s"},
+        std::pair{"--disk-watch-interval", "0ms"}}) {
     process p{{binary_, "--master=127.0.0.1:5055", std::string(flag) + "=" + value}};
     ASSERT_TRUE(p.started());
     EXPECT_EQ(p.wait_exit(), 2) << flag;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <set>
 #include <utility>
@@ -29,6 +30,7 @@ namespace {
 using reconnect_atom = caf::atom_constant<caf::atom("areconnect")>;
 using reregister_atom = caf::atom_constant<caf::atom("aregister")>;
 using watchdog_atom = caf::atom_constant<caf::atom("awatchdog")>;
+using gc_atom = caf::atom_constant<caf::atom("agc")>;
 
 using agent_actor_type = caf::stateful_actor<agent_state>;
 using agent_ptr = agent_actor_type*;
@@ -358,6 +360,9 @@ void handle_exit(agent_ptr self, const task_exited& e) {
   ev.kill_requested = e.kill_requested || it->second.kill_requested;
   auto out = describe_exit(ev);
   emit(self, it->second, out.state, out.reason, out.message, out.exit_code);
+  if (!it->second.sandbox.empty())
+    st.gc.schedule(it->second.sandbox, std::chrono::system_clock::now(),
+                   disk_usage(it->second.sandbox));
   st.complete(it);
   publish_snapshot(self);
   finish_stop_if_done(self);
@@ -406,6 +411,21 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
   st.hostname = hostname_of(st.config);
   st.containers = std::make_unique<containerizer>(st.config.work_dir, iso);
   st.updates = status_update_manager{{st.config.status_retry_interval, st.config.status_retry_max}};
+  st.gc = sandbox_gc{{st.config.gc_delay, st.config.gc_disk_threshold}};
+  // Removing a large sandbox can take long: not on the agent's thread.
+  st.gc_worker =
+      self->spawn<caf::detached + caf::linked>([](caf::event_based_actor*) -> caf::behavior {
+        return {[](const std::string& sandbox) {
+          std::error_code ec;
+          std::filesystem::remove_all(sandbox, ec);
+          // `.../frameworks/<fw>/tasks/<task>`: the framework's directories go
+          // with its last sandbox.
+          auto tasks_dir = std::filesystem::path(sandbox).parent_path();
+          if (std::filesystem::is_empty(tasks_dir, ec) && std::filesystem::remove(tasks_dir, ec))
+            std::filesystem::remove(tasks_dir.parent_path(), ec);
+        }};
+      });
+  self->delayed_send(self, st.config.disk_watch_interval, gc_atom::value);
   st.isolation_json = std::move(isolation_json);
   st.http = std::move(http);
   st.snapshot = std::move(snapshot);
@@ -521,6 +541,21 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
         for (auto& s : st.updates.due(std::chrono::steady_clock::now()))
           send_update(self, std::move(s));
         arm_retry(self);
+      },
+      [self](gc_atom) {
+        // Finished tasks' sandboxes past their delay, or the oldest while
+        // the disk is too full.
+        auto& st = self->state;
+        if (self->current_sender() != self->ctrl()) return;  // our own timer only
+        double used = 0;
+        int64_t bytes = 0;
+        if (!disk_fill(st.config.work_dir, used, bytes)) used = 0, bytes = 0;
+        auto gone = st.gc.collect(std::chrono::system_clock::now(), used, bytes);
+        for (auto& sandbox : gone) {
+          log(self, "removing the sandbox " + sandbox);
+          self->send(st.gc_worker, std::move(sandbox));
+        }
+        self->delayed_send(self, st.config.disk_watch_interval, gc_atom::value);
       },
       [self](reconnect_atom, uint64_t gen) {
         auto& st = self->state;
@@ -682,20 +717,33 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
       auto state = snapshot->get();
       return observability::http_response::json(iso ? with_statistics(*state, *iso) : *state);
     });
-    // Like Mesos' /monitor/statistics: the live resource use of each task.
-    server->route("GET", "/monitor/statistics", [iso](const observability::http_request&) {
-      std::string out = "[";
-      if (iso)
-        for (const auto& [framework_id, task_id] : iso->tasks()) {
-          auto u = iso->usage(framework_id, task_id);
-          if (!u) continue;
-          if (out.size() > 1) out += ",";
-          out += "{\"framework_id\":" + observability::json_quote(framework_id) +
-                 ",\"task_id\":" + observability::json_quote(task_id) +
-                 ",\"statistics\":" + usage_json(*u) + "}";
-        }
-      return observability::http_response::json(out + "]");
-    });
+    // Like Mesos' /monitor/statistics: the live resource use of each running
+    // task (its cgroup's, with cgroups) and its sandbox's disk use.
+    server->route("GET", "/monitor/statistics",
+                  [snapshot, iso](const observability::http_request&) {
+                    auto state = snapshot->get();
+                    rapidjson::Document doc;
+                    doc.Parse(state->c_str(), state->size());
+                    std::string out = "[";
+                    if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("tasks") &&
+                        doc["tasks"].IsArray())
+                      for (const auto& t : doc["tasks"].GetArray()) {
+                        std::string framework_id = t["framework_id"].GetString();
+                        std::string task_id = t["id"].GetString();
+                        std::string stats = "{";
+                        if (auto u = iso ? iso->usage(framework_id, task_id) : std::nullopt) {
+                          stats = usage_json(*u);
+                          stats.back() = ',';
+                        }
+                        stats += "\"disk_used_bytes\":" +
+                                 std::to_string(disk_usage(t["sandbox"].GetString())) + "}";
+                        if (out.size() > 1) out += ",";
+                        out += "{\"framework_id\":" + observability::json_quote(framework_id) +
+                               ",\"task_id\":" + observability::json_quote(task_id) +
+                               ",\"statistics\":" + stats + "}";
+                      }
+                    return observability::http_response::json(out + "]");
+                  });
     server->route("GET", "/files/read",
                   [work_dir = cfg.work_dir](const observability::http_request& req) {
                     int64_t offset = 0;

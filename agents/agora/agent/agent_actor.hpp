@@ -76,6 +76,13 @@ struct agent_config {
   uint16_t http_port = 5051;
   /// How many finished tasks `/state` keeps.
   size_t completed_tasks_kept = 100;
+  /// `--gc-delay`: how long the sandbox of a finished task is kept.
+  std::chrono::milliseconds gc_delay{std::chrono::hours{24 * 7}};
+  /// `--gc-disk-threshold`: when the work directory's disk is fuller than
+  /// this fraction, finished tasks' sandboxes go early, oldest first.
+  double gc_disk_threshold = 0.9;
+  /// `--disk-watch-interval`: how often the disk is checked.
+  std::chrono::milliseconds disk_watch_interval{60000};
   /// Called on the agent's thread after each (re)registration, with the
   /// agent id and the master's address (`host:port`, or `local`).
   std::function<void(const std::string& agent_id, const std::string& master)> on_registered;

@@ -733,6 +733,7 @@ TEST_F(agent_test,
   EXPECT_NE(stats.find("\"task_id\":\"calm\""), std::string::npos) << stats;
   EXPECT_NE(stats.find("\"mem_limit_bytes\":33554432"), std::string::npos) << stats;
   EXPECT_NE(stats.find("\"processes\":"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"disk_used_bytes\":"), std::string::npos) << stats;
   state = http_get(port, "/state");
   EXPECT_NE(state.find("\"statistics\":{\"cpus_time_secs\""), std::string::npos) << state;
   // A task over its memory: TASK_FAILED, with the reason and the limit.
@@ -782,4 +783,63 @@ TEST_F(agent_test, a_kill_says_task_killing_to_frameworks_that_ask_and_keeps_the
   launch("silent", {});
   as_master(kill_task{"fw-1", "silent", "agent-1"});
   expect_state("silent", task_state::killed);
+}
+
+// -- sandboxes --------------------------------------------------------------------
+
+TEST_F(agent_test, monitor_statistics_report_each_sandboxs_disk_use) {
+  cfg_.isolation = "posix";  // disk use is reported without cgroups too
+  cfg_.http_enabled = true;
+  cfg_.http_port = 0;
+  std::string address;
+  cfg_.on_http_started = [&](const std::string& a) { address = a; };
+  start();
+  auto port = static_cast<uint16_t>(std::stoi(address.substr(10)));
+  run("writer", "head -c 300000 /dev/zero > blob; echo ready; sleep 1000");
+  expect_state("writer", task_state::starting);
+  expect_state("writer", task_state::running);
+  auto out = work_dir_ + "/frameworks/fw-1/tasks/writer/stdout";
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (read_file(out) != "ready\n") ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+  auto stats = http_get(port, "/monitor/statistics");
+  auto at = stats.find("\"disk_used_bytes\":");
+  ASSERT_NE(at, std::string::npos) << stats;
+  EXPECT_GE(std::stoll(stats.substr(at + 18)), 300000) << stats;
+  EXPECT_EQ(stats.find("cpus_time_secs"), std::string::npos) << "posix has no cgroup statistics";
+}
+
+TEST_F(agent_test, a_finished_tasks_sandbox_is_removed_after_the_gc_delay) {
+  cfg_.gc_delay = 300ms;
+  cfg_.disk_watch_interval = 50ms;
+  start();
+  run("t1", "echo kept for a while");
+  expect_state("t1", task_state::starting);
+  expect_state("t1", task_state::running);
+  expect_state("t1", task_state::finished);
+  auto sandbox = work_dir_ + "/frameworks/fw-1/tasks/t1";
+  EXPECT_TRUE(std::filesystem::exists(sandbox + "/stdout"));  // not at once
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::filesystem::exists(sandbox))
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "sandbox not collected";
+  // The framework's directory went with its last sandbox.
+  while (std::filesystem::exists(work_dir_ + "/frameworks/fw-1"))
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+}
+
+TEST_F(agent_test, a_full_disk_collects_sandboxes_before_their_delay) {
+  cfg_.gc_delay = std::chrono::hours{24 * 7};
+  cfg_.gc_disk_threshold = 0.0;  // any disk is "too full"
+  cfg_.disk_watch_interval = 50ms;
+  start();
+  run("t1", "echo bye");
+  expect_state("t1", task_state::starting);
+  expect_state("t1", task_state::running);
+  expect_state("t1", task_state::finished);
+  run("t2", "sleep 1000");  // running: never collected
+  expect_state("t2", task_state::starting);
+  expect_state("t2", task_state::running);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::filesystem::exists(work_dir_ + "/frameworks/fw-1/tasks/t1"))
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "sandbox not collected";
+  EXPECT_TRUE(std::filesystem::exists(work_dir_ + "/frameworks/fw-1/tasks/t2/stdout"));
 }

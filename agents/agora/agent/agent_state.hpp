@@ -19,6 +19,7 @@
 
 #include "agora/agent/agent_actor.hpp"
 #include "agora/agent/containerizer.hpp"
+#include "agora/agent/sandbox_gc.hpp"
 #include "agora/agent/status_updates.hpp"
 #include "agora/protocol/messages.hpp"
 
@@ -107,6 +108,10 @@ struct agent_state {
   /// `completed`, each already rendered as JSON (completed tasks never
   /// change), so publishing a snapshot after each update stays cheap.
   std::deque<std::string> completed_json;
+  /// Sandboxes of finished tasks waiting for removal.
+  sandbox_gc gc;
+  /// Removes sandboxes off the agent's thread (a detached actor).
+  caf::actor gc_worker;
   /// Status updates not acknowledged yet: one ordered stream per task.
   status_update_manager updates;
   /// When the armed retry timer fires (nullopt: none armed).

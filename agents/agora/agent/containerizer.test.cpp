@@ -407,11 +407,14 @@ TEST_F(cgroups_test, a_fork_bomb_is_held_by_the_pids_limit_and_fully_killed) {
   for (const auto& p : iso_->paths("fw-1", "bomb"))
     if (std::filesystem::exists(p + "/pids.events")) events = p + "/pids.events";
   ASSERT_FALSE(events.empty());
-  ASSERT_TRUE(eventually([&] {
-    auto u = iso_->usage("fw-1", "bomb");
-    EXPECT_LE(u ? u->pids : 0, 40);
-    return cgroups::keyed_value(read_file(events), "max").value_or(0) > 0;
-  }, 20s)) << read_file(events);
+  ASSERT_TRUE(eventually(
+      [&] {
+        auto u = iso_->usage("fw-1", "bomb");
+        EXPECT_LE(u ? u->pids : 0, 40);
+        return cgroups::keyed_value(read_file(events), "max").value_or(0) > 0;
+      },
+      20s))
+      << read_file(events);
   EXPECT_GE(iso_->usage("fw-1", "bomb")->pids, 10);  // the sleeps it left
   // The machine still starts other tasks.
   auto other = c.launch(limited("other", "echo fine", 100, 32 << 20), ex.callback());
