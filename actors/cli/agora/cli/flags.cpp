@@ -45,7 +45,14 @@ bool parse_duration(const std::string& text, std::chrono::milliseconds& out, std
     std::string u = unit;
     if (text.size() > u.size() && text.compare(text.size() - u.size(), u.size(), u) == 0) {
       double v = 0;
-      if (!parse_double(text.substr(0, text.size() - u.size()), v) || v < 0) break;
+      if (!parse_double(text.substr(0, text.size() - u.size()), v) || !std::isfinite(v) || v < 0)
+        break;
+      // Beyond this no setting makes sense, and a larger count of
+      // milliseconds would overflow the clocks' arithmetic.
+      if (v * factor > static_cast<double>(max_duration.count())) {
+        error = "'" + text + "' is too long (at most 3650d)";
+        return false;
+      }
       out = std::chrono::milliseconds{static_cast<int64_t>(std::llround(v * factor))};
       return true;
     }
@@ -58,8 +65,8 @@ bool parse_host_port(const std::string& text, std::string& host, uint16_t& port,
                      std::string& error) {
   auto colon = text.rfind(':');
   int64_t p = 0;
-  if (colon == std::string::npos || colon == 0 || !parse_int(text.substr(colon + 1), p) ||
-      p <= 0 || p > 65535) {
+  if (colon == std::string::npos || colon == 0 || !parse_int(text.substr(colon + 1), p) || p <= 0 ||
+      p > 65535) {
     error = "'" + text + "' is not HOST:PORT";
     return false;
   }
@@ -72,11 +79,11 @@ flags::flags(std::string program, std::string summary)
     : program_(std::move(program)), summary_(std::move(summary)) {}
 
 void flags::add(const std::string& name, std::string* target, const std::string& help) {
-  entries_.push_back({name, *target, help, false, false,
-                      [target](const std::string& v, std::string&) {
-                        *target = v;
-                        return true;
-                      }});
+  entries_.push_back(
+      {name, *target, help, false, false, [target](const std::string& v, std::string&) {
+         *target = v;
+         return true;
+       }});
 }
 
 void flags::add(const std::string& name, int64_t* target, const std::string& help) {
@@ -104,12 +111,12 @@ void flags::add(const std::string& name, uint16_t* target, const std::string& he
 void flags::add(const std::string& name, double* target, const std::string& help) {
   std::ostringstream def;
   def << *target;
-  entries_.push_back({name, def.str(), help, false, false,
-                      [target](const std::string& v, std::string& err) {
-                        if (parse_double(v, *target)) return true;
-                        err = "'" + v + "' is not a number";
-                        return false;
-                      }});
+  entries_.push_back(
+      {name, def.str(), help, false, false, [target](const std::string& v, std::string& err) {
+         if (parse_double(v, *target)) return true;
+         err = "'" + v + "' is not a number";
+         return false;
+       }});
 }
 
 void flags::add(const std::string& name, bool* target, const std::string& help) {

@@ -14,7 +14,7 @@ namespace agora::cli {
 /// `--name=true|false` or `--no-name`. Values are checked when parsed, and
 /// every error names the flag, so binaries can print it and exit with 2.
 class flags {
-public:
+ public:
   /// Creates a parser for `program` (used in usage and error lines).
   explicit flags(std::string program, std::string summary = {});
 
@@ -28,8 +28,7 @@ public:
   void add(const std::string& name, std::chrono::milliseconds* target, const std::string& help);
   /// A flag whose value `check` validates and stores; `check` returns false
   /// and sets `error` (without the flag name) on a bad value.
-  void add_custom(const std::string& name, const std::string& default_text,
-                  const std::string& help,
+  void add_custom(const std::string& name, const std::string& default_text, const std::string& help,
                   std::function<bool(const std::string& value, std::string& error)> check);
 
   /// Parses `args` (without the program name). Returns false and sets `error`
@@ -53,7 +52,7 @@ public:
   /// Returns the usage text: summary and every flag with default and help.
   std::string usage() const;
 
-private:
+ private:
   struct entry {
     std::string name;
     std::string default_text;
@@ -70,6 +69,9 @@ private:
   std::vector<std::string> positional_;
   bool help_ = false;
 };
+
+/// The longest duration a flag takes (ten years).
+constexpr std::chrono::milliseconds max_duration{int64_t{3650} * 24 * 3600 * 1000};
 
 /// Parses a duration with a unit (`ms`, `s`, `min`, `h`, `d`), e.g. `1.5s`.
 bool parse_duration(const std::string& text, std::chrono::milliseconds& out, std::string& error);

@@ -75,6 +75,15 @@ TEST(flags, host_port_and_durations) {
   EXPECT_EQ(d.count(), 1500);
   EXPECT_TRUE(parse_duration("2min", d, error));
   EXPECT_EQ(d.count(), 120000);
+  // Overflowing or meaningless lengths are refused, not wrapped around.
+  d = std::chrono::milliseconds{7};
+  EXPECT_FALSE(parse_duration("1e300s", d, error));
+  EXPECT_NE(error.find("too long"), std::string::npos) << error;
+  EXPECT_FALSE(parse_duration("99999999999999999999ms", d, error));
+  EXPECT_FALSE(parse_duration("infs", d, error));
+  EXPECT_FALSE(parse_duration("nanms", d, error));
+  EXPECT_EQ(d.count(), 7);
+  EXPECT_TRUE(parse_duration("3650d", d, error));
 }
 
 }  // namespace

@@ -169,6 +169,13 @@ std::string check_master_flags(const master_options& o, bool contends) {
     if (!parsed) return "--zk: " + parsed.err().message;
   }
   if (o.zk_session_timeout.count() <= 0) return "--zk-session-timeout: must be positive";
+  // Zero would make the master busy-loop (or never answer in time).
+  if (o.config.allocation_interval.count() <= 0) return "--allocation-interval: must be positive";
+  if (o.config.framework_heartbeat_interval.count() <= 0)
+    return "--framework-heartbeat-interval: must be positive";
+  if (o.config.agent_ping_timeout.count() <= 0) return "--agent-ping-timeout: must be positive";
+  if (o.config.max_agent_ping_timeouts < 1 || o.config.max_agent_ping_timeouts > 1000)
+    return "--max-agent-ping-timeouts: must be from 1 to 1000";
   if (o.quorum_size < 1 || o.quorum_size > 100) return "--quorum-size: must be from 1 to 100";
   if (!contends && o.quorum_size != 1)
     return "--quorum-size: needs --zk (a standalone master is its own quorum)";

@@ -433,9 +433,10 @@ bool read_input(const std::string& path, std::string& text, std::string& error) 
 
 bool parse_time(const std::string& text, millis& out, std::string& error) {
   std::chrono::milliseconds d{0};
-  if (!cli::parse_duration(text, d, error)) return false;
-  // A huge number makes `parse_duration` round out of range (negative).
-  if (d.count() < 0 || d.count() > max_millis) {
+  bool parsed = cli::parse_duration(text, d, error);
+  // A duration too long for any flag is out of the trace's range too.
+  if (!parsed && error.find("too long") == std::string::npos) return false;
+  if (!parsed || d.count() < 0 || d.count() > max_millis) {
     error = quoted(text) + " is out of range (0 to 365d)";
     return false;
   }
