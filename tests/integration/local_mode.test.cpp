@@ -51,7 +51,8 @@ TEST(local_mode, runs_demo_tasks_serves_execute_and_stops_cleanly) {
       20s))
       << local.describe();
   std::set<std::string> racks;
-  for (const auto& a : get_state(http)["agents"].GetArray())
+  auto state = get_state(http);  // alive while its array is walked
+  for (const auto& a : state["agents"].GetArray())
     racks.insert(a["attributes"]["rack"].GetString());
   EXPECT_EQ(racks, (std::set<std::string>{"r1", "r2"}));
   // The UI is served.
