@@ -2,6 +2,7 @@
 // serves `/health` and `/state`. See agora/agent/agent_actor.hpp.
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -258,8 +259,27 @@ int main(int argc, char** argv) {
   std::printf("agora-agent: actor on %s:%u\n", ip.c_str(), static_cast<unsigned>(*published));
   std::fflush(stdout);
 
+  // Should the agent actor end by itself (a fatal error), the process must
+  // not linger with its HTTP closed: a watcher wakes the signal wait.
+  std::atomic<bool> agent_ended{false};
+  std::string end_reason;
+  std::thread watcher{[&] {
+    caf::scoped_actor w{sys};
+    w->monitor(agent);
+    w->receive([&](const caf::down_msg& dm) {
+      end_reason = sys.render(dm.reason);
+      agent_ended = true;
+      ::kill(::getpid(), SIGTERM);
+    });
+  }};
   int sig = 0;
   while (sigwait(&term, &sig) != 0) {
+  }
+  if (agent_ended) {
+    watcher.join();
+    std::cerr << "agora-agent: the agent stopped (" << end_reason << "); exiting\n";
+    sys.middleman().unpublish(agent, *published);
+    return 1;
   }
   std::printf("agora-agent: stopping on signal %d\n", sig);
   std::fflush(stdout);
@@ -270,6 +290,7 @@ int main(int argc, char** argv) {
                  std::cerr << "agora-agent: stop: " << sys.render(err) << "\n";
                  caf::anon_send_exit(agent, caf::exit_reason::kill);
                });
+  watcher.join();  // the agent is down now (stopped, or killed above)
   sys.middleman().unpublish(agent, *published);
   return 0;
 }

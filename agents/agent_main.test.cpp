@@ -229,6 +229,20 @@ TEST_F(agent_main_test, registers_with_a_remote_master_serves_http_and_stops_on_
   EXPECT_NE(health.find("{\"status\":\"ok\"}"), std::string::npos) << health;
   auto state = http_get(http_port, "/state");
   EXPECT_NE(state.find("\"id\":\"agent-7\""), std::string::npos) << state;
+  // A peer on the agent's actor port may not stop it (that left the process
+  // running without HTTP or registration): refused, and nothing changes.
+  ASSERT_TRUE(p.wait_for_output("agora-agent: actor on 127.0.0.1:")) << p.out();
+  auto actor_port = port_after(p.out(), "actor on 127.0.0.1:");
+  auto remote = sys.middleman().remote_actor("127.0.0.1", actor_port);
+  ASSERT_TRUE(remote) << sys.render(remote.error());
+  std::string refusal;
+  self->request(*remote, 10s, agora::agent::stop_atom::value)
+      .receive([&](agora::agent::stop_atom) { refusal = "stopped"; },
+               [&](caf::error& e) { refusal = sys.render(e); });
+  EXPECT_NE(refusal.find("not_allowed"), std::string::npos) << refusal;
+  EXPECT_NE(http_get(http_port, "/health").find("{\"status\":\"ok\"}"), std::string::npos);
+  state = http_get(http_port, "/state");
+  EXPECT_NE(state.find("\"registered\":true"), std::string::npos) << state;
   ::kill(p.pid(), SIGTERM);
   EXPECT_EQ(p.wait_exit(), 0) << p.err();
   caf::anon_send_exit(master, caf::exit_reason::user_shutdown);

@@ -19,6 +19,7 @@
 #include "agora/agent/sandbox_files.hpp"
 #include "agora/observability/http_server.hpp"
 #include "agora/observability/json.hpp"
+#include "agora/protocol/errors.hpp"
 
 namespace agora::agent {
 
@@ -595,6 +596,14 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
       [self](state_atom) { return *self->state.snapshot->get(); },
       [self](stop_atom) -> caf::result<stop_atom> {
         auto& st = self->state;
+        // Only this process (its signal handling, `agora local`, tests)
+        // stops the agent: never a peer on the actor port.
+        const auto& sender = self->current_sender();
+        if (!sender || sender->node() != self->node()) {
+          ++st.foreign_commands;
+          log(self, "stop from a remote peer refused");
+          return make_error(errc::not_allowed, "only the agent's own process may stop it");
+        }
         if (!st.stopping)
           log(self, "stopping: killing " + std::to_string(st.tasks.size()) + " tasks");
         st.stopping = true;

@@ -18,6 +18,7 @@ enum class errc : uint8_t {
   unknown_offer,      ///< An offer that does not exist (any more).
   not_subscribed,     ///< A request from a framework that has not subscribed.
   not_leader,         ///< The master is not the leader.
+  not_allowed,        ///< The sender may not ask this (e.g. a remote peer).
 };
 
 /// The category atom of `errc` errors.
