@@ -65,6 +65,13 @@ caf::actor spawn_framework_proxy(caf::actor_system& sys, const std::string& fram
           if (st.scheduler || epoch != st.epoch) return;  // re-subscribed meanwhile
           self->send(st.master, framework_failover_expired{st.framework_id});
         },
+        [self](framework_removed& m) {
+          // From its master only: the last word to the scheduler, then the
+          // proxy is done.
+          if (self->current_sender() != self->state.master.address()) return;
+          if (self->state.scheduler) self->send(self->state.scheduler, std::move(m.why));
+          self->quit();
+        },
         [self](framework_reconnected& m) {
           auto& st = self->state;
           if (st.scheduler) self->demonitor(st.scheduler);

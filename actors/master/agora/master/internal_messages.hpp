@@ -111,6 +111,11 @@ struct framework_failover_expired {
 struct framework_reconnected {
   caf::actor scheduler;
 };
+/// Master -> proxy: the framework was removed; tell the scheduler `why`
+/// (a fatal error, stamped by the master) and quit.
+struct framework_removed {
+  protocol::framework_error why;
+};
 
 // -- master timers ---------------------------------------------------------------
 
@@ -207,6 +212,10 @@ typename Inspector::result_type inspect(Inspector& f, framework_failover_expired
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, framework_reconnected& x) {
   return f(caf::meta::type_name("framework_reconnected"), x.scheduler);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, framework_removed& x) {
+  return f(caf::meta::type_name("framework_removed"), x.why);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ping_sweep&) {

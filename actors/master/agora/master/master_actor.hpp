@@ -15,13 +15,13 @@ namespace agora::master {
 /// replaces it after changes (throttled); HTTP threads read it without ever
 /// touching the master's mailbox, so heavy polling never slows scheduling.
 class snapshot_store {
-public:
+ public:
   /// Replaces the snapshot.
   void set(std::string json);
   /// Returns the latest snapshot (`{}` before the first one).
   std::shared_ptr<const std::string> get() const;
 
-private:
+ private:
   mutable std::mutex mtx_;
   std::shared_ptr<const std::string> json_ = std::make_shared<const std::string>("{}");
 };

@@ -507,6 +507,18 @@ TEST_F(master_fixture, a_kill_grace_outside_its_range_makes_the_task_an_error) {
   EXPECT_EQ(a.log->count<run_task>(), 0u);
 }
 
+TEST_F(master_fixture, a_removed_framework_is_told_why_and_its_client_can_stop) {
+  start_master();
+  auto f = add_framework(framework("f"));
+  ASSERT_FALSE(f.id.empty());
+  send_as(f.actor, teardown{f.id});
+  run();
+  auto errors = f.log->all<framework_error>();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_TRUE(errors[0].fatal);
+  EXPECT_EQ(errors[0].message, "framework " + f.id + " was removed: teardown requested");
+}
+
 TEST_F(master_fixture, torn_down_framework_cannot_subscribe_again) {
   start_master();
   auto f = add_framework(framework("f"));

@@ -29,7 +29,13 @@ void remove_framework(master_ptr self, const std::string& framework_id, const st
   }
   self->send(st.allocator, alloc_remove_framework{framework_id});
   if (st.config.trace) st.config.trace->framework_removed(framework_id);
-  if (it->second.proxy) self->send_exit(it->second.proxy, caf::exit_reason::user_shutdown);
+  // The scheduler hears why (so a client such as `agora execute` stops
+  // instead of waiting forever); then the proxy quits.
+  if (it->second.proxy)
+    self->send(
+        it->second.proxy,
+        framework_removed{stamped(
+            self, framework_error{"framework " + framework_id + " was removed: " + why, true})});
   st.completed_frameworks.add(framework_id);
   to_registry(self, registry_remove_framework{framework_id});
   st.frameworks.erase(it);
