@@ -29,13 +29,18 @@ file_chunk read_sandbox_file(const std::string& work_dir, const std::string& pat
                              int64_t length) {
   if (path.empty()) return fail(400, "missing 'path'");
   std::error_code ec;
-  auto root = fs::weakly_canonical(fs::absolute(work_dir, ec) / "frameworks", ec);
-  if (ec) return fail(404, "no sandboxes");
+  auto base = fs::absolute(work_dir, ec);
   fs::path p = path;
-  if (p.is_relative()) p = fs::absolute(work_dir, ec) / p;
+  if (p.is_relative()) p = base / p;
+  // Outside the sandboxes by its name alone: refused alike whether it
+  // exists or not, so the answer tells nothing about the host's files.
+  auto outside = fail(403, "'" + path + "' is outside the sandboxes");
+  if (!is_within(p.lexically_normal(), (base / "frameworks").lexically_normal())) return outside;
+  auto root = fs::weakly_canonical(base / "frameworks", ec);
+  if (ec) return fail(404, "no sandboxes");
   auto file = fs::canonical(p, ec);
   if (ec) return fail(404, "no such file: " + path);
-  if (!is_within(file, root)) return fail(403, "'" + path + "' is outside the sandboxes");
+  if (!is_within(file, root)) return outside;  // a link out of the sandbox
   if (!fs::is_regular_file(file, ec)) return fail(400, "'" + path + "' is not a regular file");
   auto size = static_cast<int64_t>(fs::file_size(file, ec));
   if (ec) return fail(404, "no such file: " + path);

@@ -52,6 +52,10 @@ TEST_F(sandbox_files_test, refuses_paths_outside_the_sandboxes) {
   EXPECT_EQ(read_sandbox_file(work_dir_, work_dir_ + "/secret", 0, -1).status, 403);
   EXPECT_EQ(read_sandbox_file(work_dir_, sandbox_ + "/../../../../secret", 0, -1).status, 403);
   EXPECT_EQ(read_sandbox_file(work_dir_, "/etc/hostname", 0, -1).status, 403);
+  // The same answer whether the outside path exists or not: it tells
+  // nothing about the host's files.
+  EXPECT_EQ(read_sandbox_file(work_dir_, "/etc/no-such-file-here", 0, -1).status, 403);
+  EXPECT_EQ(read_sandbox_file(work_dir_, sandbox_ + "/../../../../nope", 0, -1).status, 403);
   // A link planted by a task does not reach outside either.
   fs::create_symlink(work_dir_ + "/secret", sandbox_ + "/link");
   EXPECT_EQ(read_sandbox_file(work_dir_, sandbox_ + "/link", 0, -1).status, 403);

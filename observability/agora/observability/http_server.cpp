@@ -222,16 +222,46 @@ struct http_server::impl {
     if (method != "HEAD" && !r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
   }
 
+  /// Returns why a request must be refused before routing ("" when fine):
+  /// a NUL in its path (`/health%00x` must not be served as `/health`), or
+  /// an ambiguous body length (two Content-Length headers, or one beside
+  /// Transfer-Encoding: what a proxy in front and this server could read
+  /// differently, smuggling a request).
+  static std::string malformed(const mg_request_info* info, const std::string& raw) {
+    for (size_t i = 0; i + 2 < raw.size(); ++i)
+      if (raw[i] == '%' && raw[i + 1] == '0' && raw[i + 2] == '0')
+        return "the request path contains a NUL (%00)";
+    int lengths = 0;
+    bool chunked = false;
+    for (int i = 0; i < info->num_headers; ++i) {
+      std::string name = info->http_headers[i].name != nullptr ? info->http_headers[i].name : "";
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      lengths += name == "content-length";
+      chunked = chunked || name == "transfer-encoding";
+    }
+    if (lengths > 1) return "more than one Content-Length header";
+    if (lengths == 1 && chunked) return "both Content-Length and Transfer-Encoding";
+    return {};
+  }
+
   int serve(mg_connection* conn) {
     const mg_request_info* info = mg_get_request_info(conn);
     http_request req;
     req.method = info->request_method != nullptr ? info->request_method : "";
     const char* uri = info->local_uri != nullptr ? info->local_uri : info->request_uri;
-    req.path = uri != nullptr ? uri : "";
+    std::string raw_path = uri != nullptr ? uri : "";
+    req.path = url_decode(raw_path, false);
     if (info->query_string != nullptr) req.query = info->query_string;
 
     http_response response;
     std::string allow;
+    if (auto bad = malformed(info, raw_path); !bad.empty()) {
+      response = http_response::error(400, bad);
+      mg_disable_keep_alive(conn);
+      send(conn, req.method, response, allow);
+      return response.status;
+    }
     handler h = lookup(req.method, req.path, response, allow);
     if (h) {
       if (!read_body(conn, info, req.body)) {
@@ -292,17 +322,12 @@ std::unique_ptr<http_server> http_server::start(const std::string& host, uint16_
   state->host = host;
   std::string listening = resolved + ":" + std::to_string(port);
   std::string thread_count = std::to_string(std::max(1, threads));
-  const char* options[] = {"listening_ports",
-                           listening.c_str(),
-                           "num_threads",
-                           thread_count.c_str(),
-                           "enable_keep_alive",
-                           "no",
-                           "request_timeout_ms",
-                           "30000",
-                           "linger_timeout_ms",
-                           "1000",
-                           nullptr};
+  const char* options[] = {"listening_ports", listening.c_str(), "num_threads",
+                           thread_count.c_str(), "enable_keep_alive", "no", "request_timeout_ms",
+                           "30000", "linger_timeout_ms", "1000",
+                           // Paths reach `serve` still encoded: decoded here,
+                           // so a %00 cannot cut one short unnoticed.
+                           "decode_url", "no", nullptr};
   mg_callbacks callbacks{};
   callbacks.begin_request = on_begin_request;
   callbacks.log_message = on_log_message;

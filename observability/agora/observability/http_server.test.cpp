@@ -200,6 +200,41 @@ TEST_F(http_server_test, chunked_request_body_is_decoded) {
   EXPECT_EQ(r.body, "hello world");
 }
 
+TEST_F(http_server_test, a_nul_in_the_path_is_a_400_not_a_shorter_path) {
+  bool called = false;
+  server->route("GET", "/health", [&](const http_request&) {
+    called = true;
+    return http_response::json("{}");
+  });
+  auto r = request(server->port(), "GET", "/health%00x");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("NUL"), std::string::npos) << r.body;
+  EXPECT_FALSE(called);
+  EXPECT_EQ(request(server->port(), "GET", "/health").status, 200);
+}
+
+TEST_F(http_server_test, an_ambiguous_body_length_is_a_400) {
+  bool called = false;
+  server->route("POST", "/echo", [&](const http_request& req) {
+    called = true;
+    return http_response::text(req.body);
+  });
+  auto twice = send_raw(server->port(),
+                        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                        "Content-Length: 11\r\n\r\nhello world");
+  ASSERT_TRUE(twice.ok) << twice.raw;
+  EXPECT_EQ(twice.status, 400);
+  EXPECT_NE(twice.body.find("Content-Length"), std::string::npos) << twice.body;
+  auto both = send_raw(server->port(),
+                       "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  if (both.ok) {
+    EXPECT_EQ(both.status, 400);  // civetweb may refuse it first
+  }
+  EXPECT_FALSE(called);
+}
+
 TEST_F(http_server_test, unknown_path_is_a_404_json_error_naming_the_path) {
   server->route("GET", "/state", [](const http_request&) { return http_response::json("{}"); });
   auto r = request(server->port(), "GET", "/nope?x=1");
