@@ -316,6 +316,20 @@ TEST(cluster, unexpected_messages_from_a_peer_are_dropped) {
   EXPECT_EQ(*code, 0);
 }
 
+TEST(cluster, the_master_stops_on_sigterm_with_frameworks_subscribed) {
+  // It used to wait forever for per-framework actors that nothing stopped.
+  cluster c;
+  c.add_agent();
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), framework("stays", {"dev"}, 60000, {})};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  ASSERT_FALSE(fw.wait_offers().empty());
+  ASSERT_TRUE(c.master().kill_group(SIGTERM));
+  auto code = c.master().wait_exit(10s);
+  ASSERT_TRUE(code.has_value()) << "agora-master ignored SIGTERM";
+  EXPECT_EQ(*code, 0) << c.master().stderr_text();
+}
+
 TEST(cluster, unanswered_offers_are_rescinded_after_the_offer_timeout) {
   cluster c{{"--offer-timeout=300ms"}};
   c.add_agent("cpus:1;mem:256MiB", "rack:r1");
