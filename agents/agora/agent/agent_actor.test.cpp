@@ -154,6 +154,18 @@ class agent_test : public ::testing::Test {
     EXPECT_EQ(reg->total, cfg_.resources);
   }
 
+  // Starts the fake master and an agent serving HTTP on a free port;
+  // returns the port and sets `http_address_`.
+  uint16_t start_with_http(int64_t epoch = -1) {
+    cfg_.http_enabled = true;
+    cfg_.http_port = 0;
+    cfg_.on_http_started = [this](const std::string& a) { http_address_ = a; };
+    start(epoch);
+    EXPECT_EQ(http_address_.rfind("127.0.0.1:", 0), 0u) << http_address_;
+    return http_address_.size() > 10 ? static_cast<uint16_t>(std::stoi(http_address_.substr(10)))
+                                     : 0;
+  }
+
   std::optional<agent_info> expect_registration(std::chrono::milliseconds timeout = 5s) {
     std::optional<agent_info> result;
     self_->receive([&](register_agent& m) { result = m.info; },
@@ -211,6 +223,7 @@ class agent_test : public ::testing::Test {
   std::string work_dir_;
   caf::actor master_;
   caf::actor agent_;
+  std::string http_address_;
 };
 
 }  // namespace
@@ -552,13 +565,8 @@ TEST_F(agent_test, reregisters_with_running_tasks_after_the_remote_master_restar
 }
 
 TEST_F(agent_test, http_serves_health_and_state) {
-  cfg_.http_enabled = true;
-  cfg_.http_port = 0;
-  std::string address;
-  cfg_.on_http_started = [&](const std::string& a) { address = a; };
-  start();
-  ASSERT_EQ(address.rfind("127.0.0.1:", 0), 0u) << address;
-  auto port = static_cast<uint16_t>(std::stoi(address.substr(10)));
+  auto port = start_with_http();
+  const auto& address = http_address_;
   auto health = http_get(port, "/health");
   EXPECT_NE(health.find("200"), std::string::npos) << health;
   EXPECT_NE(health.find("{\"status\":\"ok\"}"), std::string::npos) << health;
@@ -717,12 +725,7 @@ TEST_F(agent_test,
   if (agent::cgroups::detect_system().ver == agent::cgroups::version::none || ::geteuid() != 0)
     GTEST_SKIP() << "needs a usable cgroup hierarchy and root (see cgroups_test)";
   cfg_.isolation = "cgroups";
-  cfg_.http_enabled = true;
-  cfg_.http_port = 0;
-  std::string address;
-  cfg_.on_http_started = [&](const std::string& a) { address = a; };
-  start();
-  auto port = static_cast<uint16_t>(std::stoi(address.substr(10)));
+  auto port = start_with_http();
   auto state = http_get(port, "/state");
   EXPECT_NE(state.find("\"isolation\":{\"mode\":\"cgroups\""), std::string::npos) << state;
   // A task that stays: its live statistics are served.
@@ -789,12 +792,7 @@ TEST_F(agent_test, a_kill_says_task_killing_to_frameworks_that_ask_and_keeps_the
 
 TEST_F(agent_test, monitor_statistics_report_each_sandboxs_disk_use) {
   cfg_.isolation = "posix";  // disk use is reported without cgroups too
-  cfg_.http_enabled = true;
-  cfg_.http_port = 0;
-  std::string address;
-  cfg_.on_http_started = [&](const std::string& a) { address = a; };
-  start();
-  auto port = static_cast<uint16_t>(std::stoi(address.substr(10)));
+  auto port = start_with_http();
   run("writer", "head -c 300000 /dev/zero > blob; echo ready; sleep 1000");
   expect_state("writer", task_state::starting);
   expect_state("writer", task_state::running);
