@@ -131,6 +131,10 @@ int main(int argc, char** argv) {
                    err = "'" + v + "' has no resources";
                    return false;
                  }
+                 if (auto why = ac.resources.limit_error(); !why.empty()) {
+                   err = "'" + v + "': " + why + " (the most one agent may offer)";
+                   return false;
+                 }
                  resources_given = true;
                  return true;
                });

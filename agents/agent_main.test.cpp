@@ -180,7 +180,8 @@ TEST_F(agent_main_test, bad_isolation_flags_name_the_flag) {
        {std::pair{"--isolation", "docker"}, std::pair{"--cgroups-root", "../escape"},
         std::pair{"--cgroups-root", "/abs"}, std::pair{"--max-task-pids", "-1"},
         std::pair{"--gc-disk-threshold", "1.5"}, std::pair{"--gc-delay", "-1s"},
-        std::pair{"--disk-watch-interval", "0ms"}}) {
+        std::pair{"--disk-watch-interval", "0ms"},
+        std::pair{"--resources", "cpus:1;mem:1GiB;disk:100TiB"}}) {
     process p{{binary_, "--master=127.0.0.1:5055", std::string(flag) + "=" + value}};
     ASSERT_TRUE(p.started());
     EXPECT_EQ(p.wait_exit(), 2) << flag;

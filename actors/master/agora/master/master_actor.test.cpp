@@ -1,5 +1,6 @@
 #include "agora/master/master_actor.hpp"
 
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -487,6 +488,44 @@ TEST_F(master_fixture, role_names_are_validated_in_full) {
     EXPECT_NE(f.log->errors[0].find("role"), std::string::npos) << f.log->errors[0];
   }
   EXPECT_NE(add_framework(framework("f", "eng/backend")).id, "");
+}
+
+TEST_F(master_fixture, amounts_and_timeouts_that_would_overflow_are_refused) {
+  start_master();
+  // An agent offering INT64_MAX bytes of disk made the cluster totals wrap.
+  auto [p, log] = spawn_peer();
+  agent_info huge;
+  huge.hostname = "h1";
+  huge.total = res(2, 1024);
+  huge.total.disk_bytes = std::numeric_limits<int64_t>::max();
+  caf::anon_send(p, peer_register{master, register_agent{huge}});
+  run();
+  EXPECT_TRUE(log->registered.empty());
+  ASSERT_EQ(log->errors.size(), 1u);
+  EXPECT_NE(log->errors[0].find("more than 64TiB of disk"), std::string::npos) << log->errors[0];
+  // A failover timeout of INT64_MAX ms overflowed the timer: the framework
+  // was removed at once instead of kept.
+  auto forever = framework("f", "r", std::numeric_limits<int64_t>::max());
+  auto f = add_framework(forever);
+  EXPECT_EQ(f.id, "");
+  ASSERT_EQ(f.log->errors.size(), 1u);
+  EXPECT_NE(f.log->errors[0].find("3650 days"), std::string::npos) << f.log->errors[0];
+  // Within the limits both are fine, and a task asking beyond them is an error.
+  auto a = add_agent("h2", res(2, 1024));
+  auto g = add_framework(framework("g", "r", max_failover_timeout_ms));
+  ASSERT_FALSE(g.id.empty());
+  auto o = first_offer(g);
+  task_info t;
+  t.id = "t1";
+  t.command = "true";
+  t.res = res(1, 128);
+  t.res.gpus = resources::max_gpus + 1;
+  send_as(g.actor, accept{g.id, {o.id}, {t}, filters{0}});
+  auto ups = g.log->updates("t1");
+  ASSERT_EQ(ups.size(), 1u);
+  EXPECT_EQ(ups[0].state, task_state::error);
+  EXPECT_NE(ups[0].message.find("more than 10000 gpus"), std::string::npos) << ups[0].message;
+  EXPECT_EQ(a.log->count<run_task>(), 0u);
 }
 
 TEST_F(master_fixture, a_kill_grace_outside_its_range_makes_the_task_an_error) {

@@ -75,6 +75,8 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
   if (!handle) return make_error(errc::invalid_argument, "register without a sender");
   if (info.hostname.empty() || info.total.empty() || !info.total.non_negative())
     return make_error(errc::invalid_argument, "agent info needs a hostname and resources");
+  if (auto why = info.total.limit_error(); !why.empty())
+    return make_error(errc::invalid_argument, "agent resources out of range: " + why);
   bool known = !info.id.empty() && st.agents.count(info.id) != 0;
   if (info.id.empty()) info.id = st.master_id + "-S" + std::to_string(st.next_agent++);
   auto& rec = st.agents[info.id];

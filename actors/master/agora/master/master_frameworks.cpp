@@ -57,6 +57,9 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
   if (info.name.empty()) return make_error(errc::invalid_argument, "framework name is empty");
   if (info.failover_timeout_ms < 0)
     return make_error(errc::invalid_argument, "failover timeout is negative");
+  // Far beyond any use, and past it the timer's arithmetic overflows.
+  if (info.failover_timeout_ms > max_failover_timeout_ms)
+    return make_error(errc::invalid_argument, "failover timeout is longer than 3650 days");
   for (const auto& role : info.roles)
     if (auto why = role_error(role); !why.empty())
       return make_error(errc::invalid_argument, "bad role: " + why);

@@ -138,6 +138,7 @@ std::string validate_task(const master_state& st, const std::string& framework_i
   if (st.tasks.count({framework_id, t.id}) != 0 || ids_in_request.count(t.id) != 0)
     return "task id '" + t.id + "' is already in use";
   if (!t.res.non_negative()) return "task '" + t.id + "' has negative resources";
+  if (auto why = t.res.limit_error(); !why.empty()) return "task '" + t.id + "' asks for " + why;
   if (t.res.cpus_milli <= 0 && t.res.mem_bytes <= 0)
     return "task '" + t.id + "' uses no cpus and no mem";
   if (t.kill_grace_ms < -1 || t.kill_grace_ms > max_kill_grace_ms)

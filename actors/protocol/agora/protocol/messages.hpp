@@ -124,6 +124,9 @@ bool partition_aware(const framework_info& x);
 /// `TASK_KILLING` when a kill of one of its tasks starts).
 bool task_killing_state(const framework_info& x);
 
+/// The longest failover timeout a framework may ask for (3650 days).
+constexpr int64_t max_failover_timeout_ms = int64_t{3650} * 24 * 3600 * 1000;
+
 /// The longest kill grace period a task may ask for (`task_info::kill_grace_ms`).
 constexpr int64_t max_kill_grace_ms = 3600 * 1000;
 

@@ -49,9 +49,15 @@ struct unit_entry {
 };
 
 constexpr unit_entry byte_units[] = {
-    {"TiB", int64_t{1} << 40}, {"GiB", int64_t{1} << 30}, {"MiB", int64_t{1} << 20},
-    {"KiB", int64_t{1} << 10}, {"TB", 1000LL * 1000 * 1000 * 1000},
-    {"GB", 1000LL * 1000 * 1000}, {"MB", 1000LL * 1000},  {"KB", 1000}, {"B", 1},
+    {"TiB", int64_t{1} << 40},
+    {"GiB", int64_t{1} << 30},
+    {"MiB", int64_t{1} << 20},
+    {"KiB", int64_t{1} << 10},
+    {"TB", 1000LL * 1000 * 1000 * 1000},
+    {"GB", 1000LL * 1000 * 1000},
+    {"MB", 1000LL * 1000},
+    {"KB", 1000},
+    {"B", 1},
 };
 
 bool parse_ports(std::string_view text, std::vector<port_range>& out, std::string& error) {
@@ -69,10 +75,9 @@ bool parse_ports(std::string_view text, std::vector<port_range>& out, std::strin
     auto dash = item.find('-');
     int64_t lo = 0;
     int64_t hi = 0;
-    bool ok = dash == std::string_view::npos
-                  ? parse_fixed(item, 1, lo) && (hi = lo, true)
-                  : parse_fixed(trim(item.substr(0, dash)), 1, lo) &&
-                        parse_fixed(trim(item.substr(dash + 1)), 1, hi);
+    bool ok = dash == std::string_view::npos ? parse_fixed(item, 1, lo) && (hi = lo, true)
+                                             : parse_fixed(trim(item.substr(0, dash)), 1, lo) &&
+                                                   parse_fixed(trim(item.substr(dash + 1)), 1, hi);
     if (!ok || lo > hi || hi > 65535) {
       error = "bad port range '" + std::string(item) + "' (expected BEGIN-END within 0-65535)";
       return false;
@@ -210,8 +215,7 @@ bool resources::parse(std::string_view text, resources& out, std::string& error)
       index = 4;
       ok = parse_ports(value, r.ports, why);
     } else {
-      error = "unknown resource '" + std::string(name) +
-              "' (known: cpus, mem, disk, gpus, ports)";
+      error = "unknown resource '" + std::string(name) + "' (known: cpus, mem, disk, gpus, ports)";
       return false;
     }
     if (!ok) {
@@ -261,6 +265,15 @@ bool resources::contains(const resources& other) const {
       other.disk_bytes > disk_bytes || other.gpus > gpus)
     return false;
   return subtract_ports(other.ports, ports).empty();
+}
+
+std::string resources::limit_error() const {
+  if (!non_negative()) return "negative resources";
+  if (cpus_milli > max_cpus_milli) return "more than 100000 cpus";
+  if (mem_bytes > max_bytes) return "more than 64TiB of mem";
+  if (disk_bytes > max_bytes) return "more than 64TiB of disk";
+  if (gpus > max_gpus) return "more than 10000 gpus";
+  return {};
 }
 
 bool resources::non_negative() const {

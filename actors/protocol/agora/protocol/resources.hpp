@@ -34,7 +34,7 @@ typename Inspector::result_type inspect(Inspector& f, port_range& x) {
 /// `0.1 + 0.2` CPUs fits into `0.3` CPUs. Port ranges are kept sorted,
 /// disjoint and non-adjacent (normalized), so equality is structural.
 class resources {
-public:
+ public:
   /// CPUs in thousandths of a core (`1500` = 1.5 cores).
   int64_t cpus_milli = 0;
   /// Memory in bytes.
@@ -70,6 +70,16 @@ public:
 
   /// Returns true if no component is negative (after a subtraction).
   bool non_negative() const;
+
+  /// The most one agent (or task) may hold of each scalar, so that the sums
+  /// over a cluster of 100,000 agents stay far from overflowing.
+  static constexpr int64_t max_cpus_milli = int64_t{100000} * 1000;  // 100,000 cores
+  static constexpr int64_t max_bytes = int64_t{1} << 46;             // 64 TiB
+  static constexpr int64_t max_gpus = 10000;
+
+  /// Returns "" if every component is within the limits above (and not
+  /// negative), else which one is not.
+  std::string limit_error() const;
 
   /// Adds component-wise; ports are unioned.
   resources& operator+=(const resources& other);
