@@ -300,8 +300,15 @@ TEST(policy, explain_names_the_filter_that_starves_a_framework_and_counts_the_ag
 
 TEST(policy, malformed_operator_requests_get_4xx_json_errors_and_change_nothing) {
   cluster c;
-  const std::string original = active_hash(c);
-  ASSERT_FALSE(original.empty());
+  // The allocator publishes the policy as it starts, just after the master
+  // answers HTTP.
+  std::string original;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        original = active_hash(c);
+        return !original.empty();
+      },
+      10s));
   struct bad {
     const char* method;
     const char* path;
