@@ -23,7 +23,6 @@
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/protocol/announce.hpp"
-#include "agora/zk/zk_url.hpp"
 
 namespace {
 
@@ -110,15 +109,9 @@ int main(int argc, char** argv) {
                "the master's actor address HOST:PORT, or zk://HOST:PORT[,HOST:PORT...]/PATH to "
                "follow the leading master (required)",
                [&](const std::string& v, std::string& err) {
-                 if (discovery::is_zk_url(v)) {
-                   auto url = zk::zk_url::parse(v);
-                   if (!url) {
-                     err = url.err().message;
-                     return false;
-                   }
-                 } else if (!cli::parse_host_port(v, ac.master_host, ac.master_port, err)) {
-                   return false;
-                 }
+                 if (!discovery::check_master_spec(v, err)) return false;
+                 if (!discovery::is_zk_url(v))
+                   cli::parse_host_port(v, ac.master_host, ac.master_port, err);
                  master = v;
                  ac.master = v;
                  return true;

@@ -17,7 +17,6 @@
 #include "agora/policy/tool.hpp"
 #include "agora/protocol/announce.hpp"
 #include "agora/scheduler/driver.hpp"
-#include "agora/zk/zk_url.hpp"
 
 namespace {
 
@@ -67,17 +66,14 @@ struct framework_flags {
       return false;
     }
     res.cpus_milli = static_cast<int64_t>(cpus * 1000 + 0.5);
-    if (discovery::is_zk_url(master)) {
-      auto url = zk::zk_url::parse(master);
-      if (!url) {
-        error = "--master: " + url.err().message;
-        return false;
-      }
-      cfg.master_url = master;
-    } else if (!cli::parse_host_port(master, cfg.master_host, cfg.master_port, error)) {
+    if (!discovery::check_master_spec(master, error)) {
       error = "--master: " + error;
       return false;
     }
+    if (discovery::is_zk_url(master))
+      cfg.master_url = master;
+    else
+      cli::parse_host_port(master, cfg.master_host, cfg.master_port, error);
     cfg.framework.name = name;
     cfg.framework.roles = {role};
     cfg.framework.principal = principal;

@@ -70,6 +70,21 @@ bool master_info::from_json(const std::string& json, master_info& out, std::stri
 
 bool is_zk_url(const std::string& spec) { return spec.rfind("zk://", 0) == 0; }
 
+bool check_master_spec(const std::string& spec, std::string& error) {
+  if (is_zk_url(spec)) {
+    auto url = zk::zk_url::parse(spec);
+    if (!url) error = url.err().message;
+    return static_cast<bool>(url);
+  }
+  std::string host;
+  uint16_t port = 0;
+  if (!split_host_port(spec, host, port)) {
+    error = "'" + spec + "' is not HOST:PORT or zk://HOST:PORT[,...]/PATH";
+    return false;
+  }
+  return true;
+}
+
 bool resolve_master(const std::string& spec, bool http, std::string& host, uint16_t& port,
                     std::string& error, int64_t timeout_ms) {
   if (!is_zk_url(spec)) {

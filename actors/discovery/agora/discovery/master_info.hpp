@@ -32,6 +32,11 @@ struct master_info {
 /// Returns true if `spec` names masters through ZooKeeper (`zk://...`).
 bool is_zk_url(const std::string& spec);
 
+/// Checks a `--master` value: a valid `zk://HOST:PORT[,...]/PATH` or
+/// `HOST:PORT`. Returns false and sets `error` (the reason, without the
+/// flag's name) otherwise.
+bool check_master_spec(const std::string& spec, std::string& error);
+
 /// Resolves `--master` for a one-shot command: `HOST:PORT` as given, or the
 /// current leader of `zk://...` (waiting up to `timeout`). `http` selects
 /// the leader's HTTP address instead of its actor endpoint. Returns false

@@ -36,3 +36,21 @@ TEST(master_info, resolves_host_port_without_zookeeper) {
 
 }  // namespace
 }  // namespace agora::discovery
+
+namespace agora::discovery {
+namespace {
+
+TEST(master_spec, zk_urls_and_host_ports_are_checked_alike_for_every_command) {
+  std::string error;
+  EXPECT_TRUE(check_master_spec("127.0.0.1:5055", error));
+  EXPECT_TRUE(check_master_spec("zk://h1:2181,h2:2181/agora", error));
+  EXPECT_FALSE(check_master_spec("zk://:2181/x", error));
+  EXPECT_FALSE(error.empty());
+  error.clear();
+  EXPECT_FALSE(check_master_spec("nohost", error));
+  EXPECT_NE(error.find("is not HOST:PORT or zk://"), std::string::npos) << error;
+  EXPECT_FALSE(check_master_spec("h:0", error));
+}
+
+}  // namespace
+}  // namespace agora::discovery

@@ -1,6 +1,5 @@
 #include "agora/main/policy_client.hpp"
 #include "agora/discovery/master_info.hpp"
-#include "agora/zk/zk_url.hpp"
 
 #include <cctype>
 #include <chrono>
@@ -38,18 +37,6 @@ std::string url_encode(const std::string& s) {
     }
   }
   return out;
-}
-
-/// Splits `host:port`; false if it is not one.
-bool split_address(const std::string& address, std::string& host, uint16_t& port) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  host = address.substr(0, colon);
-  char* end = nullptr;
-  long p = std::strtol(address.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || p < 1 || p > 65535) return false;
-  port = static_cast<uint16_t>(p);
-  return true;
 }
 
 std::string text_of(const rapidjson::Value& v, const char* key) {
@@ -245,21 +232,14 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
   }
   std::string host;
   uint16_t port = 0;
-  if (discovery::is_zk_url(master)) {
-    auto url = zk::zk_url::parse(master);
-    if (!url) {
-      err << "agora policy " << verb << ": error: --master: " << url.err().message << "\n";
-      return 2;
-    }
-    std::string why;
-    if (!discovery::resolve_master(master, true, host, port, why)) {
-      err << "agora policy " << verb << ": " << why << "\n";
-      return 1;
-    }
-  } else if (!split_address(master, host, port)) {
-    err << "agora policy " << verb << ": error: --master: '" << master
-        << "' is not HOST:PORT or zk://HOST:PORT[,...]/PATH\n";
+  if (std::string bad; !discovery::check_master_spec(master, bad)) {
+    err << "agora policy " << verb << ": error: --master: " << bad << "\n";
     return 2;
+  }
+  // The current leader's HTTP address through ZooKeeper, or HOST:PORT as given.
+  if (std::string why; !discovery::resolve_master(master, true, host, port, why)) {
+    err << "agora policy " << verb << ": " << why << "\n";
+    return 1;
   }
   if (shadow.count() < 0) {
     err << "agora policy apply: error: --shadow: must not be negative\n";
