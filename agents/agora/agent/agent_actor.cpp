@@ -362,8 +362,7 @@ void handle_exit(agent_ptr self, const task_exited& e) {
   auto out = describe_exit(ev);
   emit(self, it->second, out.state, out.reason, out.message, out.exit_code);
   if (!it->second.sandbox.empty())
-    st.gc.schedule(it->second.sandbox, std::chrono::system_clock::now(),
-                   disk_usage(it->second.sandbox));
+    st.gc.schedule(it->second.sandbox, std::chrono::system_clock::now());
   st.complete(it);
   publish_snapshot(self);
   finish_stop_if_done(self);
@@ -551,7 +550,7 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
         double used = 0;
         int64_t bytes = 0;
         if (!disk_fill(st.config.work_dir, used, bytes)) used = 0, bytes = 0;
-        auto gone = st.gc.collect(std::chrono::system_clock::now(), used, bytes);
+        auto gone = st.gc.collect(std::chrono::system_clock::now(), used, bytes, disk_usage);
         for (auto& sandbox : gone) {
           log(self, "removing the sandbox " + sandbox);
           self->send(st.gc_worker, std::move(sandbox));

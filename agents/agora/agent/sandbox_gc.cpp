@@ -13,21 +13,22 @@ sandbox_gc::sandbox_gc() : sandbox_gc(options{}) {}
 
 sandbox_gc::sandbox_gc(options opts) : opts_(opts) {}
 
-void sandbox_gc::schedule(const std::string& path, clock::time_point ended, int64_t bytes) {
-  waiting_.emplace(ended, entry{path, bytes});
+void sandbox_gc::schedule(const std::string& path, clock::time_point ended) {
+  waiting_.emplace(ended, path);
 }
 
-std::vector<std::string> sandbox_gc::collect(clock::time_point now, double disk_used,
-                                             int64_t disk_bytes) {
+std::vector<std::string> sandbox_gc::collect(
+    clock::time_point now, double disk_used, int64_t disk_bytes,
+    const std::function<int64_t(const std::string&)>& measure) {
   std::vector<std::string> out;
   double used = disk_used;
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     bool old = it->first + opts_.delay <= now;
     bool full = used > opts_.disk_threshold;
     if (!old && !full) break;  // the rest are younger, and the disk has room
-    out.push_back(it->second.path);
-    if (disk_bytes > 0)
-      used -= static_cast<double>(it->second.bytes) / static_cast<double>(disk_bytes);
+    if (full && disk_bytes > 0)
+      used -= static_cast<double>(measure(it->second)) / static_cast<double>(disk_bytes);
+    out.push_back(it->second);
     it = waiting_.erase(it);
   }
   return out;

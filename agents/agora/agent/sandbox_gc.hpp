@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -28,16 +29,18 @@ class sandbox_gc {
   sandbox_gc();
   explicit sandbox_gc(options opts);
 
-  /// Schedules the removal of `path` (a finished task's sandbox, of
-  /// `bytes` measured now) that ended at `ended`.
-  void schedule(const std::string& path, clock::time_point ended, int64_t bytes);
+  /// Schedules the removal of `path`, a finished task's sandbox that ended
+  /// at `ended`.
+  void schedule(const std::string& path, clock::time_point ended);
 
   /// Returns the sandboxes to remove now, oldest first, and forgets them:
   /// those whose delay has passed, then, while `disk_used` (a fraction of
   /// the disk, as measured now) minus what the chosen ones free would stay
   /// above the threshold, the oldest of the rest. `disk_bytes` is the
-  /// disk's size, to turn sandbox sizes into fractions.
-  std::vector<std::string> collect(clock::time_point now, double disk_used, int64_t disk_bytes);
+  /// disk's size; `measure` returns a sandbox's size in bytes, and is asked
+  /// only while the disk is too full (the walk of a sandbox is I/O).
+  std::vector<std::string> collect(clock::time_point now, double disk_used, int64_t disk_bytes,
+                                   const std::function<int64_t(const std::string&)>& measure);
 
   /// Returns the number of sandboxes waiting.
   size_t size() const { return waiting_.size(); }
@@ -46,12 +49,8 @@ class sandbox_gc {
   std::optional<clock::time_point> next_due() const;
 
  private:
-  struct entry {
-    std::string path;
-    int64_t bytes = 0;
-  };
   options opts_;
-  std::multimap<clock::time_point, entry> waiting_;  ///< by end time, oldest first
+  std::multimap<clock::time_point, std::string> waiting_;  ///< by end time, oldest first
 };
 
 /// Returns the bytes the files under `dir` use on disk (allocated blocks;
