@@ -11,18 +11,36 @@ status_update_manager::status_update_manager() : status_update_manager(options{}
 
 status_update_manager::status_update_manager(options opts) : opts_(opts) {}
 
-void status_update_manager::start_head(stream& s, clock::time_point now) {
+void status_update_manager::retry_at(const key& k, stream& s, clock::time_point t) {
+  timeline_.erase({s.next_retry, k});
+  s.next_retry = t;
+  timeline_.insert({t, k});
+}
+
+void status_update_manager::start_head(const key& k, stream& s, clock::time_point now) {
   s.backoff = opts_.backoff_min;
-  s.next_retry = now + s.backoff;
+  retry_at(k, s, now + s.backoff);
+}
+
+std::vector<task_status> status_update_manager::in_order(const std::vector<key>& keys) const {
+  std::vector<const queued*> heads;
+  heads.reserve(keys.size());
+  for (const auto& k : keys) heads.push_back(&streams_.at(k).updates.front());
+  std::sort(heads.begin(), heads.end(), [](auto a, auto b) { return a->seq < b->seq; });
+  std::vector<task_status> out;
+  out.reserve(heads.size());
+  for (auto h : heads) out.push_back(h->status);
+  return out;
 }
 
 bool status_update_manager::add(const task_status& st, clock::time_point now) {
-  auto& s = streams_[{st.framework_id, st.task_id}];
+  key k{st.framework_id, st.task_id};
+  auto& s = streams_[k];
   s.updates.push_back({++seq_, st});
-  by_uuid_[st.uuid] = {st.framework_id, st.task_id};
+  by_uuid_[st.uuid] = k;
   ++size_;
   if (s.updates.size() > 1) return false;
-  start_head(s, now);
+  start_head(k, s, now);
   return true;
 }
 
@@ -42,47 +60,38 @@ std::optional<task_status> status_update_manager::acknowledge(const std::string&
   s.updates.pop_front();
   --size_;
   if (s.updates.empty()) {
+    timeline_.erase({s.next_retry, it->first});
     streams_.erase(it);
     return std::nullopt;
   }
-  start_head(s, now);
+  start_head(it->first, s, now);
   return s.updates.front().status;
 }
 
 std::vector<task_status> status_update_manager::due(clock::time_point now) {
-  std::vector<std::pair<uint64_t, task_status>> out;
-  for (auto& [k, s] : streams_) {
-    if (s.updates.empty() || s.next_retry > now) continue;
-    out.emplace_back(s.updates.front().seq, s.updates.front().status);
+  std::vector<key> keys;
+  for (auto it = timeline_.begin(); it != timeline_.end() && it->first <= now; ++it)
+    keys.push_back(it->second);
+  auto out = in_order(keys);
+  for (const auto& k : keys) {
+    auto& s = streams_.at(k);
     s.backoff = std::min(s.backoff * 2, opts_.backoff_max);
-    s.next_retry = now + s.backoff;
+    retry_at(k, s, now + s.backoff);
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<task_status> result;
-  result.reserve(out.size());
-  for (auto& [seq, st] : out) result.push_back(std::move(st));
-  return result;
+  return out;
 }
 
 std::vector<task_status> status_update_manager::heads(clock::time_point now) {
-  std::vector<std::pair<uint64_t, task_status>> out;
-  for (auto& [k, s] : streams_) {
-    if (s.updates.empty()) continue;
-    out.emplace_back(s.updates.front().seq, s.updates.front().status);
-    start_head(s, now);
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<task_status> result;
-  result.reserve(out.size());
-  for (auto& [seq, st] : out) result.push_back(std::move(st));
-  return result;
+  std::vector<key> keys;
+  for (const auto& [k, s] : streams_) keys.push_back(k);
+  auto out = in_order(keys);
+  for (const auto& k : keys) start_head(k, streams_.at(k), now);
+  return out;
 }
 
 std::optional<status_update_manager::clock::time_point> status_update_manager::next_due() const {
-  std::optional<clock::time_point> out;
-  for (const auto& [k, s] : streams_)
-    if (!s.updates.empty() && (!out || s.next_retry < *out)) out = s.next_retry;
-  return out;
+  if (timeline_.empty()) return std::nullopt;
+  return timeline_.begin()->first;
 }
 
 std::optional<task_state> status_update_manager::latest_state(const std::string& framework_id,

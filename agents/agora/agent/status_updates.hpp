@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -87,10 +88,18 @@ class status_update_manager {
   };
   using key = std::pair<std::string, std::string>;
 
-  void start_head(stream& s, clock::time_point now);
+  /// Sets when the head of stream `k` is next sent (keeping `timeline_`).
+  void retry_at(const key& k, stream& s, clock::time_point t);
+  /// A new head: due after the shortest backoff.
+  void start_head(const key& k, stream& s, clock::time_point now);
+  /// Returns the heads of `keys` in the order they were made.
+  std::vector<protocol::task_status> in_order(const std::vector<key>& keys) const;
 
   options opts_;
   std::map<key, stream> streams_;
+  /// Every non-empty stream once, by the time its head is next due, so the
+  /// earliest retry is found without a scan.
+  std::set<std::pair<clock::time_point, key>> timeline_;
   std::map<std::string, key> by_uuid_;
   uint64_t seq_ = 0;
   size_t size_ = 0;
