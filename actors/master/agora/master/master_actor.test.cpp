@@ -246,6 +246,18 @@ struct master_fixture : ::testing::Test {
     return batches.empty() || batches.front().offers.empty() ? offer{} : batches.front().offers[0];
   }
 
+  /// Sends an accept of `o` launching `t` (which the master must refuse);
+  /// returns the one update the framework got for it, and checks that the
+  /// agent was sent nothing.
+  task_status refused_launch(const framework_peer& f, const agent_peer& a, const offer& o,
+                             const task_info& t) {
+    send_as(f.actor, accept{f.id, {o.id}, {t}, filters{0}});
+    auto ups = f.log->updates(t.id);
+    EXPECT_EQ(ups.size(), 1u);
+    EXPECT_EQ(a.log->count<run_task>(), 0u);
+    return ups.empty() ? task_status{} : ups[0];
+  }
+
   /// Launches one task on `o` and has the agent report it RUNNING.
   task_status launch_running(const framework_peer& f, const agent_peer& a, const offer& o,
                              const std::string& task_id, resources r) {
@@ -520,12 +532,9 @@ TEST_F(master_fixture, amounts_and_timeouts_that_would_overflow_are_refused) {
   t.command = "true";
   t.res = res(1, 128);
   t.res.gpus = resources::max_gpus + 1;
-  send_as(g.actor, accept{g.id, {o.id}, {t}, filters{0}});
-  auto ups = g.log->updates("t1");
-  ASSERT_EQ(ups.size(), 1u);
-  EXPECT_EQ(ups[0].state, task_state::error);
-  EXPECT_NE(ups[0].message.find("more than 10000 gpus"), std::string::npos) << ups[0].message;
-  EXPECT_EQ(a.log->count<run_task>(), 0u);
+  auto refused = refused_launch(g, a, o, t);
+  EXPECT_EQ(refused.state, task_state::error);
+  EXPECT_NE(refused.message.find("more than 10000 gpus"), std::string::npos) << refused.message;
 }
 
 TEST_F(master_fixture, a_kill_grace_outside_its_range_makes_the_task_an_error) {
@@ -538,12 +547,9 @@ TEST_F(master_fixture, a_kill_grace_outside_its_range_makes_the_task_an_error) {
   t.command = "true";
   t.res = res(1, 128);
   t.kill_grace_ms = max_kill_grace_ms + 1;
-  send_as(f.actor, accept{f.id, {o.id}, {t}, filters{0}});
-  auto ups = f.log->updates("t1");
-  ASSERT_EQ(ups.size(), 1u);
-  EXPECT_EQ(ups[0].state, task_state::error);
-  EXPECT_NE(ups[0].message.find("kill grace period"), std::string::npos) << ups[0].message;
-  EXPECT_EQ(a.log->count<run_task>(), 0u);
+  auto refused = refused_launch(f, a, o, t);
+  EXPECT_EQ(refused.state, task_state::error);
+  EXPECT_NE(refused.message.find("kill grace period"), std::string::npos) << refused.message;
 }
 
 TEST_F(master_fixture, a_removed_framework_is_told_why_and_its_client_can_stop) {
