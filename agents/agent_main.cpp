@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
   sigemptyset(&term);
   sigaddset(&term, SIGINT);
   sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGUSR1);
   pthread_sigmask(SIG_BLOCK, &term, nullptr);
 
   agent::agent_config ac;
@@ -169,6 +170,20 @@ int main(int argc, char** argv) {
                  ac.cgroups.root = v;
                  return true;
                });
+  f.add_custom("recover", ac.recover,
+               "what to do with the tasks a previous run of this agent (same --work-dir) left: "
+               "reconnect (re-attach to them and keep the agent id; SIGTERM then leaves tasks "
+               "running for the next run) or cleanup (kill them and start afresh; SIGTERM "
+               "kills tasks)",
+               [&](const std::string& v, std::string& err) {
+                 if (v != "reconnect" && v != "cleanup") {
+                   err = "'" + v + "' is not reconnect or cleanup";
+                   return false;
+                 }
+                 ac.recover = v;
+                 return true;
+               });
+  f.add("shim", &ac.shim, "path of agora-shim, the first process of every task");
   f.add("gc-delay", &ac.gc_delay, "how long the sandbox of a finished task is kept");
   f.add("gc-disk-threshold", &ac.gc_disk_threshold,
         "when the work directory's disk is fuller than this fraction, finished tasks' "
@@ -217,6 +232,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!resources_given) ac.resources = detect_resources(ac.work_dir);
+  ac.checkpoint = true;
+  if (ac.shim.empty()) {
+    // Built next to this binary.
+    std::error_code ec;
+    auto self_path = std::filesystem::read_symlink("/proc/self/exe", ec);
+    ac.shim = (self_path.parent_path() / "agora-shim").string();
+  }
   ac.http_enabled = true;
   ac.http_host = ip;
   ac.http_port = http_port;
@@ -278,15 +300,24 @@ int main(int argc, char** argv) {
     sys.middleman().unpublish(agent, *published);
     return 1;
   }
-  std::printf("agora-agent: stopping on signal %d\n", sig);
+  // SIGUSR1, or any stop with `--recover cleanup`: kill every task (their
+  // terminal updates go out) and stop. SIGTERM or SIGINT with `--recover
+  // reconnect`: stop, leaving the tasks running for the next agent process.
+  const bool leave = sig != SIGUSR1 && ac.recover == "reconnect";
+  std::printf("agora-agent: stopping on signal %d (%s)\n", sig,
+              leave ? "tasks keep running" : "killing tasks");
   std::fflush(stdout);
   caf::scoped_actor self{sys};
-  self->request(agent, ac.kill_grace + std::chrono::seconds{10}, agent::stop_atom::value)
-      .receive([](agent::stop_atom) {},
-               [&](caf::error& err) {
-                 std::cerr << "agora-agent: stop: " << sys.render(err) << "\n";
-                 caf::anon_send_exit(agent, caf::exit_reason::kill);
-               });
+  auto on_error = [&](caf::error& err) {
+    std::cerr << "agora-agent: stop: " << sys.render(err) << "\n";
+    caf::anon_send_exit(agent, caf::exit_reason::kill);
+  };
+  if (leave)
+    self->request(agent, std::chrono::seconds{10}, agent::leave_atom::value)
+        .receive([](agent::leave_atom) {}, on_error);
+  else
+    self->request(agent, ac.kill_grace + std::chrono::seconds{10}, agent::stop_atom::value)
+        .receive([](agent::stop_atom) {}, on_error);
   watcher.join();  // the agent is down now (stopped, or killed above)
   sys.middleman().unpublish(agent, *published);
   return 0;

@@ -313,7 +313,7 @@ TEST(cluster, unexpected_messages_from_a_peer_are_dropped) {
                                                 "--command=true", "--timeout=30s"}));
   auto code = exec.wait_exit(30s);
   ASSERT_TRUE(code.has_value());
-  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(*code, 0) << exec.stderr_text() << exec.stdout_text();
 }
 
 TEST(cluster, the_master_stops_on_sigterm_with_frameworks_subscribed) {

@@ -49,7 +49,20 @@ void cluster::restart_master() {
 }
 
 cluster::~cluster() {
+  // A restarted agent's tasks are not its children (nor descendants of any
+  // process here) and outlive it by design: end them through their pids.
+  std::vector<pid_t> task_groups;
+  for (auto& a : agents_) {
+    rapidjson::Document d;
+    auto r = http_get("127.0.0.1", a.http_port, "/state", 2000ms);
+    if (r.status == 200 && !d.Parse(r.body.c_str()).HasParseError() && d.IsObject() &&
+        d.HasMember("tasks") && d["tasks"].IsArray())
+      for (const auto& t : d["tasks"].GetArray())
+        if (t.HasMember("pid") && t["pid"].IsInt() && t["pid"].GetInt() > 0)
+          task_groups.push_back(t["pid"].GetInt());
+  }
   for (auto& a : agents_) a.proc->terminate(5s);
+  for (pid_t g : task_groups) ::kill(-g, SIGKILL);
   if (master_) master_->terminate(5s);
   remove_test_cgroups();
 }
@@ -70,6 +83,7 @@ agent_process& cluster::add_agent(const std::string& resources, const std::strin
                                    "--hostname=agent-" + std::to_string(agents_.size())};
   if (!a.proc->start(binary_path("agora-agent"), args))
     throw std::runtime_error("cannot start agora-agent");
+  a.args = args;
   size_t want = agents_.size() + 1;
   agents_.push_back(std::move(a));
   bool registered = wait_state(
@@ -82,6 +96,20 @@ agent_process& cluster::add_agent(const std::string& resources, const std::strin
   if (!registered)
     throw std::runtime_error("agent did not register: " + agents_.back().proc->stderr_text());
   return agents_.back();
+}
+
+bool cluster::stop_agent(size_t index, int sig) {
+  auto& a = agents_.at(index);
+  if (!a.proc->signal(sig)) return false;
+  return a.proc->wait_exit(10s).has_value();
+}
+
+bool cluster::start_agent(size_t index, const std::vector<std::string>& extra) {
+  auto& a = agents_.at(index);
+  a.proc = std::make_unique<child_process>();
+  auto args = a.args;
+  args.insert(args.end(), extra.begin(), extra.end());
+  return a.proc->start(binary_path("agora-agent"), args);
 }
 
 rapidjson::Document cluster::state() const {

@@ -29,6 +29,7 @@ struct agent_process {
   std::string work_dir;
   uint16_t http_port = 0;
   std::string resources;
+  std::vector<std::string> args;  ///< Its flags, to start it again.
 };
 
 class cluster {
@@ -44,6 +45,16 @@ class cluster {
 
   /// Kills the master (SIGKILL) and starts a new one on the same ports.
   void restart_master();
+
+  /// Stops agent `index` with `sig` (SIGKILL: a crash; SIGTERM: a clean
+  /// stop that leaves its tasks running) and waits for its exit, leaving
+  /// its tasks and work directory as they are. Returns false if it did not
+  /// exit within 10 s.
+  bool stop_agent(size_t index, int sig);
+
+  /// Starts agent `index` again with its flags plus `extra` (after
+  /// `stop_agent`). Returns false if the process did not start.
+  bool start_agent(size_t index, const std::vector<std::string>& extra = {});
 
   /// Returns the parsed `/state` of the master.
   rapidjson::Document state() const;

@@ -1,6 +1,7 @@
 #include "agora/agent/agent_actor.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -86,19 +87,106 @@ void arm_retry(agent_ptr self) {
       retry_atom::value, due->time_since_epoch().count());
 }
 
-// Publishes the state (so `/state` is never behind what the master saw) and
-// queues a freshly recorded update in its task's stream: it goes out now if
-// no older update of the task waits for its acknowledgement.
-void emit(agent_ptr self, const task_status& s) {
+// Writes the checkpoint of task `key` (its record and its unacknowledged
+// updates), or removes it once the task is terminal and every update of it
+// was acknowledged.
+void write_checkpoint(agent_ptr self, const std::pair<std::string, std::string>& key) {
+  auto& st = self->state;
+  if (!st.store) return;
+  task_checkpoint c;
+  c.pending = st.updates.queued_updates(key.first, key.second);
+  const task_record* rec = nullptr;
+  if (auto it = st.tasks.find(key); it != st.tasks.end()) {
+    rec = &it->second;
+  } else {
+    if (c.pending.empty()) {
+      st.store->remove(key.first, key.second);
+      return;
+    }
+    for (auto it = st.completed.rbegin(); it != st.completed.rend() && !rec; ++it)
+      if (it->framework.id == key.first && it->info.id == key.second) rec = &*it;
+  }
+  if (rec) {
+    c.framework = rec->framework;
+    c.info = rec->info;
+    c.role = rec->role;
+    c.status = rec->status;
+    c.pid = rec->pid;
+    c.start_time = rec->start_time;
+    c.sandbox = rec->sandbox;
+    c.container_id = rec->container_id;
+    c.kill_requested = rec->kill_requested;
+  } else {
+    // A terminal task no longer in `completed`, or an update about a task
+    // this agent never ran: only its updates matter.
+    c.framework.id = key.first;
+    c.info.id = key.second;
+    c.status = c.pending.back();
+  }
+  c.terminal = st.tasks.count(key) == 0 || is_terminal(c.status.state);
+  std::string error;
+  if (!st.store->save(c, error)) {
+    ++st.checkpoint_errors;
+    log(self, "cannot checkpoint task " + key.second + ": " + error);
+  }
+}
+
+// Makes what happened durable, then tells the master: writes the
+// checkpoints of the tasks that changed, publishes the state (so `/state`
+// is never behind what the master saw), and sends the updates that became
+// the heads of their streams.
+void flush(agent_ptr self) {
+  auto& st = self->state;
+  for (const auto& key : st.dirty) write_checkpoint(self, key);
+  st.dirty.clear();
   publish_snapshot(self);
-  if (self->state.updates.add(s, std::chrono::steady_clock::now())) send_update(self, s);
+  auto out = std::move(st.outbox);
+  st.outbox.clear();
+  for (auto& s : out) send_update(self, std::move(s));
   arm_retry(self);
+}
+
+// Defers `flush` to the end of a scope that changes several tasks or
+// records several updates, so each task is checkpointed once.
+class batch {
+ public:
+  explicit batch(agent_ptr self) : self_(self) { ++self_->state.batch_depth; }
+  ~batch() {
+    if (--self_->state.batch_depth == 0) flush(self_);
+  }
+  batch(const batch&) = delete;
+  batch& operator=(const batch&) = delete;
+
+ private:
+  agent_ptr self_;
+};
+
+// Queues a freshly recorded update in its task's stream (it goes out when
+// no older update of the task waits for its acknowledgement) and flushes,
+// unless in a `batch`.
+void emit(agent_ptr self, const task_status& s) {
+  auto& st = self->state;
+  if (st.updates.add(s, std::chrono::steady_clock::now())) st.outbox.push_back(s);
+  st.dirty.emplace(s.framework_id, s.task_id);
+  if (st.batch_depth == 0) flush(self);
 }
 
 void emit(agent_ptr self, task_record& rec, task_state state, std::string reason,
           std::string message, int32_t exit_code = -1) {
   emit(self,
        self->state.record_update(rec, state, std::move(reason), std::move(message), exit_code));
+}
+
+// Writes the agent's own checkpoint (its id and the epoch it follows).
+void checkpoint_agent(agent_ptr self) {
+  auto& st = self->state;
+  if (!st.store || st.agent_id.empty()) return;
+  std::string error;
+  if (!st.store->save(agent_checkpoint{st.agent_id, st.master_address, st.master_epoch, st.boot_id},
+                      error)) {
+    ++st.checkpoint_errors;
+    log(self, "cannot checkpoint the agent: " + error);
+  }
 }
 
 void finish_stop_if_done(agent_ptr self) {
@@ -155,6 +243,7 @@ void do_register(agent_ptr self) {
     if (again && st.agent_id != r.agent_id)
       log(self, "master changed the agent id from " + st.agent_id + " to " + r.agent_id);
     st.agent_id = r.agent_id;
+    checkpoint_agent(self);
     st.registered = true;
     st.backoff = std::chrono::milliseconds{0};
     st.ping_interval = std::chrono::milliseconds{std::max<int64_t>(0, r.ping_interval_ms)};
@@ -292,6 +381,23 @@ exit_callback make_exit_callback(agent_ptr self, const std::string& framework_id
   };
 }
 
+// Returns what the containerizer launches for a task (and, after an agent
+// restart, what it re-attaches to: the same request).
+launch_request make_launch_request(const agent_state& st, const std::string& framework_id,
+                                   const task_info& task) {
+  launch_request req;
+  req.framework_id = framework_id;
+  req.task_id = task.id;
+  req.command = task.command;
+  req.environment = task.environment;
+  req.limits.cpus_milli = task.res.cpus_milli;
+  req.limits.mem_bytes = task.res.mem_bytes;
+  req.limits.disk_bytes = task.res.disk_bytes;
+  req.limits.max_pids = st.config.cgroups.max_pids;
+  if (st.store) req.exit_file = st.store->exit_file(framework_id, task.id);
+  return req;
+}
+
 void handle_run_task(agent_ptr self, run_task& m) {
   auto& st = self->state;
   auto key = std::make_pair(m.framework.id, m.task.id);
@@ -300,6 +406,8 @@ void handle_run_task(agent_ptr self, run_task& m) {
                   " which already runs; dropped");
     return;
   }
+  // One checkpoint and one flush for STARTING and RUNNING together.
+  batch b{self};
   task_record rec;
   rec.framework = m.framework;
   rec.info = m.task;
@@ -308,7 +416,6 @@ void handle_run_task(agent_ptr self, run_task& m) {
     log(self, "task " + m.task.id + " of framework " + m.framework.id + ": " + message);
     emit(self, rec, state, std::move(reason), std::move(message));
     st.complete(std::move(rec));
-    publish_snapshot(self);
   };
   if (st.stopping)
     return reject(task_state::dropped, "REASON_AGENT_SHUTTING_DOWN", "the agent is shutting down");
@@ -324,18 +431,15 @@ void handle_run_task(agent_ptr self, run_task& m) {
     return reject(task_state::error, "REASON_TASK_INVALID",
                   "insufficient resources: the task needs " + m.task.res.to_string() +
                       ", the agent has " + free.to_string() + " free");
+  // The shim records the task's exit status in the task's checkpoint
+  // directory, which must exist first.
+  if (st.store && !st.store->prepare(m.framework.id, m.task.id, err))
+    return reject(task_state::failed, "REASON_CONTAINER_LAUNCH_FAILED",
+                  "cannot create the task's checkpoint directory: " + err);
   // STARTING, then launch (returns once the shell runs), then RUNNING.
   auto& stored = st.tasks.emplace(key, std::move(rec)).first->second;
   emit(self, stored, task_state::starting, "", "");
-  launch_request req;
-  req.framework_id = m.framework.id;
-  req.task_id = m.task.id;
-  req.command = m.task.command;
-  req.environment = m.task.environment;
-  req.limits.cpus_milli = m.task.res.cpus_milli;
-  req.limits.mem_bytes = m.task.res.mem_bytes;
-  req.limits.disk_bytes = m.task.res.disk_bytes;
-  req.limits.max_pids = st.config.cgroups.max_pids;
+  auto req = make_launch_request(st, m.framework.id, m.task);
   auto launched = st.containers->launch(req, make_exit_callback(self, m.framework.id, m.task.id));
   stored.sandbox = launched.sandbox;
   if (!launched.ok) {
@@ -345,9 +449,10 @@ void handle_run_task(agent_ptr self, run_task& m) {
     st.complete(st.tasks.find(key));
   } else {
     stored.pid = launched.pid;
+    stored.start_time = launched.start_time;
+    stored.container_id = st.containers->container_id(m.framework.id, m.task.id);
     emit(self, stored, task_state::running, "", "");
   }
-  publish_snapshot(self);
 }
 
 void handle_exit(agent_ptr self, const task_exited& e) {
@@ -357,14 +462,16 @@ void handle_exit(agent_ptr self, const task_exited& e) {
     log(self, "exit of unknown task " + e.task_id + " (pid " + std::to_string(e.pid) + ") ignored");
     return;
   }
-  auto ev = e;
-  ev.kill_requested = e.kill_requested || it->second.kill_requested;
-  auto out = describe_exit(ev);
-  emit(self, it->second, out.state, out.reason, out.message, out.exit_code);
-  if (!it->second.sandbox.empty())
-    st.gc.schedule(it->second.sandbox, std::chrono::system_clock::now());
-  st.complete(it);
-  publish_snapshot(self);
+  {
+    batch b{self};
+    auto ev = e;
+    ev.kill_requested = e.kill_requested || it->second.kill_requested;
+    auto out = describe_exit(ev);
+    emit(self, it->second, out.state, out.reason, out.message, out.exit_code);
+    if (!it->second.sandbox.empty())
+      st.gc.schedule(it->second.sandbox, std::chrono::system_clock::now());
+    st.complete(it);
+  }
   finish_stop_if_done(self);
 }
 
@@ -372,17 +479,19 @@ void kill(agent_ptr self, task_record& rec) {
   if (rec.kill_requested) return;
   rec.kill_requested = true;
   auto& st = self->state;
+  // Checkpointed, so that an agent restarted during the grace period still
+  // reports the task as killed (and finishes the kill).
+  batch b{self};
+  st.dirty.emplace(rec.framework.id, rec.info.id);
   // The task's kill policy, else the agent's.
   auto grace = rec.info.kill_grace_ms >= 0 ? std::chrono::milliseconds{rec.info.kill_grace_ms}
                                            : st.config.kill_grace;
   // False when it already exited: its `task_exited` is on the way.
   if (!st.containers->kill(rec.pid, grace)) return;
   // A framework that asked for it hears that the kill has begun.
-  if (protocol::task_killing_state(rec.framework) && !is_terminal(rec.status.state)) {
+  if (protocol::task_killing_state(rec.framework) && !is_terminal(rec.status.state))
     emit(self, rec, task_state::killing, "",
          "killing: SIGTERM now, SIGKILL after " + std::to_string(grace.count()) + "ms");
-    publish_snapshot(self);
-  }
 }
 
 void handle_kill(agent_ptr self, const kill_task& m) {
@@ -402,14 +511,97 @@ void handle_kill(agent_ptr self, const kill_task& m) {
   publish_snapshot(self);
 }
 
+// Takes over what a previous process of this agent left (its checkpoint):
+// its id and epoch, the tasks still running (re-attached, reported at the
+// next registration), the tasks that ended meanwhile (reported with the
+// status their shim recorded) and every update not acknowledged yet (sent
+// again, in order, with its uuid).
+void recover(agent_ptr self, recovered_state& rs) {
+  auto& st = self->state;
+  if (!rs.agent) return;
+  auto t0 = std::chrono::steady_clock::now();
+  st.recovery.done = true;
+  st.agent_id = rs.agent->agent_id;
+  st.master_epoch = rs.agent->master_epoch;
+  const bool same_boot = !st.boot_id.empty() && rs.agent->boot_id == st.boot_id;
+  if (!same_boot) log(self, "the host rebooted since the last run: no task of it can still run");
+  batch b{self};
+  auto now = std::chrono::steady_clock::now();
+  for (auto& c : rs.tasks) {
+    auto key = std::make_pair(c.framework.id, c.info.id);
+    for (const auto& s : c.pending) st.updates.add(s, now);  // heads go out on registration
+    task_record rec;
+    rec.framework = c.framework;
+    rec.info = c.info;
+    rec.role = c.role;
+    rec.status = c.status;
+    rec.pid = c.pid;
+    rec.start_time = c.start_time;
+    rec.sandbox = c.sandbox;
+    rec.container_id = c.container_id;
+    rec.kill_requested = c.kill_requested;
+    if (c.terminal || c.pid <= 0) {
+      st.complete(std::move(rec));
+      st.dirty.insert(key);
+      continue;
+    }
+    recovered_container rc{make_launch_request(st, c.framework.id, c.info), c.pid, c.start_time,
+                           c.container_id};
+    auto r =
+        st.containers->recover(rc, same_boot, make_exit_callback(self, c.framework.id, c.info.id));
+    auto& stored = st.tasks.emplace(key, std::move(rec)).first->second;
+    st.dirty.insert(key);
+    if (r.running) {
+      ++st.recovery.running;
+      // A kill that was under way when the agent stopped goes on.
+      if (stored.kill_requested) {
+        stored.kill_requested = false;
+        kill(self, stored);
+      }
+      continue;
+    }
+    ++st.recovery.ended;
+    if (r.status.known) {
+      task_exited e{c.framework.id,
+                    c.info.id,
+                    c.pid,
+                    r.status.signaled,
+                    r.status.code,
+                    r.status.signal,
+                    c.kill_requested,
+                    r.status.limitation_reason,
+                    r.status.limitation_message};
+      handle_exit(self, e);
+      continue;
+    }
+    emit(self, stored, task_state::failed, "REASON_EXECUTOR_TERMINATED",
+         same_boot ? "the task ended while the agent was down and left no exit status"
+                   : "the host rebooted while the agent was down");
+    if (!stored.sandbox.empty()) st.gc.schedule(stored.sandbox, std::chrono::system_clock::now());
+    st.complete(st.tasks.find(key));
+  }
+  st.recovery.duration_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  log(self, "recovered from " + st.store->dir() + ": " + std::to_string(st.recovery.running) +
+                " tasks still running, " + std::to_string(st.recovery.ended) +
+                " ended while the agent was down, " + std::to_string(st.updates.size()) +
+                " status updates to deliver (" + std::to_string(st.recovery.duration_us / 1000) +
+                " ms)");
+}
+
 caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master,
                              std::shared_ptr<observability::http_server> http,
                              std::shared_ptr<state_snapshot> snapshot, std::string http_address,
-                             std::shared_ptr<cgroups::isolator> iso, std::string isolation_json) {
+                             std::shared_ptr<cgroups::isolator> iso, std::string isolation_json,
+                             std::shared_ptr<recovered_state> recovered) {
   auto& st = self->state;
   st.config = std::move(cfg);
   st.hostname = hostname_of(st.config);
-  st.containers = std::make_unique<containerizer>(st.config.work_dir, iso);
+  st.boot_id = boot_id();
+  if (st.config.checkpoint) st.store = std::make_unique<checkpoint_store>(st.config.work_dir);
+  st.containers = std::make_unique<containerizer>(st.config.work_dir, iso,
+                                                  st.config.checkpoint ? st.config.shim : "");
   st.updates = status_update_manager{{st.config.status_retry_interval, st.config.status_retry_max}};
   st.gc = sandbox_gc{{st.config.gc_delay, st.config.gc_disk_threshold}};
   // Removing a large sandbox can take long: not on the agent's thread.
@@ -430,6 +622,12 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
   st.http = std::move(http);
   st.snapshot = std::move(snapshot);
   st.http_address = std::move(http_address);
+  if (recovered) recover(self, *recovered);
+  // Cgroups of tasks that no checkpoint names (left by a run without
+  // checkpointing, or after `--recover cleanup`) would never end.
+  if (iso)
+    for (const auto& line : iso->remove_unknown()) log(self, line);
+  checkpoint_agent(self);
 
   self->set_default_handler(
       [self](caf::scheduled_actor*, caf::message_view& x) -> caf::result<caf::message> {
@@ -500,9 +698,11 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
         bool matched = false;
         auto next = st.updates.acknowledge(m.framework_id, m.task_id, m.uuid,
                                            std::chrono::steady_clock::now(), &matched);
-        if (next) send_update(self, *next);  // the task's next update, in order
-        if (matched) publish_snapshot(self);
-        arm_retry(self);
+        if (next) st.outbox.push_back(*next);  // the task's next update, in order
+        // The acknowledged update leaves the checkpoint (the whole task's
+        // with its last update), so a restart does not send it again.
+        if (matched) st.dirty.emplace(m.framework_id, m.task_id);
+        flush(self);
       },
       [self](reconcile& m) {
         // The master asks about tasks it believes are here but that this
@@ -593,6 +793,26 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
       },
       // -- operators -----------------------------------------------------------------
       [self](state_atom) { return *self->state.snapshot->get(); },
+      [self](leave_atom) -> caf::result<leave_atom> {
+        auto& st = self->state;
+        const auto& sender = self->current_sender();
+        if (!sender || sender->node() != self->node()) {
+          ++st.foreign_commands;
+          log(self, "leave from a remote peer refused");
+          return make_error(errc::not_allowed, "only the agent's own process may stop it");
+        }
+        if (!st.store)
+          return make_error(errc::not_allowed, "the agent does not checkpoint: use stop");
+        // Every checkpoint is current (each change is written before it is
+        // announced); the tasks carry on under their shims.
+        flush(self);
+        log(self, "stopping; leaving " + std::to_string(st.tasks.size()) +
+                      " tasks running for the next agent process to recover");
+        st.stopping = true;
+        st.containers->release_all();
+        self->quit();
+        return leave_atom::value;
+      },
       [self](stop_atom) -> caf::result<stop_atom> {
         auto& st = self->state;
         // Only this process (its signal handling, `agora local`, tests)
@@ -630,8 +850,7 @@ bool choose_isolation(const agent_config& cfg, std::shared_ptr<cgroups::isolator
   if (cfg.isolation == "posix") return true;
   auto found = cgroups::detect_system();
   std::string error;
-  std::vector<std::string> notes;
-  iso = cgroups::isolator::create(found, cfg.cgroups, cfg.work_dir, error, &notes);
+  iso = cgroups::isolator::create(found, cfg.cgroups, cfg.work_dir, error);
   std::string seen;
   for (const auto& n : found.notes) seen += (seen.empty() ? "" : "; ") + n;
   if (!iso) {
@@ -646,7 +865,6 @@ bool choose_isolation(const agent_config& cfg, std::shared_ptr<cgroups::isolator
   }
   log_line(cfg, std::string("isolating tasks with cgroups ") + cgroups::to_string(iso->ver()) +
                     " (" + seen + ")");
-  for (const auto& n : notes) log_line(cfg, n);
   std::string dirs;
   for (const auto& d : iso->agent_dirs())
     dirs += (dirs.empty() ? "" : ",") + observability::json_quote(d);
@@ -693,10 +911,63 @@ std::string with_statistics(const std::string& state, cgroups::isolator& iso) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
+/// Reads what a previous process of this agent left (`--recover
+/// reconnect`), or kills its tasks and forgets it (`--recover cleanup`).
+/// Returns false (after logging why) when the agent must not start.
+bool prepare_recovery(const agent_config& cfg, recovered_state& out) {
+  checkpoint_store store{cfg.work_dir};
+  std::string error;
+  if (cfg.recover == "cleanup") {
+    // Kill what the checkpoint names (a pid is signalled only while it is
+    // the process the checkpoint saw start); the cgroups of the previous
+    // run go in `remove_unknown` later.
+    recovered_state old;
+    store.load(old, error, true);
+    if (!error.empty())
+      log_line(cfg, "--recover cleanup: skipping damaged checkpoint files (" + error +
+                        "); tasks only they name are not found, their cgroups are removed");
+    size_t killed = 0;
+    // Without the agent's file, the start time alone identifies a task.
+    const bool same_boot = !old.agent || old.agent->boot_id == boot_id();
+    for (const auto& t : old.tasks)
+      if (same_boot && !t.terminal && t.pid > 0 && t.start_time != 0 &&
+          process_start_time(t.pid) == t.start_time) {
+        ::kill(-t.pid, SIGKILL);
+        ++killed;
+      }
+    if (!store.wipe(error)) {
+      log_line(cfg, "--recover cleanup: cannot remove the checkpoint " + error);
+      return false;
+    }
+    if (old.agent || killed > 0)
+      log_line(cfg, "--recover cleanup: killed " + std::to_string(killed) +
+                        " of the previous run's tasks and removed its checkpoint; starting "
+                        "afresh");
+    return true;
+  }
+  if (!store.load(out, error)) {
+    log_line(cfg, "cannot recover from the checkpoint: " + error +
+                      ". To kill the tasks of the previous run and start afresh, start with "
+                      "--recover cleanup");
+    return false;
+  }
+  return true;
+}
+
 caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::actor master) {
   std::shared_ptr<cgroups::isolator> iso;
   std::string isolation_json;
   if (!choose_isolation(cfg, iso, isolation_json)) return {};
+  std::shared_ptr<recovered_state> recovered;
+  if (cfg.checkpoint) {
+    if (cfg.shim.empty() || ::access(cfg.shim.c_str(), X_OK) != 0) {
+      log_line(cfg, "cannot run tasks under the shim '" + cfg.shim +
+                        "': not an executable file (it is built next to agora-agent)");
+      return {};
+    }
+    recovered = std::make_shared<recovered_state>();
+    if (!prepare_recovery(cfg, *recovered)) return {};
+  }
   auto snapshot = std::make_shared<state_snapshot>();
   std::shared_ptr<observability::http_server> http;
   std::string http_address;
@@ -774,7 +1045,8 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
     if (cfg.on_http_started) cfg.on_http_started(http_address);
   }
   return sys.spawn(agent_behavior, cfg, std::move(master), std::move(http), std::move(snapshot),
-                   std::move(http_address), std::move(iso), std::move(isolation_json));
+                   std::move(http_address), std::move(iso), std::move(isolation_json),
+                   std::move(recovered));
 }
 
 }  // namespace agora::agent

@@ -26,6 +26,12 @@ namespace agora::agent {
 /// updates), then quit. Used on SIGINT/SIGTERM.
 using stop_atom = caf::atom_constant<caf::atom("agentstop")>;
 
+/// Request `(leave_atom)`: stop the agent but leave its tasks running, for
+/// the next agent process to recover (`agent_config::checkpoint`); reply
+/// `leave_atom`, then quit. Used on SIGINT/SIGTERM with `--recover
+/// reconnect`.
+using leave_atom = caf::atom_constant<caf::atom("agentleave")>;
+
 /// How to run one agent.
 struct agent_config {
   /// The master's actor address, used when `spawn_agent` gets no handle
@@ -53,6 +59,18 @@ struct agent_config {
   /// groups, no limits) or `auto` (cgroups where usable, else posix with a
   /// warning).
   std::string isolation = "auto";
+  /// Checkpoint under `<work_dir>/meta` and run every task under the shim,
+  /// so that tasks outlive the agent process and the next one recovers
+  /// them (see checkpoint.hpp). `agora-agent` does; in-process agents
+  /// (`agora local`, tests) need not.
+  bool checkpoint = false;
+  /// `--recover`, with `checkpoint`: `reconnect` (re-attach to the tasks a
+  /// previous agent process left and re-register with its id; a checkpoint
+  /// that cannot be read stops the agent) or `cleanup` (kill them, forget
+  /// the checkpoint, start afresh).
+  std::string recover = "reconnect";
+  /// The path of `agora-shim` (needed with `checkpoint`).
+  std::string shim;
   /// The cgroup isolator's settings (`--cgroups-root`, ...).
   cgroups::options cgroups;
   /// An unacknowledged status update is re-sent after this long, then after

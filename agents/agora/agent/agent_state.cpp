@@ -220,6 +220,24 @@ std::string agent_state::to_json() const {
   w.RawValue(isolation_json.data(), isolation_json.size(), rapidjson::kObjectType);
   w.Key("pending_updates");
   w.Uint64(updates.size());
+  // Checkpointing (`--recover`): where, how often it failed, and what the
+  // start-up recovery found.
+  w.Key("checkpoint");
+  w.StartObject();
+  w.Key("enabled");
+  w.Bool(store != nullptr);
+  if (store) str(w, "dir", store->dir());
+  w.Key("errors");
+  w.Uint64(checkpoint_errors);
+  w.Key("recovered");
+  w.Bool(recovery.done);
+  w.Key("recovered_running");
+  w.Uint64(recovery.running);
+  w.Key("recovered_ended");
+  w.Uint64(recovery.ended);
+  w.Key("recovery_ms");
+  w.Double(static_cast<double>(recovery.duration_us) / 1000.0);
+  w.EndObject();
   w.Key("tasks");
   w.StartArray();
   for (const auto& [key, t] : tasks) write_task(w, t);

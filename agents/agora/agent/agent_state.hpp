@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +19,7 @@
 #include <caf/response_promise.hpp>
 
 #include "agora/agent/agent_actor.hpp"
+#include "agora/agent/checkpoint.hpp"
 #include "agora/agent/containerizer.hpp"
 #include "agora/agent/sandbox_gc.hpp"
 #include "agora/agent/status_updates.hpp"
@@ -36,7 +38,9 @@ struct task_record {
   std::string role;              ///< The role of the offer it was launched from.
   protocol::task_status status;  ///< The latest update.
   pid_t pid = -1;
+  uint64_t start_time = 0;  ///< Of `pid` (see process_start_time).
   std::string sandbox;
+  std::string container_id;  ///< The isolator's, for recovery.
   bool kill_requested = false;
 };
 
@@ -101,6 +105,26 @@ struct agent_state {
   std::chrono::milliseconds backoff{0};
   std::chrono::milliseconds ping_interval{0};  ///< From `agent_registered`.
   std::chrono::steady_clock::time_point last_ping;
+
+  // -- checkpointing and recovery ----------------------------------------------
+  /// The checkpoint files (null: the agent does not checkpoint).
+  std::unique_ptr<checkpoint_store> store;
+  /// This boot's id, checkpointed with the agent.
+  std::string boot_id;
+  /// Tasks whose checkpoint must be written before the next `outbox` send.
+  std::set<std::pair<std::string, std::string>> dirty;
+  /// Updates to send once `dirty` is written.
+  std::vector<protocol::task_status> outbox;
+  /// Nesting of scopes that defer the flush of `dirty` and `outbox`.
+  int batch_depth = 0;
+  uint64_t checkpoint_errors = 0;
+  /// What the start-up recovery found (for `/state`).
+  struct {
+    bool done = false;   ///< A checkpoint was read.
+    size_t running = 0;  ///< Tasks re-attached.
+    size_t ended = 0;    ///< Tasks that ended while no agent watched.
+    int64_t duration_us = 0;
+  } recovery;
 
   // -- tasks and updates -----------------------------------------------------
   std::map<std::pair<std::string, std::string>, task_record> tasks;  ///< (framework, task)

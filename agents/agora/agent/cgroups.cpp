@@ -307,8 +307,7 @@ std::vector<std::string> isolator::agent_dirs() const {
 }
 
 std::shared_ptr<isolator> isolator::create(const layout& l, options opts,
-                                           const std::string& work_dir, std::string& error,
-                                           std::vector<std::string>* notes) {
+                                           const std::string& work_dir, std::string& error) {
   if (l.ver == version::none) {
     error = "no usable cgroup hierarchy" +
             (l.notes.empty() ? std::string{} : ": " + join(l.notes, "; "));
@@ -330,16 +329,62 @@ std::shared_ptr<isolator> isolator::create(const layout& l, options opts,
         }
     }
   }
-  // Tasks a previous run of this agent left behind (it crashed or was
-  // killed): without recovery nobody would ever end them.
-  std::set<std::string> stale;
-  for (const auto& [c, mount] : iso->hierarchies())
-    for (const auto& name : children_of(iso->dir_in(mount, ""))) stale.insert(name);
-  for (const auto& name : stale) {
-    iso->destroy(name);
-    if (notes) notes->push_back("removed cgroup " + name + " left by a previous run of this agent");
-  }
   return iso;
+}
+
+bool isolator::recover(const launch_request& req, const std::string& id, std::string& error) {
+  // Only a name this isolator makes (`c-` and 16 hex digits), so a damaged
+  // checkpoint cannot point it at another directory.
+  bool valid = id.size() == 18 && id.compare(0, 2, "c-") == 0 &&
+               id.find_first_not_of("0123456789abcdef", 2) == std::string::npos;
+  if (!valid) {
+    error = "'" + id + "' is not a task cgroup name";
+    return false;
+  }
+  bool found = false;
+  for (const auto& [c, mount] : hierarchies()) {
+    std::error_code ec;
+    found = found || std::filesystem::is_directory(dir_in(mount, id), ec);
+  }
+  if (!found) {
+    error = "the cgroup " + id + " is gone";
+    return false;
+  }
+  container c;
+  c.name = id;
+  c.limits = req.limits;
+  if (c.limits.max_pids == 0) c.limits.max_pids = opts_.max_pids;
+  if (c.limits.mem_bytes > 0) c.limits.mem_bytes = std::max(c.limits.mem_bytes, min_memory);
+  std::lock_guard<std::mutex> guard{mtx_};
+  containers_[{req.framework_id, req.task_id}] = c;
+  return true;
+}
+
+std::string isolator::container_id(const std::string& framework_id,
+                                   const std::string& task_id) const {
+  auto c = find(framework_id, task_id);
+  return c ? c->name : std::string{};
+}
+
+std::vector<std::string> isolator::remove_unknown() {
+  // Tasks a previous run of this agent left behind that no checkpoint
+  // names (it ran without recovery, or was told to clean up): nobody would
+  // ever end them.
+  std::set<std::string> known;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (const auto& [key, c] : containers_) known.insert(c.name);
+  }
+  std::set<std::string> stale;
+  for (const auto& [c, mount] : hierarchies())
+    for (const auto& name : children_of(dir_in(mount, "")))
+      if (known.count(name) == 0) stale.insert(name);
+  std::vector<std::string> removed;
+  for (const auto& name : stale) {
+    destroy(name);
+    removed.push_back("removed cgroup " + name + " left by a previous run of this agent");
+  }
+  return removed;
 }
 
 bool isolator::prepare(const launch_request& req, const std::string&, std::string& error) {

@@ -89,12 +89,13 @@ class isolator final : public agent::isolator {
   /// Returns an isolator for the agent whose work directory is `work_dir`
   /// (its tasks' cgroups go under `<root>/a-<hash of work_dir>`, so agents
   /// sharing a machine never touch each other's tasks). Creates the root
-  /// cgroups and kills what a previous run of the same agent left there.
+  /// cgroups; what a previous run of the same agent left there stays until
+  /// `recover` re-attached what the agent recovers and `remove_unknown`
+  /// removed the rest.
   /// Returns null and sets `error` when the layout is `none` or the
   /// cgroups cannot be created (e.g. not root).
   static std::shared_ptr<isolator> create(const layout& l, options opts,
-                                          const std::string& work_dir, std::string& error,
-                                          std::vector<std::string>* notes = nullptr);
+                                          const std::string& work_dir, std::string& error);
   ~isolator() override;
 
   bool prepare(const launch_request& req, const std::string& sandbox, std::string& error) override;
@@ -102,6 +103,10 @@ class isolator final : public agent::isolator {
   bool leave(std::string& error) override;
   bool isolate(const launch_request& req, pid_t pid, std::string& error) override;
   void cleanup(const launch_request& req) override;
+  bool recover(const launch_request& req, const std::string& id, std::string& error) override;
+  std::string container_id(const std::string& framework_id,
+                           const std::string& task_id) const override;
+  std::vector<std::string> remove_unknown() override;
   std::optional<container_limitation> limitation(const launch_request& req) override;
   std::optional<container_usage> usage(const std::string& framework_id,
                                        const std::string& task_id) override;

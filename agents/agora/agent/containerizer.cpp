@@ -4,11 +4,14 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <utility>
 #include <vector>
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,8 +101,51 @@ std::string signal_name(int signal) {
   return "SIG" + std::to_string(signal);
 }
 
-containerizer::containerizer(std::string work_dir, std::shared_ptr<isolator> iso)
-    : work_dir_(std::move(work_dir)), isolator_(std::move(iso)) {}
+uint64_t process_start_time(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  if (pid <= 0 || !std::getline(in, line)) return 0;
+  // `pid (comm) state ppid ...`: comm may hold spaces and parentheses, so
+  // count fields after the last ')'. The start time is field 22; the state
+  // is field 3, the first after the ')'.
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest{line.substr(close + 1)};
+  std::string field;
+  for (int i = 3; i < 22; ++i)
+    if (!(rest >> field)) return 0;
+  uint64_t start = 0;
+  return rest >> start ? start : 0;
+}
+
+std::string boot_id() {
+  std::ifstream in{"/proc/sys/kernel/random/boot_id"};
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+
+exit_status read_exit_file(const std::string& path) {
+  exit_status st;
+  st.known = false;
+  std::ifstream in{path};
+  std::string kind;
+  int value = -1;
+  if (!(in >> kind >> value) || value < 0 || value > 255) return st;
+  if (kind == "exit") {
+    st.code = value;
+  } else if (kind == "signal" && value > 0) {
+    st.signaled = true;
+    st.signal = value;
+  } else {
+    return st;
+  }
+  st.known = true;
+  return st;
+}
+
+containerizer::containerizer(std::string work_dir, std::shared_ptr<isolator> iso, std::string shim)
+    : work_dir_(std::move(work_dir)), isolator_(std::move(iso)), shim_(std::move(shim)) {}
 
 containerizer::~containerizer() {
   std::vector<std::pair<pid_t, launch_request>> left;
@@ -137,6 +183,7 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
   if (!valid_path_component(req.framework_id, err)) return fail("framework " + err);
   if (!valid_path_component(req.task_id, err)) return fail("task " + err);
   if (req.command.empty()) return fail("command is empty");
+  if (!req.exit_file.empty() && shim_.empty()) return fail("no shim to run the task under");
   result.sandbox = sandbox_path(req.framework_id, req.task_id);
   std::error_code ec;
   std::filesystem::create_directories(result.sandbox, ec);
@@ -160,8 +207,16 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
+  // `/bin/sh -c command`, or the shim running that and recording its exit.
   std::string sh = "/bin/sh", dash_c = "-c", command = req.command, arg0 = "sh";
-  char* argv[] = {arg0.data(), dash_c.data(), command.data(), nullptr};
+  std::string shim_arg0 = "agora-shim", exit_file = req.exit_file;
+  std::vector<char*> argv_shell = {arg0.data(), dash_c.data(), command.data(), nullptr};
+  std::vector<char*> argv_shim = {shim_arg0.data(), exit_file.data(), sh.data(),
+                                  dash_c.data(),    command.data(),   nullptr};
+  const bool shimmed = !req.exit_file.empty();
+  const std::string program = shimmed ? shim_ : sh;
+  char* const* argv = shimmed ? argv_shim.data() : argv_shell.data();
+  if (shimmed) ::unlink(req.exit_file.c_str());  // a relaunched task id's old status
   std::string out_path = result.sandbox + "/stdout";
   std::string err_path = result.sandbox + "/stderr";
 
@@ -187,13 +242,14 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     // multi-threaded agent costs milliseconds) and reports a failed chdir or
     // exec as an error code.
     pid_t pid = -1;
-    int rc =
-        spawn_without_fork(sh, argv, envp.data(), result.sandbox, null_fd, out_fd, err_fd, pid);
+    int rc = spawn_without_fork(program, argv, envp.data(), result.sandbox, null_fd, out_fd, err_fd,
+                                pid);
     std::string left_error;
     bool left = !isolator_ || isolator_->leave(left_error);
     close_all();
     if (rc != 0)
-      return fail_cleanup("cannot start /bin/sh in " + result.sandbox + ": " + errno_text(rc));
+      return fail_cleanup("cannot start " + program + " in " + result.sandbox + ": " +
+                          errno_text(rc));
     if (!left) {
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
@@ -244,7 +300,7 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     // Leak no descriptor of the agent (sockets, other sandboxes' files).
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execve(sh.c_str(), argv, envp.data());
+    ::execve(program.c_str(), argv, envp.data());
     report_failure(3, errno);
   }
   int fork_errno = errno;
@@ -282,7 +338,7 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
   if (got > 0) {
     std::string why = f.stage == 1   ? "cannot enter sandbox " + result.sandbox
                       : f.stage == 2 ? std::string("cannot redirect output")
-                                     : "cannot execute /bin/sh";
+                                     : "cannot execute " + program;
     return abort_child(why + ": " + errno_text(f.error));
   }
   close_fd(report[0]);
@@ -295,7 +351,15 @@ launch_result containerizer::watch(launch_result result, const launch_request& r
     std::lock_guard<std::mutex> guard{mtx_};
     running_[pid] = req;
   }
-  reaper::instance().watch(pid, [this, pid, cb = std::move(on_exit)](const exit_status& st) {
+  reaper::instance().watch(pid, on_container_exit(pid, std::move(on_exit)));
+  result.ok = true;
+  result.pid = pid;
+  result.start_time = process_start_time(pid);
+  return result;
+}
+
+exit_callback containerizer::on_container_exit(pid_t pid, exit_callback on_exit) {
+  return [this, pid, cb = std::move(on_exit)](const exit_status& st) {
     launch_request done;
     {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -306,6 +370,14 @@ launch_result containerizer::watch(launch_result result, const launch_request& r
       }
     }
     exit_status out = st;
+    // Not this process's child (adopted after an agent restart): the shim
+    // recorded how the task ended.
+    if (!out.known && !done.exit_file.empty()) {
+      auto recorded = read_exit_file(done.exit_file);
+      recorded.pid = st.pid;
+      recorded.kill_requested = st.kill_requested;
+      out = recorded;
+    }
     if (isolator_) {
       if (auto lim = isolator_->limitation(done)) {
         out.limitation_reason = lim->reason;
@@ -316,10 +388,55 @@ launch_result containerizer::watch(launch_result result, const launch_request& r
       isolator_->cleanup(done);
     }
     if (cb) cb(out);
-  });
-  result.ok = true;
-  result.pid = pid;
-  return result;
+  };
+}
+
+recovery_result containerizer::recover(const recovered_container& c, bool same_boot,
+                                       exit_callback on_exit) {
+  recovery_result r;
+  r.status.pid = c.pid;
+  // Open the pidfd first, then check the start time: while the pidfd's
+  // process lives its pid cannot be reused, so a matching start time read
+  // after the pidfd was opened proves the pidfd is the task's.
+  int pidfd = -1;
+  if (same_boot && c.pid > 0 && c.start_time != 0) {
+#ifdef SYS_pidfd_open
+    pidfd = static_cast<int>(::syscall(SYS_pidfd_open, c.pid, 0));
+#endif
+  }
+  std::string err;
+  bool attached =
+      isolator_ && !c.container_id.empty() && isolator_->recover(c.request, c.container_id, err);
+  if (pidfd >= 0 && process_start_time(c.pid) == c.start_time) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      running_[c.pid] = c.request;
+    }
+    reaper::instance().adopt(c.pid, pidfd, on_container_exit(c.pid, std::move(on_exit)));
+    r.running = true;
+    return r;
+  }
+  if (pidfd >= 0) ::close(pidfd);
+  r.status = read_exit_file(c.request.exit_file);
+  r.status.pid = c.pid;
+  if (attached) {
+    if (auto lim = isolator_->limitation(c.request)) {
+      r.status.limitation_reason = lim->reason;
+      r.status.limitation_message = lim->message;
+    }
+    isolator_->cleanup(c.request);  // whatever the task left behind
+  }
+  return r;
+}
+
+void containerizer::release_all() {
+  std::vector<pid_t> pids;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    for (const auto& [pid, req] : running_) pids.push_back(pid);
+    running_.clear();
+  }
+  for (auto pid : pids) reaper::instance().forget(pid);
 }
 
 bool containerizer::kill(pid_t pid, std::chrono::milliseconds grace) {

@@ -498,3 +498,121 @@ TEST_F(cgroups_test, a_task_starts_inside_its_cgroup_and_the_launching_thread_st
   ASSERT_TRUE(ex.wait_for(1, 10s));
   for (const auto& p : paths) EXPECT_FALSE(std::filesystem::exists(p)) << p;
 }
+
+// -- the shim and recovery ------------------------------------------------------
+
+// Tasks under `agora-shim`, as `agora-agent` runs them: the shim records each
+// exit status in a file, so a later agent process can re-attach.
+class shim_test : public containerizer_test {
+ protected:
+  launch_request shimmed(std::string task_id, std::string command) {
+    auto req = make_request(task_id, std::move(command));
+    auto dir = work_dir_ + "/meta/" + task_id;
+    std::filesystem::create_directories(dir);
+    req.exit_file = dir + "/exit";
+    return req;
+  }
+  const std::string shim_ = AGORA_SHIM_BINARY;
+};
+
+TEST_F(shim_test, the_shim_passes_on_exit_codes_signals_and_kills) {
+  containerizer c{work_dir_, nullptr, shim_};
+  exits ex;
+  auto code = c.launch(shimmed("code", "exit 3"), ex.callback());
+  auto segv = c.launch(shimmed("segv", "kill -SEGV $$"), ex.callback());
+  auto term = c.launch(shimmed("term", "echo ready; sleep 1000"), ex.callback());
+  ASSERT_TRUE(code.ok && segv.ok && term.ok) << code.error << segv.error << term.error;
+  ASSERT_TRUE(eventually([&] { return read_file(term.sandbox + "/stdout") == "ready\n"; }));
+  ASSERT_TRUE(c.kill(term.pid, 10s));
+  ASSERT_TRUE(ex.wait_for(3));
+  EXPECT_EQ(ex.of(code.pid).code, 3);
+  EXPECT_FALSE(ex.of(code.pid).signaled);
+  EXPECT_EQ(ex.of(segv.pid).signal, SIGSEGV);
+  // SIGTERM reached the task, not the shim (it outlived the task to record it).
+  EXPECT_EQ(ex.of(term.pid).signal, SIGTERM);
+  EXPECT_TRUE(ex.of(term.pid).kill_requested);
+  EXPECT_EQ(read_file(work_dir_ + "/meta/code/exit"), "exit 3\n");
+  EXPECT_EQ(read_file(work_dir_ + "/meta/segv/exit"), "signal 11\n");
+  EXPECT_EQ(read_file(work_dir_ + "/meta/term/exit"), "signal 15\n");
+  EXPECT_FALSE(std::filesystem::exists(work_dir_ + "/meta/code/exit.tmp"));
+}
+
+TEST_F(shim_test, a_released_task_runs_on_and_a_new_containerizer_re_attaches) {
+  auto req = shimmed("t1", "echo ready; sleep 1000");
+  launch_result r;
+  {
+    containerizer old{work_dir_, nullptr, shim_};
+    exits ignored;
+    r = old.launch(req, ignored.callback());
+    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_NE(r.start_time, 0u);
+    old.release_all();
+  }  // the old agent is gone, and did not kill its task
+  ASSERT_FALSE(process_dead(r.pid));
+  containerizer next{work_dir_, nullptr, shim_};
+  exits ex;
+  auto rec = next.recover({req, r.pid, r.start_time, ""}, true, ex.callback());
+  ASSERT_TRUE(rec.running);
+  EXPECT_EQ(next.running(), 1u);
+  ASSERT_TRUE(next.kill(r.pid, 10s));
+  ASSERT_TRUE(ex.wait_for(1));
+  EXPECT_EQ(ex.of(r.pid).signal, SIGTERM);
+  EXPECT_TRUE(ex.of(r.pid).kill_requested);
+}
+
+TEST_F(shim_test, a_task_that_ended_meanwhile_is_found_with_its_recorded_status) {
+  auto req = shimmed("t1", "while [ ! -e go ]; do sleep 0.01; done; exit 7");
+  containerizer old{work_dir_, nullptr, shim_};
+  exits ignored;
+  auto r = old.launch(req, ignored.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  old.release_all();
+  std::ofstream{r.sandbox + "/go"};
+  ASSERT_TRUE(eventually([&] { return !read_file(req.exit_file).empty(); }));
+  ASSERT_TRUE(eventually([&] { return process_dead(r.pid); }));
+  containerizer next{work_dir_, nullptr, shim_};
+  exits ex;
+  auto rec = next.recover({req, r.pid, r.start_time, ""}, true, ex.callback());
+  EXPECT_FALSE(rec.running);
+  ASSERT_TRUE(rec.status.known);
+  EXPECT_FALSE(rec.status.signaled);
+  EXPECT_EQ(rec.status.code, 7);
+  EXPECT_EQ(ex.count, 0u);  // no callback for a task found ended
+}
+
+TEST_F(shim_test, a_pid_that_started_at_another_time_or_boot_is_never_adopted) {
+  // A live process under the checkpointed pid, but not the task that had it.
+  auto req = shimmed("t1", "sleep 1000");
+  containerizer old{work_dir_, nullptr, shim_};
+  exits ex;
+  auto r = old.launch(req, ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  containerizer next{work_dir_, nullptr, shim_};
+  exits none;
+  auto reused = next.recover({req, r.pid, r.start_time + 1, ""}, true, none.callback());
+  EXPECT_FALSE(reused.running);
+  EXPECT_FALSE(reused.status.known);  // no status recorded: it never ended
+  auto rebooted = next.recover({req, r.pid, r.start_time, ""}, false, none.callback());
+  EXPECT_FALSE(rebooted.running);
+  EXPECT_EQ(next.running(), 0u);
+  ASSERT_TRUE(old.kill(r.pid, 0ms));
+  ASSERT_TRUE(ex.wait_for(1));
+  EXPECT_EQ(none.count, 0u);
+}
+
+TEST_F(shim_test, the_exit_file_is_read_strictly) {
+  auto path = work_dir_ + "/exit";
+  std::filesystem::create_directories(work_dir_);
+  auto parse = [&](const std::string& text) {
+    std::ofstream{path} << text;
+    return read_exit_file(path);
+  };
+  EXPECT_EQ(parse("exit 0\n").code, 0);
+  EXPECT_TRUE(parse("signal 9\n").signaled);
+  EXPECT_FALSE(parse("").known);
+  EXPECT_FALSE(parse("exit -1\n").known);
+  EXPECT_FALSE(parse("exit 256\n").known);
+  EXPECT_FALSE(parse("signal 0\n").known);
+  EXPECT_FALSE(parse("crashed 3\n").known);
+  EXPECT_FALSE(read_exit_file(work_dir_ + "/missing").known);
+}

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -34,11 +35,20 @@ int open_pidfd(pid_t pid) {
 #endif
 }
 
+// Returns true if the process of `pidfd` has ended (its pidfd is readable).
+bool pidfd_exited(int pidfd) {
+  if (pidfd < 0) return false;
+  pollfd p{pidfd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP)) != 0;
+}
+
 // How often processes without a `pidfd` are polled.
 constexpr int poll_interval_ms = 10;
 
 struct entry {
   int pidfd = -1;
+  bool in_epoll = false;  // else polled every `poll_interval_ms`
+  bool adopted = false;   // maybe not a child: its status may be unknown
   exit_callback on_exit;
   bool kill_requested = false;
   std::optional<clock_type::time_point> kill_at;
@@ -51,7 +61,7 @@ struct reaper::impl {
   std::mutex callback_mtx;
   mutable std::mutex mtx;
   std::unordered_map<pid_t, entry> entries;
-  size_t polled = 0;  // entries without a pidfd
+  size_t polled = 0;  // entries not in epoll
   int epfd = -1;
   int evfd = -1;
   std::once_flag started;
@@ -66,6 +76,18 @@ struct reaper::impl {
       epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev);
       std::thread([this] { run(); }).detach();
     });
+  }
+
+  // Watches the pidfd of a new entry in epoll, or polls the entry when that
+  // is not possible. Holds `mtx`.
+  void add_locked(pid_t pid, entry& e) {
+    if (e.pidfd >= 0) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = static_cast<uint64_t>(pid);
+      e.in_epoll = epoll_ctl(epfd, EPOLL_CTL_ADD, e.pidfd, &ev) == 0;
+    }
+    if (!e.in_epoll) ++polled;
   }
 
   void wake() {
@@ -90,14 +112,22 @@ struct reaper::impl {
     auto it = entries.find(pid);
     if (it == entries.end()) return std::nullopt;
     siginfo_t si{};
+    bool child = true;
     if (waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT) != 0) {
       if (errno != ECHILD) return std::nullopt;
-      // Someone else reaped it: report it as lost (signal 0).
+      // Not (or no longer) our child. An adopted process is only reported
+      // when its pidfd says it ended; anything else was reaped by someone
+      // else: report it as lost (signal 0).
+      child = false;
+      if (it->second.adopted && !pidfd_exited(it->second.pidfd)) return std::nullopt;
     } else if (si.si_pid != pid) {
       return std::nullopt;  // still running
     }
-    // The leader is a zombie, so its pid (the group id) cannot be reused yet:
-    // kill whatever is left of the group before reaping the leader.
+    // A child leader is a zombie, so its pid (the group id) cannot be reused
+    // yet: kill whatever is left of the group before reaping the leader. An
+    // adopted leader was reaped by its parent (init) already; while any
+    // member of its group lives, the kernel does not hand out the group's
+    // id again, so the signal still reaches only that group.
     ::kill(-pid, SIGKILL);
     exit_status st;
     st.pid = pid;
@@ -112,14 +142,14 @@ struct reaper::impl {
     } else {
       st.signaled = true;
       st.signal = 0;
+      st.known = !it->second.adopted && child;
     }
     st.kill_requested = it->second.kill_requested;
-    if (it->second.pidfd >= 0) {
+    if (it->second.in_epoll)
       epoll_ctl(epfd, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
-      ::close(it->second.pidfd);
-    } else {
+    else
       --polled;
-    }
+    if (it->second.pidfd >= 0) ::close(it->second.pidfd);
     auto cb = std::move(it->second.on_exit);
     entries.erase(it);
     return std::make_pair(std::move(cb), st);
@@ -153,7 +183,7 @@ struct reaper::impl {
             ::kill(-pid, SIGKILL);
             e.kill_at.reset();
           }
-          if (e.pidfd < 0) candidates.push_back(pid);
+          if (!e.in_epoll) candidates.push_back(pid);
         }
         for (auto pid : candidates)
           if (auto r = try_reap_locked(pid)) done.push_back(std::move(*r));
@@ -180,16 +210,20 @@ void reaper::watch(pid_t pid, exit_callback on_exit) {
     auto& e = impl_->entries[pid];
     e.on_exit = std::move(on_exit);
     e.pidfd = open_pidfd(pid);
-    if (e.pidfd >= 0) {
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.u64 = static_cast<uint64_t>(pid);
-      if (epoll_ctl(impl_->epfd, EPOLL_CTL_ADD, e.pidfd, &ev) != 0) {
-        ::close(e.pidfd);
-        e.pidfd = -1;
-      }
-    }
-    if (e.pidfd < 0) ++impl_->polled;
+    impl_->add_locked(pid, e);
+  }
+  impl_->wake();
+}
+
+void reaper::adopt(pid_t pid, int pidfd, exit_callback on_exit) {
+  impl_->start();
+  {
+    std::lock_guard<std::mutex> guard{impl_->mtx};
+    auto& e = impl_->entries[pid];
+    e.on_exit = std::move(on_exit);
+    e.adopted = true;
+    e.pidfd = pidfd;
+    impl_->add_locked(pid, e);
   }
   impl_->wake();
 }

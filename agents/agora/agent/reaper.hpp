@@ -18,6 +18,9 @@ struct exit_status {
   /// (e.g. `REASON_CONTAINER_LIMITATION_MEMORY`), with a message naming it.
   std::string limitation_reason{};
   std::string limitation_message{};
+  /// False when the exit status is not known (an adopted process that is
+  /// not a child of this process): then `code` and `signal` mean nothing.
+  bool known = true;
 };
 
 /// Called once per supervised process, on the reaper thread, after the
@@ -44,6 +47,14 @@ class reaper {
   /// own process group. `on_exit` runs exactly once, on the reaper thread; it
   /// must not call `forget` or block for long.
   void watch(pid_t pid, exit_callback on_exit);
+
+  /// Starts supervising `pid`, a process that may not be a child of this
+  /// process (one a previous agent process started), through `pidfd`, an
+  /// open pidfd of it (taken over: the reaper closes it). When it exits,
+  /// `on_exit` runs with `exit_status::known` false unless it was a child
+  /// after all: only a parent learns how a process ended. Its process group
+  /// is killed as with `watch`.
+  void adopt(pid_t pid, int pidfd, exit_callback on_exit);
 
   /// Sends SIGTERM to the process group of `pid` now and SIGKILL after
   /// `grace` (at once when `grace` is zero). Returns false if `pid` is not

@@ -101,6 +101,15 @@ std::optional<task_state> status_update_manager::latest_state(const std::string&
   return it->second.updates.back().status.state;
 }
 
+std::vector<task_status> status_update_manager::queued_updates(const std::string& framework_id,
+                                                               const std::string& task_id) const {
+  std::vector<task_status> out;
+  auto it = streams_.find({framework_id, task_id});
+  if (it != streams_.end())
+    for (const auto& q : it->second.updates) out.push_back(q.status);
+  return out;
+}
+
 bool status_update_manager::pending(const std::string& uuid) const {
   return by_uuid_.count(uuid) != 0;
 }

@@ -67,6 +67,10 @@ class status_update_manager {
   std::optional<protocol::task_state> latest_state(const std::string& framework_id,
                                                    const std::string& task_id) const;
 
+  /// Returns a task's queued updates, oldest (the one in flight) first.
+  std::vector<protocol::task_status> queued_updates(const std::string& framework_id,
+                                                    const std::string& task_id) const;
+
   /// Returns true if `uuid` is still queued (in flight or waiting).
   bool pending(const std::string& uuid) const;
 

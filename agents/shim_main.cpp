@@ -1,0 +1,107 @@
+// agora-shim: the first process of every task an `agora-agent` launches.
+//
+//   agora-shim EXIT_FILE PROGRAM [ARG...]
+//
+// It runs PROGRAM as its child and waits for it, so that the task does not
+// depend on the agent: when the agent dies (a crash, an upgrade, SIGKILL),
+// the shim and its task carry on, and the agent that starts next re-attaches
+// to the shim (see containerizer::recover). Only a process's parent can learn
+// its exit status, and the new agent is not the task's parent: so the shim
+// writes the status to EXIT_FILE (atomically: a temporary file, fsync,
+// rename) for whichever agent is alive then, and then ends the same way its
+// child did (the same exit code, or the same signal), so that an agent that
+// is still the shim's parent sees the task's own status.
+//
+// The shim is the leader of the task's process group (the agent spawns it
+// so). It ignores the termination signals a kill sends to the whole group
+// (SIGTERM, SIGINT, SIGHUP, SIGQUIT), so that it outlives its child and
+// records how the child ended; the child gets default dispositions. SIGKILL
+// ends both, and then the agent reports the kill from the shim's own status.
+//
+// Deliberately tiny and free of the agent's libraries: it is exec'ed once
+// per task, so its start-up cost is part of every launch.
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr int termination_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
+
+// Writes `text` to `path` atomically. Returns false (errno set) on failure.
+bool write_atomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+void die(const char* what) {
+  std::fprintf(stderr, "agora-shim: %s: %s\n", what, std::strerror(errno));
+  std::exit(127);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: agora-shim EXIT_FILE PROGRAM [ARG...]\n");
+    return 2;
+  }
+  const std::string exit_file = argv[1];
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  for (int s : termination_signals) ::sigaction(s, &ignore, nullptr);
+
+  pid_t child = ::fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    // Ignored signals survive exec: give the task the defaults back.
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int s : termination_signals) ::sigaction(s, &dfl, nullptr);
+    ::execvp(argv[2], argv + 2);
+    std::fprintf(stderr, "agora-shim: cannot execute %s: %s\n", argv[2], std::strerror(errno));
+    ::_exit(127);
+  }
+
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) die("waitpid");
+
+  std::string text = WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status)) + "\n"
+                                         : "exit " + std::to_string(WEXITSTATUS(status)) + "\n";
+  if (!write_atomically(exit_file, text))
+    std::fprintf(stderr, "agora-shim: cannot record the exit status in %s: %s\n", exit_file.c_str(),
+                 std::strerror(errno));
+
+  if (WIFSIGNALED(status)) {
+    // End by the same signal, without a core dump of the shim itself.
+    int sig = WTERMSIG(status);
+    struct rlimit no_core {};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    ::sigaction(sig, &dfl, nullptr);
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, sig);
+    ::sigprocmask(SIG_UNBLOCK, &only, nullptr);
+    ::raise(sig);
+    // A signal that does not terminate by default (e.g. SIGCHLD cannot end
+    // the child, but be safe): report it as the shell would.
+    return 128 + sig;
+  }
+  return WEXITSTATUS(status);
+}
