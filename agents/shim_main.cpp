@@ -8,7 +8,9 @@
 // to the shim (see containerizer::recover). Only a process's parent can learn
 // its exit status, and the new agent is not the task's parent: so the shim
 // writes the status to EXIT_FILE (atomically: a temporary file, fsync,
-// rename) for whichever agent is alive then, and then ends the same way its
+// rename; no fsync: the file must survive the agent, not the host, whose
+// reboot ends the task anyway) for whichever agent is alive then, and then
+// ends the same way its
 // child did (the same exit code, or the same signal), so that an agent that
 // is still the shim's parent sees the task's own status.
 //
@@ -18,14 +20,15 @@
 // records how the child ended; the child gets default dispositions. SIGKILL
 // ends both, and then the agent reports the kill from the shim's own status.
 //
-// Deliberately tiny and free of the agent's libraries: it is exec'ed once
-// per task, so its start-up cost is part of every launch.
+// Deliberately tiny and free of every library but libc (no C++ library
+// either): it is exec'ed once per task, so its start-up cost is part of
+// every launch.
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
-#include <string>
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -37,14 +40,18 @@ namespace {
 constexpr int termination_signals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT};
 
 // Writes `text` to `path` atomically. Returns false (errno set) on failure.
-bool write_atomically(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+bool write_atomically(const char* path, const char* text) {
+  char tmp[4096];
+  if (std::snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= static_cast<int>(sizeof(tmp))) {
+    errno = ENAMETOOLONG;
+    return false;
+  }
+  int fd = ::open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return false;
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-            ::fsync(fd) == 0;
+  size_t len = std::strlen(text);
+  bool ok = ::write(fd, text, len) == static_cast<ssize_t>(len);
   ok = ::close(fd) == 0 && ok;
-  return ok && ::rename(tmp.c_str(), path.c_str()) == 0;
+  return ok && ::rename(tmp, path) == 0;
 }
 
 void die(const char* what) {
@@ -59,7 +66,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: agora-shim EXIT_FILE PROGRAM [ARG...]\n");
     return 2;
   }
-  const std::string exit_file = argv[1];
+  const char* exit_file = argv[1];
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
   for (int s : termination_signals) ::sigaction(s, &ignore, nullptr);
@@ -80,10 +87,11 @@ int main(int argc, char** argv) {
   while (::waitpid(child, &status, 0) < 0)
     if (errno != EINTR) die("waitpid");
 
-  std::string text = WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status)) + "\n"
-                                         : "exit " + std::to_string(WEXITSTATUS(status)) + "\n";
+  char text[32];
+  std::snprintf(text, sizeof(text), WIFSIGNALED(status) ? "signal %d\n" : "exit %d\n",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
   if (!write_atomically(exit_file, text))
-    std::fprintf(stderr, "agora-shim: cannot record the exit status in %s: %s\n", exit_file.c_str(),
+    std::fprintf(stderr, "agora-shim: cannot record the exit status in %s: %s\n", exit_file,
                  std::strerror(errno));
 
   if (WIFSIGNALED(status)) {
