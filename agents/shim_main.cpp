@@ -15,7 +15,7 @@
 // is still the shim's parent sees the task's own status.
 //
 // The shim is the leader of the task's process group (the agent spawns it
-// so). It ignores the termination signals a kill sends to the whole group
+// so). It blocks the termination signals a kill sends to the whole group
 // (SIGTERM, SIGINT, SIGHUP, SIGQUIT), so that it outlives its child and
 // records how the child ended; the child gets default dispositions. SIGKILL
 // ends both, and then the agent reports the kill from the shim's own status.
@@ -67,21 +67,33 @@ int main(int argc, char** argv) {
     return 2;
   }
   const char* exit_file = argv[1];
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  for (int s : termination_signals) ::sigaction(s, &ignore, nullptr);
+  // Termination signals stay blocked in the shim for its whole life (the
+  // agent spawns it with them blocked already, so none is lost or ends it
+  // early): a blocked signal neither ends the shim nor interrupts its wait.
+  // The child unblocks them, with default dispositions, only after the
+  // fork, so a kill that arrives at any moment reaches the task: a signal
+  // sent to the group after the fork is pending in the child until it
+  // unblocks, and one sent before the fork, pending in the shim, is passed on.
+  sigset_t term;
+  sigemptyset(&term);
+  for (int s : termination_signals) sigaddset(&term, s);
+  ::sigprocmask(SIG_BLOCK, &term, nullptr);
 
   pid_t child = ::fork();
   if (child < 0) die("fork");
   if (child == 0) {
-    // Ignored signals survive exec: give the task the defaults back.
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     for (int s : termination_signals) ::sigaction(s, &dfl, nullptr);
+    ::sigprocmask(SIG_UNBLOCK, &term, nullptr);
     ::execvp(argv[2], argv + 2);
     std::fprintf(stderr, "agora-shim: cannot execute %s: %s\n", argv[2], std::strerror(errno));
     ::_exit(127);
   }
+  sigset_t pending;
+  if (::sigpending(&pending) == 0)
+    for (int s : termination_signals)
+      if (sigismember(&pending, s)) ::kill(child, s);
 
   int status = 0;
   while (::waitpid(child, &status, 0) < 0)

@@ -51,12 +51,13 @@ std::vector<std::string> make_environment(const std::map<std::string, std::strin
   return out;
 }
 
-// Starts `/bin/sh` with posix_spawn in a new process group, in `dir`, with
+// Starts `path` with posix_spawn in a new process group, in `dir`, with
 // stdin from `in_fd`, stdout to `out_fd`, stderr to `err_fd`, default signal
-// dispositions, an empty signal mask and no other inherited descriptor.
+// dispositions, the signal mask `mask` and no other inherited descriptor.
 // Returns 0 or an errno value.
 int spawn_without_fork(const std::string& path, char* const argv[], char* const envp[],
-                       const std::string& dir, int in_fd, int out_fd, int err_fd, pid_t& pid) {
+                       const std::string& dir, int in_fd, int out_fd, int err_fd,
+                       const sigset_t& mask, pid_t& pid) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
@@ -66,11 +67,9 @@ int spawn_without_fork(const std::string& path, char* const argv[], char* const 
   posix_spawn_file_actions_adddup2(&actions, err_fd, 2);
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-  sigset_t none;
   sigset_t all;
-  sigemptyset(&none);
   sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigmask(&attr, &mask);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
@@ -214,6 +213,13 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
   std::vector<char*> argv_shim = {shim_arg0.data(), exit_file.data(), sh.data(),
                                   dash_c.data(),    command.data(),   nullptr};
   const bool shimmed = !req.exit_file.empty();
+  // The shim starts with the termination signals blocked (see shim_main.cpp),
+  // so a kill at any moment of its start reaches the task; a shell starts
+  // with none blocked.
+  sigset_t start_mask;
+  sigemptyset(&start_mask);
+  if (shimmed)
+    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&start_mask, s);
   const std::string program = shimmed ? shim_ : sh;
   char* const* argv = shimmed ? argv_shim.data() : argv_shell.data();
   if (shimmed) ::unlink(req.exit_file.c_str());  // a relaunched task id's old status
@@ -243,7 +249,7 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     // exec as an error code.
     pid_t pid = -1;
     int rc = spawn_without_fork(program, argv, envp.data(), result.sandbox, null_fd, out_fd, err_fd,
-                                pid);
+                                start_mask, pid);
     std::string left_error;
     bool left = !isolator_ || isolator_->leave(left_error);
     close_all();
@@ -279,8 +285,6 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     dfl.sa_handler = SIG_DFL;
     for (int s = 1; s < NSIG; ++s)
       if (s != SIGKILL && s != SIGSTOP) ::sigaction(s, &dfl, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
     auto report_failure = [&](int stage, int error) {
       child_failure f{stage, error};
       [[maybe_unused]] auto n = ::write(report[1], &f, sizeof(f));
@@ -299,7 +303,7 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     if (n != 1) ::_exit(127);
     // Leak no descriptor of the agent (sockets, other sandboxes' files).
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::sigprocmask(SIG_SETMASK, &start_mask, nullptr);
     ::execve(program.c_str(), argv, envp.data());
     report_failure(3, errno);
   }

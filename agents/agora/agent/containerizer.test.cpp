@@ -616,3 +616,26 @@ TEST_F(shim_test, the_exit_file_is_read_strictly) {
   EXPECT_FALSE(parse("crashed 3\n").known);
   EXPECT_FALSE(read_exit_file(work_dir_ + "/missing").known);
 }
+
+TEST_F(shim_test, a_kill_at_any_moment_of_the_start_reaches_the_task) {
+  // A SIGTERM that arrived while the shim was forking its child used to be
+  // lost (the child inherited the shim's ignored disposition), and only the
+  // SIGKILL after the grace period ended the task. Kill at once, many times.
+  containerizer c{work_dir_, nullptr, shim_};
+  exits ex;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 40; ++i) {
+    auto r = c.launch(shimmed("t" + std::to_string(i), "sleep 1000"), ex.callback());
+    ASSERT_TRUE(r.ok) << r.error;
+    // Kills from 0 to 2 ms after the launch returned: before, during and
+    // after the shim's fork (the behaviour under test, not a wait).
+    std::this_thread::sleep_for(std::chrono::microseconds{50 * i});
+    ASSERT_TRUE(c.kill(r.pid, 60s));
+    pids.push_back(r.pid);
+  }
+  ASSERT_TRUE(ex.wait_for(pids.size(), 10s));  // far below the 60 s grace
+  for (auto pid : pids) {
+    EXPECT_EQ(ex.of(pid).signal, SIGTERM) << pid;
+    EXPECT_TRUE(ex.of(pid).kill_requested);
+  }
+}
