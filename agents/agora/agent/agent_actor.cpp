@@ -69,7 +69,12 @@ void send_update(agent_ptr self, task_status s) {
   auto& st = self->state;
   if (!st.registered || !st.master) return;  // re-sent after (re)registration
   s.agent_id = st.agent_id;
-  self->send(st.master, status_update{std::move(s)});
+  status_update m{std::move(s)};
+  // Newer updates of the task may wait behind this one for its
+  // acknowledgement: the master accounts the task by the newest.
+  if (auto latest = st.updates.latest_state(m.status.framework_id, m.status.task_id))
+    m.latest_state = *latest;
+  self->send(st.master, std::move(m));
 }
 
 // Arms the retry timer for the earliest retry the status-update manager

@@ -176,9 +176,17 @@ class agent_test : public ::testing::Test {
   // Returns the next status update the master saw (bounded wait).
   std::optional<task_status> next_update(std::chrono::milliseconds timeout = 10s) {
     std::optional<task_status> result;
-    self_->receive([&](status_update& m) { result = m.status; }, caf::after(timeout) >> [] {});
+    self_->receive(
+        [&](status_update& m) {
+          result = m.status;
+          last_latest_ = m.latest_state;
+        },
+        caf::after(timeout) >> [] {});
     return result;
   }
+
+  /// The `latest_state` of the update `next_update` returned last.
+  task_state last_latest_ = task_state::staging;
 
   void run(const std::string& task_id, const std::string& command, double cpus = 0.1) {
     run_task m;
@@ -293,7 +301,8 @@ TEST_F(agent_test, updates_go_out_in_order_one_at_a_time_and_back_off_until_ackn
   start();
   run("t1", "true");
   auto starting = expect_state("t1", task_state::starting);
-  // Only STARTING comes again, at growing intervals (200, 400, 800 ms).
+  // Only STARTING comes again, at growing intervals (200, 400, 800 ms),
+  // each retry telling the master the newest state: the task finished.
   std::vector<std::chrono::steady_clock::time_point> at = {std::chrono::steady_clock::now()};
   while (at.size() < 4) {
     auto s = next_update(5s);
@@ -301,6 +310,7 @@ TEST_F(agent_test, updates_go_out_in_order_one_at_a_time_and_back_off_until_ackn
     ASSERT_EQ(s->uuid, starting.uuid) << to_string(s->state) << " overtook STARTING";
     at.push_back(std::chrono::steady_clock::now());
   }
+  EXPECT_EQ(last_latest_, task_state::finished);
   auto gap = [&](size_t i) { return at[i + 1] - at[i]; };
   EXPECT_GT(gap(2), gap(1) * 3 / 2) << "no backoff";
   // Each acknowledgement releases the next update of the task, in order.

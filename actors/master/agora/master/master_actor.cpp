@@ -51,7 +51,7 @@ void publish_metrics_sample(const master_state& st) {
   m->frameworks_by_state["completed"] = st.completed_frameworks.size();
   for (const auto& [key, t] : st.tasks) {
     ++m->tasks_by_state[protocol::to_string(t.status.state)];
-    if (!is_terminal(t.status.state)) m->used_by_role[t.role] += t.info.res;
+    if (!is_terminal(t.status.state) && !t.released) m->used_by_role[t.role] += t.info.res;
   }
   for (const auto& [id, o] : st.offers) m->offered_by_role[o.offer.role] += o.offer.res;
   m->offers_made = st.offers_made;
@@ -204,6 +204,7 @@ caf::behavior leading_behavior(master_ptr self) {
           return;
         }
         apply_status(self, s);
+        release_ended_task(self, m);
       },
       [self](ping_sweep) {
         if (from_self(self)) ping_agents(self);

@@ -617,6 +617,39 @@ TEST_F(master_fixture, stale_updates_are_acknowledged_not_forwarded) {
   EXPECT_EQ(f.log->updates("t1").size(), n + 1);
 }
 
+TEST_F(master_fixture, a_task_that_ended_behind_an_unacknowledged_update_frees_its_resources) {
+  // The framework is away, so the agent's RUNNING waits for an
+  // acknowledgement and the task's FINISHED queues behind it. The agent's
+  // retries carry the newest state: the master frees the task's resources
+  // at once instead of holding them until the framework returns.
+  start_master();
+  auto a = add_agent("h1", res(2, 1024));
+  auto f = add_framework(framework("away", "r", 600000));
+  auto running = launch_running(f, a, first_offer(f), "t1", res(2, 1024));
+  caf::anon_send_exit(f.actor, caf::exit_reason::user_shutdown);
+  run();
+  auto g = add_framework(framework("next", "r2"));
+  advance(3000ms);
+  ASSERT_EQ(g.log->count<offers_msg>(), 0u);  // the agent is full
+  status_update retry{running};
+  retry.latest_state = task_state::finished;
+  send_as(a.actor, retry);
+  auto o = first_offer(g);
+  EXPECT_EQ(o.agent_id, a.id);
+  EXPECT_EQ(o.res, res(2, 1024));
+  // When the framework has acknowledged RUNNING, FINISHED arrives and ends
+  // the task, without giving its resources back a second time.
+  task_status finished = running;
+  finished.state = task_state::finished;
+  finished.uuid = "u-finished";
+  send_as(a.actor, status_update{finished});
+  advance(3000ms);
+  resources offered;
+  for (const auto& batch : g.log->all<offers_msg>())
+    for (const auto& x : batch.offers) offered += x.res;
+  EXPECT_TRUE(res(2, 1024).contains(offered)) << offered.to_string();
+}
+
 // -- leadership lease -------------------------------------------------------------
 
 TEST_F(master_fixture, without_a_valid_lease_nothing_is_offered_or_launched) {

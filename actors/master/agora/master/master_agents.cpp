@@ -88,7 +88,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     if (rec.health != agent_health::unreachable) {
       for (const auto& key : rec.tasks) {
         auto t = st.tasks.find(key);
-        if (t != st.tasks.end())
+        if (t != st.tasks.end() && !t->second.released)
           recover(self, key.first, t->second.role, info.id, t->second.info.res);
       }
       self->send(st.allocator, alloc_remove_agent{info.id});
@@ -191,7 +191,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     auto t = st.tasks.find(key);
     if (t != st.tasks.end() && !is_terminal(t->second.status.state)) {
       unreported[key.first].push_back(key.second);
-      used_by[key.first][t->second.role] += t->second.info.res;
+      if (!t->second.released) used_by[key.first][t->second.role] += t->second.info.res;
     }
   }
   for (auto& [framework_id, ids] : unreported)

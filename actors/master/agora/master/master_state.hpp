@@ -125,6 +125,10 @@ struct task_record {
   protocol::task_status status;  ///< Latest known status.
   int64_t launched_ms = -1;      ///< When launched, on the trace's clock (-1: not traced).
   int64_t launched_ns = 0;       ///< When launched (0: adopted, launch time unknown).
+  /// The agent's newest state of the task is terminal while its older
+  /// updates still wait for the framework's acknowledgement: its resources
+  /// went back to the allocator already (and are not counted as used).
+  bool released = false;
 };
 
 struct offer_record {

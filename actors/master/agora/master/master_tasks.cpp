@@ -11,7 +11,7 @@ void complete_task(master_ptr self,
                    std::map<std::pair<std::string, std::string>, task_record>::iterator it) {
   auto& st = self->state;
   task_record& t = it->second;
-  recover(self, t.framework_id, t.role, t.agent_id, t.info.res);
+  if (!t.released) recover(self, t.framework_id, t.role, t.agent_id, t.info.res);
   if (st.config.trace && t.launched_ms >= 0)
     st.config.trace->task_ended(t.framework_id, t.info.res, t.launched_ms);
   if (t.launched_ns > 0)
@@ -23,6 +23,17 @@ void complete_task(master_ptr self,
     fw->second.tasks.erase(t.info.id);
   add_completed(st, std::move(t));
   st.tasks.erase(it);
+  mark_dirty(self);
+}
+
+void release_ended_task(master_ptr self, const status_update& m) {
+  auto& st = self->state;
+  if (!is_terminal(m.latest_state)) return;
+  auto it = st.tasks.find({m.status.framework_id, m.status.task_id});
+  if (it == st.tasks.end() || it->second.released || it->second.agent_id != m.status.agent_id)
+    return;
+  it->second.released = true;
+  recover(self, it->second.framework_id, it->second.role, it->second.agent_id, it->second.info.res);
   mark_dirty(self);
 }
 

@@ -35,6 +35,11 @@ void write_task(writer& w, const task_record& t) {
   str(w, "agent_id", t.agent_id);
   str(w, "role", t.role);
   str(w, "state", protocol::to_string(t.status.state));
+  // Ended on the agent, with updates still waiting for acknowledgement.
+  if (t.released) {
+    w.Key("resources_released");
+    w.Bool(true);
+  }
   str(w, "command", t.info.command);
   write_resources(w, "resources", t.info.res);
   str(w, "reason", t.status.reason);
@@ -96,7 +101,8 @@ std::string render_state_json(const master_state& st) {
     protocol::resources a_used;
     protocol::resources a_offered;
     for (const auto& key : a.tasks)
-      if (auto t = st.tasks.find(key); t != st.tasks.end()) a_used += t->second.info.res;
+      if (auto t = st.tasks.find(key); t != st.tasks.end() && !t->second.released)
+        a_used += t->second.info.res;
     for (const auto& o : a.offers)
       if (auto it = st.offers.find(o); it != st.offers.end()) a_offered += it->second.offer.res;
     if (a.health != agent_health::unreachable) {
@@ -149,7 +155,7 @@ std::string render_state_json(const master_state& st) {
     w.StartArray();
     for (const auto& task_id : f.tasks) {
       if (auto t = st.tasks.find({id, task_id}); t != st.tasks.end()) {
-        f_used += t->second.info.res;
+        if (!t->second.released) f_used += t->second.info.res;
         write_task(w, t->second);
       }
     }

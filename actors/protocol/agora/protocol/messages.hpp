@@ -259,6 +259,12 @@ struct status_update {
   /// The sending master's leader epoch (-1: standalone), stamped by the
   /// master on everything it sends or relays; see `from_epoch`.
   int64_t epoch = -1;
+  /// From an agent: the newest state it has recorded for the task, which
+  /// is newer than `status` while `status` waits for its acknowledgement
+  /// (as Mesos' `latest_state`). The master accounts the task by it (a
+  /// task that ended frees its resources at once) and still relays the
+  /// updates in order. `staging` (never an agent's): the same as `status`.
+  task_state latest_state = task_state::staging;
 };
 
 template <class Inspector>
@@ -283,7 +289,7 @@ typename Inspector::result_type inspect(Inspector& f, shutdown_framework& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, status_update& x) {
-  return f(caf::meta::type_name("status_update"), x.status, x.epoch);
+  return f(caf::meta::type_name("status_update"), x.status, x.epoch, x.latest_state);
 }
 
 // -- framework <-> master -----------------------------------------------------

@@ -101,6 +101,12 @@ protocol::task_status declare_unknown_lost(master_ptr self, const std::string& f
 bool is_stale(const master_state& st, const protocol::task_status& status);
 /// Applies a status to the master's task record and relays it.
 void apply_status(master_ptr self, const protocol::task_status& status);
+
+/// Returns a task's resources to the allocator when the agent's newest state
+/// of it (`m.latest_state`) is terminal, though the update relayed (and the
+/// task's recorded state) is older: the task ended on the agent, and its
+/// framework has yet to acknowledge the updates before the end. Once only.
+void release_ended_task(master_ptr self, const protocol::status_update& m);
 /// Creates offers from one allocation cycle's decisions and sends them.
 void make_offers(master_ptr self, alloc_offers& result);
 /// Validates and launches the tasks of an accept.
