@@ -21,6 +21,8 @@
 
 #include <civetweb.h>
 
+#include "agora/observability/detail/http_front.hpp"
+
 namespace agora::observability {
 
 namespace {
@@ -115,21 +117,13 @@ sockaddr_storage connect_address(std::string numeric, uint16_t port) {
   return result;
 }
 
-// Returns why binding `addr` fails (e.g. "Address already in use"), or an
-// empty string when a test bind succeeds.
-std::string bind_failure(const sockaddr_storage& addr, const std::string& numeric) {
-  sockaddr_storage target = addr;
+// Returns the address to bind for a server on `numeric` (civetweb syntax,
+// IPv6 in brackets) and `port`, wildcards kept.
+sockaddr_storage bind_address(const std::string& numeric, uint16_t port) {
+  sockaddr_storage result = connect_address(numeric, port);
   // `connect_address` maps wildcards to loopback; bind the wildcard itself.
-  if (numeric == "0.0.0.0") reinterpret_cast<sockaddr_in*>(&target)->sin_addr.s_addr = INADDR_ANY;
-  if (numeric == "[::]") reinterpret_cast<sockaddr_in6*>(&target)->sin6_addr = in6addr_any;
-  int fd = socket(target.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::strerror(errno);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  socklen_t len = target.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  std::string result;
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&target), len) != 0) result = std::strerror(errno);
-  close(fd);
+  if (numeric == "0.0.0.0") reinterpret_cast<sockaddr_in*>(&result)->sin_addr.s_addr = INADDR_ANY;
+  if (numeric == "[::]") reinterpret_cast<sockaddr_in6*>(&result)->sin6_addr = in6addr_any;
   return result;
 }
 
@@ -143,9 +137,12 @@ struct http_server::impl {
   using by_method = std::map<std::string, handler>;
 
   mg_context* ctx = nullptr;
+  // Accepts the clients and relays complete requests to `ctx`.
+  std::unique_ptr<detail::http_front> front;
   std::string host;
   uint16_t bound_port = 0;
-  // Where the destructor connects to wake civetweb's master thread.
+  // civetweb's private loopback address, where the front relays requests
+  // and the destructor connects to wake civetweb's master thread.
   sockaddr_storage wake_address{};
 
   mutable std::shared_mutex mutex;
@@ -310,6 +307,13 @@ int on_begin_request(mg_connection* conn) {
 
 std::unique_ptr<http_server> http_server::start(const std::string& host, uint16_t port,
                                                 std::string& error, int threads) {
+  options opts;
+  opts.threads = threads;
+  return start(host, port, error, opts);
+}
+
+std::unique_ptr<http_server> http_server::start(const std::string& host, uint16_t port,
+                                                std::string& error, const options& opts) {
   init_civetweb_once();
   auto state = std::make_unique<impl>();
   std::string address =
@@ -320,11 +324,25 @@ std::unique_ptr<http_server> http_server::start(const std::string& host, uint16_
     return nullptr;
   }
   state->host = host;
-  std::string listening = resolved + ":" + std::to_string(port);
-  std::string thread_count = std::to_string(std::max(1, threads));
-  const char* options[] = {"listening_ports", listening.c_str(), "num_threads",
-                           thread_count.c_str(), "enable_keep_alive", "no", "request_timeout_ms",
-                           "30000", "linger_timeout_ms", "1000",
+  std::string reason;
+  int listener = detail::open_listener(bind_address(resolved, port), reason);
+  if (listener < 0) {
+    error = "cannot listen on " + address + ": " + reason;
+    return nullptr;
+  }
+  sockaddr_storage bound{};
+  socklen_t bound_len = sizeof(bound);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &bound_len);
+  state->bound_port =
+      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+
+  // civetweb listens privately on loopback and sees only the front's
+  // connections, each with a request that has fully arrived.
+  std::string thread_count = std::to_string(std::max(1, opts.threads));
+  const char* options[] = {"listening_ports", "127.0.0.1:0", "num_threads", thread_count.c_str(),
+                           "enable_keep_alive", "no", "request_timeout_ms", "30000",
+                           "linger_timeout_ms", "1000",
                            // Paths reach `serve` still encoded: decoded here,
                            // so a %00 cannot cut one short unnoticed.
                            "decode_url", "no", nullptr};
@@ -345,22 +363,31 @@ std::unique_ptr<http_server> http_server::start(const std::string& host, uint16_
   state->ctx = mg_start2(&init, &failure);
   starting_server = false;
   if (state->ctx == nullptr) {
-    // civetweb's text is generic ("Failed to setup server ports"): find the
-    // system's reason with a bind of our own.
-    std::string reason = bind_failure(connect_address(resolved, port), resolved);
-    if (reason.empty()) reason = text[0] != '\0' ? text : "civetweb failed to start";
-    error = "cannot listen on " + address + ": " + reason;
+    close(listener);
+    error = "cannot listen on " + address + ": " +
+            (text[0] != '\0' ? text : "civetweb failed to start");
     return nullptr;
   }
   mg_server_port ports[4] = {};
   int n = mg_get_server_ports(state->ctx, 4, ports);
   if (n < 1 || ports[0].port <= 0) {
+    close(listener);
     mg_stop(state->ctx);
-    error = "cannot listen on " + address + ": cannot determine the bound port";
+    error = "cannot listen on " + address + ": cannot determine civetweb's port";
     return nullptr;
   }
-  state->bound_port = static_cast<uint16_t>(ports[0].port);
-  state->wake_address = connect_address(resolved, state->bound_port);
+  state->wake_address = connect_address("127.0.0.1", static_cast<uint16_t>(ports[0].port));
+  detail::front_limits limits;
+  limits.request_timeout = opts.request_timeout;
+  limits.max_connections = std::max(1, opts.max_connections);
+  limits.max_connections_per_client = std::max(1, opts.max_connections_per_client);
+  limits.max_body = max_body_size;
+  state->front = detail::http_front::start(listener, state->wake_address, limits, reason);
+  if (!state->front) {
+    mg_stop(state->ctx);
+    error = "cannot listen on " + address + ": " + reason;
+    return nullptr;
+  }
   return std::unique_ptr<http_server>(new http_server(std::move(state)));
 }
 
@@ -368,6 +395,9 @@ http_server::http_server(std::unique_ptr<impl> state) : impl_(std::move(state)) 
 
 http_server::~http_server() {
   if (!impl_ || impl_->ctx == nullptr) return;
+  // No new requests reach civetweb once the front is gone; clients still
+  // waiting for a response are disconnected.
+  impl_->front.reset();
   // civetweb's master thread notices the stop flag only when its `poll` on
   // the listening socket returns, which otherwise takes up to 2 s. Wake it
   // with connections until `mg_stop` has returned.

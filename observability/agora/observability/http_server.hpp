@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -13,6 +14,14 @@ namespace agora::observability {
 
 /// An embedded HTTP/1.1 server (civetweb underneath) for daemons' `/state`,
 /// `/metrics`, `/health` and operator endpoints.
+///
+/// A front thread of our own accepts every connection and holds it until
+/// its whole request has arrived; only then is the request relayed to
+/// civetweb on a private loopback port. Clients that trickle their request
+/// therefore cost a socket, not a worker, and cannot stall `/health`: each
+/// has `options::request_timeout` to send its whole request (then 408),
+/// and each client address may hold `options::max_connections_per_client`
+/// connections (beyond that: 429 and close).
 ///
 /// Requests are served by a fixed pool of civetweb worker threads, so
 /// handlers run concurrently on those threads: a handler must be thread-safe
@@ -31,12 +40,32 @@ class http_server {
   /// The largest accepted request body, in bytes (1 MiB).
   static constexpr std::size_t max_body_size = 1024 * 1024;
 
+  /// How the server is sized and what it tolerates from clients.
+  struct options {
+    /// Worker threads running handlers (the master uses 4, an agent 2).
+    int threads = 4;
+    /// The bound on receiving a whole request, head and body, counted from
+    /// the connection's accept: a client still sending after it gets 408
+    /// and is disconnected, however steadily it trickles.
+    std::chrono::milliseconds request_timeout{10000};
+    /// Connections held at once from all clients; more are answered 503
+    /// and closed at once.
+    int max_connections = 256;
+    /// Connections held at once from one client address; more are answered
+    /// 429 and closed at once.
+    int max_connections_per_client = 16;
+  };
+
   /// Starts listening on `host:port` (`host` an IPv4/IPv6 address or a name
-  /// resolving to one; port 0 picks a free port) with `threads` workers.
-  /// Returns nullptr and sets `error` (naming the address) when it cannot
-  /// bind or start.
+  /// resolving to one; port 0 picks a free port) with `threads` workers and
+  /// the other `options` at their defaults. Returns nullptr and sets
+  /// `error` (naming the address) when it cannot bind or start.
   static std::unique_ptr<http_server> start(const std::string& host, uint16_t port,
                                             std::string& error, int threads = 4);
+
+  /// Starts listening on `host:port` as above, with `opts`.
+  static std::unique_ptr<http_server> start(const std::string& host, uint16_t port,
+                                            std::string& error, const options& opts);
 
   /// Stops listening, waits for running handlers and joins the workers.
   ~http_server();

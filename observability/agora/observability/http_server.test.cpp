@@ -2,12 +2,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -17,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -511,6 +514,313 @@ TEST(http_server, host_names_are_resolved) {
   ASSERT_NE(server, nullptr) << error;
   server->route("GET", "/x", [](const http_request&) { return http_response::text("y"); });
   EXPECT_EQ(request(server->port(), "GET", "/x").body, "y");
+}
+
+// Opens a connection to 127.0.0.1:`port` from the loopback address `source`
+// (Linux routes all of 127.0.0.0/8 to the loopback interface, so tests can
+// play clients on distinct addresses); returns -1 on failure.
+int connect_from(const std::string& source, uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  if (inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1 ||
+      bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+    close(fd);
+    return -1;
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Sends `GET /health` on a fresh connection from 127.0.0.1 and reads the
+// answer, giving up after `limit`; returns the response and how long it took.
+std::pair<raw_response, std::chrono::milliseconds> timed_health(uint16_t port,
+                                                                std::chrono::milliseconds limit) {
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start);
+  };
+  int fd = connect_to(port);
+  if (fd < 0) return {raw_response{}, elapsed()};
+  timeval tv{static_cast<time_t>(limit.count() / 1000),
+             static_cast<suseconds_t>(limit.count() % 1000 * 1000)};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  send_all(fd, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string raw;
+  char buf[4096];
+  while (elapsed() < limit) {
+    auto n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) break;
+    raw.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return {parse(std::move(raw)), elapsed()};
+}
+
+// Clients that each trickle a request head, one byte every 200 ms, from
+// their own loopback address (127.0.0.2, 127.0.0.3, ...), until stopped.
+// The head is longer than the bytes they get to send, so it never ends.
+class slow_clients {
+ public:
+  slow_clients(uint16_t port, int count) {
+    for (int i = 0; i < count; ++i) {
+      threads_.emplace_back([this, port, i] { trickle(port, "127.0.0." + std::to_string(i + 2)); });
+    }
+  }
+
+  ~slow_clients() { stop(); }
+
+  /// Waits (at most 10 s) until every client has sent at least `bytes`
+  /// bytes; returns false on timeout or when a client failed.
+  bool wait_until_each_sent(int bytes) {
+    std::unique_lock lock(m_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] {
+      if (failed_ > 0) return true;
+      for (int n : sent_)
+        if (n < bytes) return false;
+      return true;
+    }) && failed_ == 0;
+  }
+
+  /// Stops and joins the clients; returns how many could not connect or saw
+  /// their connection closed while trickling.
+  int stop() {
+    {
+      std::lock_guard lock(m_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    return failed_;
+  }
+
+ private:
+  void trickle(uint16_t port, const std::string& source) {
+    std::size_t index;
+    {
+      std::lock_guard lock(m_);
+      index = sent_.size();
+      sent_.push_back(0);
+    }
+    const std::string head = "GET /state HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow\r\n";
+    int fd = connect_from(source, port);
+    std::unique_lock lock(m_);
+    for (std::size_t i = 0; fd >= 0 && !stopping_ && i < head.size(); ++i) {
+      lock.unlock();
+      bool ok = ::send(fd, head.data() + i, 1, MSG_NOSIGNAL) == 1;
+      lock.lock();
+      if (!ok) break;
+      ++sent_[index];
+      cv_.notify_all();
+      // The trickle itself: the pause between bytes is the behaviour under
+      // test, cut short when the test stops.
+      cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_; });
+    }
+    if (!stopping_) ++failed_;
+    cv_.notify_all();
+    lock.unlock();
+    if (fd >= 0) close(fd);
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::vector<int> sent_;
+  int failed_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// 30 clients trickle request heads from 30 addresses for about 3 s; in that
+// time `/health` from a fresh client answers 200 within 1 s, 15 times in a
+// row. Before the front, 2 (agent) or 4 (master) trickling clients held
+// every civetweb worker and no probe was answered.
+void health_answers_while_30_clients_trickle(int threads) {
+  std::string error;
+  auto server = http_server::start("127.0.0.1", 0, error, threads);
+  ASSERT_NE(server, nullptr) << error;
+  server->route("GET", "/health",
+                [](const http_request&) { return http_response::json("{\"status\":\"ok\"}"); });
+  slow_clients slow(server->port(), 30);
+  // 15 probes, each once every slow client has sent one more byte (at
+  // 200 ms a byte, the probes span about 3 s of held connections).
+  for (int round = 1; round <= 15; ++round) {
+    ASSERT_TRUE(slow.wait_until_each_sent(round)) << "the slow clients could not trickle";
+    auto [r, took] = timed_health(server->port(), std::chrono::milliseconds(1000));
+    EXPECT_TRUE(r.ok) << "round " << round << ": no answer within " << took.count() << " ms";
+    EXPECT_EQ(r.status, 200) << "round " << round;
+    EXPECT_LT(took.count(), 1000) << "round " << round;
+  }
+  // The slow clients were held, not refused, while `/health` answered.
+  EXPECT_EQ(slow.stop(), 0);
+}
+
+TEST(http_server, health_answers_within_a_second_while_30_slow_clients_hold_2_threads) {
+  health_answers_while_30_clients_trickle(2);  // The agent's configuration.
+}
+
+TEST(http_server, health_answers_within_a_second_while_30_slow_clients_hold_4_threads) {
+  health_answers_while_30_clients_trickle(4);  // The master's configuration.
+}
+
+// Trickles `request` one byte every 200 ms on `fd` until the server answers
+// or closes (or 5 s pass); returns what it answered, how long that took
+// and how many bytes were sent by then.
+struct trickle_result {
+  raw_response response;
+  bool closed = false;  // The server closed (or reset) the connection.
+  std::chrono::milliseconds took{0};
+  std::size_t sent = 0;
+};
+
+trickle_result trickle_until_cut(int fd, const std::string& request) {
+  trickle_result result;
+  auto start = std::chrono::steady_clock::now();
+  std::string raw;
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    if (result.sent < request.size() &&
+        ::send(fd, request.data() + result.sent, 1, MSG_NOSIGNAL) == 1)
+      ++result.sent;
+    // Waiting for the server's answer is also the pause between bytes.
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    char buf[4096];
+    auto n = recv(fd, buf, sizeof(buf), 0);
+    if (n > 0) {
+      raw.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    result.closed = true;
+    break;
+  }
+  result.took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  result.response = parse(std::move(raw));
+  return result;
+}
+
+TEST(http_server, a_client_trickling_its_head_is_cut_off_after_the_request_timeout) {
+  http_server::options opts;
+  opts.threads = 2;
+  opts.request_timeout = std::chrono::milliseconds(1000);
+  std::string error;
+  auto server = http_server::start("127.0.0.1", 0, error, opts);
+  ASSERT_NE(server, nullptr) << error;
+  server->route("GET", "/health", [](const http_request&) { return http_response::json("{}"); });
+  int fd = connect_to(server->port());
+  ASSERT_GE(fd, 0);
+  // A head far longer than the 5 s of bytes the client gets to send.
+  auto r = trickle_until_cut(fd, "GET /health HTTP/1.1\r\nX-Slow: " + std::string(100, 'a'));
+  close(fd);
+  EXPECT_TRUE(r.closed) << "still connected after " << r.took.count() << " ms";
+  ASSERT_TRUE(r.response.ok) << r.response.raw;
+  EXPECT_EQ(r.response.status, 408);
+  EXPECT_EQ(r.response.body,
+            "{\"error\": \"request not received within 1000 ms\", \"status\": 408}");
+  // Cut off after the 1 s bound (a byte every 200 ms: about 5 bytes sent),
+  // although the client never stopped sending.
+  EXPECT_GE(r.took.count(), 900);
+  EXPECT_LT(r.took.count(), 2500);
+  EXPECT_GE(r.sent, 4u);
+  EXPECT_EQ(request(server->port(), "GET", "/health").status, 200);
+}
+
+TEST(http_server, a_client_trickling_its_body_is_cut_off_after_the_request_timeout) {
+  // civetweb bounds a body only per read: before the front, this client
+  // held a worker for as long as it kept sending.
+  http_server::options opts;
+  opts.threads = 2;
+  opts.request_timeout = std::chrono::milliseconds(1000);
+  std::string error;
+  auto server = http_server::start("127.0.0.1", 0, error, opts);
+  ASSERT_NE(server, nullptr) << error;
+  std::atomic<int> calls{0};
+  server->route("POST", "/echo", [&](const http_request& req) {
+    ++calls;
+    return http_response::text(req.body);
+  });
+  int fd = connect_to(server->port());
+  ASSERT_GE(fd, 0);
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+  send_all(fd, head);
+  auto r = trickle_until_cut(fd, std::string(100, 'b'));
+  close(fd);
+  EXPECT_TRUE(r.closed);
+  ASSERT_TRUE(r.response.ok) << r.response.raw;
+  EXPECT_EQ(r.response.status, 408);
+  EXPECT_GE(r.took.count(), 800);
+  EXPECT_LT(r.took.count(), 2500);
+  EXPECT_EQ(calls.load(), 0);  // No handler saw a partial body.
+}
+
+TEST(http_server, connections_beyond_the_per_client_limit_are_refused_at_once) {
+  http_server::options opts;
+  opts.threads = 2;
+  opts.max_connections_per_client = 4;
+  std::string error;
+  auto server = http_server::start("127.0.0.1", 0, error, opts);
+  ASSERT_NE(server, nullptr) << error;
+  server->route("GET", "/health", [](const http_request&) { return http_response::json("{}"); });
+  // Four idle connections from 127.0.0.1 reach the limit (they are
+  // accepted in order, before any later connection).
+  std::vector<int> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(connect_to(server->port()));
+    ASSERT_GE(held.back(), 0);
+  }
+  // A fifth from the same address gets 429 (or at least a closed
+  // connection) well within a second, without sending anything.
+  auto start = std::chrono::steady_clock::now();
+  int fifth = connect_to(server->port());
+  ASSERT_GE(fifth, 0);
+  timeval tv{1, 0};
+  setsockopt(fifth, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  std::string raw;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fifth, buf, sizeof(buf), 0)) > 0) raw.append(buf, static_cast<std::size_t>(n));
+  bool timed_out = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  close(fifth);
+  auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  EXPECT_FALSE(timed_out) << "the fifth connection was held";
+  EXPECT_LT(took.count(), 1000);
+  auto refused = parse(raw);
+  if (refused.ok) {
+    EXPECT_EQ(refused.status, 429);
+    EXPECT_EQ(refused.body,
+              "{\"error\": \"too many connections from 127.0.0.1\", \"status\": 429}");
+  }
+  // Other clients are still served, at once.
+  int other = connect_from("127.0.0.2", server->port());
+  ASSERT_GE(other, 0);
+  send_all(other, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  raw.clear();
+  while ((n = recv(other, buf, sizeof(buf), 0)) > 0) raw.append(buf, static_cast<std::size_t>(n));
+  close(other);
+  EXPECT_EQ(parse(raw).status, 200) << raw;
+  // Once one of the four closes, 127.0.0.1 is served again (the front
+  // notices the close asynchronously: retry, bounded).
+  close(held.back());
+  held.pop_back();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < deadline)
+    status = request(server->port(), "GET", "/health").status;
+  EXPECT_EQ(status, 200);
+  for (int fd : held) close(fd);
 }
 
 TEST(http_server, stops_in_destructor_and_frees_the_port) {

@@ -1,0 +1,594 @@
+#include "agora/observability/detail/http_front.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <map>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "agora/observability/detail/request_scanner.hpp"
+#include "agora/observability/http_message.hpp"
+
+namespace agora::observability::detail {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// How long a closing connection is drained after the response, so that the
+// client's unread request bytes do not make the kernel reset the
+// connection (and discard the response) on close; as civetweb's
+// `linger_timeout_ms`.
+constexpr auto linger = std::chrono::milliseconds(1000);
+
+// Request bytes buffered for the backend before reading from the client
+// pauses, once the request is being relayed.
+constexpr std::size_t relay_window = 256 * 1024;
+
+// The largest read, and the most bytes read from one socket per wake-up.
+constexpr std::size_t read_chunk = 16 * 1024;
+constexpr std::size_t read_budget = 256 * 1024;
+
+// After running out of descriptors, accepting pauses this long rather than
+// spinning on a listener that stays readable.
+constexpr auto accept_pause = std::chrono::milliseconds(100);
+
+socklen_t length_of(const sockaddr_storage& addr) {
+  return addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+
+std::string address_text(const sockaddr_storage& addr) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_addr, buf, sizeof(buf));
+  else
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr)->sin_addr, buf, sizeof(buf));
+  return buf;
+}
+
+const char* reason_of(int status) {
+  switch (status) {
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 429:
+      return "Too Many Requests";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Error";
+  }
+}
+
+// Returns a complete JSON error response, formatted as `http_server` formats
+// its own (`Content-Length`, `Cache-Control: no-cache`, `Connection: close`).
+std::string error_response(int status, const std::string& message) {
+  auto r = http_response::error(status, message);
+  return "HTTP/1.1 " + std::to_string(status) + " " + reason_of(status) +
+         "\r\nContent-Type: " + r.content_type +
+         "\r\nContent-Length: " + std::to_string(r.body.size()) +
+         "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n" + r.body;
+}
+
+// Closes `fd` with a reset rather than a FIN, so that civetweb's worker
+// sees a failed read, not the clean end of a shorter request.
+void abort_socket(int fd) {
+  ::linger l{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+  close(fd);
+}
+
+// Returns `head` without its `Expect` header lines.
+std::string without_expect(const std::string& head) {
+  std::string result;
+  std::size_t start = 0;
+  while (start < head.size()) {
+    auto end = head.find('\n', start);
+    end = end == std::string::npos ? head.size() : end + 1;
+    std::string name = head.substr(start, std::min<std::size_t>(7, end - start));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (start == 0 || name != "expect:") result.append(head, start, end - start);
+    start = end;
+  }
+  return result;
+}
+
+struct connection {
+  enum class phase {
+    reading,   // Receiving the request; nothing has reached the backend yet.
+    relaying,  // Request bytes go to the backend, its response to the client.
+    closing,   // Writing what is left for the client, then draining it.
+  };
+
+  connection(int fd, std::string address, const front_limits& limits)
+      : client(fd),
+        peer(std::move(address)),
+        accepted(clock_type::now()),
+        scanner(limits.max_head, limits.max_body) {}
+
+  int client;
+  int backend = -1;
+  std::string peer;
+  clock_type::time_point accepted;
+  phase state = phase::reading;
+  request_scanner scanner;
+  // While reading: the request so far. While relaying: bytes for the
+  // backend, of which `in_sent` went out.
+  std::string in;
+  std::size_t in_sent = 0;
+  // Bytes for the client, of which `out_sent` went out.
+  std::string out;
+  std::size_t out_sent = 0;
+  // The last time the client took response bytes (or was given new ones).
+  clock_type::time_point progress;
+  clock_type::time_point linger_until;
+  bool continue_sent = false;     // The front answered `100 Continue`.
+  bool request_complete = false;  // The backend has (or is sent) the whole request.
+  bool backend_connected = false;
+  bool backend_shut = false;      // No more request bytes go to the backend.
+  bool response_started = false;  // The backend has answered something.
+  bool client_eof = false;        // The client shut its side down.
+  bool client_shut = false;       // The front shut its side down (closing).
+  bool done = false;              // To be closed and removed.
+
+  bool out_pending() const { return out_sent < out.size(); }
+
+  void queue_out(const std::string& data, clock_type::time_point now) {
+    if (!out_pending()) {
+      out.clear();
+      out_sent = 0;
+      progress = now;
+    }
+    out += data;
+  }
+};
+
+}  // namespace
+
+struct http_front::impl {
+  int listener = -1;
+  int wake = -1;
+  sockaddr_storage backend{};
+  front_limits limits;
+  std::thread thread;
+  std::vector<std::unique_ptr<connection>> connections;
+  std::map<std::string, int> per_client;
+  clock_type::time_point accept_paused_until{};
+
+  ~impl() {
+    for (auto& c : connections) release(*c);
+    if (listener >= 0) close(listener);
+    if (wake >= 0) close(wake);
+  }
+
+  void release(connection& c) {
+    if (c.client >= 0) close(c.client);
+    if (c.backend >= 0) close(c.backend);
+    c.client = c.backend = -1;
+    if (auto it = per_client.find(c.peer); it != per_client.end() && --it->second <= 0)
+      per_client.erase(it);
+  }
+
+  void run() {
+    std::vector<pollfd> fds;
+    // For each entry of `fds` after the first two: its connection and
+    // whether it is the backend side.
+    std::vector<std::pair<connection*, bool>> owners;
+    for (;;) {
+      auto now = clock_type::now();
+      fds.clear();
+      owners.clear();
+      fds.push_back({wake, POLLIN, 0});
+      bool accepting = now >= accept_paused_until;
+      fds.push_back({accepting ? listener : -1, POLLIN, 0});
+      auto next = clock_type::time_point::max();
+      if (!accepting) next = accept_paused_until;
+      for (auto& c : connections) {
+        short client_events = 0, backend_events = 0;
+        wanted_events(*c, client_events, backend_events);
+        fds.push_back({c->client, client_events, 0});
+        owners.emplace_back(c.get(), false);
+        if (c->backend >= 0) {
+          fds.push_back({c->backend, backend_events, 0});
+          owners.emplace_back(c.get(), true);
+        }
+        next = std::min(next, deadline_of(*c));
+      }
+      int timeout = -1;
+      if (next != clock_type::time_point::max()) {
+        auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
+        timeout = static_cast<int>(std::clamp<long long>(wait, 0, 60000));
+      }
+      if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
+        std::fprintf(stderr, "agora http: poll failed: %s\n", std::strerror(errno));
+        return;
+      }
+      if (fds[0].revents != 0) return;  // Stopping.
+      now = clock_type::now();
+      for (std::size_t i = 2; i < fds.size(); ++i) {
+        auto [c, is_backend] = owners[i - 2];
+        if (fds[i].revents == 0 || c->done) continue;
+        try {
+          if (is_backend)
+            on_backend(*c, fds[i].revents, now);
+          else
+            on_client(*c, fds[i].revents, now);
+        } catch (const std::exception&) {
+          c->done = true;  // Out of memory and the like: drop this connection only.
+        }
+      }
+      for (auto& c : connections)
+        if (!c->done) enforce_deadline(*c, now);
+      // Accept after serving, so new connections count against the limits
+      // only once closed ones are gone.
+      for (auto& c : connections)
+        if (c->done) release(*c);
+      connections.erase(std::remove_if(connections.begin(), connections.end(),
+                                       [](const auto& c) { return c->done; }),
+                        connections.end());
+      if (fds[1].revents != 0) accept_all(now);
+    }
+  }
+
+  void wanted_events(const connection& c, short& client, short& backend) const {
+    client = 0;
+    backend = 0;
+    switch (c.state) {
+      case connection::phase::reading:
+        client = POLLIN;
+        break;
+      case connection::phase::relaying:
+        if (!c.client_eof && c.in.size() - c.in_sent < relay_window) client |= POLLIN;
+        if (!c.backend_connected || (!c.backend_shut && c.in_sent < c.in.size()))
+          backend |= POLLOUT;
+        if (c.backend_connected) backend |= POLLIN;
+        break;
+      case connection::phase::closing:
+        if (!c.client_eof) client |= POLLIN;  // Drained and discarded.
+        break;
+    }
+    if (c.out_pending()) client |= POLLOUT;
+  }
+
+  clock_type::time_point deadline_of(const connection& c) const {
+    auto whole_request = c.accepted + limits.request_timeout;
+    if (c.out_pending()) {
+      auto writing = c.progress + limits.request_timeout;
+      // A client that waits for `100 Continue` is still sending its request.
+      return c.request_complete || c.state == connection::phase::closing
+                 ? writing
+                 : std::min(writing, whole_request);
+    }
+    switch (c.state) {
+      case connection::phase::reading:
+        return whole_request;
+      case connection::phase::relaying:
+        // Once the backend has the whole request, the time is the handler's.
+        return c.request_complete || c.response_started ? clock_type::time_point::max()
+                                                        : whole_request;
+      case connection::phase::closing:
+        return c.client_shut ? c.linger_until : clock_type::time_point::max();
+    }
+    return clock_type::time_point::max();
+  }
+
+  void enforce_deadline(connection& c, clock_type::time_point now) {
+    if (now < deadline_of(c)) return;
+    bool answerable = !c.response_started && c.state != connection::phase::closing;
+    if (!answerable || (c.out_pending() && now >= c.progress + limits.request_timeout)) {
+      // The client does not take what it is sent, or has its answer.
+      c.done = true;
+      return;
+    }
+    answer(c, 408,
+           "request not received within " + std::to_string(limits.request_timeout.count()) + " ms",
+           now);
+  }
+
+  // Replaces whatever the backend would have said with an error response,
+  // then closes.
+  void answer(connection& c, int status, const std::string& message, clock_type::time_point now) {
+    if (c.backend >= 0) {
+      abort_socket(c.backend);
+      c.backend = -1;
+    }
+    c.in.clear();
+    c.queue_out(error_response(status, message), now);
+    c.state = connection::phase::closing;
+  }
+
+  void accept_all(clock_type::time_point now) {
+    // A bounded batch per wake-up keeps the loop responsive under a flood.
+    for (int batch = 0; batch < 64; ++batch) {
+      sockaddr_storage addr{};
+      socklen_t len = sizeof(addr);
+      int fd =
+          accept4(listener, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+          accept_paused_until = now + accept_pause;
+        return;
+      }
+      std::string peer = address_text(addr);
+      if (static_cast<int>(connections.size()) >= limits.max_connections) {
+        refuse(fd, 503, "too many connections");
+        continue;
+      }
+      int& count = per_client[peer];
+      if (count >= limits.max_connections_per_client) {
+        refuse(fd, 429, "too many connections from " + peer);
+        if (count == 0) per_client.erase(peer);
+        continue;
+      }
+      ++count;
+      connections.push_back(std::make_unique<connection>(fd, std::move(peer), limits));
+    }
+  }
+
+  // Answers a connection the front will not hold and closes it at once; the
+  // short answer fits in the socket buffer, so this never blocks.
+  static void refuse(int fd, int status, const std::string& message) {
+    auto response = error_response(status, message);
+    (void)::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    shutdown(fd, SHUT_WR);
+    close(fd);
+  }
+
+  void on_client(connection& c, short revents, clock_type::time_point now) {
+    if (revents & (POLLIN | POLLHUP | POLLERR)) read_client(c, now);
+    if (!c.done && (revents & POLLOUT)) write_client(c, now);
+  }
+
+  void read_client(connection& c, clock_type::time_point now) {
+    char buf[read_chunk];
+    for (std::size_t total = 0; total < read_budget && !c.done;) {
+      auto n = recv(c.client, buf, sizeof(buf), 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) c.done = true;
+        return;
+      }
+      if (n == 0) {
+        on_client_eof(c, now);
+        return;
+      }
+      total += static_cast<std::size_t>(n);
+      switch (c.state) {
+        case connection::phase::reading:
+          c.in.append(buf, static_cast<std::size_t>(n));
+          examine(c, now);
+          break;
+        case connection::phase::relaying:
+          if (!c.backend_shut) c.in.append(buf, static_cast<std::size_t>(n));
+          if (c.in.size() - c.in_sent >= relay_window) return;
+          break;
+        case connection::phase::closing:
+          break;  // Discarded.
+      }
+    }
+  }
+
+  void on_client_eof(connection& c, clock_type::time_point now) {
+    c.client_eof = true;
+    switch (c.state) {
+      case connection::phase::reading:
+        // Nothing more can come: what arrived is the request, for civetweb
+        // to judge as it always did (a client that only connected and
+        // closed, e.g. a port probe, needs no answer).
+        if (c.in.empty())
+          c.done = true;
+        else
+          forward(c, true, now);
+        break;
+      case connection::phase::relaying:
+        shut_backend_when_sent(c);
+        break;
+      case connection::phase::closing:
+        if (c.client_shut || !c.out_pending()) c.done = true;
+        break;
+    }
+  }
+
+  // Decides, after new request bytes, whether to wait, relay or refuse.
+  void examine(connection& c, clock_type::time_point now) {
+    switch (c.scanner.scan(c.in)) {
+      case request_state::incomplete:
+        if (c.scanner.expects_continue() && !c.continue_sent) {
+          c.continue_sent = true;
+          c.queue_out("HTTP/1.1 100 Continue\r\n\r\n", now);
+        }
+        break;
+      case request_state::complete:
+        forward(c, true, now);
+        break;
+      case request_state::pass_through:
+        forward(c, false, now);
+        break;
+      case request_state::too_large:
+        answer(c, 413, "request body larger than " + std::to_string(limits.max_body) + " bytes",
+               now);
+        break;
+    }
+  }
+
+  // Starts relaying the request to the backend; `complete` when nothing
+  // more is due from the client.
+  void forward(connection& c, bool complete, clock_type::time_point now) {
+    if (c.continue_sent && c.scanner.head_size() > 0) {
+      // The client has its `100 Continue`; civetweb must not send another.
+      c.in = without_expect(c.in.substr(0, c.scanner.head_size())) +
+             c.in.substr(c.scanner.head_size());
+    }
+    c.request_complete = complete;
+    c.state = connection::phase::relaying;
+    c.in_sent = 0;
+    c.backend = socket(backend.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c.backend < 0 ||
+        (connect(c.backend, reinterpret_cast<const sockaddr*>(&backend), length_of(backend)) != 0 &&
+         errno != EINPROGRESS)) {
+      answer(c, 503, "the server cannot take requests now", now);
+    }
+  }
+
+  void shut_backend_when_sent(connection& c) {
+    if (c.client_eof && c.backend_connected && !c.backend_shut && c.in_sent == c.in.size()) {
+      shutdown(c.backend, SHUT_WR);
+      c.backend_shut = true;
+    }
+  }
+
+  void on_backend(connection& c, short revents, clock_type::time_point now) {
+    if (!c.backend_connected && (revents & (POLLOUT | POLLERR | POLLHUP))) {
+      int err = 0;
+      socklen_t len = sizeof(err);
+      getsockopt(c.backend, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        answer(c, 503, "the server cannot take requests now", now);
+        return;
+      }
+      c.backend_connected = true;
+    }
+    if (revents & POLLOUT) write_backend(c);
+    if (c.backend >= 0 && (revents & (POLLIN | POLLHUP | POLLERR))) read_backend(c, now);
+  }
+
+  void write_backend(connection& c) {
+    while (!c.backend_shut && c.in_sent < c.in.size()) {
+      auto n = ::send(c.backend, c.in.data() + c.in_sent, c.in.size() - c.in_sent, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        // civetweb stopped reading (e.g. it answered 413 at once): the rest
+        // of the request is dropped, its answer still relayed.
+        c.backend_shut = true;
+        c.in.clear();
+        c.in_sent = 0;
+        return;
+      }
+      c.in_sent += static_cast<std::size_t>(n);
+    }
+    if (c.in_sent == c.in.size()) {
+      c.in.clear();
+      c.in_sent = 0;
+    }
+    shut_backend_when_sent(c);
+  }
+
+  void read_backend(connection& c, clock_type::time_point now) {
+    char buf[read_chunk];
+    // Read all there is: the response is already in the worker's memory,
+    // and taking it at once frees the worker from a slow reader.
+    for (;;) {
+      auto n = recv(c.backend, buf, sizeof(buf), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n <= 0) {
+        // The response is complete (civetweb closes after each one), or
+        // civetweb dropped the connection without an answer, as it does
+        // when a handler fails beyond a 500: the client sees the same.
+        close(c.backend);
+        c.backend = -1;
+        c.in.clear();
+        c.in_sent = 0;
+        c.state = connection::phase::closing;
+        if (!c.out_pending()) start_linger(c, now);
+        return;
+      }
+      c.response_started = true;
+      c.queue_out(std::string(buf, static_cast<std::size_t>(n)), now);
+    }
+  }
+
+  void write_client(connection& c, clock_type::time_point now) {
+    while (c.out_pending()) {
+      auto n = ::send(c.client, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) c.done = true;
+        return;
+      }
+      c.out_sent += static_cast<std::size_t>(n);
+      c.progress = now;
+    }
+    c.out.clear();
+    c.out_sent = 0;
+    if (c.state == connection::phase::closing) start_linger(c, now);
+  }
+
+  // Sends the FIN after the last response byte and drains the client for
+  // a while; a client that already closed its side is closed at once.
+  void start_linger(connection& c, clock_type::time_point now) {
+    if (c.client_shut) return;
+    shutdown(c.client, SHUT_WR);
+    c.client_shut = true;
+    c.linger_until = now + linger;
+    if (c.client_eof) c.done = true;
+  }
+};
+
+http_front::http_front(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
+
+std::unique_ptr<http_front> http_front::start(int listener, const sockaddr_storage& backend,
+                                              const front_limits& limits, std::string& error) {
+  auto state = std::make_unique<impl>();
+  state->listener = listener;
+  state->backend = backend;
+  state->limits = limits;
+  state->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (state->wake < 0) {
+    error = std::string("cannot create an eventfd: ") + std::strerror(errno);
+    return nullptr;  // `state` closes the listener.
+  }
+  try {
+    auto* raw = state.get();
+    state->thread = std::thread([raw] { raw->run(); });
+  } catch (const std::exception& e) {
+    error = std::string("cannot start the HTTP front thread: ") + e.what();
+    return nullptr;
+  }
+  return std::unique_ptr<http_front>(new http_front(std::move(state)));
+}
+
+http_front::~http_front() {
+  if (!impl_) return;
+  uint64_t one = 1;
+  (void)write(impl_->wake, &one, sizeof(one));
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int open_listener(const sockaddr_storage& addr, std::string& error) {
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return -1;
+  }
+  // Rebinding right after a restart must not wait for old connections in
+  // TIME_WAIT; a port another socket listens on still fails.
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), length_of(addr)) != 0 ||
+      listen(fd, SOMAXCONN) != 0) {
+    error = std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace agora::observability::detail
