@@ -615,7 +615,9 @@ class slow_clients {
       index = sent_.size();
       sent_.push_back(0);
     }
-    const std::string head = "GET /state HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow\r\n";
+    // 200+ bytes: 40 s of trickling, far beyond any run of the test.
+    const std::string head =
+        "GET /state HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + std::string(160, 's') + "\r\n";
     int fd = connect_from(source, port);
     std::unique_lock lock(m_);
     for (std::size_t i = 0; fd >= 0 && !stopping_ && i < head.size(); ++i) {
