@@ -825,6 +825,43 @@ TEST(http_server, connections_beyond_the_per_client_limit_are_refused_at_once) {
   for (int fd : held) close(fd);
 }
 
+TEST(http_server, a_client_is_not_locked_out_by_slow_connections_from_its_own_address) {
+  // Connections at the per-client limit that are still sending their
+  // request after a second are the trickling kind: a new connection from
+  // the same address (a NAT, a local health check) evicts the oldest
+  // instead of being refused.
+  http_server::options opts;
+  opts.threads = 2;
+  opts.max_connections_per_client = 4;
+  std::string error;
+  auto server = http_server::start("127.0.0.1", 0, error, opts);
+  ASSERT_NE(server, nullptr) << error;
+  server->route("GET", "/health", [](const http_request&) { return http_response::json("{}"); });
+  std::vector<int> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(connect_to(server->port()));
+    ASSERT_GE(held.back(), 0);
+    send_all(held.back(), "GET /health HTTP/1.1\r\n");  // and never the rest
+  }
+  // Bounded retries until the held ones are old enough to give way.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < deadline)
+    status = request(server->port(), "GET", "/health").status;
+  EXPECT_EQ(status, 200);
+  // The evicted connection is closed.
+  int closed = 0;
+  for (int fd : held) {
+    char c;
+    timeval tv{0, 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ssize_t n = recv(fd, &c, 1, 0);
+    closed += n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+  EXPECT_GE(closed, 1);
+  for (int fd : held) close(fd);
+}
+
 TEST(http_server, stops_in_destructor_and_frees_the_port) {
   std::string error;
   auto server = http_server::start("127.0.0.1", 0, error, 2);

@@ -45,6 +45,9 @@ constexpr std::size_t read_budget = 256 * 1024;
 // After running out of descriptors, accepting pauses this long rather than
 // spinning on a listener that stays readable.
 constexpr auto accept_pause = std::chrono::milliseconds(100);
+// How long a connection may have been receiving its request before a new
+// connection at a limit may evict it (`evict_oldest_reading`).
+constexpr auto evict_after = std::chrono::milliseconds(1000);
 
 socklen_t length_of(const sockaddr_storage& addr) {
   return addr.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
@@ -145,6 +148,7 @@ struct connection {
   bool client_eof = false;        // The client shut its side down.
   bool client_shut = false;       // The front shut its side down (closing).
   bool done = false;              // To be closed and removed.
+  bool counted = true;            // Still counted in `per_client`.
 
   bool out_pending() const { return out_sent < out.size(); }
 
@@ -180,8 +184,29 @@ struct http_front::impl {
     if (c.client >= 0) close(c.client);
     if (c.backend >= 0) close(c.backend);
     c.client = c.backend = -1;
+    if (!c.counted) return;
+    c.counted = false;
     if (auto it = per_client.find(c.peer); it != per_client.end() && --it->second <= 0)
       per_client.erase(it);
+  }
+
+  // Makes room for a new connection at a limit: closes the oldest
+  // connection (of `peer`, or of anyone when `peer` is empty) that is still
+  // receiving its request after `evict_after`. A well-behaved client sends
+  // its request at once, so what is evicted is a trickling one, and a slow
+  // client never locks out others behind the same address (a NAT, this
+  // host). Returns false when there is none: then the new one is refused.
+  bool evict_oldest_reading(const std::string& peer, clock_type::time_point now) {
+    connection* oldest = nullptr;
+    for (auto& c : connections)
+      if (!c->done && c->state == connection::phase::reading && !c->request_complete &&
+          (peer.empty() || c->peer == peer) && now - c->accepted >= evict_after &&
+          (!oldest || c->accepted < oldest->accepted))
+        oldest = c.get();
+    if (!oldest) return false;
+    release(*oldest);
+    oldest->done = true;
+    return true;
   }
 
   void run() {
@@ -326,16 +351,19 @@ struct http_front::impl {
         return;
       }
       std::string peer = address_text(addr);
-      if (static_cast<int>(connections.size()) >= limits.max_connections) {
+      auto held = std::count_if(connections.begin(), connections.end(),
+                                [](const auto& c) { return !c->done; });
+      if (held >= limits.max_connections && !evict_oldest_reading("", now)) {
         refuse(fd, 503, "too many connections");
         continue;
       }
-      int& count = per_client[peer];
-      if (count >= limits.max_connections_per_client) {
+      if (per_client[peer] >= limits.max_connections_per_client &&
+          !evict_oldest_reading(peer, now)) {
         refuse(fd, 429, "too many connections from " + peer);
-        if (count == 0) per_client.erase(peer);
+        if (per_client[peer] == 0) per_client.erase(peer);
         continue;
       }
+      int& count = per_client[peer];
       ++count;
       connections.push_back(std::make_unique<connection>(fd, std::move(peer), limits));
     }
