@@ -294,8 +294,19 @@ TEST(ha, a_policy_applied_at_run_time_survives_a_failover) {
   // default.
   c.masters()[0].proc->kill_group(SIGKILL);
   ASSERT_EQ(c.wait_leader(30s), 1) << c.masters()[1].proc->stderr_text();
-  auto after = policy_of(c.masters()[1]);
-  ASSERT_TRUE(after.HasMember("active")) << c.masters()[1].proc->stderr_text();
+  // The new leader may answer `/policy` before it installed the registry's
+  // policy: wait (bounded) for a complete answer.
+  rapidjson::Document after;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        after = policy_of(c.masters()[1]);
+        return after.HasMember("active") && after["active"].IsObject() &&
+               after["active"].HasMember("hash") && after["active"]["hash"].IsString() &&
+               after["active"].HasMember("source_name") &&
+               after["active"]["source_name"].IsString();
+      },
+      10s))
+      << c.masters()[1].proc->stderr_text();
   EXPECT_EQ(std::string(after["active"]["hash"].GetString()), hash);
   EXPECT_EQ(after["active"]["revision"].GetInt64(), revision);
   EXPECT_STREQ(after["active"]["source_name"].GetString(), "quotas.policy");
