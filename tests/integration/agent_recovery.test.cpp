@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -50,6 +51,17 @@ void launch(test_framework& fw, const std::map<std::string, std::string>& tasks)
   fw.send(a);
   for (const auto& [id, command] : tasks)
     ASSERT_TRUE(fw.wait_status(id, task_state::running)) << id;
+}
+
+// Launches `tasks` (id -> command) from one offer without waiting.
+void launch_without_waiting(test_framework& fw, const std::map<std::string, std::string>& tasks) {
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  protocol::accept a;
+  a.offer_ids = {offers[0].id};
+  for (const auto& [id, command] : tasks) a.launch.push_back(make_task(id, command, 0.1, 32 << 20));
+  fw.pending_offers().clear();
+  fw.send(a);
 }
 
 // The states the framework saw for `task_id`, in order, each uuid once
@@ -201,6 +213,60 @@ TEST(agent_recovery, a_corrupt_checkpoint_stops_the_agent_until_told_to_clean_up
       },
       15s))
       << agent.proc->stderr_text();
+}
+
+TEST(agent_recovery, updates_survive_restarts_and_late_acknowledgements_in_order_and_once) {
+  // A framework that acknowledges late, a master restart and an agent crash
+  // while updates wait: each task's updates arrive in order, none is lost,
+  // and none comes again once acknowledged and settled.
+  cluster c{patient_master};
+  auto& agent = c.add_agent("cpus:2;mem:1GiB", "rack:r1",
+                            {"--status-retry-interval=200ms", "--status-retry-max=1s"});
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), framework("late"), false};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  launch_without_waiting(fw, {{"quick", "exit 3"}, {"steady", "exec sleep 1000"}});
+  // Only each task's oldest update is in flight, re-sent until acknowledged.
+  ASSERT_TRUE(fw.wait_status("quick", task_state::starting));
+  ASSERT_TRUE(fw.wait_status("steady", task_state::starting));
+  fw.pump(600ms);
+  EXPECT_EQ(states_of(fw, "quick"), std::vector<task_state>{task_state::starting});
+
+  c.restart_master();
+  ASSERT_TRUE(c.stop_agent(0, SIGKILL));
+  ASSERT_TRUE(c.start_agent(0));
+
+  // From now on acknowledge everything new, late (after a pause).
+  std::set<std::string> acked;
+  auto settled = [&] {
+    fw.pump(300ms);
+    for (const auto& s : fw.statuses())
+      if (!s.uuid.empty() && acked.insert(s.uuid).second) fw.acknowledge(s);
+    auto q = states_of(fw, "quick");
+    auto t = states_of(fw, "steady");
+    return !q.empty() && q.back() == task_state::failed && !t.empty() &&
+           t.back() == task_state::running;
+  };
+  ASSERT_TRUE(wait_until(settled, 30s)) << agent.proc->stderr_text();
+  // The agent has nothing left to deliver; then nothing more arrives.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        settled();
+        auto r = http_get("127.0.0.1", agent.http_port, "/state", 2000ms);
+        return r.status == 200 && r.body.find("\"pending_updates\":0") != std::string::npos;
+      },
+      15s));
+  size_t seen = fw.statuses().size();
+  fw.pump(1500ms);  // several retry intervals
+  EXPECT_EQ(fw.statuses().size(), seen) << "an acknowledged update came again";
+  using v = std::vector<task_state>;
+  EXPECT_EQ(states_of(fw, "quick"),
+            (v{task_state::starting, task_state::running, task_state::failed}));
+  EXPECT_EQ(states_of(fw, "steady"), (v{task_state::starting, task_state::running}));
+  auto failed = fw.wait_status("quick", task_state::failed, 0ms);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->exit_code, 3);
+  fw.send(protocol::kill_task{"", "steady", ""});
 }
 
 }  // namespace

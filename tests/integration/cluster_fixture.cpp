@@ -67,7 +67,8 @@ cluster::~cluster() {
   remove_test_cgroups();
 }
 
-agent_process& cluster::add_agent(const std::string& resources, const std::string& attributes) {
+agent_process& cluster::add_agent(const std::string& resources, const std::string& attributes,
+                                  const std::vector<std::string>& extra_flags) {
   agent_process a;
   a.work_dir = join_path(dir_.path(), "agent-" + std::to_string(agents_.size()));
   a.http_port = free_port();
@@ -81,6 +82,7 @@ agent_process& cluster::add_agent(const std::string& resources, const std::strin
                                    "--kill-grace=1s",
                                    "--cgroups-root=" + test_cgroups_root(),
                                    "--hostname=agent-" + std::to_string(agents_.size())};
+  args.insert(args.end(), extra_flags.begin(), extra_flags.end());
   if (!a.proc->start(binary_path("agora-agent"), args))
     throw std::runtime_error("cannot start agora-agent");
   a.args = args;
@@ -132,9 +134,10 @@ framework_system::framework_system() {
 }
 
 test_framework::test_framework(caf::actor_system& sys, const std::string& master_address,
-                               protocol::framework_info info)
+                               protocol::framework_info info, bool auto_acknowledge)
     : self_(sys) {
   scheduler::driver_config cfg;
+  cfg.auto_acknowledge = auto_acknowledge;
   if (master_address.rfind("zk://", 0) == 0) {
     cfg.master_url = master_address;
   } else {

@@ -41,7 +41,8 @@ class cluster {
   /// Starts an agent; `resources`/`attributes` in flag syntax. Waits until
   /// the master lists it.
   agent_process& add_agent(const std::string& resources = "cpus:2;mem:1GiB;disk:1GiB",
-                           const std::string& attributes = "rack:r1");
+                           const std::string& attributes = "rack:r1",
+                           const std::vector<std::string>& extra_flags = {});
 
   /// Kills the master (SIGKILL) and starts a new one on the same ports.
   void restart_master();
@@ -86,8 +87,9 @@ class cluster {
 /// `master_address` is `HOST:PORT` or `zk://...` (follow the leader).
 class test_framework {
  public:
+  /// `auto_acknowledge` false: updates are acknowledged only by `acknowledge`.
   test_framework(caf::actor_system& sys, const std::string& master_address,
-                 protocol::framework_info info);
+                 protocol::framework_info info, bool auto_acknowledge = true);
   ~test_framework();
 
   /// Waits for the subscription; returns the framework id (empty on timeout).
@@ -105,6 +107,11 @@ class test_framework {
   void send(T msg) {
     self_->send(driver_, std::move(msg));
   }
+  /// Acknowledges an update (without `auto_acknowledge`).
+  void acknowledge(const protocol::task_status& s) {
+    send(protocol::acknowledge{"", s.agent_id, s.task_id, s.uuid});
+  }
+
   /// Stops the driver (like a framework process dying).
   void stop_driver();
   /// All statuses received so far.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <set>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -160,20 +161,43 @@ void agent_state::complete(task_record rec) {
 
 std::vector<task_status> agent_state::running_statuses() const {
   std::vector<task_status> out;
-  for (const auto& [key, t] : tasks) {
-    auto s = t.status;
-    s.agent_id = agent_id;
-    out.push_back(std::move(s));
-  }
+  for (const auto& r : running_tasks()) out.push_back(r.status);
   return out;
 }
 
 std::vector<protocol::running_task> agent_state::running_tasks() const {
   std::vector<protocol::running_task> out;
-  for (const auto& [key, t] : tasks) {
-    protocol::running_task r{t.framework, t.info, t.status, t.role};
+  // Reported as the framework will next see it: the oldest unacknowledged
+  // update, so that a master that does not know the task (a new leader)
+  // relays the updates still to come instead of taking them for stale.
+  auto report = [&](const protocol::framework_info& fw, const protocol::task_info& info,
+                    const protocol::task_status& latest, const std::string& role) {
+    protocol::running_task r{fw, info, latest, role};
+    auto pending = updates.queued_updates(fw.id, info.id);
+    if (!pending.empty()) {
+      r.status = pending.front();
+      r.latest_state = pending.back().state;
+    }
     r.status.agent_id = agent_id;
     out.push_back(std::move(r));
+  };
+  for (const auto& [key, t] : tasks) report(t.framework, t.info, t.status, t.role);
+  // Tasks that ended with updates still unacknowledged are reported too
+  // (ended: `latest_state`), with their record while `completed` has it.
+  std::set<std::pair<std::string, std::string>> seen;
+  for (auto it = completed.rbegin(); it != completed.rend(); ++it) {
+    auto key = std::make_pair(it->framework.id, it->info.id);
+    if (tasks.count(key) == 0 && seen.insert(key).second &&
+        !updates.queued_updates(key.first, key.second).empty())
+      report(it->framework, it->info, it->status, it->role);
+  }
+  for (const auto& key : updates.keys()) {
+    if (tasks.count(key) != 0 || seen.count(key) != 0) continue;
+    protocol::framework_info fw;
+    fw.id = key.first;
+    protocol::task_info info;
+    info.id = key.second;
+    report(fw, info, {}, "");
   }
   return out;
 }

@@ -110,6 +110,13 @@ std::vector<task_status> status_update_manager::queued_updates(const std::string
   return out;
 }
 
+std::vector<std::pair<std::string, std::string>> status_update_manager::keys() const {
+  std::vector<key> out;
+  for (const auto& [k, s] : streams_)
+    if (!s.updates.empty()) out.push_back(k);
+  return out;
+}
+
 bool status_update_manager::pending(const std::string& uuid) const {
   return by_uuid_.count(uuid) != 0;
 }

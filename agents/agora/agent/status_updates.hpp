@@ -71,6 +71,9 @@ class status_update_manager {
   std::vector<protocol::task_status> queued_updates(const std::string& framework_id,
                                                     const std::string& task_id) const;
 
+  /// Returns the (framework id, task id) of every task with updates queued.
+  std::vector<std::pair<std::string, std::string>> keys() const;
+
   /// Returns true if `uuid` is still queued (in flight or waiting).
   bool pending(const std::string& uuid) const;
 

@@ -165,7 +165,10 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     bool was_unreachable = t->second.status.state == task_state::unreachable;
     t->second.status = s;
     t->second.agent_id = info.id;
-    used_by[s.framework_id][t->second.role] += t->second.info.res;
+    // Ended on the agent, its last updates not yet acknowledged: relayed as
+    // they come, holding nothing.
+    t->second.released = is_terminal(r.latest_state);
+    if (!t->second.released) used_by[s.framework_id][t->second.role] += t->second.info.res;
     rec.tasks.insert(key);
     fw->second.tasks.insert(s.task_id);
     if (was_unreachable) {

@@ -201,13 +201,21 @@ typename Inspector::result_type inspect(Inspector& f, filters& x) {
 struct running_task {
   framework_info framework;
   task_info task;
+  /// The oldest update the framework has not acknowledged (the next it
+  /// will get), else the latest.
   task_status status;
   std::string role;
+  /// The newest state the agent recorded (see `status_update`); terminal
+  /// for a task that ended with updates still unacknowledged (the master
+  /// keeps relaying them, holding no resources for it). `staging`: as
+  /// `status`.
+  task_state latest_state = task_state::staging;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, running_task& x) {
-  return f(caf::meta::type_name("running_task"), x.framework, x.task, x.status, x.role);
+  return f(caf::meta::type_name("running_task"), x.framework, x.task, x.status, x.role,
+           x.latest_state);
 }
 
 // -- agent <-> master ---------------------------------------------------------
