@@ -6,8 +6,10 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -61,7 +63,11 @@ struct reaper::impl {
   std::mutex callback_mtx;
   mutable std::mutex mtx;
   std::unordered_map<pid_t, entry> entries;
-  size_t polled = 0;  // entries not in epoll
+  // The entries not in epoll (polled every `poll_interval_ms`), and the
+  // pending SIGKILLs by time: each loop touches only these, not every entry,
+  // so an agent with thousands of tasks pays per event, not per task.
+  std::unordered_set<pid_t> polled;
+  std::set<std::pair<clock_type::time_point, pid_t>> deadlines;
   int epfd = -1;
   int evfd = -1;
   std::once_flag started;
@@ -81,13 +87,38 @@ struct reaper::impl {
   // Watches the pidfd of a new entry in epoll, or polls the entry when that
   // is not possible. Holds `mtx`.
   void add_locked(pid_t pid, entry& e) {
+    e.in_epoll = false;
     if (e.pidfd >= 0) {
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.u64 = static_cast<uint64_t>(pid);
       e.in_epoll = epoll_ctl(epfd, EPOLL_CTL_ADD, e.pidfd, &ev) == 0;
     }
-    if (!e.in_epoll) ++polled;
+    if (!e.in_epoll) polled.insert(pid);
+  }
+
+  // Stops watching the entry of `pid` (its pidfd, its poll, its deadline).
+  // Holds `mtx`.
+  void unwatch_locked(pid_t pid, entry& e) {
+    if (e.in_epoll) epoll_ctl(epfd, EPOLL_CTL_DEL, e.pidfd, nullptr);
+    polled.erase(pid);
+    if (e.pidfd >= 0) ::close(e.pidfd);
+    e.pidfd = -1;
+    e.in_epoll = false;
+    if (e.kill_at) deadlines.erase({*e.kill_at, pid});
+    e.kill_at.reset();
+  }
+
+  // Returns a fresh entry for `pid`, replacing one a released container
+  // left (the same process adopted again). Holds `mtx`.
+  entry& fresh_locked(pid_t pid) {
+    auto it = entries.find(pid);
+    if (it != entries.end()) {
+      unwatch_locked(pid, it->second);
+      it->second = entry{};
+      return it->second;
+    }
+    return entries[pid];
   }
 
   void wake() {
@@ -97,10 +128,10 @@ struct reaper::impl {
 
   // Returns the epoll timeout in milliseconds (-1: none). Holds `mtx`.
   int timeout_locked(clock_type::time_point now) const {
-    int timeout = polled > 0 ? poll_interval_ms : -1;
-    for (const auto& [pid, e] : entries) {
-      if (!e.kill_at) continue;
-      auto ms = std::chrono::ceil<std::chrono::milliseconds>(*e.kill_at - now).count();
+    int timeout = polled.empty() ? -1 : poll_interval_ms;
+    if (!deadlines.empty()) {
+      auto ms =
+          std::chrono::ceil<std::chrono::milliseconds>(deadlines.begin()->first - now).count();
       int t = static_cast<int>(std::clamp<int64_t>(ms, 0, 60'000));
       timeout = timeout < 0 ? t : std::min(timeout, t);
     }
@@ -145,11 +176,7 @@ struct reaper::impl {
       st.known = !it->second.adopted && child;
     }
     st.kill_requested = it->second.kill_requested;
-    if (it->second.in_epoll)
-      epoll_ctl(epfd, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
-    else
-      --polled;
-    if (it->second.pidfd >= 0) ::close(it->second.pidfd);
+    unwatch_locked(pid, it->second);
     auto cb = std::move(it->second.on_exit);
     entries.erase(it);
     return std::make_pair(std::move(cb), st);
@@ -178,13 +205,13 @@ struct reaper::impl {
       {
         std::lock_guard<std::mutex> guard{mtx};
         auto now = clock_type::now();
-        for (auto& [pid, e] : entries) {
-          if (e.kill_at && *e.kill_at <= now) {
-            ::kill(-pid, SIGKILL);
-            e.kill_at.reset();
-          }
-          if (!e.in_epoll) candidates.push_back(pid);
+        while (!deadlines.empty() && deadlines.begin()->first <= now) {
+          pid_t pid = deadlines.begin()->second;
+          deadlines.erase(deadlines.begin());
+          ::kill(-pid, SIGKILL);
+          if (auto it = entries.find(pid); it != entries.end()) it->second.kill_at.reset();
         }
+        candidates.insert(candidates.end(), polled.begin(), polled.end());
         for (auto pid : candidates)
           if (auto r = try_reap_locked(pid)) done.push_back(std::move(*r));
       }
@@ -207,7 +234,7 @@ void reaper::watch(pid_t pid, exit_callback on_exit) {
   impl_->start();
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
-    auto& e = impl_->entries[pid];
+    auto& e = impl_->fresh_locked(pid);
     e.on_exit = std::move(on_exit);
     e.pidfd = open_pidfd(pid);
     impl_->add_locked(pid, e);
@@ -219,7 +246,7 @@ void reaper::adopt(pid_t pid, int pidfd, exit_callback on_exit) {
   impl_->start();
   {
     std::lock_guard<std::mutex> guard{impl_->mtx};
-    auto& e = impl_->entries[pid];
+    auto& e = impl_->fresh_locked(pid);
     e.on_exit = std::move(on_exit);
     e.adopted = true;
     e.pidfd = pidfd;
@@ -242,7 +269,11 @@ bool reaper::kill(pid_t pid, std::chrono::milliseconds grace) {
       // A stopped process only sees SIGTERM once continued.
       ::kill(-pid, SIGCONT);
       auto at = clock_type::now() + grace;
-      if (!e.kill_at || at < *e.kill_at) e.kill_at = at;
+      if (!e.kill_at || at < *e.kill_at) {
+        if (e.kill_at) impl_->deadlines.erase({*e.kill_at, pid});
+        e.kill_at = at;
+        impl_->deadlines.insert({at, pid});
+      }
     }
   }
   impl_->wake();
