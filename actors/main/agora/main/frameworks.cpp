@@ -17,7 +17,8 @@ void execute_scheduler::subscribed(agora::scheduler::driver& d, const std::strin
   if (launched_ && !done_) d.reconcile({task_id_});
 }
 
-void execute_scheduler::offers(agora::scheduler::driver& d, const std::vector<protocol::offer>& offers) {
+void execute_scheduler::offers(agora::scheduler::driver& d,
+                               const std::vector<protocol::offer>& offers) {
   if (done_) return;
   std::vector<std::string> unused;
   for (const auto& o : offers) {
@@ -59,6 +60,9 @@ void execute_scheduler::update(agora::scheduler::driver& d, const protocol::task
 }
 
 void execute_scheduler::error(agora::scheduler::driver& d, const std::string& message, bool fatal) {
+  // After the task's end this framework tore itself down: the master's
+  // notice that it was removed is the answer to that, not a failure.
+  if (done_) return;
   std::cerr << "agora execute: master error: " << message << std::endl;
   if (fatal) {
     exit_status_ = 2;
@@ -80,7 +84,8 @@ void demo_scheduler::subscribed(agora::scheduler::driver&, const std::string& fr
   if (!opts_.quiet) std::cout << "demo: subscribed as framework " << framework_id << std::endl;
 }
 
-void demo_scheduler::offers(agora::scheduler::driver& d, const std::vector<protocol::offer>& offers) {
+void demo_scheduler::offers(agora::scheduler::driver& d,
+                            const std::vector<protocol::offer>& offers) {
   std::unique_lock<std::mutex> guard{mtx_};
   auto now = clock::now();
   for (const auto& o : offers) {
@@ -116,8 +121,7 @@ void demo_scheduler::update(agora::scheduler::driver& d, const protocol::task_st
     if (it != accepted_at_.end()) {
       double ms = std::chrono::duration<double, std::milli>(clock::now() - it->second).count();
       sum_.running_latency_ms.insert(
-          std::upper_bound(sum_.running_latency_ms.begin(), sum_.running_latency_ms.end(), ms),
-          ms);
+          std::upper_bound(sum_.running_latency_ms.begin(), sum_.running_latency_ms.end(), ms), ms);
     }
     return;
   }
