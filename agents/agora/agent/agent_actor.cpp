@@ -142,7 +142,10 @@ void write_checkpoint(agent_ptr self, const std::pair<std::string, std::string>&
 // the heads of their streams.
 void flush(agent_ptr self) {
   auto& st = self->state;
-  for (const auto& key : st.dirty) write_checkpoint(self, key);
+  for (const auto& key : st.dirty) {
+    write_checkpoint(self, key);
+    st.task_json.erase(key);
+  }
   st.dirty.clear();
   publish_snapshot(self);
   auto out = std::move(st.outbox);

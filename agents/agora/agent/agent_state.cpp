@@ -148,6 +148,7 @@ void agent_state::complete(
 }
 
 void agent_state::complete(task_record rec) {
+  task_json.erase({rec.framework.id, rec.info.id});
   rapidjson::StringBuffer buf;
   writer w{buf};
   write_task(w, rec);
@@ -264,7 +265,16 @@ std::string agent_state::to_json() const {
   w.EndObject();
   w.Key("tasks");
   w.StartArray();
-  for (const auto& [key, t] : tasks) write_task(w, t);
+  for (const auto& [key, t] : tasks) {
+    auto cached = task_json.find(key);
+    if (cached == task_json.end()) {
+      rapidjson::StringBuffer one;
+      writer tw{one};
+      write_task(tw, t);
+      cached = task_json.emplace(key, std::string(one.GetString(), one.GetSize())).first;
+    }
+    w.RawValue(cached->second.data(), cached->second.size(), rapidjson::kObjectType);
+  }
   w.EndArray();
   w.Key("completed_tasks");
   w.StartArray();

@@ -132,6 +132,11 @@ struct agent_state {
   /// `completed`, each already rendered as JSON (completed tasks never
   /// change), so publishing a snapshot after each update stays cheap.
   std::deque<std::string> completed_json;
+  /// Each running task rendered as JSON, so that publishing the state after
+  /// every update re-renders only the tasks that changed (`dirty`), not all
+  /// of an agent's thousands. Dropped when a task changes; filled by
+  /// `to_json`.
+  mutable std::map<std::pair<std::string, std::string>, std::string> task_json;
   /// Sandboxes of finished tasks waiting for removal.
   sandbox_gc gc;
   /// Removes sandboxes off the agent's thread (a detached actor).
