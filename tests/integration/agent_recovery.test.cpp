@@ -201,9 +201,8 @@ TEST(agent_recovery, a_corrupt_checkpoint_stops_the_agent_until_told_to_clean_up
   // afresh, under a new id.
   ASSERT_TRUE(c.start_agent(0, {"--recover=cleanup"}));
   EXPECT_TRUE(wait_until([&] { return !process_alive(steady); }, 10s)) << agent.proc->stderr_text();
-  EXPECT_NE(
-      agent.proc->stderr_text().find("--recover cleanup: killed 1 of the previous run's tasks"),
-      std::string::npos)
+  EXPECT_TRUE(
+      agent.proc->wait_for_output("--recover cleanup: killed 1 of the previous run's tasks", 10s))
       << agent.proc->stderr_text();
   ASSERT_TRUE(c.wait_state(
       [&](const rapidjson::Document& s) {
