@@ -81,9 +81,11 @@ std::string encode_checkpoint(const std::string& payload);
 /// sets `error` ("incompatible ..." or "corrupt ...") otherwise.
 bool decode_checkpoint(const std::string& file, std::string& payload, std::string& error);
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync,
-/// rename. Returns false and sets `error` ("path: reason") on failure.
-bool write_atomically(const std::string& path, const std::string& bytes, std::string& error);
+/// Writes `bytes` to `path` atomically: a temporary file beside it, fsync
+/// (unless `sync` is false), rename. Returns false and sets `error`
+/// ("path: reason") on failure.
+bool write_atomically(const std::string& path, const std::string& bytes, std::string& error,
+                      bool sync = true);
 
 /// The checkpoint files of one agent work directory. Not thread-safe (the
 /// agent actor owns it).
@@ -104,7 +106,11 @@ class checkpoint_store {
   bool save(const agent_checkpoint& a, std::string& error);
 
   /// Writes a task's checkpoint (creating its directory). False and `error`
-  /// on failure.
+  /// on failure. The rename is atomic for any crash of the agent; the fsync
+  /// before it, which only a crash of the host needs, is done when the task
+  /// has ended (`terminal`): its exit status must outlive a power loss, while
+  /// a task that was running when the host went down is gone anyway (the
+  /// next start reports it so).
   bool save(const task_checkpoint& t, std::string& error);
 
   /// Creates a task's directory (for the shim's exit file) before launch.
