@@ -180,13 +180,46 @@ TEST_F(agent_main_test, bad_isolation_flags_name_the_flag) {
        {std::pair{"--isolation", "docker"}, std::pair{"--cgroups-root", "../escape"},
         std::pair{"--cgroups-root", "/abs"}, std::pair{"--max-task-pids", "-1"},
         std::pair{"--gc-disk-threshold", "1.5"}, std::pair{"--gc-delay", "-1s"},
-        std::pair{"--disk-watch-interval", "0ms"},
+        std::pair{"--disk-watch-interval", "0ms"}, std::pair{"--recover", "later"},
         std::pair{"--resources", "cpus:1;mem:1GiB;disk:100TiB"}}) {
     process p{{binary_, "--master=127.0.0.1:5055", std::string(flag) + "=" + value}};
     ASSERT_TRUE(p.started());
     EXPECT_EQ(p.wait_exit(), 2) << flag;
     EXPECT_NE(p.err().find(flag), std::string::npos) << p.err();
   }
+}
+
+TEST_F(agent_main_test, a_cgroup_root_it_cannot_create_is_an_error_or_a_warning) {
+  // `cgroup.procs` is a file in every hierarchy's root: no cgroup can be
+  // made under it, as when the agent lacks the rights to its root.
+  if (agora::agent::cgroups::detect_system().ver == agora::agent::cgroups::version::none)
+    GTEST_SKIP() << "no usable cgroup hierarchy on this machine";
+  auto args = [&](const char* isolation) {
+    return std::vector<std::string>{binary_,
+                                    "--master=127.0.0.1:1",
+                                    "--work-dir=" + work_dir_,
+                                    "--port=0",
+                                    "--actor-port=0",
+                                    "--resources=cpus:1;mem:1GiB",
+                                    "--cgroups-root=cgroup.procs",
+                                    std::string("--isolation=") + isolation};
+  };
+  // Demanded: the agent does not start, and says why.
+  process strict{args("cgroups")};
+  ASSERT_TRUE(strict.started());
+  EXPECT_EQ(strict.wait_exit(), 1);
+  EXPECT_NE(strict.err().find("--isolation cgroups: cannot isolate tasks with cgroups"),
+            std::string::npos)
+      << strict.err();
+  EXPECT_NE(strict.err().find("cgroup.procs"), std::string::npos) << strict.err();
+  // Preferred: it starts without limits, with one clear warning.
+  process lenient{args("auto")};
+  ASSERT_TRUE(lenient.started());
+  ASSERT_TRUE(lenient.wait_for_output("agora-agent: http on 127.0.0.1:")) << lenient.err();
+  EXPECT_NE(lenient.err().find("warning: cgroups are not usable"), std::string::npos)
+      << lenient.err();
+  ::kill(lenient.pid(), SIGTERM);
+  EXPECT_EQ(lenient.wait_exit(), 0);
 }
 
 TEST_F(agent_main_test, registers_with_a_remote_master_serves_http_and_stops_on_sigterm) {
