@@ -645,6 +645,18 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
         if (self->current_message_id().is_request()) return caf::sec::unexpected_message;
         return caf::message{};
       });
+  // CAF lets any peer send an actor an exit message. Only this process's
+  // own (the linked GC worker ending, a local shutdown) may end the agent;
+  // a remote peer's is dropped and counted. (`kill` cannot be trapped: an
+  // agent so killed ends its process, whose successor recovers the tasks.)
+  self->set_exit_handler([self](caf::scheduled_actor*, caf::exit_msg& m) {
+    if (m.source && m.source.node() != self->node()) {
+      ++self->state.foreign_commands;
+      log(self, "exit message from a remote peer ignored");
+      return;
+    }
+    if (m.reason) self->quit(std::move(m.reason));
+  });
   self->set_error_handler([self](caf::scheduled_actor*, caf::error& err) {
     log(self, "error message: " + self->system().render(err));
   });
