@@ -120,6 +120,16 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
   st.snapshots = std::move(snapshots);
   st.master_id = random_hex(8);
   st.start_time_ns = now_ns();
+  // CAF lets any peer send an actor an exit message: only this process's
+  // own (the linked allocator ending, a local shutdown) may end the master.
+  self->set_exit_handler([self](caf::scheduled_actor*, caf::exit_msg& m) {
+    if (m.source && m.source.node() != self->node()) {
+      ++self->state.invalid_requests;
+      log(self, "exit message from a remote peer ignored");
+      return;
+    }
+    if (m.reason) self->quit(std::move(m.reason));
+  });
   if (!st.config.standby) {
     start_leading(self);
     return leading_behavior(self);
