@@ -33,6 +33,31 @@ double median(std::vector<double> xs) {
   return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
 }
 
+// The benchmark's actor system: protocol and agent types, the middleman.
+struct bench_config : caf::actor_system_config {
+  bench_config() {
+    protocol::announce(*this);
+    agent::announce(*this);
+    load<caf::io::middleman>();
+  }
+};
+
+// Starts a master in `sys` on free ports (exits on failure).
+std::unique_ptr<main::master_runtime> start_master(caf::actor_system& sys,
+                                                   std::chrono::milliseconds interval) {
+  main::master_options opts;
+  opts.http_port = 0;
+  opts.actor_port = 0;
+  opts.config.allocation_interval = interval;
+  std::string error;
+  auto rt = main::master_runtime::start(sys, opts, error);
+  if (!rt) {
+    std::cerr << "agora-bench: " << error << "\n";
+    std::exit(1);
+  }
+  return rt;
+}
+
 struct run_result {
   main::demo_scheduler::summary summary;
   bool completed = false;
@@ -42,21 +67,9 @@ run_result run_once(int64_t tasks, int64_t parallel, int64_t agents,
                     const protocol::resources& agent_res, const std::string& command,
                     const std::string& work_dir, const std::string& isolation,
                     const std::string& shim, int run) {
-  caf::actor_system_config cfg;
-  protocol::announce(cfg);
-  agent::announce(cfg);
-  cfg.load<caf::io::middleman>();
+  bench_config cfg;
   caf::actor_system sys{cfg};
-  main::master_options opts;
-  opts.http_port = 0;
-  opts.actor_port = 0;
-  opts.config.allocation_interval = std::chrono::milliseconds{1000};
-  std::string error;
-  auto rt = main::master_runtime::start(sys, opts, error);
-  if (!rt) {
-    std::cerr << "agora-bench: " << error << "\n";
-    std::exit(1);
-  }
+  auto rt = start_master(sys, std::chrono::milliseconds{1000});
   std::vector<caf::actor> agent_actors;
   std::mutex registered_mtx;
   std::condition_variable registered_cv;
@@ -127,21 +140,9 @@ struct recovery_result {
 // takes to recover them and to re-register.
 recovery_result recovery_once(int64_t tasks, const std::string& work_dir,
                               const std::string& isolation, const std::string& shim, int run) {
-  caf::actor_system_config cfg;
-  protocol::announce(cfg);
-  agent::announce(cfg);
-  cfg.load<caf::io::middleman>();
+  bench_config cfg;
   caf::actor_system sys{cfg};
-  main::master_options opts;
-  opts.http_port = 0;
-  opts.actor_port = 0;
-  opts.config.allocation_interval = std::chrono::milliseconds{200};
-  std::string error;
-  auto rt = main::master_runtime::start(sys, opts, error);
-  if (!rt) {
-    std::cerr << "agora-bench: " << error << "\n";
-    std::exit(1);
-  }
+  auto rt = start_master(sys, std::chrono::milliseconds{200});
   std::mutex mtx;
   std::condition_variable cv;
   int64_t registrations = 0;

@@ -40,19 +40,6 @@ pid_t read_pid(const std::string& path) {
   return pid;
 }
 
-// Launches `tasks` (id -> command) from one offer and waits until each runs.
-void launch(test_framework& fw, const std::map<std::string, std::string>& tasks) {
-  auto offers = fw.wait_offers();
-  ASSERT_FALSE(offers.empty());
-  protocol::accept a;
-  a.offer_ids = {offers[0].id};
-  for (const auto& [id, command] : tasks) a.launch.push_back(make_task(id, command, 0.1, 32 << 20));
-  fw.pending_offers().clear();
-  fw.send(a);
-  for (const auto& [id, command] : tasks)
-    ASSERT_TRUE(fw.wait_status(id, task_state::running)) << id;
-}
-
 // Launches `tasks` (id -> command) from one offer without waiting.
 void launch_without_waiting(test_framework& fw, const std::map<std::string, std::string>& tasks) {
   auto offers = fw.wait_offers();
@@ -62,6 +49,13 @@ void launch_without_waiting(test_framework& fw, const std::map<std::string, std:
   for (const auto& [id, command] : tasks) a.launch.push_back(make_task(id, command, 0.1, 32 << 20));
   fw.pending_offers().clear();
   fw.send(a);
+}
+
+// Launches `tasks` (id -> command) from one offer and waits until each runs.
+void launch(test_framework& fw, const std::map<std::string, std::string>& tasks) {
+  launch_without_waiting(fw, tasks);
+  for (const auto& [id, command] : tasks)
+    ASSERT_TRUE(fw.wait_status(id, task_state::running)) << id;
 }
 
 // The states the framework saw for `task_id`, in order, each uuid once
