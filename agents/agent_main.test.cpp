@@ -224,6 +224,25 @@ TEST_F(agent_main_test, a_cgroup_root_it_cannot_create_is_an_error_or_a_warning)
   EXPECT_EQ(lenient.wait_exit(), 0);
 }
 
+TEST_F(agent_main_test, a_second_agent_on_the_same_work_directory_is_refused) {
+  // Two agents adopting the same tasks would each supervise and report them.
+  auto args = std::vector<std::string>{
+      binary_,          "--master=127.0.0.1:1",    "--port=0",
+      "--actor-port=0", "--work-dir=" + work_dir_, "--resources=cpus:1;mem:1GiB"};
+  process first{args};
+  ASSERT_TRUE(first.started());
+  ASSERT_TRUE(first.wait_for_output("agora-agent: http on 127.0.0.1:")) << first.err();
+  process second{args};
+  ASSERT_TRUE(second.started());
+  EXPECT_EQ(second.wait_exit(), 1);
+  EXPECT_NE(second.err().find("another agent process (pid " + std::to_string(first.pid()) +
+                              ") uses this work directory"),
+            std::string::npos)
+      << second.err();
+  ::kill(first.pid(), SIGTERM);
+  EXPECT_EQ(first.wait_exit(), 0);
+}
+
 TEST_F(agent_main_test, registers_with_a_remote_master_serves_http_and_stops_on_sigterm) {
   // A fake master in this process, published on a free loopback port.
   caf::actor_system_config cfg;

@@ -602,8 +602,10 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
                              std::shared_ptr<observability::http_server> http,
                              std::shared_ptr<state_snapshot> snapshot, std::string http_address,
                              std::shared_ptr<cgroups::isolator> iso, std::string isolation_json,
-                             std::shared_ptr<recovered_state> recovered) {
+                             std::shared_ptr<recovered_state> recovered,
+                             std::shared_ptr<void> work_dir_lock) {
   auto& st = self->state;
+  st.work_dir_lock = std::move(work_dir_lock);
   st.config = std::move(cfg);
   st.hostname = hostname_of(st.config);
   st.boot_id = boot_id();
@@ -979,12 +981,20 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
   std::string isolation_json;
   if (!choose_isolation(cfg, iso, isolation_json)) return {};
   std::shared_ptr<recovered_state> recovered;
+  std::shared_ptr<void> work_dir_lock;  // held while the agent lives
   if (cfg.checkpoint) {
     if (cfg.shim.empty() || ::access(cfg.shim.c_str(), X_OK) != 0) {
       log_line(cfg, "cannot run tasks under the shim '" + cfg.shim +
                         "': not an executable file (it is built next to agora-agent)");
       return {};
     }
+    std::string error;
+    int fd = checkpoint_store{cfg.work_dir}.lock(error);
+    if (fd < 0) {
+      log_line(cfg, "cannot use the work directory: " + error);
+      return {};
+    }
+    work_dir_lock = std::shared_ptr<void>(nullptr, [fd](void*) { ::close(fd); });
     recovered = std::make_shared<recovered_state>();
     if (!prepare_recovery(cfg, *recovered)) return {};
   }
@@ -1066,7 +1076,7 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
   }
   return sys.spawn(agent_behavior, cfg, std::move(master), std::move(http), std::move(snapshot),
                    std::move(http_address), std::move(iso), std::move(isolation_json),
-                   std::move(recovered));
+                   std::move(recovered), std::move(work_dir_lock));
 }
 
 }  // namespace agora::agent

@@ -109,6 +109,8 @@ struct agent_state {
   // -- checkpointing and recovery ----------------------------------------------
   /// The checkpoint files (null: the agent does not checkpoint).
   std::unique_ptr<checkpoint_store> store;
+  /// Holds `meta/agent.lock` while the agent lives (see checkpoint_store::lock).
+  std::shared_ptr<void> work_dir_lock;
   /// This boot's id, checkpointed with the agent.
   std::string boot_id;
   /// Tasks whose checkpoint must be written before the next `outbox` send.

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <caf/binary_deserializer.hpp>
@@ -236,9 +237,36 @@ bool checkpoint_store::load(recovered_state& out, std::string& error, bool skip_
   return true;
 }
 
-bool checkpoint_store::wipe(std::string& error) {
+int checkpoint_store::lock(std::string& error) {
   std::error_code ec;
-  fs::remove_all(dir_, ec);
+  fs::create_directories(dir_, ec);
+  auto path = dir_ + "/agent.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    error = path + ": " + std::strerror(errno);
+    return -1;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder;
+    read_whole(path, holder);
+    while (!holder.empty() && holder.back() == '\n') holder.pop_back();
+    error = path + ": another agent process (pid " + (holder.empty() ? "?" : holder) +
+            ") uses this work directory";
+    ::close(fd);
+    return -1;
+  }
+  auto pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) == 0) {
+    [[maybe_unused]] auto n = ::pwrite(fd, pid.data(), pid.size(), 0);
+  }
+  return fd;
+}
+
+bool checkpoint_store::wipe(std::string& error) {
+  // Everything but the lock, which the wiping process holds.
+  std::error_code ec;
+  fs::remove_all(dir_ + "/tasks", ec);
+  if (!ec) fs::remove(dir_ + "/agent.ckpt", ec);
   if (ec) error = dir_ + ": " + ec.message();
   return !ec;
 }

@@ -131,6 +131,12 @@ class checkpoint_store {
   /// that fails.
   bool wipe(std::string& error);
 
+  /// Takes `meta/agent.lock` (an exclusive `flock`, held until the returned
+  /// descriptor is closed), so that no two agent processes use one work
+  /// directory and adopt the same tasks. Returns -1 and sets `error`
+  /// (naming the pid that holds it) when another process holds it.
+  int lock(std::string& error);
+
  private:
   std::string dir_;
 };

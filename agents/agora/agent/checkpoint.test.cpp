@@ -4,6 +4,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "agora/test/temp_dir.hpp"
@@ -136,6 +138,27 @@ TEST(checkpoint, a_valid_header_over_content_of_another_shape_is_refused) {
   recovered_state got;
   EXPECT_FALSE(store.load(got, err));
   EXPECT_NE(err.find("does not decode"), std::string::npos) << err;
+}
+
+TEST(checkpoint, one_process_at_a_time_holds_a_work_directory) {
+  test::temp_dir dir;
+  checkpoint_store store{dir.path()};
+  std::string err;
+  int first = store.lock(err);
+  ASSERT_GE(first, 0) << err;
+  // A second agent on the same directory (here a second open file
+  // description, which flock treats as another holder) is refused by pid.
+  EXPECT_LT(store.lock(err), 0);
+  EXPECT_NE(err.find("another agent process (pid " + std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << err;
+  // `--recover cleanup` wipes the checkpoint but not the lock it holds.
+  ASSERT_TRUE(store.wipe(err)) << err;
+  EXPECT_LT(store.lock(err), 0);
+  ::close(first);
+  int again = store.lock(err);
+  EXPECT_GE(again, 0) << err;
+  ::close(again);
 }
 
 TEST(checkpoint, layout_is_pinned) {

@@ -399,8 +399,8 @@ TEST_F(cgroups_test, a_fork_bomb_is_held_by_the_pids_limit_and_fully_killed) {
   // up a shell whose fork fails; the sleeps stay). The task's own shell
   // forks once, first, then becomes a `sleep`: it must not be the one whose
   // fork fails, or the task would end before the test looks at it.
-  auto req = limited("bomb", "b() { sleep 1000 & b & b & wait; }; b & exec sleep 1000", 100,
-                     64 << 20);
+  auto req =
+      limited("bomb", "b() { sleep 1000 & b & b & wait; }; b & exec sleep 1000", 100, 64 << 20);
   req.limits.max_pids = 40;
   auto bomb = c.launch(req, ex.callback());
   ASSERT_TRUE(bomb.ok) << bomb.error;
