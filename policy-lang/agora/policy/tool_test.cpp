@@ -384,8 +384,11 @@ class test_run {
     if (!policy_) fail(range, "this expectation needs `given policy \"FILE\";` first");
     auto spec = cluster_;
     for (auto& [key, res] : allocation_) {
+      // A named copy: C++17 lambdas cannot capture structured bindings
+      // (gcc allows it, clang does not).
+      const auto& id = key;
       auto fw = std::find_if(spec.frameworks.begin(), spec.frameworks.end(),
-                             [&](auto& f) { return f.view.id == key; });
+                             [&](auto& f) { return f.view.id == id; });
       if (fw != spec.frameworks.end()) {
         for (size_t i = 0; i < max_resources; ++i) fw->view.allocated[i] += res[i];
       } else {
