@@ -552,9 +552,18 @@ class compiler {
       int share = op(opcode::RES_DIV, e, allocated, total, 0, true);
       return {op(opcode::RMAX, e, share), operand::obj::none};
     }
-    if (f == "fits")
-      return {op(opcode::FITS, e, arg(0), arg(1), 0, false, value_kind::boolean),
+    // Lowering an argument interns fields and symbols and takes registers,
+    // so arguments are lowered in a fixed order, never as the unsequenced
+    // arguments of one call (gcc and clang would number them differently,
+    // and the same policy would get two program hashes). The last argument
+    // goes first: the order gcc builds always had, which the golden
+    // disassemblies and hashes pin.
+    if (f == "fits") {
+      int available = arg(1);
+      int wanted = arg(0);
+      return {op(opcode::FITS, e, wanted, available, 0, false, value_kind::boolean),
               operand::obj::none};
+    }
     if (f == "has") {
       int x = arg(0);
       return {op(vec_of(x) ? opcode::HASV : opcode::HAS, e, x, -1, 0, false, value_kind::boolean),
@@ -577,11 +586,17 @@ class compiler {
       return {acc, operand::obj::none};
     }
     if (f == "clamp") {
-      int lo = op(opcode::MAX_F, e, arg(0), arg(1));
+      int low = arg(1);
+      int x = arg(0);
+      int lo = op(opcode::MAX_F, e, x, low);
       return {op(opcode::MIN_F, e, lo, arg(2)), operand::obj::none};
     }
     if (f == "abs") return {op(opcode::ABS_F, e, arg(0)), operand::obj::none};
-    if (f == "split") return {op(opcode::SPLIT, e, arg(0), arg(1), 0, true), operand::obj::none};
+    if (f == "split") {
+      int separator = arg(1);
+      int text = arg(0);
+      return {op(opcode::SPLIT, e, text, separator, 0, true), operand::obj::none};
+    }
     if (f == "zones_of_racks")
       return {op(opcode::ZONES, e, arg(0), -1, 0, true), operand::obj::none};
     if (f == "size" && e.children[0]->ty.kind == K::list) {
