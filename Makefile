@@ -5,7 +5,13 @@ BUILD_TYPE ?= Release
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build run test bench clean format
+# The hostile-input build (docs/hostile-input.md): clang, ASan + UBSan on
+# everything and libFuzzer coverage, in its own folder so `make test` is
+# unaffected. Its binaries run under scripts/sanitizer-env.sh's options.
+ASAN_DIR ?= build-asan
+ASAN_CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build run test bench clean format build-sanitize test-sanitize
 
 all: build
 
@@ -26,11 +32,22 @@ run: build
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
 
+build-sanitize: deps
+	@cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
+	    -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
+	    -DAGORA_SANITIZE=ON -DAGORA_FUZZ=ON $(ASAN_CMAKE_FLAGS)
+	@scripts/sanitizer-env.sh cmake --build $(ASAN_DIR) -j $(JOBS)
+
+# Every test under ASan + UBSan; the daemons the tests start inherit the
+# options through the environment, and a report from any process fails it.
+test-sanitize: build-sanitize
+	@scripts/test-sanitize.sh $(ASAN_DIR) -j $(JOBS) --timeout 900
+
 bench: build
 	@$(BUILD_DIR)/bin/agora-bench
 
 clean:
-	@rm -rf $(BUILD_DIR)
+	@rm -rf $(BUILD_DIR) $(ASAN_DIR)
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -14,6 +14,8 @@ packages=(
   libcivetweb-dev           # HTTP server for /state, /metrics and the UI
   prometheus                # promtool (tests check every /metrics exposition) and the server
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  clang libclang-rt-14-dev  # make test-sanitize / fuzz-short: ASan, UBSan, libFuzzer runtimes
+  llvm                      # llvm-symbolizer: function names and lines in sanitizer reports
 )
 
 missing=()
