@@ -10,8 +10,9 @@ JOBS ?= $(shell nproc)
 # unaffected. Its binaries run under scripts/sanitizer-env.sh's options.
 ASAN_DIR ?= build-asan
 ASAN_CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 25
 
-.PHONY: all deps configure build run test bench clean format build-sanitize test-sanitize
+.PHONY: all deps configure build run test bench clean format build-sanitize test-sanitize fuzz-short
 
 all: build
 
@@ -42,6 +43,10 @@ build-sanitize: deps
 # options through the environment, and a report from any process fails it.
 test-sanitize: build-sanitize
 	@scripts/test-sanitize.sh $(ASAN_DIR) -j $(JOBS) --timeout 900
+
+# Each fuzz target for FUZZ_SECONDS on its corpus (longer runs: docs/hostile-input.md).
+fuzz-short: build-sanitize
+	@scripts/fuzz.sh -b $(ASAN_DIR) -t $(FUZZ_SECONDS)
 
 bench: build
 	@$(BUILD_DIR)/bin/agora-bench
