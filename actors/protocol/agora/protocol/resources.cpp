@@ -16,14 +16,16 @@ std::string_view trim(std::string_view s) {
 }
 
 /// Parses a non-negative decimal number into an integer count of
-/// `1/scale` units, rejecting more fractional digits than `scale` allows.
-bool parse_fixed(std::string_view text, int64_t scale, int64_t& out) {
+/// `1/scale` units, rejecting more fractional digits than `scale` allows
+/// and a whole part above `max_whole`.
+bool parse_fixed(std::string_view text, int64_t scale, int64_t& out,
+                 int64_t max_whole = int64_t{1} << 50) {
   if (text.empty()) return false;
   int64_t whole = 0;
   size_t i = 0;
   for (; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])); ++i) {
+    if (whole > (max_whole - (text[i] - '0')) / 10) return false;
     whole = whole * 10 + (text[i] - '0');
-    if (whole > (int64_t{1} << 50)) return false;
   }
   if (i == 0) return false;
   int64_t frac = 0;
@@ -139,14 +141,29 @@ bool parse_bytes(std::string_view text, int64_t& out, std::string& error) {
   for (const auto& u : byte_units) {
     if (text.size() > u.name.size() && text.substr(text.size() - u.name.size()) == u.name) {
       auto number = trim(text.substr(0, text.size() - u.name.size()));
-      // Up to three fractional digits (`1.5GiB`), rounded down to whole bytes.
-      int64_t thousandths = 0;
-      if (!parse_fixed(number, 1000, thousandths)) {
-        error = "bad number '" + std::string(number) + "'";
-        return false;
+      constexpr int64_t max_bytes = int64_t{1} << 62;
+      long double bytes = 0;
+      if (number.find('.') == std::string_view::npos) {
+        // A whole number, up to the largest amount: what `format_bytes`
+        // prints (e.g. `1835848632812500KiB` for 1,879,909 TB) parses back.
+        int64_t whole = 0;
+        if (!parse_fixed(number, 1, whole, max_bytes)) {
+          error = number.empty() || number.find_first_not_of("0123456789") != number.npos
+                      ? "bad number '" + std::string(number) + "'"
+                      : "'" + std::string(text) + "' is too large";
+          return false;
+        }
+        bytes = static_cast<long double>(whole) * u.factor;
+      } else {
+        // Up to three fractional digits (`1.5GiB`), rounded down to whole bytes.
+        int64_t thousandths = 0;
+        if (!parse_fixed(number, 1000, thousandths)) {
+          error = "bad number '" + std::string(number) + "'";
+          return false;
+        }
+        bytes = static_cast<long double>(thousandths) * u.factor / 1000.0L;
       }
-      const long double bytes = static_cast<long double>(thousandths) * u.factor / 1000.0L;
-      if (bytes > static_cast<long double>(int64_t{1} << 62)) {
+      if (bytes > static_cast<long double>(max_bytes)) {
         error = "'" + std::string(text) + "' is too large";
         return false;
       }

@@ -51,6 +51,22 @@ TEST(resources, rejects_bad_input_with_a_named_part) {
   EXPECT_NE(parse_error("cpus").find("NAME:VALUE"), std::string::npos);
 }
 
+TEST(resources, every_amount_parse_accepts_prints_back_to_text_that_parses) {
+  // 1,879,909 TB = 1,835,848,632,812,500 KiB: more than 2^50 in the unit
+  // `to_string` picks, which `parse` once refused (found by the flags fuzz
+  // target, tests/fuzz/corpus/flags/crash-resources-large-kib).
+  for (const char* text : {"mem:1879909TB", "disk:4611686018427387904B", "mem:1835848632812500KiB",
+                           "cpus:1125899906842624;mem:3.5TB"}) {
+    auto r = parse_ok(text);
+    EXPECT_EQ(parse_ok(r.to_string()), r) << text << " -> " << r.to_string();
+  }
+  EXPECT_EQ(parse_ok("mem:1879909TB").to_string(), "cpus:0;mem:1835848632812500KiB");
+  // 2^62 bytes is the most; one byte more is too large, not a bad number.
+  EXPECT_NE(parse_error("mem:4611686018427387905B").find("too large"), std::string::npos);
+  EXPECT_NE(parse_error("mem:99999999999999999999999KiB").find("too large"), std::string::npos);
+  EXPECT_NE(parse_error("mem:4194305TiB").find("too large"), std::string::npos);
+}
+
 TEST(resources, arithmetic_is_exact) {
   // 0.1 + 0.2 CPUs is exactly 0.3 CPUs (300 milli-cores), unlike doubles.
   auto a = resources::make(0.1, 0);
