@@ -21,6 +21,7 @@
 #include "agora/observability/http_server.hpp"
 #include "agora/observability/json.hpp"
 #include "agora/protocol/errors.hpp"
+#include "agora/protocol/exits.hpp"
 
 namespace agora::agent {
 
@@ -315,6 +316,18 @@ void connect(agent_ptr self) {
           });
 }
 
+/// Returns an error (after counting and logging it) when the current
+/// request comes from another process: only this process (its signal
+/// handling, `agora local`, tests) may stop the agent, never a peer on the
+/// actor port. Returns an empty error otherwise.
+caf::error refuse_remote(agent_ptr self, const char* what) {
+  const auto& sender = self->current_sender();
+  if (sender && sender->node() == self->node()) return {};
+  ++self->state.foreign_commands;
+  log(self, std::string(what) + " from a remote peer refused");
+  return make_error(errc::not_allowed, "only the agent's own process may stop it");
+}
+
 /// Returns true if the current message, stamped with leader epoch `epoch`,
 /// comes from the master this agent is registered with, at an epoch no older
 /// than the leader it follows; otherwise counts and logs it. Only that master
@@ -463,6 +476,19 @@ void handle_run_task(agent_ptr self, run_task& m) {
   }
 }
 
+// Records a task's end: its terminal update, its sandbox for GC, its move
+// to `completed`.
+void end_task(agent_ptr self,
+              std::map<std::pair<std::string, std::string>, task_record>::iterator it,
+              task_state state, std::string reason, std::string message, int32_t exit_code = -1) {
+  auto& st = self->state;
+  batch b{self};
+  emit(self, it->second, state, std::move(reason), std::move(message), exit_code);
+  if (!it->second.sandbox.empty())
+    st.gc.schedule(it->second.sandbox, std::chrono::system_clock::now());
+  st.complete(it);
+}
+
 void handle_exit(agent_ptr self, const task_exited& e) {
   auto& st = self->state;
   auto it = st.tasks.find({e.framework_id, e.task_id});
@@ -470,16 +496,10 @@ void handle_exit(agent_ptr self, const task_exited& e) {
     log(self, "exit of unknown task " + e.task_id + " (pid " + std::to_string(e.pid) + ") ignored");
     return;
   }
-  {
-    batch b{self};
-    auto ev = e;
-    ev.kill_requested = e.kill_requested || it->second.kill_requested;
-    auto out = describe_exit(ev);
-    emit(self, it->second, out.state, out.reason, out.message, out.exit_code);
-    if (!it->second.sandbox.empty())
-      st.gc.schedule(it->second.sandbox, std::chrono::system_clock::now());
-    st.complete(it);
-  }
+  auto ev = e;
+  ev.kill_requested = e.kill_requested || it->second.kill_requested;
+  auto out = describe_exit(ev);
+  end_task(self, it, out.state, out.reason, out.message, out.exit_code);
   finish_stop_if_done(self);
 }
 
@@ -557,7 +577,8 @@ void recover(agent_ptr self, recovered_state& rs) {
                            c.container_id};
     auto r =
         st.containers->recover(rc, same_boot, make_exit_callback(self, c.framework.id, c.info.id));
-    auto& stored = st.tasks.emplace(key, std::move(rec)).first->second;
+    auto stored_it = st.tasks.emplace(key, std::move(rec)).first;
+    auto& stored = stored_it->second;
     st.dirty.insert(key);
     if (r.running) {
       ++st.recovery.running;
@@ -582,11 +603,9 @@ void recover(agent_ptr self, recovered_state& rs) {
       handle_exit(self, e);
       continue;
     }
-    emit(self, stored, task_state::failed, "REASON_EXECUTOR_TERMINATED",
-         same_boot ? "the task ended while the agent was down and left no exit status"
-                   : "the host rebooted while the agent was down");
-    if (!stored.sandbox.empty()) st.gc.schedule(stored.sandbox, std::chrono::system_clock::now());
-    st.complete(st.tasks.find(key));
+    end_task(self, stored_it, task_state::failed, "REASON_EXECUTOR_TERMINATED",
+             same_boot ? "the task ended while the agent was down and left no exit status"
+                       : "the host rebooted while the agent was down");
   }
   st.recovery.duration_us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
@@ -651,13 +670,9 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
   // own (the linked GC worker ending, a local shutdown) may end the agent;
   // a remote peer's is dropped and counted. (`kill` cannot be trapped: an
   // agent so killed ends its process, whose successor recovers the tasks.)
-  self->set_exit_handler([self](caf::scheduled_actor*, caf::exit_msg& m) {
-    if (m.source && m.source.node() != self->node()) {
-      ++self->state.foreign_commands;
-      log(self, "exit message from a remote peer ignored");
-      return;
-    }
-    if (m.reason) self->quit(std::move(m.reason));
+  protocol::ignore_remote_exits(self, [self] {
+    ++self->state.foreign_commands;
+    log(self, "exit message from a remote peer ignored");
   });
   self->set_error_handler([self](caf::scheduled_actor*, caf::error& err) {
     log(self, "error message: " + self->system().render(err));
@@ -817,12 +832,7 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
       [self](state_atom) { return *self->state.snapshot->get(); },
       [self](leave_atom) -> caf::result<leave_atom> {
         auto& st = self->state;
-        const auto& sender = self->current_sender();
-        if (!sender || sender->node() != self->node()) {
-          ++st.foreign_commands;
-          log(self, "leave from a remote peer refused");
-          return make_error(errc::not_allowed, "only the agent's own process may stop it");
-        }
+        if (auto refused = refuse_remote(self, "leave")) return refused;
         if (!st.store)
           return make_error(errc::not_allowed, "the agent does not checkpoint: use stop");
         // Every checkpoint is current (each change is written before it is
@@ -837,14 +847,7 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
       },
       [self](stop_atom) -> caf::result<stop_atom> {
         auto& st = self->state;
-        // Only this process (its signal handling, `agora local`, tests)
-        // stops the agent: never a peer on the actor port.
-        const auto& sender = self->current_sender();
-        if (!sender || sender->node() != self->node()) {
-          ++st.foreign_commands;
-          log(self, "stop from a remote peer refused");
-          return make_error(errc::not_allowed, "only the agent's own process may stop it");
-        }
+        if (auto refused = refuse_remote(self, "stop")) return refused;
         if (!st.stopping)
           log(self, "stopping: killing " + std::to_string(st.tasks.size()) + " tasks");
         st.stopping = true;

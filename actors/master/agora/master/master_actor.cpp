@@ -13,6 +13,7 @@
 #include "agora/master/internal_messages.hpp"
 #include "agora/master/registrar.hpp"
 #include "agora/protocol/errors.hpp"
+#include "agora/protocol/exits.hpp"
 #include "agora/protocol/roles.hpp"
 
 namespace agora::master {
@@ -122,13 +123,9 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
   st.start_time_ns = now_ns();
   // CAF lets any peer send an actor an exit message: only this process's
   // own (the linked allocator ending, a local shutdown) may end the master.
-  self->set_exit_handler([self](caf::scheduled_actor*, caf::exit_msg& m) {
-    if (m.source && m.source.node() != self->node()) {
-      ++self->state.invalid_requests;
-      log(self, "exit message from a remote peer ignored");
-      return;
-    }
-    if (m.reason) self->quit(std::move(m.reason));
+  protocol::ignore_remote_exits(self, [self] {
+    ++self->state.invalid_requests;
+    log(self, "exit message from a remote peer ignored");
   });
   if (!st.config.standby) {
     start_leading(self);
