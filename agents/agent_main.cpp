@@ -23,6 +23,7 @@
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/protocol/announce.hpp"
+#include "agora/protocol/transport.hpp"
 
 namespace {
 
@@ -255,7 +256,7 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   protocol::announce(cfg);
   agent::announce(cfg);
-  cfg.load<caf::io::middleman>();
+  protocol::load_transport(cfg);
   // An agent is idle nearly always. CAF's default scheduler wakes each idle
   // worker every 10 ms and polls for ~25 ms after every message: about
   // 8 ms of CPU per second per idle agent process here, which at a few

@@ -16,6 +16,7 @@
 #include "agora/main/signals.hpp"
 #include "agora/policy/tool.hpp"
 #include "agora/protocol/announce.hpp"
+#include "agora/protocol/transport.hpp"
 #include "agora/scheduler/driver.hpp"
 
 namespace {
@@ -90,7 +91,7 @@ struct client_system {
   client_system() : sys(configure(cfg)) {}
   static caf::actor_system_config& configure(caf::actor_system_config& cfg) {
     protocol::announce(cfg);
-    cfg.load<caf::io::middleman>();
+    protocol::load_transport(cfg);
     return cfg;
   }
 };

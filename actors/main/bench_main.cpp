@@ -21,6 +21,7 @@
 #include "agora/main/master_runtime.hpp"
 #include "agora/main/spawn_baseline.hpp"
 #include "agora/protocol/announce.hpp"
+#include "agora/protocol/transport.hpp"
 
 namespace {
 
@@ -33,12 +34,13 @@ double median(std::vector<double> xs) {
   return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
 }
 
-// The benchmark's actor system: protocol and agent types, the middleman.
+// The benchmark's actor system: protocol and agent types, the middleman on
+// the guarded transport.
 struct bench_config : caf::actor_system_config {
   bench_config() {
     protocol::announce(*this);
     agent::announce(*this);
-    load<caf::io::middleman>();
+    protocol::load_transport(*this);
   }
 };
 

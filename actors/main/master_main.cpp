@@ -8,6 +8,7 @@
 #include "agora/main/master_runtime.hpp"
 #include "agora/main/signals.hpp"
 #include "agora/protocol/announce.hpp"
+#include "agora/protocol/transport.hpp"
 
 int main(int argc, char** argv) {
   using namespace agora;
@@ -29,7 +30,7 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config cfg;
   protocol::announce(cfg);
-  cfg.load<caf::io::middleman>();
+  protocol::load_transport(cfg);
   caf::actor_system sys{cfg};
   std::string error;
   auto rt = main::master_runtime::start(sys, opts, error);

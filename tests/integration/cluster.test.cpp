@@ -4,9 +4,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -311,6 +315,100 @@ TEST(cluster, unexpected_messages_from_a_peer_are_dropped) {
   EXPECT_TRUE(c.master().wait_for_output("exit message from a remote peer ignored", 5s));
   EXPECT_TRUE(c.master().running());
   // Still fully functional.
+  child_process exec;
+  ASSERT_TRUE(exec.start(binary_path("agora"), {"execute", "--master=" + c.master_address(),
+                                                "--command=true", "--timeout=30s"}));
+  auto code = exec.wait_exit(30s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << exec.stderr_text() << exec.stdout_text();
+}
+
+/// Resident memory of process `pid` in KiB (-1 if unreadable).
+long rss_kib(pid_t pid) {
+  std::istringstream in{read_file("/proc/" + std::to_string(pid) + "/status")};
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      long kib = -1;
+      in >> kib;
+      return kib;
+    }
+    std::getline(in, key);
+  }
+  return -1;
+}
+
+/// Opens a connection to 127.0.0.1:`port` and sends a 32-byte BASP header
+/// (CAF 0.17: operation 1 = client handshake, payload length at bytes 4-7
+/// in network order, the rest zero) that announces `payload` bytes.
+/// Returns the socket, or -1.
+int send_basp_header(uint16_t port, uint32_t payload) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  char header[32] = {};
+  header[0] = 0x01;
+  uint32_t be = htonl(payload);
+  std::memcpy(header + 4, &be, 4);
+  if (::send(fd, header, sizeof header, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof header)) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// Returns true when the peer of `fd` closes the connection within
+/// `timeout` (anything it sends first is read and dropped).
+bool peer_closes(int fd, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    if (::recv(fd, buf, sizeof buf, 0) <= 0) return true;
+  }
+  return false;
+}
+
+TEST(cluster, a_header_announcing_4_GiB_leaves_memory_bounded_and_the_daemons_serving) {
+  // CAF 0.17 alone sized a 4 GiB read buffer for this header, before any
+  // handshake: two held connections took the master to 8.3 GB.
+  cluster c;
+  auto agent_port = free_port();
+  auto& agent = c.add_agent("cpus:2;mem:1GiB;disk:1GiB", "rack:r1",
+                            {"--actor-port=" + std::to_string(agent_port)});
+  struct target {
+    const char* name;
+    child_process& proc;
+    uint16_t port;
+  };
+  for (target t : {target{"agora-master", c.master(), c.actor_port()},
+                   target{"agora-agent", *agent.proc, agent_port}}) {
+    SCOPED_TRACE(t.name);
+    auto before = rss_kib(t.proc.pid());
+    ASSERT_GT(before, 0);
+    // Two connections at once, both held open by this side.
+    int a = send_basp_header(t.port, 0xFFFFFFF0u);
+    int b = send_basp_header(t.port, 0xFFFFFFF0u);
+    ASSERT_GE(a, 0);
+    ASSERT_GE(b, 0);
+    EXPECT_TRUE(peer_closes(a, 10s));
+    EXPECT_TRUE(peer_closes(b, 10s));
+    ::close(a);
+    ::close(b);
+    EXPECT_TRUE(t.proc.wait_for_output("announced a message of 4294967280 bytes", 5s))
+        << t.proc.stderr_text();
+    auto after = rss_kib(t.proc.pid());
+    EXPECT_LT(after - before, 64 * 1024) << before << " KiB before, " << after << " KiB after";
+    EXPECT_TRUE(t.proc.running());
+  }
+  // Both still serve: a task runs through the master on the agent.
   child_process exec;
   ASSERT_TRUE(exec.start(binary_path("agora"), {"execute", "--master=" + c.master_address(),
                                                 "--command=true", "--timeout=30s"}));

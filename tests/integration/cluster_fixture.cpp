@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "agora/protocol/announce.hpp"
+#include "agora/protocol/transport.hpp"
 
 namespace agora::test {
 
@@ -129,7 +130,7 @@ bool cluster::wait_state(const std::function<bool(const rapidjson::Document&)>& 
 
 framework_system::framework_system() {
   protocol::announce(cfg_);
-  cfg_.load<caf::io::middleman>();
+  protocol::load_transport(cfg_);
   sys_ = std::make_unique<caf::actor_system>(cfg_);
 }
 

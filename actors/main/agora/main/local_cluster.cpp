@@ -11,6 +11,7 @@
 #include "agora/main/master_runtime.hpp"
 #include "agora/main/signals.hpp"
 #include "agora/protocol/announce.hpp"
+#include "agora/protocol/transport.hpp"
 
 namespace agora::main {
 
@@ -62,7 +63,7 @@ int run_local_cluster(int argc, char** argv) {
   caf::actor_system_config cfg;
   protocol::announce(cfg);
   agent::announce(cfg);
-  cfg.load<caf::io::middleman>();
+  protocol::load_transport(cfg);
   caf::actor_system sys{cfg};
   std::unique_ptr<master_runtime> rt;
   std::unique_ptr<local_ha> ha;
