@@ -389,6 +389,37 @@ TEST_F(master_fixture, partition_aware_tasks_return_with_their_agent) {
   EXPECT_EQ(f.log->updates("t1").back().state, task_state::running);
 }
 
+TEST_F(master_fixture, a_task_reported_ended_at_reregistration_is_not_lost_with_its_agent) {
+  // Found by ha_chaos (seed 20261128): after a failover the agent
+  // re-registered with t1's FINISHED still unacknowledged, the framework got
+  // FINISHED from the agent's retry, and when the agent later became
+  // unreachable the master told it TASK_LOST as well.
+  start_master();
+  auto a = add_agent("h1", res(4, 4096));
+  auto fw = framework("f");  // not partition-aware: unreachable means LOST
+  auto f = add_framework(fw);
+  auto running = launch_running(f, a, first_offer(f), "t1", res(1, 128));
+  auto finished = running;
+  finished.state = task_state::finished;
+  finished.uuid = "u-finished";
+  caf::anon_send(
+      a.actor, peer_reregister{
+                   master, reregistration(a, "h1", res(4, 4096),
+                                          {running_record(fw, f.id, finished, res(1, 128), "r")})});
+  run();
+  ASSERT_EQ(a.log->registered.size(), 2u);
+  send_as(a.actor, status_update{finished});  // the agent's retry
+  ASSERT_EQ(f.log->updates("t1").back().state, task_state::finished);
+  auto seen = f.log->updates("t1").size();
+  caf::anon_send(a.actor, peer_pings{false});
+  advance(5000ms);
+  ASSERT_EQ(f.log->updates("t1").size(), seen) << to_string(f.log->updates("t1").back().state);
+  // The task is over for the master too: reconciliation says FINISHED.
+  send_as(f.actor, reconcile{f.id, {"t1"}});
+  ASSERT_EQ(f.log->updates("t1").size(), seen + 1);
+  EXPECT_EQ(f.log->updates("t1").back().state, task_state::finished);
+}
+
 TEST_F(master_fixture, reregistrations_do_not_multiply_pings) {
   start_master();
   auto a = add_agent("h1", res(1, 512));

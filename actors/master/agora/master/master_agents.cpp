@@ -167,10 +167,17 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     t->second.agent_id = info.id;
     // Ended on the agent, its last updates not yet acknowledged: relayed as
     // they come, holding nothing.
-    t->second.released = is_terminal(r.latest_state);
+    t->second.released = is_terminal(r.latest_state) || is_terminal(s.state);
     if (!t->second.released) used_by[s.framework_id][t->second.role] += t->second.info.res;
     rec.tasks.insert(key);
     fw->second.tasks.insert(s.task_id);
+    if (is_terminal(s.state)) {
+      // Ended, its terminal update not yet acknowledged: the task is over
+      // (the agent's retries of that update are still relayed, and nothing
+      // else of it is, not even a TASK_LOST if the agent goes away).
+      complete_task(self, t);
+      continue;
+    }
     if (was_unreachable) {
       // A partition-aware framework learns that its task is back.
       auto back = s;

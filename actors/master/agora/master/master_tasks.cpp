@@ -86,10 +86,18 @@ void apply_status(master_ptr self, const task_status& status) {
   auto& st = self->state;
   auto key = std::make_pair(status.framework_id, status.task_id);
   auto it = st.tasks.find(key);
-  if (it != st.tasks.end() && is_valid_transition(it->second.status.state, status.state)) {
-    it->second.status = status;
-    if (is_terminal(status.state)) complete_task(self, it);
-    mark_dirty(self);
+  if (it != st.tasks.end()) {
+    const auto& known = it->second.status;
+    if (is_valid_transition(known.state, status.state)) {
+      it->second.status = status;
+      if (is_terminal(status.state)) complete_task(self, it);
+      mark_dirty(self);
+    } else if (is_terminal(known.state) && status.uuid != known.uuid) {
+      // Another state after the task's end (e.g. the master's TASK_LOST for
+      // a task whose agent reported it finished) would contradict what the
+      // framework was told; only retries of the terminal update go on.
+      return;
+    }
   }
   to_framework(self, status.framework_id, status_update{status});
 }
