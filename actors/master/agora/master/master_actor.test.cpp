@@ -845,6 +845,51 @@ TEST_F(master_fixture, unknown_tasks_are_not_declared_lost_while_agents_reregist
   EXPECT_EQ(f.log->updates("t-on-S1")[0].state, task_state::lost);
 }
 
+TEST_F(master_fixture, a_task_lost_under_the_previous_leader_stays_lost_when_its_agent_returns) {
+  // Found by ha_chaos (seed 20261128, sanitizer build): the previous leader
+  // declared S1 unreachable and told the framework TASK_LOST; S1 came back
+  // to the new leader, which killed the task but did not remember it, and
+  // then relayed S1's FINISHED as the end of a task it did not know.
+  mcfg.standby = true;
+  mcfg.election_token = 42;
+  start_master();
+  registry doc;
+  doc.agents["S1"] = {"h1", registry::agent_state::unreachable};
+  caf::anon_send(master, become_leader{42, 2, "{}", doc.to_json(), caf::actor{}});
+  run();
+  auto fw = framework("f");  // not partition-aware
+  auto f = add_framework(fw);
+  task_status running;
+  running.task_id = "t1";
+  running.framework_id = f.id;
+  running.agent_id = "S1";
+  running.state = task_state::running;
+  running.uuid = "u-running";
+  auto [ag, alog] = spawn_peer();
+  reregister_agent m;
+  m.info.id = "S1";
+  m.info.hostname = "h1";
+  m.info.total = res(2, 1024);
+  m.running = {running_record(fw, f.id, running, res(1, 128), "r")};
+  m.tasks = {running};
+  caf::anon_send(ag, peer_reregister{master, m});
+  run();
+  ASSERT_EQ(alog->registered.size(), 1u);
+  ASSERT_EQ(alog->count<kill_task>(), 1u);
+  auto finished = running;
+  finished.state = task_state::finished;
+  finished.uuid = "u-finished";
+  send_as(ag, status_update{finished});
+  EXPECT_TRUE(f.log->updates("t1").empty()) << to_string(f.log->updates("t1").back().state);
+  // The master acknowledged it, so the agent stops retrying.
+  auto acks = alog->all<acknowledge>();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].uuid, "u-finished");
+  send_as(f.actor, reconcile{f.id, {"t1"}});
+  ASSERT_EQ(f.log->updates("t1").size(), 1u);
+  EXPECT_EQ(f.log->updates("t1")[0].state, task_state::lost);
+}
+
 TEST_F(master_fixture, recovered_framework_waits_for_its_scheduler) {
   start_master();
   // A master that just started learns of framework F from an agent that

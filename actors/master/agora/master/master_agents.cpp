@@ -151,6 +151,20 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
                      : ended     ? "it already ended"
                                  : "its framework was removed"));
       to_agent(self, handle, kill_task{s.framework_id, s.task_id, info.id});
+      if (lost_before && t == st.tasks.end() && st.completed_index.count(key) == 0) {
+        // Lost under an earlier leader: remembered as lost, so that the
+        // agent's later updates of it (its end after the kill) are not
+        // relayed as news to a framework that was told TASK_LOST.
+        task_record gone;
+        gone.info = r.task;
+        gone.framework_id = s.framework_id;
+        gone.agent_id = info.id;
+        gone.role = r.role;
+        gone.status =
+            master_status(s.framework_id, s.task_id, info.id, task_state::lost,
+                          "REASON_AGENT_UNREACHABLE", "agent " + info.id + " was unreachable");
+        add_completed(st, std::move(gone));
+      }
       continue;
     }
     if (t == st.tasks.end()) {
