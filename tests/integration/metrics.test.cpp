@@ -62,6 +62,21 @@ TEST(metrics, master_metrics_pass_promtool_and_move_as_tasks_run) {
                                "\",name=\"drf-observed\",version=\"4\"}"),
             1);
   EXPECT_LE(sample(before, "agora_master_tasks{state=\"TASK_RUNNING\"}"), 0);
+  // The process, the build, leadership and the HTTP server.
+  EXPECT_GT(sample(before, "process_resident_memory_bytes"), 1e6);
+  EXPECT_GT(sample(before, "process_open_fds"), 3);
+  EXPECT_GE(sample(before, "process_threads"), 4);
+  EXPECT_NE(before.find("agora_build_info{"), std::string::npos);
+  EXPECT_EQ(sample(before, "agora_master_leader"), 1);
+  EXPECT_EQ(sample(before, "agora_master_leader_epoch"), 0);
+  EXPECT_EQ(before.find("agora_master_zookeeper_connected"), std::string::npos);
+  EXPECT_EQ(sample(before, "agora_master_tasks_ended_total{state=\"TASK_KILLED\"}"), 0);
+  EXPECT_GE(sample(before, "agora_actor_mailbox_messages{actor=\"master\"}"), 0);
+  EXPECT_GE(sample(before, "agora_allocator_interval_seconds"), 0.1);
+  // The fixture polled /health and /state before this first scrape.
+  EXPECT_GE(
+      sample(before, "agora_http_requests_total{code=\"200\",handler=\"/health\",method=\"GET\"}"),
+      1);
 
   framework_system fs;
   protocol::framework_info info;
@@ -87,6 +102,14 @@ TEST(metrics, master_metrics_pass_promtool_and_move_as_tasks_run) {
   EXPECT_GT(sample(after, "agora_policy_role_weighted_share_ratio{role=\"dev\"}"), 0);
   EXPECT_GT(sample(after, "agora_allocator_role_used_cpus{role=\"dev\"}"), 0.49);
   EXPECT_GE(sample(after, "agora_master_offers_total{outcome=\"made\"}"), 1);
+  EXPECT_EQ(sample(after, "agora_allocator_role_frameworks_wanting{role=\"dev\"}"), 1);
+  // Each scrape is itself counted, with its duration.
+  EXPECT_GE(
+      sample(after, "agora_http_requests_total{code=\"200\",handler=\"/metrics\",method=\"GET\"}"),
+      sample(before,
+             "agora_http_requests_total{code=\"200\",handler=\"/metrics\",method=\"GET\"}") +
+          1);
+  EXPECT_GE(sample(after, "agora_http_request_duration_seconds_count{handler=\"/metrics\"}"), 1);
   // The policy's own `on offer` counter and histogram moved too.
   EXPECT_GE(sample(after, "agora_policy_offers_total{locality=\"\",role=\"dev\"}"), 1);
   EXPECT_GE(sample(after, "agora_policy_offer_mem_bytes_count{role=\"dev\"}"), 1);
@@ -97,7 +120,8 @@ TEST(metrics, master_metrics_pass_promtool_and_move_as_tasks_run) {
   EXPECT_TRUE(wait_until(
       [&] {
         ended = scrape(c);
-        return sample(ended, "agora_policy_task_runtime_seconds_count{role=\"dev\"}") == 1;
+        return sample(ended, "agora_policy_task_runtime_seconds_count{role=\"dev\"}") == 1 &&
+               sample(ended, "agora_master_tasks_ended_total{state=\"TASK_KILLED\"}") == 1;
       },
       10s))
       << ended;

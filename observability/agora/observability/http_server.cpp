@@ -20,6 +20,9 @@
 #include <vector>
 
 #include <civetweb.h>
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 
 #include "agora/observability/detail/http_front.hpp"
 
@@ -132,6 +135,54 @@ constexpr std::size_t read_chunk = 16 * 1024;
 
 }  // namespace
 
+/// The request series of one server: requests by route, method and status,
+/// their duration by route, and the connections the front answered itself.
+/// Route labels come from the route table (or "unmatched"), so they stay
+/// few whatever paths clients ask for.
+class request_metrics {
+ public:
+  request_metrics()
+      : registry_(std::make_shared<prometheus::Registry>()),
+        requests_(&prometheus::BuildCounter()
+                       .Name("agora_http_requests_total")
+                       .Help("HTTP requests answered, by route (handler), method and status code")
+                       .Register(*registry_)),
+        durations_(&prometheus::BuildHistogram()
+                        .Name("agora_http_request_duration_seconds")
+                        .Help("Time from a complete request to its answer, by route (handler)")
+                        .Register(*registry_)),
+        refused_(&prometheus::BuildCounter()
+                      .Name("agora_http_refused_total")
+                      .Help("Connections the HTTP front answered itself, by status code (408: "
+                            "request not complete in time; 413: body too large; 429: too many "
+                            "connections from one address; 503: too many connections)")
+                      .Register(*registry_)) {}
+
+  void record(const std::string& route, const std::string& method, int status,
+              std::chrono::steady_clock::duration elapsed) {
+    static const char* const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    std::string m = "other";
+    for (const char* k : known)
+      if (method == k) m = k;
+    requests_->Add({{"handler", route}, {"method", m}, {"code", std::to_string(status)}})
+        .Increment();
+    static const prometheus::Histogram::BucketBoundaries buckets = {
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    durations_->Add({{"handler", route}}, buckets)
+        .Observe(std::chrono::duration<double>(elapsed).count());
+  }
+
+  void refused(int status) { refused_->Add({{"code", std::to_string(status)}}).Increment(); }
+
+  std::vector<prometheus::MetricFamily> collect() const { return registry_->Collect(); }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Histogram>* durations_;
+  prometheus::Family<prometheus::Counter>* refused_;
+};
+
 struct http_server::impl {
   // Handlers by method, for one path or prefix.
   using by_method = std::map<std::string, handler>;
@@ -145,6 +196,8 @@ struct http_server::impl {
   // and the destructor connects to wake civetweb's master thread.
   sockaddr_storage wake_address{};
 
+  request_metrics metrics;
+
   mutable std::shared_mutex mutex;
   std::map<std::string, by_method> exact;
   // Prefix routes, keyed by the prefix without the trailing `*`.
@@ -152,33 +205,43 @@ struct http_server::impl {
 
   // Returns the handler for `method path`, or an error response (404, 405).
   // For 405, `allow` receives the allowed methods.
+  // `route` receives the matched route (the path, or the prefix and `*`),
+  // the `handler` label of the request metrics.
   handler lookup(const std::string& method, const std::string& path, http_response& failure,
-                 std::string& allow) const {
+                 std::string& allow, std::string& route) const {
     std::shared_lock lock(mutex);
-    std::vector<const by_method*> candidates;
-    if (auto it = exact.find(path); it != exact.end()) candidates.push_back(&it->second);
+    std::vector<std::pair<std::string, const by_method*>> candidates;
+    if (auto it = exact.find(path); it != exact.end())
+      candidates.emplace_back(it->first, &it->second);
     std::vector<const std::pair<const std::string, by_method>*> matching;
     for (auto& entry : prefixes)
       if (path.compare(0, entry.first.size(), entry.first) == 0) matching.push_back(&entry);
     std::sort(matching.begin(), matching.end(),
               [](auto* a, auto* b) { return a->first.size() > b->first.size(); });
-    for (auto* entry : matching) candidates.push_back(&entry->second);
+    for (auto* entry : matching) candidates.emplace_back(entry->first + "*", &entry->second);
     if (candidates.empty()) {
       failure = http_response::error(404, "no such path: " + path);
       return {};
     }
-    for (auto* methods : candidates) {
-      if (auto it = methods->find(method); it != methods->end()) return it->second;
+    route = candidates.front().first;
+    for (auto& [key, methods] : candidates) {
+      if (auto it = methods->find(method); it != methods->end()) {
+        route = key;
+        return it->second;
+      }
     }
     // A HEAD request is served by the GET handler (the body is dropped).
     if (method == "HEAD") {
-      for (auto* methods : candidates)
-        if (auto it = methods->find("GET"); it != methods->end()) return it->second;
+      for (auto& [key, methods] : candidates)
+        if (auto it = methods->find("GET"); it != methods->end()) {
+          route = key;
+          return it->second;
+        }
     }
     std::string& allowed = allow;
     std::vector<std::string> names;
-    for (auto* methods : candidates)
-      for (auto& m : *methods)
+    for (auto& candidate : candidates)
+      for (auto& m : *candidate.second)
         if (std::find(names.begin(), names.end(), m.first) == names.end()) names.push_back(m.first);
     std::sort(names.begin(), names.end());
     for (auto& name : names) allowed += (allowed.empty() ? "" : ", ") + name;
@@ -243,6 +306,15 @@ struct http_server::impl {
   }
 
   int serve(mg_connection* conn) {
+    auto started = std::chrono::steady_clock::now();
+    std::string route = "unmatched";
+    std::string method;
+    int status = serve(conn, route, method);
+    metrics.record(route, method, status, std::chrono::steady_clock::now() - started);
+    return status;
+  }
+
+  int serve(mg_connection* conn, std::string& route, std::string& method) {
     const mg_request_info* info = mg_get_request_info(conn);
     http_request req;
     req.method = info->request_method != nullptr ? info->request_method : "";
@@ -250,6 +322,7 @@ struct http_server::impl {
     std::string raw_path = uri != nullptr ? uri : "";
     req.path = url_decode(raw_path, false);
     if (info->query_string != nullptr) req.query = info->query_string;
+    method = req.method;
 
     http_response response;
     std::string allow;
@@ -259,7 +332,7 @@ struct http_server::impl {
       send(conn, req.method, response, allow);
       return response.status;
     }
-    handler h = lookup(req.method, req.path, response, allow);
+    handler h = lookup(req.method, req.path, response, allow, route);
     if (h) {
       if (!read_body(conn, info, req.body)) {
         response = http_response::error(
@@ -382,6 +455,7 @@ std::unique_ptr<http_server> http_server::start(const std::string& host, uint16_
   limits.max_connections = std::max(1, opts.max_connections);
   limits.max_connections_per_client = std::max(1, opts.max_connections_per_client);
   limits.max_body = max_body_size;
+  limits.on_refused = [metrics = &state->metrics](int status) { metrics->refused(status); };
   state->front = detail::http_front::start(listener, state->wake_address, limits, reason);
   if (!state->front) {
     mg_stop(state->ctx);
@@ -420,6 +494,10 @@ http_server::~http_server() {
   }
   cv.notify_all();
   waker.join();
+}
+
+std::vector<prometheus::MetricFamily> http_server::collect_metrics() const {
+  return impl_->metrics.collect();
 }
 
 void http_server::route(const std::string& method, const std::string& path, handler h) {

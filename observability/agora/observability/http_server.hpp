@@ -6,6 +6,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <prometheus/metric_family.h>
 
 #include "agora/observability/http_message.hpp"
 #include "agora/observability/json.hpp"
@@ -79,6 +82,12 @@ class http_server {
   /// prefixes, and a longer prefix over a shorter one. Routes may be added
   /// at any time, from any thread.
   void route(const std::string& method, const std::string& path, handler h);
+
+  /// Returns the server's request metrics: `agora_http_requests_total{handler,
+  /// method, code}`, `agora_http_request_duration_seconds{handler}` (the
+  /// route as registered, e.g. `/state` or `/files/*`; "unmatched" for 404s)
+  /// and `agora_http_refused_total{code}`.
+  std::vector<prometheus::MetricFamily> collect_metrics() const;
 
   /// Returns the bound port (the real one when started with port 0).
   uint16_t port() const;

@@ -434,6 +434,44 @@ TEST_F(http_server_test, serve_metrics_exposes_a_registry) {
   EXPECT_NE(r.body.find("agora_requests_total 5"), std::string::npos) << r.body;
 }
 
+/// Returns the value of the series `name{labels}` in `families` (a
+/// counter's value, or a histogram's sample count), or -1 if absent.
+double series(const std::vector<prometheus::MetricFamily>& families, const std::string& name,
+              const std::map<std::string, std::string>& labels) {
+  for (const auto& f : families) {
+    if (f.name != name) continue;
+    for (const auto& m : f.metric) {
+      std::map<std::string, std::string> have;
+      for (const auto& l : m.label) have[l.name] = l.value;
+      if (have != labels) continue;
+      return f.type == prometheus::MetricType::Histogram
+                 ? static_cast<double>(m.histogram.sample_count)
+                 : m.counter.value;
+    }
+  }
+  return -1;
+}
+
+TEST_F(http_server_test, requests_are_counted_by_route_method_and_status) {
+  server->route("GET", "/state", [](const http_request&) { return http_response::json("{}"); });
+  server->route("GET", "/files/*", [](const http_request&) { return http_response::json("{}"); });
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(request(server->port(), "GET", "/state").status, 200);
+  EXPECT_EQ(request(server->port(), "POST", "/state").status, 405);
+  // Prefix routes are one series, whatever the path; unknown paths another.
+  EXPECT_EQ(request(server->port(), "GET", "/files/a").status, 200);
+  EXPECT_EQ(request(server->port(), "GET", "/files/b/c").status, 200);
+  EXPECT_EQ(request(server->port(), "GET", "/nope-1").status, 404);
+  EXPECT_EQ(request(server->port(), "GET", "/nope-2").status, 404);
+  auto m = server->collect_metrics();
+  const char* total = "agora_http_requests_total";
+  EXPECT_EQ(series(m, total, {{"handler", "/state"}, {"method", "GET"}, {"code", "200"}}), 3);
+  EXPECT_EQ(series(m, total, {{"handler", "/state"}, {"method", "POST"}, {"code", "405"}}), 1);
+  EXPECT_EQ(series(m, total, {{"handler", "/files/*"}, {"method", "GET"}, {"code", "200"}}), 2);
+  EXPECT_EQ(series(m, total, {{"handler", "unmatched"}, {"method", "GET"}, {"code", "404"}}), 2);
+  EXPECT_EQ(series(m, "agora_http_request_duration_seconds", {{"handler", "/state"}}), 4);
+  EXPECT_EQ(series(m, "agora_http_request_duration_seconds", {{"handler", "/files/*"}}), 2);
+}
+
 TEST_F(http_server_test, works_with_curl) {
   if (access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl is not installed";
   server->route("POST", "/echo", [](const http_request& req) {
@@ -823,6 +861,7 @@ TEST(http_server, connections_beyond_the_per_client_limit_are_refused_at_once) {
     status = request(server->port(), "GET", "/health").status;
   EXPECT_EQ(status, 200);
   for (int fd : held) close(fd);
+  EXPECT_EQ(series(server->collect_metrics(), "agora_http_refused_total", {{"code", "429"}}), 1);
 }
 
 TEST(http_server, a_client_is_not_locked_out_by_slow_connections_from_its_own_address) {

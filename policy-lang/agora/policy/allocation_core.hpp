@@ -319,6 +319,9 @@ class allocation_core {
   /// Returns the role's dominant share (max over resources of allocated /
   /// cluster total; for display).
   double dominant_share(const std::string& path) const;
+  /// Returns how many framework clients of role `path` and its descendants
+  /// want offers (active and not suppressed), as of the last cycle or query.
+  size_t clients_wanting_offers(const std::string& path) const;
   /// Returns every role path the core knows, parents before children.
   std::vector<std::string> roles() const;
   /// Returns the number of decline filters still in force at `now`.

@@ -142,6 +142,11 @@ double allocation_core::weight(const std::string& path) const {
   return w != weight_overrides_.end() ? w->second : policy_.outline.fallback.weight;
 }
 
+size_t allocation_core::clients_wanting_offers(const std::string& path) const {
+  auto it = role_ids_.find(path);
+  return it == role_ids_.end() ? 0 : roles_[it->second].subtree_active;
+}
+
 double allocation_core::dominant_share(const std::string& path) const {
   auto held = role_allocation(path);
   double share = 0;

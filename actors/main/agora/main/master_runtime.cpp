@@ -1,5 +1,8 @@
 #include "agora/main/master_runtime.hpp"
 
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
@@ -16,7 +19,9 @@
 #include "agora/master/internal_messages.hpp"
 #include "agora/master/registrar.hpp"
 #include "agora/observability/metrics.hpp"
+#include "agora/observability/process_metrics.hpp"
 #include "agora/policy/policy_outline.hpp"
+#include "agora/protocol/transport.hpp"
 #include "agora/zk/leader_election.hpp"
 #include "agora/zk/session.hpp"
 #include "agora/zk/zk_url.hpp"
@@ -35,6 +40,8 @@ struct election_status {
   /// Masters in the election group as last seen, and the quorum size.
   size_t masters = 0;
   int64_t quorum_size = 1;
+  /// The ZooKeeper session as last seen (with ZooKeeper only).
+  bool zk_connected = false;
 
   bool is_leading() const {
     std::lock_guard<std::mutex> guard{mtx};
@@ -43,6 +50,41 @@ struct election_status {
 };
 
 namespace {
+
+/// Returns the series of the master's process and surroundings: process,
+/// build, HTTP server, actor transport, leadership and ZooKeeper session.
+std::vector<prometheus::MetricFamily> runtime_families(const election_status& es,
+                                                       const observability::http_server& http,
+                                                       caf::actor_system& sys) {
+  prometheus::Registry reg;
+  observability::add_process_metrics(reg);
+  observability::add_build_info(reg);
+  prometheus::BuildCounter()
+      .Name("agora_actor_connections_refused_total")
+      .Help("Actor connections closed for announcing a message above the transport's limits")
+      .Register(reg)
+      .Add({})
+      .Increment(static_cast<double>(protocol::refused_connections(sys)));
+  {
+    std::lock_guard<std::mutex> guard{es.mtx};
+    auto gauge = [&reg](const char* name, const char* help, double v) {
+      prometheus::BuildGauge().Name(name).Help(help).Register(reg).Add({}).Set(v);
+    };
+    gauge("agora_master_leader",
+          "1 when this master leads (or runs without ZooKeeper), 0 on a standby",
+          es.standalone || es.leading ? 1 : 0);
+    gauge("agora_master_leader_epoch",
+          "The leader epoch this master knows (-1: none yet; 0 without ZooKeeper)",
+          es.standalone ? 0 : static_cast<double>(es.epoch));
+    if (!es.standalone)
+      gauge("agora_master_zookeeper_connected", "1 while the ZooKeeper session is connected",
+            es.zk_connected ? 1 : 0);
+  }
+  auto families = reg.Collect();
+  auto http_families = http.collect_metrics();
+  families.insert(families.end(), http_families.begin(), http_families.end());
+  return families;
+}
 
 /// Wraps `h`: a master that does not lead redirects the request to the
 /// leader (307), or answers 503 while no leader is known.
@@ -273,10 +315,13 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
                     [es](observability::http_server::handler h) { return leader_only(es, h); });
   auto metrics = opts.config.metrics;
   auto control = opts.config.control;
-  rt->http_->route("GET", "/metrics", [metrics, control](const observability::http_request&) {
-    return observability::http_response::text(metrics->scrape(control.get()),
-                                              observability::prometheus_content_type);
-  });
+  rt->http_->route("GET", "/metrics",
+                   [metrics, control, es, http = rt->http_.get(),
+                    sys = &sys](const observability::http_request&) {
+                     return observability::http_response::text(
+                         metrics->scrape(control.get(), runtime_families(*es, *http, *sys)),
+                         observability::prometheus_content_type);
+                   });
   auto own_http = opts.config.http_address;
   rt->http_->route("GET", "/health", [es, own_http, lease](const observability::http_request&) {
     std::lock_guard<std::mutex> guard{es->mtx};
@@ -431,6 +476,7 @@ class master_runtime::contender_loop {
       es_->epoch = v.leader ? v.leader->epoch : -1;
       es_->leader_http.clear();
       es_->masters = v.members.size();
+      es_->zk_connected = v.session == zk::session_state::connected;
       discovery::master_info leader;
       std::string ignored;
       if (v.leader && discovery::master_info::from_json(v.leader->data, leader, ignored))

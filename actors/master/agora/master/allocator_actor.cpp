@@ -260,6 +260,7 @@ void publish_sample(allocator_actor_ptr self) {
     row.role = path;
     row.weight = st.owned->weight(path);
     row.dominant_share = core.dominant_share(path);
+    row.frameworks_wanting = core.clients_wanting_offers(path);
     row.allocated = st.owned->role_allocation(path);
     const policy::role_spec* spec = &p.outline.spec_for(path);
     if (spec->guarantee) row.guarantee = to_resources(policy::to_amounts(*spec->guarantee));
@@ -286,6 +287,8 @@ void publish_sample(allocator_actor_ptr self) {
   sample->cost_overruns = core.cost_overruns();
   sample->shadowing = st.shadow.has_value();
   sample->shadow_divergence = divergence(st);
+  sample->interval_seconds = std::chrono::duration<double>(st.interval).count();
+  sample->mailbox_messages = self->mailbox().size();
   st.metrics->publish(std::move(sample));
 }
 

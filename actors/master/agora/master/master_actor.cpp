@@ -38,7 +38,8 @@ namespace {
 using namespace detail;
 
 /// Publishes what `/metrics` shows of the master (with each /state snapshot).
-void publish_metrics_sample(const master_state& st) {
+void publish_metrics_sample(master_ptr self) {
+  const auto& st = self->state;
   if (!st.config.metrics) return;
   auto m = std::make_shared<master_sample>();
   for (const char* h : {"active", "disconnected", "unreachable"}) m->agents_by_state[h] = 0;
@@ -61,6 +62,8 @@ void publish_metrics_sample(const master_state& st) {
   m->tasks_launched = st.tasks_launched;
   m->status_updates = st.status_updates;
   m->invalid_requests = st.invalid_requests;
+  m->tasks_ended = st.tasks_ended;
+  m->mailbox_messages = self->mailbox().size();
   st.config.metrics->publish(std::shared_ptr<const master_sample>(std::move(m)));
 }
 
@@ -341,7 +344,7 @@ caf::behavior leading_behavior(master_ptr self) {
         if (!from_self(self)) return;
         self->state.publish_pending = false;
         self->state.snapshots->set(render_state_json(self->state));
-        publish_metrics_sample(self->state);
+        publish_metrics_sample(self);
       },
       [self](state_atom) -> std::string { return render_state_json(self->state); },
       [self](reregistration_deadline) {

@@ -61,6 +61,9 @@ void add_allocator(prometheus::Registry& reg, const allocator_sample& a) {
           r.dominant_share);
     gauge(reg, "agora_allocator_role_weight", "A role's weight in the running policy", role,
           r.weight);
+    gauge(reg, "agora_allocator_role_frameworks_wanting",
+          "Frameworks of a role and its descendants that want offers (active, not suppressed)",
+          role, static_cast<double>(r.frameworks_wanting));
     resource_gauges(reg, "agora_allocator_role_allocated",
                     "Resources allocated to a role and its descendants (offered or used)", role,
                     r.allocated);
@@ -97,6 +100,12 @@ void add_allocator(prometheus::Registry& reg, const allocator_sample& a) {
     counter(reg, "agora_policy_locality_relaxations_total",
             "Frameworks that moved to a less local level after waiting",
             {{"from", step.first}, {"to", step.second}}, static_cast<double>(n));
+  gauge(reg, "agora_allocator_interval_seconds",
+        "The allocation interval (cycles run at least this often)", {}, a.interval_seconds);
+  gauge(reg, "agora_actor_mailbox_messages",
+        "Messages waiting in an actor's mailbox, as the actor last saw it (the master when it "
+        "publishes its state, the allocator after a cycle)",
+        {{"actor", "allocator"}}, static_cast<double>(a.mailbox_messages));
   gauge(reg, "agora_policy_shadow_divergence_ratio",
         "Fraction of offers a shadow candidate policy would make differently (0 without one)", {},
         a.shadowing ? a.shadow_divergence : 0);
@@ -143,6 +152,19 @@ void add_master(prometheus::Registry& reg, const master_sample& m) {
   counter(reg, "agora_master_invalid_messages_total",
           "Messages dropped: unknown senders or ids, invalid requests", {},
           static_cast<double>(m.invalid_requests));
+  // Every terminal state from the start (at 0), so that rates exist before
+  // the first task of a kind ends.
+  std::map<std::string, uint64_t> ended = {{"TASK_FINISHED", 0}, {"TASK_FAILED", 0},
+                                           {"TASK_KILLED", 0},   {"TASK_LOST", 0},
+                                           {"TASK_DROPPED", 0},  {"TASK_ERROR", 0}};
+  for (const auto& [state, n] : m.tasks_ended) ended[state] = n;
+  for (const auto& [state, n] : ended)
+    counter(reg, "agora_master_tasks_ended_total", "Tasks that ended, by terminal state",
+            {{"state", state}}, static_cast<double>(n));
+  gauge(reg, "agora_actor_mailbox_messages",
+        "Messages waiting in an actor's mailbox, as the actor last saw it (the master when it "
+        "publishes its state, the allocator after a cycle)",
+        {{"actor", "master"}}, static_cast<double>(m.mailbox_messages));
 }
 
 }  // namespace
@@ -247,7 +269,8 @@ void master_metrics::publish(std::shared_ptr<const master_sample> sample) {
   master_ = std::move(sample);
 }
 
-std::string master_metrics::scrape(const policy_control* control) const {
+std::string master_metrics::scrape(const policy_control* control,
+                                   std::vector<prometheus::MetricFamily> extra) const {
   std::shared_ptr<const allocator_sample> a;
   std::shared_ptr<const master_sample> m;
   {
@@ -271,6 +294,8 @@ std::string master_metrics::scrape(const policy_control* control) const {
   auto families = events_->Collect();
   auto more = state.Collect();
   families.insert(families.end(), more.begin(), more.end());
+  families.insert(families.end(), std::make_move_iterator(extra.begin()),
+                  std::make_move_iterator(extra.end()));
   return prometheus::TextSerializer().Serialize(families);
 }
 

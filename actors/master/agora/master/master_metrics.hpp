@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <prometheus/metric_family.h>
+
 #include "agora/policy/allocation_core.hpp"
 #include "agora/policy/policy_outline.hpp"
 #include "agora/protocol/resources.hpp"
@@ -31,6 +33,7 @@ struct allocator_sample {
     std::string role;
     double weight = 1;
     double dominant_share = 0;
+    size_t frameworks_wanting = 0;  ///< Framework clients of the subtree wanting offers.
     protocol::resources allocated;
     std::optional<protocol::resources> guarantee, limit;  ///< Limits: finite parts only.
   };
@@ -46,6 +49,8 @@ struct allocator_sample {
   uint64_t cost_overruns = 0;
   bool shadowing = false;
   double shadow_divergence = 0;
+  double interval_seconds = 0;  ///< The allocation interval.
+  size_t mailbox_messages = 0;  ///< The allocator's mailbox when it published.
 };
 
 /// What the master knows, for `/metrics` (published with `/state`).
@@ -54,6 +59,8 @@ struct master_sample {
   std::map<std::string, protocol::resources> offered_by_role, used_by_role;
   uint64_t offers_made = 0, offers_declined = 0, offers_rescinded = 0;
   uint64_t tasks_launched = 0, status_updates = 0, invalid_requests = 0;
+  std::map<std::string, uint64_t> tasks_ended;  ///< Terminal updates by state, since start.
+  size_t mailbox_messages = 0;                  ///< The master's mailbox when it published.
 };
 
 /// The master's Prometheus metrics. Event series (the cycle duration
@@ -83,8 +90,10 @@ class master_metrics {
   /// Replaces the master's sample.
   void publish(std::shared_ptr<const master_sample> sample);
   /// Returns the text exposition of every series; `control` adds the
-  /// reload counters.
-  std::string scrape(const policy_control* control) const;
+  /// reload counters, and `extra` (families of the process, its HTTP
+  /// server, its leadership) is appended.
+  std::string scrape(const policy_control* control,
+                     std::vector<prometheus::MetricFamily> extra = {}) const;
 
  private:
   std::shared_ptr<prometheus::Registry> events_;

@@ -180,6 +180,8 @@ struct master_state {
   uint64_t invalid_requests = 0;
   uint64_t status_updates = 0;
   uint64_t stale_status_updates = 0;
+  /// Tasks ended, by terminal state (`TASK_FINISHED`, ...).
+  std::map<std::string, uint64_t> tasks_ended;
   /// Offer decisions and accepts withheld while the lease had lapsed.
   uint64_t withheld_without_lease = 0;
   int64_t last_cycle_ns = 0;

@@ -11,6 +11,7 @@ void complete_task(master_ptr self,
                    std::map<std::pair<std::string, std::string>, task_record>::iterator it) {
   auto& st = self->state;
   task_record& t = it->second;
+  ++st.tasks_ended[protocol::to_string(t.status.state)];
   if (!t.released) recover(self, t.framework_id, t.role, t.agent_id, t.info.res);
   if (st.config.trace && t.launched_ms >= 0)
     st.config.trace->task_ended(t.framework_id, t.info.res, t.launched_ms);

@@ -333,6 +333,7 @@ struct http_front::impl {
       c.backend = -1;
     }
     c.in.clear();
+    if (limits.on_refused) limits.on_refused(status);
     c.queue_out(error_response(status, message), now);
     c.state = connection::phase::closing;
   }
@@ -371,7 +372,8 @@ struct http_front::impl {
 
   // Answers a connection the front will not hold and closes it at once; the
   // short answer fits in the socket buffer, so this never blocks.
-  static void refuse(int fd, int status, const std::string& message) {
+  void refuse(int fd, int status, const std::string& message) {
+    if (limits.on_refused) limits.on_refused(status);
     auto response = error_response(status, message);
     (void)::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(fd, SHUT_WR);

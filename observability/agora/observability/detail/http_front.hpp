@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,9 @@ struct front_limits {
   /// The largest request head and body the front waits for.
   std::size_t max_head = 16 * 1024;
   std::size_t max_body = 1024 * 1024;
+  /// Called on the front's thread with the status of each response the
+  /// front gives itself (408, 413, 429, 503), to count them; may be empty.
+  std::function<void(int status)> on_refused;
 };
 
 /// A single thread in front of civetweb that accepts every connection,
