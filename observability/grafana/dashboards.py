@@ -95,7 +95,6 @@ class Panel:
                             "justifyMode": "auto", "orientation": "auto"}
         elif self.kind == "table":
             p["options"] = {"showHeader": True}
-            p["transformations"] = [{"id": "labelsToFields", "options": {}}]
         elif self.kind == "heatmap":
             p["options"] = {"calculate": False, "yAxis": {"unit": self.unit},
                             "color": {"mode": "scheme", "scheme": "Oranges"},
@@ -340,7 +339,7 @@ def agents():
             ("sum by (instance) (%s)" % rate("agora_actor_connections_refused_total{%s}" % inst),
              "{{instance}} connections refused"),
         ], unit="ops"),
-        ts("Agent process memory and CPU", [
+        ts("Agent process memory", [
             ("process_resident_memory_bytes{%s}" % inst, "{{instance}} RSS"),
         ], unit="bytes", width=6),
         ts("Agent process CPU", [
