@@ -142,6 +142,9 @@ int main(int argc, char** argv) {
   f.add("ip", &ip, "address to bind HTTP and the actor port to");
   f.add("port", &http_port, "HTTP port (0: any free port)");
   f.add("actor-port", &actor_port, "port the agent actor is published on (0: any free port)");
+  f.add("per-task-metrics", &ac.per_task_metrics,
+        "/metrics shows each task's usage with a `task` label (default: summed by framework and "
+        "role, so series do not grow with tasks)");
   f.add("kill-grace", &ac.kill_grace, "SIGTERM-to-SIGKILL grace period of a task kill");
   f.add("status-retry-interval", &ac.status_retry_interval,
         "first re-send of an unacknowledged status update (then doubling)");

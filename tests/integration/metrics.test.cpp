@@ -1,5 +1,6 @@
-// The master's /metrics scraped over HTTP from a real master running a real
-// task: the exposition passes `promtool check metrics` and its values move.
+// The master's and an agent's /metrics scraped over HTTP from real daemons
+// running a real task: the expositions pass `promtool check metrics` and
+// their values move.
 
 #include <gtest/gtest.h>
 
@@ -26,8 +27,8 @@ double sample(const std::string& exposition, const std::string& series) {
   return -1;
 }
 
-std::string scrape(const cluster& c) {
-  auto r = http_get("127.0.0.1", c.http_port(), "/metrics");
+std::string scrape(uint16_t port) {
+  auto r = http_get("127.0.0.1", port, "/metrics");
   EXPECT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.headers["content-type"].find("text/plain; version=0.0.4"), std::string::npos);
@@ -35,6 +36,8 @@ std::string scrape(const cluster& c) {
 }
 
 /// Runs `promtool check metrics` on `text`; returns its exit status and output.
+std::string scrape(const cluster& c) { return scrape(c.http_port()); }
+
 std::pair<int, std::string> promtool_check(const std::string& text) {
   temp_dir dir;
   std::ofstream(dir.path() + "/metrics.txt") << text;
@@ -132,6 +135,94 @@ TEST(metrics, master_metrics_pass_promtool_and_move_as_tasks_run) {
             sample(before, "agora_allocator_cycle_duration_seconds_count"));
   auto [code2, out2] = promtool_check(after);
   EXPECT_EQ(code2, 0) << out2;
+}
+
+TEST(metrics, agent_metrics_pass_promtool_and_follow_its_tasks) {
+  if (access(promtool, X_OK) != 0)
+    GTEST_SKIP() << promtool << " is missing (Debian package `prometheus`, installed by "
+                 << "scripts/install-deps.sh): the exposition cannot be checked";
+  cluster c;
+  auto& agent = c.add_agent("cpus:2;mem:1GiB;disk:1GiB", "rack:r1");
+  std::string before;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        before = scrape(agent.http_port);
+        return sample(before, "agora_agent_registered") == 1;
+      },
+      10s))
+      << before;
+  auto [code, out] = promtool_check(before);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(sample(before, "agora_agent_capacity_cpus"), 2);
+  EXPECT_EQ(sample(before, "agora_agent_capacity_memory_bytes"), 1024.0 * 1024 * 1024);
+  EXPECT_EQ(sample(before, "agora_agent_allocated_cpus"), 0);
+  EXPECT_EQ(sample(before, "agora_agent_tasks_ended_total{state=\"TASK_KILLED\"}"), 0);
+  EXPECT_GT(sample(before, "process_resident_memory_bytes"), 1e6);
+  EXPECT_EQ(sample(before, "agora_actor_connections_refused_total"), 0);
+  EXPECT_NE(before.find("agora_build_info{"), std::string::npos);
+
+  framework_system fs;
+  protocol::framework_info info;
+  info.name = "metered";
+  info.roles = {"dev"};
+  test_framework fw{fs.sys(), c.master_address(), info};
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  // A task that keeps a process busy, so its usage shows.
+  fw.send(protocol::accept{
+      "", {offers[0].id}, {make_task("t1", "exec sh -c 'while :; do :; done'", 0.5)}, {0}});
+  ASSERT_TRUE(fw.wait_status("t1", protocol::task_state::running));
+  auto state = http_get("127.0.0.1", agent.http_port, "/state");
+  bool cgroups = state.body.find("\"mode\":\"cgroups\"") != std::string::npos;
+  std::string running;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        running = scrape(agent.http_port);
+        return sample(running, "agora_agent_tasks{state=\"TASK_RUNNING\"}") == 1 &&
+               (!cgroups || sample(running,
+                                   "agora_agent_task_cpu_seconds_total{framework=\"metered\","
+                                   "role=\"dev\"}") > 0.05);
+      },
+      10s))
+      << running;
+  EXPECT_EQ(sample(running, "agora_agent_allocated_cpus"), 0.5);
+  EXPECT_EQ(sample(running, "agora_agent_task_launches_total{role=\"dev\"}"), 1);
+  EXPECT_EQ(sample(running, "agora_agent_task_launch_duration_seconds_count"), 1);
+  EXPECT_EQ(sample(running, "agora_agent_status_updates_pending"), 0);
+  if (cgroups) {
+    EXPECT_GT(sample(running, "agora_agent_task_memory_bytes{framework=\"metered\",role=\"dev\"}"),
+              0);
+    EXPECT_GE(sample(running, "agora_agent_task_processes{framework=\"metered\",role=\"dev\"}"), 1);
+    // Summed by framework and role: no series names the task.
+    EXPECT_EQ(running.find("task=\"t1\""), std::string::npos);
+  }
+  auto [code2, out2] = promtool_check(running);
+  EXPECT_EQ(code2, 0) << out2;
+  double cpu =
+      sample(running, "agora_agent_task_cpu_seconds_total{framework=\"metered\",role=\"dev\"}");
+
+  fw.send(protocol::kill_task{"", "t1", ""});
+  ASSERT_TRUE(fw.wait_status("t1", protocol::task_state::killed));
+  std::string ended;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        ended = scrape(agent.http_port);
+        return sample(ended, "agora_agent_tasks_ended_total{state=\"TASK_KILLED\"}") == 1 &&
+               sample(ended, "agora_agent_allocated_cpus") == 0;
+      },
+      10s))
+      << ended;
+  EXPECT_EQ(sample(ended, "agora_agent_tasks{state=\"TASK_KILLED\"}"), 1);
+  // The CPU counter keeps the ended task's time: it never goes down.
+  if (cgroups) {
+    EXPECT_GE(
+        sample(ended, "agora_agent_task_cpu_seconds_total{framework=\"metered\",role=\"dev\"}"),
+        cpu);
+  }
+  // Its own scrapes are counted by route.
+  EXPECT_GE(
+      sample(ended, "agora_http_requests_total{code=\"200\",handler=\"/metrics\",method=\"GET\"}"),
+      3);
 }
 
 }  // namespace

@@ -10,6 +10,8 @@
 
 #include <unistd.h>
 
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -20,8 +22,11 @@
 #include "agora/agent/sandbox_files.hpp"
 #include "agora/observability/http_server.hpp"
 #include "agora/observability/json.hpp"
+#include "agora/observability/metrics.hpp"
+#include "agora/observability/process_metrics.hpp"
 #include "agora/protocol/errors.hpp"
 #include "agora/protocol/exits.hpp"
+#include "agora/protocol/transport.hpp"
 
 namespace agora::agent {
 
@@ -60,7 +65,10 @@ std::string hostname_of(const agent_config& cfg) {
   return "localhost";
 }
 
-void publish_snapshot(agent_ptr self) { self->state.snapshot->publish(self->state.to_json()); }
+void publish_snapshot(agent_ptr self) {
+  self->state.snapshot->publish(self->state.to_json());
+  self->state.metrics->publish(self->state.sample());
+}
 
 std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
 
@@ -182,6 +190,7 @@ void emit(agent_ptr self, const task_status& s) {
 
 void emit(agent_ptr self, task_record& rec, task_state state, std::string reason,
           std::string message, int32_t exit_code = -1) {
+  if (is_terminal(state)) self->state.metrics->task_ended(protocol::to_string(state));
   emit(self,
        self->state.record_update(rec, state, std::move(reason), std::move(message), exit_code));
 }
@@ -458,6 +467,7 @@ void handle_run_task(agent_ptr self, run_task& m) {
     return reject(task_state::failed, "REASON_CONTAINER_LAUNCH_FAILED",
                   "cannot create the task's checkpoint directory: " + err);
   // STARTING, then launch (returns once the shell runs), then RUNNING.
+  auto started = std::chrono::steady_clock::now();
   auto& stored = st.tasks.emplace(key, std::move(rec)).first->second;
   emit(self, stored, task_state::starting, "", "");
   auto req = make_launch_request(st, m.framework.id, m.task);
@@ -466,6 +476,7 @@ void handle_run_task(agent_ptr self, run_task& m) {
   if (!launched.ok) {
     log(self, "task " + m.task.id + " of framework " + m.framework.id +
                   " failed to launch: " + launched.error);
+    st.metrics->task_launched(m.role, -1);
     emit(self, stored, task_state::failed, "REASON_CONTAINER_LAUNCH_FAILED", launched.error);
     st.complete(st.tasks.find(key));
   } else {
@@ -473,6 +484,8 @@ void handle_run_task(agent_ptr self, run_task& m) {
     stored.start_time = launched.start_time;
     stored.container_id = st.containers->container_id(m.framework.id, m.task.id);
     emit(self, stored, task_state::running, "", "");
+    st.metrics->task_launched(
+        m.role, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
 }
 
@@ -622,8 +635,10 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
                              std::shared_ptr<state_snapshot> snapshot, std::string http_address,
                              std::shared_ptr<cgroups::isolator> iso, std::string isolation_json,
                              std::shared_ptr<recovered_state> recovered,
-                             std::shared_ptr<void> work_dir_lock) {
+                             std::shared_ptr<void> work_dir_lock,
+                             std::shared_ptr<agent_metrics> metrics) {
   auto& st = self->state;
+  st.metrics = std::move(metrics);
   st.work_dir_lock = std::move(work_dir_lock);
   st.config = std::move(cfg);
   st.hostname = hostname_of(st.config);
@@ -775,8 +790,9 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
         auto& st = self->state;
         if (self->current_sender() != self->ctrl()) return;  // our own timer only
         if (st.retry_at && st.retry_at->time_since_epoch().count() == at) st.retry_at.reset();
-        for (auto& s : st.updates.due(std::chrono::steady_clock::now()))
-          send_update(self, std::move(s));
+        auto due = st.updates.due(std::chrono::steady_clock::now());
+        st.metrics->updates_retried(due.size());
+        for (auto& s : due) send_update(self, std::move(s));
         arm_retry(self);
       },
       [self](gc_atom) {
@@ -1002,6 +1018,7 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
     if (!prepare_recovery(cfg, *recovered)) return {};
   }
   auto snapshot = std::make_shared<state_snapshot>();
+  auto metrics = std::make_shared<agent_metrics>(cfg.per_task_metrics);
   std::shared_ptr<observability::http_server> http;
   std::string http_address;
   if (cfg.http_enabled) {
@@ -1025,6 +1042,26 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
     server->route("GET", "/health", [](const observability::http_request&) {
       return observability::http_response::json("{\"status\":\"ok\"}");
     });
+    metrics->publish(initial.sample());
+    server->route(
+        "GET", "/metrics",
+        [metrics, iso, http = server.get(), sys = &sys](const observability::http_request&) {
+          prometheus::Registry reg;
+          observability::add_process_metrics(reg);
+          observability::add_build_info(reg);
+          prometheus::BuildCounter()
+              .Name("agora_actor_connections_refused_total")
+              .Help(
+                  "Actor connections closed for announcing a message above the transport's limits")
+              .Register(reg)
+              .Add({})
+              .Increment(static_cast<double>(protocol::refused_connections(*sys)));
+          auto extra = reg.Collect();
+          auto http_families = http->collect_metrics();
+          extra.insert(extra.end(), http_families.begin(), http_families.end());
+          return observability::http_response::text(metrics->scrape(iso.get(), std::move(extra)),
+                                                    observability::prometheus_content_type);
+        });
     server->route("GET", "/state", [snapshot, iso](const observability::http_request&) {
       auto state = snapshot->get();
       return observability::http_response::json(iso ? with_statistics(*state, *iso) : *state);
@@ -1079,7 +1116,7 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
   }
   return sys.spawn(agent_behavior, cfg, std::move(master), std::move(http), std::move(snapshot),
                    std::move(http_address), std::move(iso), std::move(isolation_json),
-                   std::move(recovered), std::move(work_dir_lock));
+                   std::move(recovered), std::move(work_dir_lock), std::move(metrics));
 }
 
 }  // namespace agora::agent

@@ -92,6 +92,10 @@ struct agent_config {
   bool http_enabled = true;
   std::string http_host = "127.0.0.1";
   uint16_t http_port = 5051;
+  /// `/metrics` also shows each running task's usage with a `task` label
+  /// (`--per-task-metrics`); without it, usage is summed by framework and
+  /// role, so the number of series does not grow with the tasks.
+  bool per_task_metrics = false;
   /// How many finished tasks `/state` keeps.
   size_t completed_tasks_kept = 100;
   /// `--gc-delay`: how long the sandbox of a finished task is kept.

@@ -102,6 +102,36 @@ std::shared_ptr<const std::string> state_snapshot::get() const {
 
 agent_state::~agent_state() = default;
 
+std::shared_ptr<const agent_sample> agent_state::sample() const {
+  auto m = std::make_shared<agent_sample>();
+  m->registered = registered;
+  m->capacity = config.resources;
+  m->allocated = used();
+  for (const auto& [key, t] : tasks) {
+    ++m->tasks_by_state[protocol::to_string(t.status.state)];
+    m->running.push_back({key.first, t.framework.name, t.role, key.second});
+    if (!t.sandbox.empty()) m->sandboxes.push_back(t.sandbox);
+  }
+  for (const auto& t : completed) {
+    ++m->tasks_by_state[protocol::to_string(t.status.state)];
+    if (!t.sandbox.empty()) m->sandboxes.push_back(t.sandbox);
+  }
+  m->pending_updates = updates.size();
+  int64_t oldest = 0;
+  for (const auto& [framework_id, task_id] : updates.keys()) {
+    auto queued = updates.queued_updates(framework_id, task_id);
+    if (!queued.empty() && (oldest == 0 || queued.front().timestamp_ns < oldest))
+      oldest = queued.front().timestamp_ns;
+  }
+  if (oldest > 0)
+    m->oldest_pending_seconds = std::max(0.0, static_cast<double>(now_ns() - oldest) / 1e9);
+  m->foreign_commands = foreign_commands;
+  m->stale_epoch_commands = stale_epoch_commands;
+  m->checkpoint_errors = checkpoint_errors;
+  if (containers) m->isolator_errors = containers->isolator_errors();
+  return m;
+}
+
 protocol::resources agent_state::used() const {
   protocol::resources r;
   for (const auto& [key, t] : tasks) r += t.info.res;

@@ -19,6 +19,7 @@
 #include <caf/response_promise.hpp>
 
 #include "agora/agent/agent_actor.hpp"
+#include "agora/agent/agent_metrics.hpp"
 #include "agora/agent/checkpoint.hpp"
 #include "agora/agent/containerizer.hpp"
 #include "agora/agent/sandbox_gc.hpp"
@@ -81,6 +82,8 @@ struct agent_state {
   std::string hostname;
   std::unique_ptr<containerizer> containers;
   std::shared_ptr<state_snapshot> snapshot = std::make_shared<state_snapshot>();
+  /// The agent's metrics, shared with its `/metrics` route.
+  std::shared_ptr<agent_metrics> metrics = std::make_shared<agent_metrics>();
   std::shared_ptr<observability::http_server> http;
   std::string http_address;
 
@@ -153,6 +156,8 @@ struct agent_state {
 
   ~agent_state();
 
+  /// Returns what `/metrics` shows of the agent now.
+  std::shared_ptr<const agent_sample> sample() const;
   /// Returns the resources used by running tasks.
   protocol::resources used() const;
 

@@ -187,8 +187,10 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
   std::error_code ec;
   std::filesystem::create_directories(result.sandbox, ec);
   if (ec) return fail("cannot create sandbox " + result.sandbox + ": " + ec.message());
-  if (isolator_ && !isolator_->prepare(req, result.sandbox, err))
+  if (isolator_ && !isolator_->prepare(req, result.sandbox, err)) {
+    ++isolator_errors_;
     return fail("isolation failed: " + err);
+  }
   auto fail_cleanup = [&](std::string why) {
     if (isolator_) isolator_->cleanup(req);
     return fail(std::move(why));
@@ -261,6 +263,7 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
       ::kill(pid, SIGKILL);
       int status;
       ::waitpid(pid, &status, 0);
+      ++isolator_errors_;
       return fail_cleanup("isolation failed: " + left_error);
     }
     return watch(std::move(result), req, pid, std::move(on_exit));
@@ -324,8 +327,10 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     close_all();
     return fail_cleanup(std::move(why));
   };
-  if (isolator_ && !isolator_->isolate(req, pid, err))
+  if (isolator_ && !isolator_->isolate(req, pid, err)) {
+    ++isolator_errors_;
     return abort_child("isolation failed: " + err);
+  }
   {
     char c = 'x';
     if (::write(go[1], &c, 1) != 1)
@@ -411,6 +416,7 @@ recovery_result containerizer::recover(const recovered_container& c, bool same_b
   std::string err;
   bool attached =
       isolator_ && !c.container_id.empty() && isolator_->recover(c.request, c.container_id, err);
+  if (isolator_ && !c.container_id.empty() && !attached) ++isolator_errors_;
   if (pidfd >= 0 && process_start_time(c.pid) == c.start_time) {
     {
       std::lock_guard<std::mutex> guard{mtx_};

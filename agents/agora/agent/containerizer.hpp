@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -240,6 +241,9 @@ class containerizer {
 
   /// Returns the isolator (null: none).
   const std::shared_ptr<isolator>& isolation() const { return isolator_; }
+  /// Returns how many isolation steps failed so far (prepare, isolate,
+  /// leave, recover).
+  uint64_t isolator_errors() const { return isolator_errors_.load(std::memory_order_relaxed); }
 
   /// Returns the work directory.
   const std::string& work_dir() const { return work_dir_; }
@@ -255,6 +259,7 @@ class containerizer {
 
   std::string work_dir_;
   std::shared_ptr<isolator> isolator_;
+  std::atomic<uint64_t> isolator_errors_{0};
   std::string shim_;
   mutable std::mutex mtx_;
   std::map<pid_t, launch_request> running_;
