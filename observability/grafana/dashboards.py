@@ -301,8 +301,9 @@ def agents():
             ('sum(up{job="agora-agent"})', "scraped"),
             ('sum(agora_agent_registered{job="agora-agent"})', "registered"),
         ], width=8),
-        ts("Not registered", [("agora_agent_registered{%s} == 0" % inst, "{{instance}}")],
-           width=8, description="Agents that run but are not registered with a master."),
+        ts("Not registered", [("1 - agora_agent_registered{%s}" % inst, "{{instance}}")],
+           width=8, description="1 while an agent runs but is not registered with a master "
+                                "(0 when registered)."),
         ts("CPUs held by tasks", [('agora:agent_allocated_cpus:ratio{instance=~"$agent"}',
                                    "{{instance}}")], unit="percentunit"),
         ts("Memory held by tasks", [('agora:agent_allocated_memory_bytes:ratio'
@@ -486,7 +487,10 @@ def master():
              "{{handler}} p50"),
         ], unit="s"),
         ts("HTTP server errors", [
-            ('sum by (handler) (%s)' % rate('agora_http_requests_total{%s,code=~"5.."}' % http),
+            # Every route shows, at 0 until it answers a 5xx.
+            ('sum by (handler) (%s) or 0 * sum by (handler) (%s)'
+             % (rate('agora_http_requests_total{%s,code=~"5.."}' % http),
+                rate('agora_http_requests_total{%s}' % http)),
              "{{handler}}")], unit="reqps"),
         ts("Allocation cycles", [
             ('agora:allocator_cycles:rate5m{instance=~"$master"}', "{{instance}}")],
