@@ -417,6 +417,58 @@ TEST(cluster, a_header_announcing_4_GiB_leaves_memory_bounded_and_the_daemons_se
   EXPECT_EQ(*code, 0) << exec.stderr_text() << exec.stdout_text();
 }
 
+TEST(cluster, sandboxes_are_listed_read_and_downloaded_through_the_master) {
+  // One origin for the UI: the master relays /agents/ID/files/* to the
+  // agent's own endpoint, and relays its refusals.
+  cluster c;
+  c.add_agent();
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), framework("reader", {"dev"}, 0, {})};
+  auto fid = fw.wait_subscribed();
+  ASSERT_FALSE(fid.empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  auto agent_id = offers[0].agent_id;
+  fw.send(protocol::accept{"",
+                           {offers[0].id},
+                           {make_task("talker", "echo hello-sandbox; echo oops >&2; sleep 1000")},
+                           {0}});
+  ASSERT_TRUE(fw.wait_status("talker", task_state::running));
+  auto base = "/agents/" + agent_id + "/files/";
+  auto sandbox = "frameworks/" + fid + "/tasks/talker";
+  http_result r;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        r = http_get("127.0.0.1", c.http_port(), base + "read?path=" + sandbox + "/stdout");
+        return r.status == 200 && r.body.find("hello-sandbox") != std::string::npos;
+      },
+      10s))
+      << r.status << " " << r.body;
+  EXPECT_EQ(r.body, "{\"data\":\"hello-sandbox\\n\",\"offset\":0}");
+  r = http_get("127.0.0.1", c.http_port(), base + "browse?path=" + sandbox);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"name\":\"stderr\""), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("\"path\":\"" + sandbox + "/stdout\""), std::string::npos) << r.body;
+  r = http_get("127.0.0.1", c.http_port(), base + "download?path=" + sandbox + "/stderr");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body, "oops\n");
+  EXPECT_EQ(r.headers["content-type"], "application/octet-stream");
+  // The agent's refusals come back as they are; the master's own are JSON.
+  r = http_get("127.0.0.1", c.http_port(), base + "read?path=../../../../etc/passwd");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.body.find("root:"), std::string::npos);
+  r = http_get("127.0.0.1", c.http_port(), "/agents/no-such-agent/files/read?path=x");
+  EXPECT_EQ(r.status, 404) << r.body;
+  EXPECT_NE(r.body.find("unknown agent 'no-such-agent'"), std::string::npos) << r.body;
+  r = http_get("127.0.0.1", c.http_port(), "/agents/" + agent_id + "/files/delete?path=x");
+  EXPECT_EQ(r.status, 404) << r.body;
+  // An agent that is gone: 502 naming it, at once.
+  ASSERT_TRUE(c.stop_agent(0, SIGKILL));
+  r = http_get("127.0.0.1", c.http_port(), base + "read?path=" + sandbox + "/stdout");
+  EXPECT_EQ(r.status, 502) << r.body;
+  EXPECT_NE(r.body.find("cannot be reached"), std::string::npos) << r.body;
+}
+
 TEST(cluster, the_master_stops_on_sigterm_with_frameworks_subscribed) {
   // It used to wait forever for per-framework actors that nothing stopped.
   cluster c;

@@ -55,6 +55,17 @@ TEST(local_mode, runs_demo_tasks_serves_execute_and_stops_cleanly) {
   for (const auto& a : state["agents"].GetArray())
     racks.insert(a["attributes"]["rack"].GetString());
   EXPECT_EQ(racks, (std::set<std::string>{"r1", "r2"}));
+  // Every agent serves its sandboxes, read through the master as in a real
+  // cluster.
+  {
+    const auto& task = state["frameworks"][0]["tasks"][0];
+    auto path = std::string("/agents/") + task["agent_id"].GetString() +
+                "/files/browse?path=frameworks/" + task["framework_id"].GetString() + "/tasks/" +
+                task["id"].GetString();
+    auto listing = http_get("127.0.0.1", http, path, 2000ms);
+    EXPECT_EQ(listing.status, 200) << path << ": " << listing.body;
+    EXPECT_NE(listing.body.find("\"name\":\"stdout\""), std::string::npos) << listing.body;
+  }
   // The UI is served.
   auto ui = http_get("127.0.0.1", http, "/", 2000ms);
   EXPECT_EQ(ui.status, 200);

@@ -1111,6 +1111,23 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
                         "{\"data\":" + observability::json_quote(c.data) +
                         ",\"offset\":" + std::to_string(c.offset) + "}");
                   });
+    server->route("GET", "/files/browse",
+                  [work_dir = cfg.work_dir](const observability::http_request& req) {
+                    auto listing = browse_sandbox_dir(work_dir, req.param("path"));
+                    if (listing.status != 200)
+                      return observability::http_response::error(listing.status, listing.error);
+                    return observability::http_response::json(to_json(listing));
+                  });
+    server->route("GET", "/files/download",
+                  [work_dir = cfg.work_dir](const observability::http_request& req) {
+                    auto c = download_sandbox_file(work_dir, req.param("path"));
+                    if (c.status != 200)
+                      return observability::http_response::error(c.status, c.error);
+                    observability::http_response r;
+                    r.content_type = "application/octet-stream";
+                    r.body = std::move(c.data);
+                    return r;
+                  });
     http = std::move(server);
     if (cfg.on_http_started) cfg.on_http_started(http_address);
   }

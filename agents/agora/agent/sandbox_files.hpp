@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace agora::agent {
 
@@ -25,5 +26,40 @@ struct file_chunk {
 /// thread-safe: it only reads the file system.
 file_chunk read_sandbox_file(const std::string& work_dir, const std::string& path, int64_t offset,
                              int64_t length);
+
+/// The largest file `download_sandbox_file` returns whole (64 MiB); larger
+/// ones are read in chunks with `read_sandbox_file`.
+constexpr int64_t max_download = int64_t{64} << 20;
+
+/// One entry of a sandbox directory.
+struct dir_entry {
+  std::string name;
+  std::string path;  ///< Relative to the work directory, for the next request.
+  bool dir = false;
+  int64_t size = 0;  ///< Bytes (0 for directories).
+  double mtime = 0;  ///< Last modification, Unix seconds.
+};
+
+/// A sandbox directory's entries, or why it cannot be listed.
+struct dir_listing {
+  int status = 200;  ///< HTTP status: 200, or 400/403/404 with `error`.
+  std::string error;
+  std::string path;                ///< The directory, relative to the work directory.
+  std::vector<dir_entry> entries;  ///< Sorted by name.
+};
+
+/// Returns the entries of the directory `path` (as for `read_sandbox_file`:
+/// absolute or relative to `work_dir`, only inside `<work_dir>/frameworks/`,
+/// links resolved first), as served on the agent's `/files/browse`.
+dir_listing browse_sandbox_dir(const std::string& work_dir, const std::string& path);
+
+/// Returns the whole file `path` (same rules) as `data` of a chunk at offset
+/// 0, as served on `/files/download`; 413 when it is larger than
+/// `max_download`.
+file_chunk download_sandbox_file(const std::string& work_dir, const std::string& path);
+
+/// Returns `listing` as JSON: `{"path": ..., "entries": [{"name", "path",
+/// "dir", "size", "mtime"}, ...]}`.
+std::string to_json(const dir_listing& listing);
 
 }  // namespace agora::agent

@@ -96,7 +96,12 @@ int run_local_cluster(int argc, char** argv) {
     ac.resources = agent_res;
     ac.attributes = {{"rack", "r" + std::to_string(i % racks + 1)}, {"zone", "z1"}};
     ac.work_dir = work_dir + "/agent-" + std::to_string(i);
-    ac.http_enabled = false;
+    // Each agent serves its sandboxes over HTTP on a free port, so the
+    // master (and its UI) reads them as in a real cluster; beyond 100
+    // agents in one process the HTTP threads cost more than they help.
+    ac.http_enabled = agents <= 100;
+    ac.http_host = opts.ip;
+    ac.http_port = 0;
     ac.log = [i](const std::string& line) {
       std::cerr << "agora local: agent " << i << ": " << line << "\n";
     };

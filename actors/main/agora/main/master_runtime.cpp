@@ -18,6 +18,7 @@
 #include "agora/main/web_ui.hpp"
 #include "agora/master/internal_messages.hpp"
 #include "agora/master/registrar.hpp"
+#include "agora/observability/http_client.hpp"
 #include "agora/observability/metrics.hpp"
 #include "agora/observability/process_metrics.hpp"
 #include "agora/policy/policy_outline.hpp"
@@ -84,6 +85,50 @@ std::vector<prometheus::MetricFamily> runtime_families(const election_status& es
   auto http_families = http.collect_metrics();
   families.insert(families.end(), http_families.begin(), http_families.end());
   return families;
+}
+
+/// Serves `GET /agents/ID/files/{browse,read,download}?...` by asking agent
+/// ID's own HTTP endpoint (`/files/...` with the same query), so that one
+/// origin, the master's, serves the UI and every sandbox. 404 for an
+/// unknown agent or operation; 502 when the agent cannot be reached.
+observability::http_response proxy_agent_files(const master::snapshot_store& snapshots,
+                                               const observability::http_request& req) {
+  const std::string prefix = "/agents/";
+  auto rest = req.path.substr(prefix.size());
+  auto slash = rest.find('/');
+  if (slash == std::string::npos || slash == 0)
+    return observability::http_response::error(404, "no such path: " + req.path);
+  auto agent_id = rest.substr(0, slash);
+  auto op = rest.substr(slash);
+  if (op != "/files/browse" && op != "/files/read" && op != "/files/download")
+    return observability::http_response::error(
+        404,
+        "no such path: " + req.path + " (agents serve files/browse, files/read, files/download)");
+  auto address = snapshots.agent_address(agent_id);
+  if (address.empty())
+    return observability::http_response::error(
+        404, "unknown agent '" + agent_id + "', or it serves no HTTP");
+  auto colon = address.rfind(':');
+  int port = 0;
+  try {
+    port = std::stoi(address.substr(colon + 1));
+  } catch (const std::exception&) {
+  }
+  if (colon == std::string::npos || port <= 0 || port > 65535)
+    return observability::http_response::error(
+        502, "agent '" + agent_id + "' has an invalid HTTP address: " + address);
+  auto target = op + (req.query.empty() ? "" : "?" + req.query);
+  auto r = observability::http_get(address.substr(0, colon), static_cast<uint16_t>(port), target,
+                                   std::chrono::seconds(5));
+  if (!r.ok)
+    return observability::http_response::error(
+        502, "agent '" + agent_id + "' at " + address + " cannot be reached: " + r.error);
+  observability::http_response out;
+  out.status = r.status;
+  out.body = std::move(r.body);
+  auto type = r.headers.find("content-type");
+  out.content_type = type != r.headers.end() ? type->second : "application/octet-stream";
+  return out;
 }
 
 /// Wraps `h`: a master that does not lead redirects the request to the
@@ -310,6 +355,10 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
   rt->http_->route("GET", "/state",
                    leader_only(es, [snapshots](const observability::http_request&) {
                      return observability::http_response::json(*snapshots->get());
+                   }));
+  rt->http_->route("GET", "/agents/*",
+                   leader_only(es, [snapshots](const observability::http_request& req) {
+                     return proxy_agent_files(*snapshots, req);
                    }));
   add_policy_routes(*rt->http_, sys, opts.config.control, env,
                     [es](observability::http_server::handler h) { return leader_only(es, h); });

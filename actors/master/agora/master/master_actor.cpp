@@ -31,6 +31,22 @@ std::shared_ptr<const std::string> snapshot_store::get() const {
   return json_;
 }
 
+void snapshot_store::set_agent_addresses(std::map<std::string, std::string> addresses) {
+  auto p = std::make_shared<const std::map<std::string, std::string>>(std::move(addresses));
+  std::lock_guard<std::mutex> guard{mtx_};
+  addresses_ = std::move(p);
+}
+
+std::string snapshot_store::agent_address(const std::string& id) const {
+  std::shared_ptr<const std::map<std::string, std::string>> addresses;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    addresses = addresses_;
+  }
+  auto it = addresses->find(id);
+  return it == addresses->end() ? std::string{} : it->second;
+}
+
 bool framework_record::partition_aware() const { return protocol::partition_aware(info); }
 
 namespace {
@@ -344,6 +360,10 @@ caf::behavior leading_behavior(master_ptr self) {
         if (!from_self(self)) return;
         self->state.publish_pending = false;
         self->state.snapshots->set(render_state_json(self->state));
+        std::map<std::string, std::string> addresses;
+        for (const auto& [id, a] : self->state.agents)
+          if (!a.info.http_address.empty()) addresses.emplace(id, a.info.http_address);
+        self->state.snapshots->set_agent_addresses(std::move(addresses));
         publish_metrics_sample(self);
       },
       [self](state_atom) -> std::string { return render_state_json(self->state); },

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,10 +21,17 @@ class snapshot_store {
   void set(std::string json);
   /// Returns the latest snapshot (`{}` before the first one).
   std::shared_ptr<const std::string> get() const;
+  /// Replaces the agents' HTTP addresses (agent id -> `host:port`).
+  void set_agent_addresses(std::map<std::string, std::string> addresses);
+  /// Returns agent `id`'s HTTP address as of the latest snapshot ("" when
+  /// the agent is unknown or serves no HTTP).
+  std::string agent_address(const std::string& id) const;
 
  private:
   mutable std::mutex mtx_;
   std::shared_ptr<const std::string> json_ = std::make_shared<const std::string>("{}");
+  std::shared_ptr<const std::map<std::string, std::string>> addresses_ =
+      std::make_shared<const std::map<std::string, std::string>>();
 };
 
 /// Spawns the master actor (which spawns its allocator and one proxy per
