@@ -36,6 +36,13 @@ function resourceLine(r) {
   if (r.ports && r.ports !== '[]') parts.push(`ports ${r.ports}`);
   return parts.join(', ');
 }
+/** Formats a guarantee, limit or headroom (null fields: none); '' if all are null. */
+function boundLine(r) {
+  if (!r) return '';
+  const fmt = {cpus: fmtCpus, mem: fmtBytes, disk: fmtBytes, gpus: String};
+  return Object.entries(r).filter(([, v]) => v !== null && v !== undefined)
+      .map(([k, v]) => `${k} ${(fmt[k] || String)(v)}`).join(', ');
+}
 function idle(total, used, offered, k) { return Math.max(0, (total[k] || 0) - (used[k] || 0) - (offered[k] || 0)); }
 function enc(s) { return encodeURIComponent(s); }
 function stateBadge(state) {
@@ -453,23 +460,54 @@ pages.framework = {
   },
 };
 
-/** Shows an explain answer: its rendered text when it has one, else its
- *  fields as JSON text. */
-function renderExplain(node, body) {
-  const summary = [];
-  for (const k of ['state', 'verdict', 'summary', 'reason']) if (typeof body[k] === 'string') summary.push(body[k]);
-  if (summary.length) node.appendChild(el('p', {class: 'fw-semibold'}, summary.join(' — ')));
-  const text = typeof body.rendered === 'string' ? body.rendered
-      : typeof body.text === 'string' ? body.text : JSON.stringify(body, null, 2);
-  node.appendChild(el('pre', {class: 'explain'}, text));
+/** Shows an explain answer (`GET /policy/explain`): the framework's
+ *  standing, its role path and why each agent is not offered. */
+function renderExplain(node, b) {
+  const yes = v => v ? 'yes' : 'no';
+  const order = o => o ? `${o.position} of ${o.of}` + (o.keys && o.keys.length
+      ? ' (' + o.keys.map(k => `${k.rule} = ${typeof k.value === 'number' ? Math.round(k.value * 1e4) / 1e4 : k.value}`).join(', ') + ')' : '') : '';
+  const kv = new KeyValueTable(node, 'explain-kv');
+  kv.set([['Role', b.role || ''], ['Active', yes(b.active)], ['Suppressed', yes(b.suppressed)],
+          ['Demand covered', yes(b.demand_covered)], ['Role order', order(b.role_order)],
+          ['Order in its role', order(b.framework_order)],
+          ['Locality', b.locality ? `${b.locality.level || '(none)'}, waited ${b.locality.waited_seconds} s` : '']]);
+  const limits = boundLine;
+  if (Array.isArray(b.role_path) && b.role_path.length) {
+    node.appendChild(el('h3', {}, 'Role path'));
+    const t = new LiveTable(node, {id: 'explain-roles', pageSize: 25, fixedOrder: true, rowKey: r => r.role,
+      columns: [{key: 'role', title: 'Role', value: r => r.role},
+                {key: 'alloc', title: 'Allocated', value: r => resourceLine(r.allocated)},
+                {key: 'guarantee', title: 'Guarantee', value: r => limits(r.guarantee) || 'none'},
+                {key: 'below', title: 'Below guarantee', value: r => yes(r.below_guarantee)},
+                {key: 'limit', title: 'Limit', value: r => limits(r.limit) || 'none'},
+                {key: 'headroom', title: 'Headroom', value: r => limits(r.headroom) || 'unlimited'}]});
+    t.search.parentNode.classList.add('d-none');
+    t.setRows(b.role_path);
+  }
+  if (b.agents) {
+    node.appendChild(el('h3', {}, `Agents considered: ${b.agents.considered}`));
+    const rows = [];
+    for (const [k, v] of Object.entries(b.agents)) {
+      if (k === 'considered') continue;
+      if (v && typeof v === 'object') for (const [f, n] of Object.entries(v)) rows.push({why: `${k.replace(/_/g, ' ')}: ${f}`, n});
+      else rows.push({why: k.replace(/_/g, ' '), n: v});
+    }
+    const t = new LiveTable(node, {id: 'explain-agents', pageSize: 25, fixedOrder: true, rowKey: r => r.why,
+      columns: [{key: 'why', title: 'First thing that stops the agent', value: r => r.why},
+                {key: 'n', title: 'Agents', num: true, value: r => r.n}]});
+    t.search.parentNode.classList.add('d-none');
+    t.setRows(rows);
+  }
+  node.appendChild(el('details', {}, el('summary', {}, 'The whole answer'),
+                      el('pre', {class: 'explain'}, JSON.stringify(b, null, 2))));
 }
 
 pages.roles = {
   mount(main) {
     main.appendChild(el('h1', {class: 'h4'}, 'Roles'));
     main.appendChild(el('p', {class: 'text-muted'},
-        'The role tree with weights, allocation and shares; guarantees and limits come from the active policy (GET /policy).'));
-    this.policy = null;
+        'The role tree with weights, allocation and shares. Guarantees and limits come from /policy/explain ' +
+        'for a framework in the role (empty: no framework in it).'));
     this.table = new LiveTable(main, {
       id: 'roles', pageSize: 250,
       columns: [
@@ -490,12 +528,29 @@ pages.roles = {
         {key: 'frameworks', title: 'Frameworks', num: true, value: r => r.frameworks},
       ],
       rowKey: r => r.path, sort: {key: 'path', dir: 1}});
-    this.loadPolicy();
-    this.timer = setInterval(() => this.loadPolicy(), 10000);
+    this.paths = new Map();
+    this.explained = false;
+    this.timer = setInterval(() => this.loadLimits(), 10000);
   },
   unmount() { clearInterval(this.timer); },
-  async loadPolicy() {
-    try { const r = await getJSON('/policy'); if (r.status === 200) this.policy = r.body; } catch (e) { /* stale banner */ }
+  /** Guarantees and limits are in no endpoint by role; `/policy/explain`
+   *  gives them along a framework's role path, so one framework per role
+   *  (at most 20) is asked. */
+  async loadLimits() {
+    const s = app.state;
+    if (!s) return;
+    const seen = new Set();
+    for (const f of (s.frameworks || []).slice(0, 200)) {
+      const role = (f.roles && f.roles[0]) || '*';
+      if (seen.has(role) || seen.size >= 20) continue;
+      seen.add(role);
+      try {
+        const r = await getJSON(`/policy/explain?framework=${enc(f.id)}`);
+        if (r.status === 200 && Array.isArray(r.body.role_path))
+          for (const p of r.body.role_path) this.paths.set(p.role, p);
+      } catch (e) { return; }
+    }
+    if (app.page === this && app.state) this.update(app.state);
   },
   update(s) {
     const total = s.cluster.total;
@@ -521,30 +576,17 @@ pages.roles = {
       const parent = byPath.get(r.path.split('/').slice(0, -1).join('/'));
       if (!parent.own) for (const k of Object.keys(zero)) parent.allocated[k] = (parent.allocated[k] || 0) + (r.allocated[k] || 0);
     }
-    const limits = policyRoleSettings(this.policy);
+    const describe = v => boundLine(v) || 'none';
     for (const r of rows) {
       r.dominant = Math.max(...Object.keys(zero).map(k => ratio(r.allocated[k] || 0, total[k] || 0)));
-      const p = limits.get(r.path) || {};
-      r.guarantee = p.guarantee; r.limit = p.limit;
+      const p = this.paths.get(r.path);
+      r.guarantee = p ? describe(p.guarantee) + (p.below_guarantee ? ' (below)' : '') : '';
+      r.limit = p ? describe(p.limit) : '';
     }
     this.table.setRows(rows);
+    if (!this.explained) { this.explained = true; this.loadLimits(); }
   },
 };
-
-/** Returns role path -> {guarantee, limit} as text from a `/policy` answer,
- *  as far as it describes them. */
-function policyRoleSettings(policy) {
-  const out = new Map();
-  const roles = policy && (policy.roles || (policy.active && policy.active.roles) || (policy.outline && policy.outline.roles));
-  if (!Array.isArray(roles)) return out;
-  for (const r of roles) {
-    const name = r.name || r.path || r.role;
-    if (!name) continue;
-    const describe = v => v === undefined ? undefined : typeof v === 'object' ? resourceLine(v) || JSON.stringify(v) : String(v);
-    out.set(name, {guarantee: describe(r.guarantee || r.guarantees), limit: describe(r.limit || r.limits)});
-  }
-  return out;
-}
 
 pages.tasks = {
   mount(main) {
@@ -683,7 +725,9 @@ pages.policy = {
     main.appendChild(el('h1', {class: 'h4'}, 'Allocation policy'));
     this.kv = new KeyValueTable(section(main, 'Active policy', 'policy-active'), 'policy-kv');
     this.failure = section(main, 'Last failed apply', 'policy-failure').appendChild(el('div'));
-    this.raw = section(main, 'GET /policy', 'policy-raw').appendChild(el('pre', {class: 'explain'}));
+    this.source = section(main, 'Source', 'policy-source').appendChild(el('pre', {class: 'explain'}));
+    this.raw = el('pre', {class: 'explain'});
+    main.appendChild(el('details', {class: 'mt-3'}, el('summary', {}, 'The whole GET /policy answer'), this.raw));
     this.load();
     this.timer = setInterval(() => this.load(), 5000);
   },
@@ -695,17 +739,19 @@ pages.policy = {
     const p = r.body, a = p.active || p.policy || p;
     const when = a.loaded_at || a.load_time || a.applied_at || a.at;
     this.kv.set([['Name', a.name], ['Version', String(a.version ?? '')], ['Hash', a.hash],
-                 ['Revision', String(a.revision ?? '')], ['Source', a.source_name || a.source || ''],
+                 ['Revision', String(a.revision ?? '')], ['Source', a.source_name || ''],
+                 ['Reloads', p.reloads ? `${p.reloads.success} applied, ${p.reloads.error} failed` : ''],
                  ['Loaded', typeof when === 'number' ? fmtTime(when) : (when || '')]]);
     const f = p.last_failure || p.last_failed_apply || p.failure;
     const text = f ? [`${f.source_name || ''} at ${fmtTime(f.at)}: ${f.error || ''}`,
                       ...(f.diagnostics || []).map(d => typeof d === 'string' ? d :
-                          `${d.file || ''}:${d.line || ''}:${d.column || ''}: ${d.severity || ''}: ${d.message || ''}${d.help ? ' (' + d.help + ')' : ''}`)].join('\n')
+                          `${d.file || ''}:${d.line || ''}:${d.column || ''}: ${d.severity || ''}${d.code ? ' ' + d.code : ''}: ${d.message || ''}${d.help ? '\n  help: ' + d.help : ''}`)].join('\n')
                    : 'none';
     if (this.failure.textContent !== text) {
       this.failure.textContent = '';
       this.failure.appendChild(el(f ? 'pre' : 'p', {class: f ? 'explain text-danger' : 'text-muted'}, text));
     }
+    setText(this.source, typeof a.source === 'string' ? a.source : '');
     setText(this.raw, JSON.stringify(p, null, 2));
   },
 };
@@ -738,7 +784,7 @@ function route() {
   app.page = Object.create(pages[name]);
   app.page.mount(main, args);
   document.title = `Agora · ${name}${args.length ? ' ' + args.join('/') : ''}`;
-  if (app.state) app.page.update(app.state);
+  if (app.state && app.page.update) app.page.update(app.state);
   window.scrollTo(0, 0);
 }
 

@@ -169,6 +169,8 @@ class LiveTable {
     // The rows in their new order, reusing each key's <tr>.
     const wanted = [];
     let group;
+    const groupSizes = new Map();
+    if (groupBy) for (const r of this.rows) groupSizes.set(groupBy(r), (groupSizes.get(groupBy(r)) || 0) + 1);
     for (const r of rows) {
       if (groupBy && groupBy(r) !== group) {
         group = groupBy(r);
@@ -178,8 +180,7 @@ class LiveTable {
           tr = el('tr', {class: 'group-row'}, el('td', {colspan: columns.length}));
           this.trs.set(key, tr);
         }
-        const n = this.rows.filter(x => groupBy(x) === group).length;
-        setText(tr.firstChild, `${this.opts.groupTitle || ''}${group} (${n})`);
+        setText(tr.firstChild, `${this.opts.groupTitle || ''}${group} (${groupSizes.get(group)})`);
         wanted.push(tr);
       }
       const key = rowKey(r);
