@@ -387,12 +387,18 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
     }
     return observability::http_response::json(body + "}");
   });
-  rt->http_->route("GET", "/", leader_only(es, [](const observability::http_request&) {
-                     observability::http_response r;
-                     r.content_type = "text/html; charset=utf-8";
-                     r.body = web_ui_html();
-                     return r;
-                   }));
+  // Every master serves the UI; a standby that knows the leader sends the
+  // browser there, and without a leader the UI shows why it has no data.
+  add_web_ui_routes(*rt->http_, AGORA_JS_DIR, [es](observability::http_server::handler h) {
+    return observability::http_server::handler([es, h](const observability::http_request& req) {
+      bool redirect = false;
+      {
+        std::lock_guard<std::mutex> guard{es->mtx};
+        redirect = !es->standalone && !es->leading && !es->leader_http.empty();
+      }
+      return redirect ? leader_only(es, h)(req) : h(req);
+    });
+  });
   if (zk_url)
     rt->contender_ =
         std::make_unique<contender_loop>(sys, opts, env, *zk_url, rt->master_, rt->actor_port_,

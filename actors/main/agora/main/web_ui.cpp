@@ -1,51 +1,89 @@
 #include "agora/main/web_ui.hpp"
 
+#include <array>
+#include <fstream>
+#include <sstream>
+
 namespace agora::main {
 
-const std::string& web_ui_html() {
-  static const std::string html = R"HTML(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Agora</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
-h1{margin:0 0 .2em}small{color:#666}
-table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:14px}
-th,td{border-bottom:1px solid #ddd;padding:.25em .8em;text-align:left}
-th{background:#f4f4f4}.bad{color:#b00}.ok{color:#080}
-</style></head><body>
-<h1>Agora</h1><small id="meta">loading /state ...</small>
-<h2>Cluster</h2><table id="cluster"></table>
-<h2>Agents</h2><table id="agents"></table>
-<h2>Frameworks</h2><table id="frameworks"></table>
-<h2>Roles</h2><table id="roles"></table>
-<h2>Active tasks</h2><table id="tasks"></table>
-<h2>Recently completed tasks</h2><table id="completed"></table>
-<script>
-const esc=s=>String(s).replace(/[&<>"]/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;'}[c]));
-const mib=b=>(b/1048576).toFixed(0)+' MiB';
-const res=r=>r.cpus.toFixed(2)+' cpus, '+mib(r.mem);
-function table(id,head,rows){document.getElementById(id).innerHTML=
- '<tr>'+head.map(h=>'<th>'+h+'</th>').join('')+'</tr>'+
- rows.map(r=>'<tr>'+r.map(c=>'<td>'+c+'</td>').join('')+'</tr>').join('');}
-async function refresh(){
- try{
-  const s=await (await fetch('/state')).json();
-  document.getElementById('meta').textContent='master '+s.id+' on '+s.hostname+', up since '+new Date(s.start_time*1000).toLocaleString();
-  table('cluster',['','resources'],[['total',res(s.cluster.total)],['used',res(s.cluster.used)],['offered',res(s.cluster.offered)]]);
-  table('agents',['id','hostname','health','attributes','total','used','tasks'],s.agents.map(a=>[esc(a.id),esc(a.hostname),
-   '<span class="'+(a.active?'ok':'bad')+'">'+a.health+'</span>',esc(Object.entries(a.attributes).map(e=>e.join(':')).join(', ')),
-   res(a.resources),res(a.used_resources),a.task_count]));
-  table('frameworks',['id','name','roles','connected','tasks','used','offered'],s.frameworks.map(f=>[esc(f.id),esc(f.name),esc(f.roles.join(', ')),
-   f.connected?'yes':'<span class="bad">no</span>',f.tasks.length,res(f.used_resources),res(f.offered_resources)]));
-  table('roles',['role','weight','weighted share'],s.roles.map(r=>[esc(r.name),r.weight,r.weighted_share.toFixed(3)]));
-  const tasks=s.frameworks.flatMap(f=>f.tasks);
-  table('tasks',['id','framework','agent','state','command'],tasks.slice(0,200).map(t=>[esc(t.id),esc(t.framework_id),esc(t.agent_id),t.state,esc(t.command)]));
-  table('completed',['id','framework','state','message'],s.completed_tasks.slice(-50).reverse().map(t=>[esc(t.id),esc(t.framework_id),t.state,esc(t.message)]));
- }catch(e){document.getElementById('meta').textContent='cannot read /state: '+e;}
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
-refresh();setInterval(refresh,2000);
-</script></body></html>
-)HTML";
-  return html;
+
+/// Returns true when every `/`-separated component of `rest` is a plain
+/// name: not empty, not starting with `.` (so neither `.` nor `..` nor a
+/// hidden file), and free of backslashes and NULs.
+bool plain_relative_path(const std::string& rest) {
+  if (rest.empty() || rest.find('\\') != std::string::npos || rest.find('\0') != std::string::npos)
+    return false;
+  size_t start = 0;
+  while (start <= rest.size()) {
+    size_t end = rest.find('/', start);
+    if (end == std::string::npos) end = rest.size();
+    if (end == start || rest[start] == '.') return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string content_type_for(const std::string& name) {
+  if (ends_with(name, ".html")) return "text/html; charset=utf-8";
+  if (ends_with(name, ".js")) return "application/javascript; charset=utf-8";
+  if (ends_with(name, ".css")) return "text/css; charset=utf-8";
+  if (ends_with(name, ".map") || ends_with(name, ".json")) return "application/json";
+  if (ends_with(name, ".svg")) return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+observability::http_response ui_file(const std::string& name) {
+  for (size_t i = 0; i < embedded_file_count; ++i) {
+    const auto& f = embedded_files[i];
+    if (name != f.name) continue;
+    observability::http_response r;
+    r.content_type = content_type_for(name);
+    r.body.assign(reinterpret_cast<const char*>(f.data), f.size);
+    return r;
+  }
+  return observability::http_response::error(404, "no UI file " + name);
+}
+
+observability::http_response js_library_file(const std::string& js_root, const std::string& rest) {
+  static const std::array<const char*, 2> libraries{"bootstrap5/", "d3/"};
+  auto not_found = [&] {
+    return observability::http_response::error(404, "no library file /js/" + rest);
+  };
+  if (!plain_relative_path(rest)) return not_found();
+  bool known = false;
+  for (const char* lib : libraries) known = known || rest.rfind(lib, 0) == 0;
+  if (!known || !(ends_with(rest, ".js") || ends_with(rest, ".css") || ends_with(rest, ".map")))
+    return not_found();
+  std::ifstream in(js_root + "/" + rest, std::ios::binary);
+  if (!in) return not_found();
+  std::ostringstream body;
+  body << in.rdbuf();
+  if (in.bad()) return observability::http_response::error(500, "cannot read /js/" + rest);
+  observability::http_response r;
+  r.content_type = content_type_for(rest);
+  r.body = body.str();
+  return r;
+}
+
+void add_web_ui_routes(
+    observability::http_server& http, const std::string& js_root,
+    const std::function<observability::http_server::handler(observability::http_server::handler)>&
+        wrap_index) {
+  http.route("GET", "/",
+             wrap_index([](const observability::http_request&) { return ui_file("/index.html"); }));
+  http.route("GET", "/ui/*",
+             [](const observability::http_request& req) { return ui_file(req.path.substr(3)); });
+  http.route("GET", "/js/*", [js_root](const observability::http_request& req) {
+    return js_library_file(js_root, req.path.substr(4));
+  });
 }
 
 }  // namespace agora::main
