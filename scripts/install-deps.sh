@@ -16,6 +16,8 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev  # make test-sanitize / fuzz-short: ASan, UBSan, libFuzzer runtimes
   llvm                      # llvm-symbolizer: function names and lines in sanitizer reports
+  libjs-bootstrap5 libjs-d3 # the web UI's layout and charts, served by the master under /js/
+  chromium nodejs npm       # ui.browser: the web UI in headless chromium (puppeteer-core from npm)
 )
 
 missing=()
