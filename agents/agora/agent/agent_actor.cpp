@@ -10,8 +10,6 @@
 
 #include <unistd.h>
 
-#include <prometheus/counter.h>
-#include <prometheus/registry.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -1046,19 +1044,7 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
     server->route(
         "GET", "/metrics",
         [metrics, iso, http = server.get(), sys = &sys](const observability::http_request&) {
-          prometheus::Registry reg;
-          observability::add_process_metrics(reg);
-          observability::add_build_info(reg);
-          prometheus::BuildCounter()
-              .Name("agora_actor_connections_refused_total")
-              .Help(
-                  "Actor connections closed for announcing a message above the transport's limits")
-              .Register(reg)
-              .Add({})
-              .Increment(static_cast<double>(protocol::refused_connections(*sys)));
-          auto extra = reg.Collect();
-          auto http_families = http->collect_metrics();
-          extra.insert(extra.end(), http_families.begin(), http_families.end());
+          auto extra = observability::daemon_families(*http, protocol::refused_connections(*sys));
           return observability::http_response::text(metrics->scrape(iso.get(), std::move(extra)),
                                                     observability::prometheus_content_type);
         });

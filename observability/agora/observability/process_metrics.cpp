@@ -15,6 +15,8 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include "agora/observability/http_server.hpp"
+
 #ifndef AGORA_VERSION
 #define AGORA_VERSION "unknown"
 #endif
@@ -119,6 +121,23 @@ void add_build_info(prometheus::Registry& reg) {
       .Register(reg)
       .Add({{"version", AGORA_VERSION}, {"revision", AGORA_REVISION}})
       .Set(1);
+}
+
+std::vector<prometheus::MetricFamily> daemon_families(const http_server& http,
+                                                      std::uint64_t refused_actor_connections) {
+  prometheus::Registry reg;
+  add_process_metrics(reg);
+  add_build_info(reg);
+  prometheus::BuildCounter()
+      .Name("agora_actor_connections_refused_total")
+      .Help("Actor connections closed for announcing a message above the transport's limits")
+      .Register(reg)
+      .Add({})
+      .Increment(static_cast<double>(refused_actor_connections));
+  auto families = reg.Collect();
+  auto requests = http.collect_metrics();
+  families.insert(families.end(), requests.begin(), requests.end());
+  return families;
 }
 
 std::string build_description() { return std::string(AGORA_VERSION) + " (" + AGORA_REVISION + ")"; }

@@ -58,14 +58,6 @@ std::vector<prometheus::MetricFamily> runtime_families(const election_status& es
                                                        const observability::http_server& http,
                                                        caf::actor_system& sys) {
   prometheus::Registry reg;
-  observability::add_process_metrics(reg);
-  observability::add_build_info(reg);
-  prometheus::BuildCounter()
-      .Name("agora_actor_connections_refused_total")
-      .Help("Actor connections closed for announcing a message above the transport's limits")
-      .Register(reg)
-      .Add({})
-      .Increment(static_cast<double>(protocol::refused_connections(sys)));
   {
     std::lock_guard<std::mutex> guard{es.mtx};
     auto gauge = [&reg](const char* name, const char* help, double v) {
@@ -81,9 +73,9 @@ std::vector<prometheus::MetricFamily> runtime_families(const election_status& es
       gauge("agora_master_zookeeper_connected", "1 while the ZooKeeper session is connected",
             es.zk_connected ? 1 : 0);
   }
-  auto families = reg.Collect();
-  auto http_families = http.collect_metrics();
-  families.insert(families.end(), http_families.begin(), http_families.end());
+  auto families = observability::daemon_families(http, protocol::refused_connections(sys));
+  auto leadership = reg.Collect();
+  families.insert(families.end(), leadership.begin(), leadership.end());
   return families;
 }
 
