@@ -361,6 +361,23 @@ pages.agent = {
     this.tasks = new LiveTable(section(main, 'Tasks', 'agent-tasks'), {
       id: 'agent-tasks', columns: taskColumns({noAgent: true, sandbox: true}), rowKey: taskKey, rowClass: failedClass,
       sort: {key: 'time', dir: -1}});
+    // The agent's own measurements of its running tasks (its cgroups and
+    // sandboxes), through the master, every 5 s.
+    const usage = section(main, 'Usage of running tasks', 'agent-usage');
+    this.usageNote = usage.appendChild(el('p', {class: 'text-muted small', 'data-role': 'usage-status'}));
+    this.usage = new LiveTable(usage, {
+      id: 'agent-usage',
+      columns: [
+        {key: 'task', title: 'Task', value: u => u.task_id,
+         render: (td, u) => setLink(td, `#/tasks/${enc(u.framework_id)}/${enc(u.task_id)}`, u.task_id)},
+        {key: 'cpu', title: 'CPU seconds', num: true, value: u => u.statistics.cpus_time_secs,
+         format: v => v === undefined ? '' : v.toFixed(2)},
+        {key: 'mem', title: 'Memory', num: true, value: u => u.statistics.mem_total_bytes, format: fmtBytes},
+        {key: 'procs', title: 'Processes', num: true, value: u => u.statistics.processes},
+        {key: 'disk', title: 'Sandbox disk', num: true, value: u => u.statistics.disk_used_bytes, format: fmtBytes},
+      ],
+      rowKey: u => `${u.framework_id}/${u.task_id}`});
+    this.usageAt = 0;
   },
   update(s) {
     const a = (s.agents || []).find(x => x.id === this.id);
@@ -373,6 +390,23 @@ pages.agent = {
     this.res.set(a.resources, a.used_resources, a.offered_resources);
     this.attrs.set(Object.entries(a.attributes || {}));
     this.tasks.setRows(allTasks(s).filter(t => t.agent_id === this.id));
+    if (Date.now() - this.usageAt >= 5000) {
+      this.usageAt = Date.now();
+      this.refreshUsage();
+    }
+  },
+  async refreshUsage() {
+    try {
+      const r = await getJSON(`/agents/${enc(this.id)}/monitor/statistics`);
+      if (r.status === 200 && Array.isArray(r.body)) {
+        this.usage.setRows(r.body.filter(u => u && u.statistics));
+        setText(this.usageNote, `Measured by the agent at ${new Date().toLocaleTimeString()}.`);
+      } else {
+        setText(this.usageNote, `The agent's measurements cannot be read (${r.status}): ${(r.body && r.body.error) || 'no answer'}`);
+      }
+    } catch (e) {
+      setText(this.usageNote, 'The master cannot be reached.');
+    }
   },
 };
 
@@ -659,6 +693,16 @@ pages.task = {
     this.fw = fw; this.id = id; this.main = main; this.missing = null; this.sandboxAgent = null;
     main.appendChild(el('h1', {class: 'h4'}, 'Task ', el('code', {}, id)));
     this.kv = new KeyValueTable(section(main, null, 'task-info'), 'task-kv');
+    // The states the task went through, with when and why (newest first).
+    this.states = new LiveTable(section(main, 'States', 'task-states'), {
+      id: 'task-states', pageSize: 25, sort: {key: 'time', dir: -1},
+      columns: [
+        {key: 'time', title: 'Time', num: true, value: h => h.timestamp, format: fmtTime},
+        {key: 'state', title: 'State', value: h => h.state, render: (td, h) => setBadge(td, h.state)},
+        {key: 'reason', title: 'Reason', value: h => h.reason},
+        {key: 'message', title: 'Message', value: h => h.message},
+      ],
+      rowKey: h => `${h.timestamp}/${h.state}`});
     this.sandbox = section(main, 'Sandbox', 'task-sandbox');
     this.tails = [];
   },
@@ -681,6 +725,7 @@ pages.task = {
                  ['Role', t.role], ['State', this.badge], ['Reason', t.reason], ['Message', t.message],
                  ['Exit code', t.completed || !ACTIVE_STATES.has(t.state) ? String(t.exit_code) : ''],
                  ['Command', t.command], ['Resources', resourceLine(t.resources)], ['Updated', fmtTime(t.timestamp)]]);
+    this.states.setRows(t.statuses || []);
     if (this.sandboxAgent !== t.agent_id) {
       this.sandboxAgent = t.agent_id;
       this.showSandbox(t);

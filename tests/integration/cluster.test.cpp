@@ -434,6 +434,22 @@ TEST(cluster, sandboxes_are_listed_read_and_downloaded_through_the_master) {
                            {make_task("talker", "echo hello-sandbox; echo oops >&2; sleep 1000")},
                            {0}});
   ASSERT_TRUE(fw.wait_status("talker", task_state::running));
+  // /state keeps the states the task went through, with their times.
+  ASSERT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    for (const auto& f : s["frameworks"].GetArray())
+      for (const auto& t : f["tasks"].GetArray()) {
+        if (std::string(t["id"].GetString()) != "talker") continue;
+        std::vector<std::string> states;
+        double last = 0;
+        for (const auto& h : t["statuses"].GetArray()) {
+          states.push_back(h["state"].GetString());
+          if (h["timestamp"].GetDouble() < last) return false;
+          last = h["timestamp"].GetDouble();
+        }
+        return states == std::vector<std::string>{"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"};
+      }
+    return false;
+  }));
   auto base = "/agents/" + agent_id + "/files/";
   auto sandbox = "frameworks/" + fid + "/tasks/talker";
   http_result r;

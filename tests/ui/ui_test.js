@@ -144,6 +144,9 @@ async function main() {
     check(await waitFor(page, id => [...document.querySelectorAll('#agent-tasks tbody tr[data-key] td:first-child')]
                                         .some(td => td.textContent === id), 'agent tasks', runningTask),
           'the agent page lists its task');
+    check(await waitFor(page, id => [...document.querySelectorAll('#agent-usage tbody tr[data-key] td:first-child')]
+                                        .some(td => td.textContent === id), 'agent usage', runningTask),
+          "the agent page shows the agent's measurements of its running task");
     await shot(page, 'agent');
 
     // A task's page shows its state; a failed one too, highlighted in the list.
@@ -162,6 +165,10 @@ async function main() {
                     {waitUntil: 'load', timeout: WAIT_MS});
     check(await waitFor(page, () => (document.querySelector('#task-kv [data-role=state]') || {}).textContent === 'TASK_FAILED',
                         'failed state'), 'the failed task shows TASK_FAILED');
+    check(await waitFor(page, () => {
+      const seen = [...document.querySelectorAll('#task-states tbody tr td:nth-child(2)')].map(td => td.textContent);
+      return ['TASK_STAGING', 'TASK_STARTING', 'TASK_RUNNING', 'TASK_FAILED'].every(s => seen.includes(s));
+    }, 'state history'), 'the failed task lists its states: STAGING, STARTING, RUNNING, FAILED');
     await page.goto(`${master}/#/tasks`, {waitUntil: 'load', timeout: WAIT_MS});
     check(await waitFor(page, id => [...document.querySelectorAll('#tasks tbody tr.failed td:first-child')]
                                         .some(td => td.textContent === id), 'failed row', failedTask),

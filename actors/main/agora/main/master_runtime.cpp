@@ -79,8 +79,9 @@ std::vector<prometheus::MetricFamily> runtime_families(const election_status& es
   return families;
 }
 
-/// Serves `GET /agents/ID/files/{browse,read,download}?...` by asking agent
-/// ID's own HTTP endpoint (`/files/...` with the same query), so that one
+/// Serves `GET /agents/ID/files/{browse,read,download}?...` and
+/// `/agents/ID/monitor/statistics` by asking agent ID's own HTTP endpoint
+/// (the same path after the id, with the same query), so that one
 /// origin, the master's, serves the UI and every sandbox. 404 for an
 /// unknown agent or operation; 502 when the agent cannot be reached.
 observability::http_response proxy_agent_files(const master::snapshot_store& snapshots,
@@ -92,10 +93,11 @@ observability::http_response proxy_agent_files(const master::snapshot_store& sna
     return observability::http_response::error(404, "no such path: " + req.path);
   auto agent_id = rest.substr(0, slash);
   auto op = rest.substr(slash);
-  if (op != "/files/browse" && op != "/files/read" && op != "/files/download")
+  if (op != "/files/browse" && op != "/files/read" && op != "/files/download" &&
+      op != "/monitor/statistics")
     return observability::http_response::error(
-        404,
-        "no such path: " + req.path + " (agents serve files/browse, files/read, files/download)");
+        404, "no such path: " + req.path +
+                 " (agents serve files/browse, files/read, files/download, monitor/statistics)");
   auto address = snapshots.agent_address(agent_id);
   if (address.empty())
     return observability::http_response::error(

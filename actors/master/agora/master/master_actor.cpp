@@ -79,7 +79,8 @@ void publish_metrics_sample(master_ptr self) {
   m->status_updates = st.status_updates;
   m->invalid_requests = st.invalid_requests;
   m->tasks_ended = st.tasks_ended;
-  m->mailbox_messages = self->mailbox().size();
+  m->mailbox_messages = self->mailbox().queue().total_task_size();
+  // (The queue's count, not `mailbox().size()`: see allocator_actor.cpp.)
   st.config.metrics->publish(std::shared_ptr<const master_sample>(std::move(m)));
 }
 
@@ -215,7 +216,7 @@ caf::behavior leading_behavior(master_ptr self) {
           ended.info.id = s.task_id;
           ended.framework_id = s.framework_id;
           ended.agent_id = s.agent_id;
-          ended.status = s;
+          ended.set_status(s);
           add_completed(st, std::move(ended));
         }
         if (st.frameworks.count(s.framework_id) == 0 && !s.uuid.empty()) {
@@ -224,7 +225,7 @@ caf::behavior leading_behavior(master_ptr self) {
                    acknowledge{s.framework_id, s.agent_id, s.task_id, s.uuid});
           auto t = st.tasks.find({s.framework_id, s.task_id});
           if (t != st.tasks.end()) {
-            t->second.status = s;
+            t->second.set_status(s);
             if (is_terminal(s.state)) complete_task(self, t);
           }
           return;

@@ -160,9 +160,9 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
         gone.framework_id = s.framework_id;
         gone.agent_id = info.id;
         gone.role = r.role;
-        gone.status =
-            master_status(s.framework_id, s.task_id, info.id, task_state::lost,
-                          "REASON_AGENT_UNREACHABLE", "agent " + info.id + " was unreachable");
+        gone.set_status(master_status(s.framework_id, s.task_id, info.id, task_state::lost,
+                                      "REASON_AGENT_UNREACHABLE",
+                                      "agent " + info.id + " was unreachable"));
         add_completed(st, std::move(gone));
       }
       continue;
@@ -177,7 +177,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
       t = st.tasks.emplace(key, std::move(adopted)).first;
     }
     bool was_unreachable = t->second.status.state == task_state::unreachable;
-    t->second.status = s;
+    t->second.set_status(s);
     t->second.agent_id = info.id;
     // Ended on the agent, its last updates not yet acknowledged: relayed as
     // they come, holding nothing.

@@ -103,8 +103,8 @@ void add_allocator(prometheus::Registry& reg, const allocator_sample& a) {
   gauge(reg, "agora_allocator_interval_seconds",
         "The allocation interval (cycles run at least this often)", {}, a.interval_seconds);
   gauge(reg, "agora_actor_mailbox_messages",
-        "Messages waiting in an actor's mailbox, as the actor last saw it (the master when it "
-        "publishes its state, the allocator after a cycle)",
+        "Messages in an actor's queue, received and not yet processed, as the actor last saw it "
+        "(the master when it publishes its state, the allocator after a cycle)",
         {{"actor", "allocator"}}, static_cast<double>(a.mailbox_messages));
   gauge(reg, "agora_policy_shadow_divergence_ratio",
         "Fraction of offers a shadow candidate policy would make differently (0 without one)", {},
@@ -162,8 +162,8 @@ void add_master(prometheus::Registry& reg, const master_sample& m) {
     counter(reg, "agora_master_tasks_ended_total", "Tasks that ended, by terminal state",
             {{"state", state}}, static_cast<double>(n));
   gauge(reg, "agora_actor_mailbox_messages",
-        "Messages waiting in an actor's mailbox, as the actor last saw it (the master when it "
-        "publishes its state, the allocator after a cycle)",
+        "Messages in an actor's queue, received and not yet processed, as the actor last saw it "
+        "(the master when it publishes its state, the allocator after a cycle)",
         {{"actor", "master"}}, static_cast<double>(m.mailbox_messages));
 }
 

@@ -123,8 +123,23 @@ struct task_record {
   std::string agent_id;
   std::string role;
   protocol::task_status status;  ///< Latest known status.
-  int64_t launched_ms = -1;      ///< When launched, on the trace's clock (-1: not traced).
-  int64_t launched_ns = 0;       ///< When launched (0: adopted, launch time unknown).
+  /// The states the task went through, oldest first (at most
+  /// `history_kept`; the oldest go first), for `/state` and the UI.
+  struct state_change {
+    protocol::task_state state = protocol::task_state::staging;
+    std::string reason, message;
+    int64_t timestamp_ns = 0;
+  };
+  std::vector<state_change> history;
+  static constexpr size_t history_kept = 16;
+  /// Makes `s` the latest status and records it in `history`.
+  void set_status(const protocol::task_status& s) {
+    status = s;
+    if (history.size() == history_kept) history.erase(history.begin());
+    history.push_back({s.state, s.reason, s.message, s.timestamp_ns});
+  }
+  int64_t launched_ms = -1;  ///< When launched, on the trace's clock (-1: not traced).
+  int64_t launched_ns = 0;   ///< When launched (0: adopted, launch time unknown).
   /// The agent's newest state of the task is terminal while its older
   /// updates still wait for the framework's acknowledgement: its resources
   /// went back to the allocator already (and are not counted as used).

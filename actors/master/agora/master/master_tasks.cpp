@@ -60,7 +60,7 @@ task_status declare_unknown_lost(master_ptr self, const std::string& framework_i
   task_record rec;
   rec.info.id = task_id;
   rec.framework_id = framework_id;
-  rec.status = s;
+  rec.set_status(s);
   add_completed(self->state, std::move(rec));
   return s;
 }
@@ -90,7 +90,7 @@ void apply_status(master_ptr self, const task_status& status) {
   if (it != st.tasks.end()) {
     const auto& known = it->second.status;
     if (is_valid_transition(known.state, status.state)) {
-      it->second.status = status;
+      it->second.set_status(status);
       if (is_terminal(status.state)) complete_task(self, it);
       mark_dirty(self);
     } else if (is_terminal(known.state) && status.uuid != known.uuid) {
@@ -243,7 +243,7 @@ void handle_accept(master_ptr self, accept& m) {
     rec.framework_id = m.framework_id;
     rec.agent_id = agent_id;
     rec.role = role;
-    rec.status = master_status(m.framework_id, t.id, agent_id, task_state::staging, "", "");
+    rec.set_status(master_status(m.framework_id, t.id, agent_id, task_state::staging, "", ""));
     if (st.config.trace) rec.launched_ms = st.config.trace->now_ms();
     rec.launched_ns = now_ns();
     self->send(st.allocator, alloc_task_event{"launch", m.framework_id, role, agent_id, t.res, 0});

@@ -48,6 +48,18 @@ void write_task(writer& w, const task_record& t) {
   w.Int(t.status.exit_code);
   w.Key("timestamp");
   w.Double(static_cast<double>(t.status.timestamp_ns) / 1e9);
+  w.Key("statuses");
+  w.StartArray();
+  for (const auto& h : t.history) {
+    w.StartObject();
+    str(w, "state", protocol::to_string(h.state));
+    str(w, "reason", h.reason);
+    str(w, "message", h.message);
+    w.Key("timestamp");
+    w.Double(static_cast<double>(h.timestamp_ns) / 1e9);
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
 }
 
