@@ -17,7 +17,7 @@ packages=(
   clang libclang-rt-14-dev  # make test-sanitize / fuzz-short: ASan, UBSan, libFuzzer runtimes
   llvm                      # llvm-symbolizer: function names and lines in sanitizer reports
   libjs-bootstrap5 libjs-d3 # the web UI's layout and charts, served by the master under /js/
-  chromium nodejs npm       # ui.browser: the web UI in headless chromium (puppeteer-core from npm)
+  chromium                  # ui.browser: the web UI in headless chromium (puppeteer-core from npm)
 )
 
 missing=()
@@ -26,6 +26,12 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Node and npm for ui.browser: Debian's packages only when no node or npm is
+# on the PATH (a Node from elsewhere, e.g. NodeSource's, ships its own npm
+# and conflicts with Debian's `npm` package).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
