@@ -1,5 +1,6 @@
-// The whole monitoring path with real parts: a master and agents running
-// tasks, Debian's Prometheus scraping them with Agora's rule file, and every
+// The whole monitoring path with real parts: a master elected through a
+// real ZooKeeper and agents running tasks, Debian's Prometheus scraping them
+// with Agora's rule file, and every
 // query of every Grafana dashboard and every recording rule run through
 // Prometheus' HTTP API against that cluster.
 
@@ -15,6 +16,7 @@
 
 #include "agora/test/monitoring_files.hpp"
 #include "agora/test/prometheus_server.hpp"
+#include "agora/test/zookeeper_server.hpp"
 #include "cluster_fixture.hpp"
 
 namespace agora::test {
@@ -55,10 +57,19 @@ class monitored_cluster : public ::testing::Test {
     if (!prometheus_server::available())
       GTEST_SKIP() << "/usr/bin/prometheus is missing (Debian package `prometheus`, installed by "
                       "scripts/install-deps.sh)";
+    if (!zookeeper_server::available())
+      GTEST_SKIP() << "ZooKeeper is missing (Debian package `zookeeper`, installed by "
+                      "scripts/install-deps.sh)";
+    // The master elects itself through ZooKeeper, so the session and
+    // leadership series exist as in a highly available cluster.
+    zk = std::make_unique<zookeeper_server>();
+    std::string zk_error;
+    ASSERT_TRUE(zk->start(std::chrono::seconds(60), &zk_error)) << zk_error;
     std::ofstream(policy_dir.path() + "/monitored.policy") << monitored_policy;
     std::filesystem::copy_file(examples + "/cluster.schema", policy_dir.path() + "/cluster.schema");
     c = std::make_unique<cluster>(
-        std::vector<std::string>{"--policy=" + policy_dir.path() + "/monitored.policy"});
+        std::vector<std::string>{"--policy=" + policy_dir.path() + "/monitored.policy",
+                                 "--zk=zk://" + zk->connect_string() + "/agora/monitored"});
     // (Ports copied: `add_agent` may move the agents it returned earlier.)
     std::vector<uint16_t> agents;
     for (const char* rack : {"r1", "r2", "spare"})
@@ -127,6 +138,7 @@ class monitored_cluster : public ::testing::Test {
 
   std::set<std::string> used_offers;
   temp_dir policy_dir;
+  std::unique_ptr<zookeeper_server> zk;
   std::unique_ptr<cluster> c;
   std::unique_ptr<framework_system> fs;
   std::unique_ptr<test_framework> fw;
@@ -141,8 +153,13 @@ TEST_F(monitored_cluster, prometheus_scrapes_master_and_agents) {
   for (const auto& s : up.series)
     EXPECT_EQ(s.value, 1) << s.labels.at("instance") << ": "
                           << http_get("127.0.0.1", prom->port(), "/api/v1/targets").body;
-  // The master's view: two running tasks, dev's share of the cluster.
+  // Elected through ZooKeeper, with its session connected.
   prometheus_query_result r;
+  for (const char* leadership :
+       {"agora_master_leader == 1", "agora_master_zookeeper_connected == 1",
+        "agora_master_leader_epoch >= 0"})
+    EXPECT_TRUE(prom->wait_for_series(leadership, 20s, 1, &r)) << leadership << ": " << r.body;
+  // The master's view: two running tasks, dev's share of the cluster.
   ASSERT_TRUE(prom->wait_for_series(
       "agora_master_tasks{job=\"agora-master\",state=\"TASK_RUNNING\"} == 2", 20s, 1, &r))
       << r.body;
@@ -182,14 +199,8 @@ TEST_F(monitored_cluster, every_dashboard_query_and_recording_rule_returns_data)
       ++recorded;
     }
   ASSERT_GT(recorded, 10u);
-  // Queries a cluster without ZooKeeper cannot answer: the session gauge is
-  // exported by masters that use ZooKeeper only.
-  auto needs_zookeeper = [](const std::string& expr) {
-    return expr.find("agora_master_zookeeper_connected") != std::string::npos;
-  };
   std::set<size_t> pending;
-  for (size_t i = 0; i < checks.size(); ++i)
-    if (!needs_zookeeper(checks[i].second)) pending.insert(i);
+  for (size_t i = 0; i < checks.size(); ++i) pending.insert(i);
   // Rules are evaluated and rates need two scrapes: retry, bounded.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   std::map<size_t, std::string> last_answer;
