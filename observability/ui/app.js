@@ -540,8 +540,8 @@ pages.roles = {
   mount(main) {
     main.appendChild(el('h1', {class: 'h4'}, 'Roles'));
     main.appendChild(el('p', {class: 'text-muted'},
-        'The role tree with weights, allocation and shares. Guarantees and limits come from /policy/explain ' +
-        'for a framework in the role (empty: no framework in it).'));
+        'The role tree with weights, allocation, shares, and the guarantees and limits of the running policy ' +
+        '(a limit lists only the resources it limits).'));
     this.table = new LiveTable(main, {
       id: 'roles', pageSize: 250,
       columns: [
@@ -562,29 +562,6 @@ pages.roles = {
         {key: 'frameworks', title: 'Frameworks', num: true, value: r => r.frameworks},
       ],
       rowKey: r => r.path, sort: {key: 'path', dir: 1}});
-    this.paths = new Map();
-    this.explained = false;
-    this.timer = setInterval(() => this.loadLimits(), 10000);
-  },
-  unmount() { clearInterval(this.timer); },
-  /** Guarantees and limits are in no endpoint by role; `/policy/explain`
-   *  gives them along a framework's role path, so one framework per role
-   *  (at most 20) is asked. */
-  async loadLimits() {
-    const s = app.state;
-    if (!s) return;
-    const seen = new Set();
-    for (const f of (s.frameworks || []).slice(0, 200)) {
-      const role = (f.roles && f.roles[0]) || '*';
-      if (seen.has(role) || seen.size >= 20) continue;
-      seen.add(role);
-      try {
-        const r = await getJSON(`/policy/explain?framework=${enc(f.id)}`);
-        if (r.status === 200 && Array.isArray(r.body.role_path))
-          for (const p of r.body.role_path) this.paths.set(p.role, p);
-      } catch (e) { return; }
-    }
-    if (app.page === this && app.state) this.update(app.state);
   },
   update(s) {
     const total = s.cluster.total;
@@ -600,7 +577,8 @@ pages.roles = {
     };
     for (const role of s.roles || []) {
       const r = ensure(role.name);
-      Object.assign(r, {weight: role.weight, weighted_share: role.weighted_share, allocated: role.allocated, own: true});
+      Object.assign(r, {weight: role.weight, weighted_share: role.weighted_share, allocated: role.allocated, own: true,
+                        bounds: {guarantee: role.guarantee, limit: role.limit}});
     }
     for (const f of s.frameworks || []) for (const name of f.roles && f.roles.length ? f.roles : ['*']) ensure(name).frameworks++;
     // A parent's allocation is the sum of its children's when it has none of its own.
@@ -610,15 +588,12 @@ pages.roles = {
       const parent = byPath.get(r.path.split('/').slice(0, -1).join('/'));
       if (!parent.own) for (const k of Object.keys(zero)) parent.allocated[k] = (parent.allocated[k] || 0) + (r.allocated[k] || 0);
     }
-    const describe = v => boundLine(v) || 'none';
     for (const r of rows) {
       r.dominant = Math.max(...Object.keys(zero).map(k => ratio(r.allocated[k] || 0, total[k] || 0)));
-      const p = this.paths.get(r.path);
-      r.guarantee = p ? describe(p.guarantee) + (p.below_guarantee ? ' (below)' : '') : '';
-      r.limit = p ? describe(p.limit) : '';
+      r.guarantee = r.bounds ? boundLine(r.bounds.guarantee) : '';
+      r.limit = r.bounds ? boundLine(r.bounds.limit) : '';
     }
     this.table.setRows(rows);
-    if (!this.explained) { this.explained = true; this.loadLimits(); }
   },
 };
 

@@ -166,6 +166,25 @@ TEST_F(monitored_cluster, prometheus_scrapes_master_and_agents) {
   r = prom->query("agora_allocator_role_dominant_share_ratio{role=\"dev\"}");
   ASSERT_EQ(r.size(), 1u) << r.body;
   EXPECT_GT(r.series[0].value, 0);
+  // /state carries the same bounds (the UI's roles page reads them there);
+  // a limit lists only what it limits.
+  auto state = c->state();
+  std::map<std::string, const rapidjson::Value*> roles;
+  for (const auto& role : state["roles"].GetArray()) roles[role["name"].GetString()] = &role;
+  ASSERT_EQ(roles.count("prod"), 1u);
+  ASSERT_EQ(roles.count("dev"), 1u);
+  const auto& prod = *roles["prod"];
+  EXPECT_EQ(prod["guarantee"]["cpus"].GetDouble(), 1);
+  EXPECT_EQ(prod["guarantee"]["mem"].GetInt64(), 256LL << 20);
+  EXPECT_EQ(prod["limit"]["cpus"].GetDouble(), 3);
+  EXPECT_EQ(prod["limit"]["mem"].GetInt64(), 2LL << 30);
+  EXPECT_FALSE(prod["limit"].HasMember("disk"));
+  const auto& dev = *roles["dev"];
+  EXPECT_FALSE(dev.HasMember("guarantee"));
+  EXPECT_EQ(dev["limit"]["cpus"].GetDouble(), 3);
+  EXPECT_FALSE(dev["limit"].HasMember("mem"));
+  EXPECT_GT(dev["dominant_share"].GetDouble(), 0);
+  EXPECT_EQ(dev["frameworks_wanting"].GetUint64(), 1u);
   r = prom->query("agora_allocator_role_guarantee_cpus{role=\"prod\"}");
   ASSERT_EQ(r.size(), 1u) << r.body;
   EXPECT_EQ(r.series[0].value, 1);

@@ -249,6 +249,26 @@ policy_reply rollback(allocator_actor_ptr self) {
 }
 
 /// Publishes what `/metrics` shows of the allocator after a cycle.
+/// Returns role `path`'s guarantee and limit in the running policy (nullopt:
+/// none); the parts a limit leaves unlimited are -1.
+std::pair<std::optional<resources>, std::optional<resources>> role_bounds(
+    const policy::runnable_policy& p, const std::string& path) {
+  std::pair<std::optional<resources>, std::optional<resources>> out;
+  const policy::role_spec& spec = p.outline.spec_for(path);
+  if (spec.guarantee) out.first = to_resources(policy::to_amounts(*spec.guarantee));
+  if (spec.limit) {
+    auto limit = policy::to_amounts(*spec.limit);
+    auto r = to_resources(limit);
+    const auto unlimited = std::numeric_limits<int64_t>::max();
+    if (limit[0] == unlimited) r.cpus_milli = -1;
+    if (limit[1] == unlimited) r.mem_bytes = -1;
+    if (limit[2] == unlimited) r.disk_bytes = -1;
+    if (limit[3] == unlimited) r.gpus = -1;
+    out.second = r;
+  }
+  return out;
+}
+
 void publish_sample(allocator_actor_ptr self) {
   auto& st = self->state;
   if (!st.metrics) return;
@@ -262,13 +282,13 @@ void publish_sample(allocator_actor_ptr self) {
     row.dominant_share = core.dominant_share(path);
     row.frameworks_wanting = core.clients_wanting_offers(path);
     row.allocated = st.owned->role_allocation(path);
-    const policy::role_spec* spec = &p.outline.spec_for(path);
-    if (spec->guarantee) row.guarantee = to_resources(policy::to_amounts(*spec->guarantee));
-    if (spec->limit) {
-      auto limit = policy::to_amounts(*spec->limit);
-      for (auto& x : limit)
-        if (x == std::numeric_limits<int64_t>::max()) x = 0;  // Unlimited: not shown.
-      row.limit = to_resources(limit);
+    auto [guarantee, limit] = role_bounds(p, path);
+    row.guarantee = guarantee;
+    if (limit) {
+      // Unlimited parts are shown as 0 (the gauges have no "none").
+      for (auto* x : {&limit->cpus_milli, &limit->mem_bytes, &limit->disk_bytes, &limit->gpus})
+        if (*x < 0) *x = 0;
+      row.limit = limit;
     }
     sample->roles.push_back(std::move(row));
   }
@@ -371,9 +391,19 @@ void run_cycle(allocator_actor_ptr self) {
   // refreshed by full cycles, which run at least every allocation interval;
   // event-triggered cycles over a few agents stay cheap.
   if (full) publish_sample(self);
+  auto& core = st.owned->core();
   for (const auto& role : st.owned->roles()) {
-    out.roles.push_back({role, st.owned->weight(role), st.owned->role_share(role),
-                         st.owned->role_allocation(role)});
+    role_stat r;
+    r.role = role;
+    r.weight = st.owned->weight(role);
+    r.share = st.owned->role_share(role);
+    r.allocated = st.owned->role_allocation(role);
+    r.dominant_share = core.dominant_share(role);
+    r.frameworks_wanting = core.clients_wanting_offers(role);
+    auto [guarantee, limit] = role_bounds(*st.current.policy, role);
+    if (guarantee) r.has_guarantee = true, r.guarantee = *guarantee;
+    if (limit) r.has_limit = true, r.limit = *limit;
+    out.roles.push_back(std::move(r));
   }
   self->send(st.master, std::move(out));
 }

@@ -76,6 +76,11 @@ struct role_stat {
   double weight = 1.0;
   double share = 0.0;  ///< Weighted dominant share.
   resources allocated;
+  double dominant_share = 0.0;      ///< Unweighted.
+  uint64_t frameworks_wanting = 0;  ///< Of the role and its descendants.
+  bool has_guarantee = false, has_limit = false;
+  resources guarantee;
+  resources limit;  ///< Parts the limit leaves unlimited are -1.
 };
 
 /// The policy a cycle ran.
@@ -190,7 +195,9 @@ typename Inspector::result_type inspect(Inspector& f, alloc_task_event& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, role_stat& x) {
-  return f(caf::meta::type_name("role_stat"), x.role, x.weight, x.share, x.allocated);
+  return f(caf::meta::type_name("role_stat"), x.role, x.weight, x.share, x.allocated,
+           x.dominant_share, x.frameworks_wanting, x.has_guarantee, x.has_limit, x.guarantee,
+           x.limit);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, policy_stat& x) {

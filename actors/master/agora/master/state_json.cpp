@@ -27,6 +27,31 @@ void write_attributes(writer& w, const protocol::attribute_map& attrs) {
   w.EndObject();
 }
 
+/// Writes a role's guarantee or limit as `{"cpus", "mem", "disk", "gpus"}`
+/// (memory and disk in bytes), leaving out the parts that are unlimited
+/// (negative).
+void write_bound(writer& w, const char* key, const resources& r) {
+  w.Key(key);
+  w.StartObject();
+  if (r.cpus_milli >= 0) {
+    w.Key("cpus");
+    w.Double(r.cpus());
+  }
+  if (r.mem_bytes >= 0) {
+    w.Key("mem");
+    w.Int64(r.mem_bytes);
+  }
+  if (r.disk_bytes >= 0) {
+    w.Key("disk");
+    w.Int64(r.disk_bytes);
+  }
+  if (r.gpus >= 0) {
+    w.Key("gpus");
+    w.Int64(r.gpus);
+  }
+  w.EndObject();
+}
+
 void write_task(writer& w, const task_record& t) {
   w.StartObject();
   str(w, "id", t.info.id);
@@ -215,7 +240,13 @@ std::string render_state_json(const master_state& st) {
     w.Double(r.weight);
     w.Key("weighted_share");
     w.Double(r.share);
+    w.Key("dominant_share");
+    w.Double(r.dominant_share);
+    w.Key("frameworks_wanting");
+    w.Uint64(r.frameworks_wanting);
     write_resources(w, "allocated", r.allocated);
+    if (r.has_guarantee) write_bound(w, "guarantee", r.guarantee);
+    if (r.has_limit) write_bound(w, "limit", r.limit);
     w.EndObject();
   }
   w.EndArray();
