@@ -678,6 +678,9 @@ pages.task = {
         {key: 'message', title: 'Message', value: h => h.message},
       ],
       rowKey: h => `${h.timestamp}/${h.state}`});
+    // What the agent measures of the running task, every 5 s.
+    this.usage = new KeyValueTable(section(main, 'Usage', 'task-usage'), 'task-usage-kv');
+    this.usageAt = 0;
     this.sandbox = section(main, 'Sandbox', 'task-sandbox');
     this.tails = [];
   },
@@ -701,9 +704,34 @@ pages.task = {
                  ['Exit code', t.completed || !ACTIVE_STATES.has(t.state) ? String(t.exit_code) : ''],
                  ['Command', t.command], ['Resources', resourceLine(t.resources)], ['Updated', fmtTime(t.timestamp)]]);
     this.states.setRows(t.statuses || []);
+    if (!t.completed && ACTIVE_STATES.has(t.state) && Date.now() - this.usageAt >= 5000) {
+      this.usageAt = Date.now();
+      this.refreshUsage(t);
+    }
     if (this.sandboxAgent !== t.agent_id) {
       this.sandboxAgent = t.agent_id;
       this.showSandbox(t);
+    }
+  },
+  async refreshUsage(t) {
+    try {
+      const r = await getJSON(`/agents/${enc(t.agent_id)}/monitor/statistics`);
+      const u = r.status === 200 && Array.isArray(r.body)
+          ? r.body.find(x => x && x.framework_id === t.framework_id && x.task_id === t.id) : null;
+      if (!u || !u.statistics) {
+        this.usage.set([['Measured', r.status === 200 ? 'not running on the agent' : `cannot be read (${r.status})`]]);
+        return;
+      }
+      const s = u.statistics;
+      const num = v => v === undefined ? '' : String(v);
+      this.usage.set([['CPU seconds', s.cpus_time_secs === undefined ? '' : s.cpus_time_secs.toFixed(2)],
+                      ['CPU limit', num(s.cpus_limit)], ['Memory', fmtBytes(s.mem_total_bytes)],
+                      ['Memory peak', fmtBytes(s.mem_peak_bytes)], ['Memory limit', fmtBytes(s.mem_limit_bytes)],
+                      ['Processes', num(s.processes)], ['OOM kills', num(s.oom_kills)],
+                      ['Sandbox disk', fmtBytes(s.disk_used_bytes)],
+                      ['Measured', new Date().toLocaleTimeString()]]);
+    } catch (e) {
+      this.usage.set([['Measured', 'the master cannot be reached']]);
     }
   },
   async showSandbox(t) {

@@ -124,15 +124,21 @@ class monitored_cluster : public ::testing::Test {
     return info;
   }
 
-  /// Launches `tasks` together on an offer of `fw` not used before.
+  /// Launches `tasks` together on an offer of `fw`, not used before, that
+  /// holds them all (offers of leftovers can be small: a cpu share and no
+  /// memory).
   void launch(std::vector<protocol::task_info> tasks) {
+    protocol::resources need;
+    for (const auto& t : tasks) need += t.res;
     std::string id;
     for (int attempt = 0; attempt < 100 && id.empty(); ++attempt) {
-      for (const auto& o : fw->wait_offers())
-        if (used_offers.insert(o.id).second) id = o.id;
+      auto offers = fw->wait_offers();
+      for (auto it = offers.rbegin(); it != offers.rend() && id.empty(); ++it)
+        if (used_offers.count(it->id) == 0 && it->res.contains(need)) id = it->id;
       if (id.empty()) fw->pump(std::chrono::milliseconds(100));
     }
-    ASSERT_FALSE(id.empty()) << "no new offer";
+    ASSERT_FALSE(id.empty()) << "no new offer holds " << need.to_string();
+    used_offers.insert(id);
     fw->send(protocol::accept{"", {id}, std::move(tasks), {0}});
   }
 

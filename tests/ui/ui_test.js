@@ -160,6 +160,9 @@ async function main() {
       check(await waitFor(page, () => (document.querySelector('pre[data-file=stderr]') || {}).textContent?.includes('hello-stderr'),
                           'stderr'), 'the task page tails stderr');
     }
+    check(await waitFor(page, () => [...document.querySelectorAll('#task-usage-kv th, #task-usage-kv td')]
+                                        .some(c => c.textContent === 'Sandbox disk'), 'task usage'),
+          "the running task's page shows the agent's measurements");
     await shot(page, 'task');
     await page.goto(`${master}/#/tasks/${encodeURIComponent(web.id)}/${encodeURIComponent(failedTask)}`,
                     {waitUntil: 'load', timeout: WAIT_MS});
