@@ -219,10 +219,11 @@ TEST(metrics, agent_metrics_pass_promtool_and_follow_its_tasks) {
         sample(ended, "agora_agent_task_cpu_seconds_total{framework=\"metered\",role=\"dev\"}"),
         cpu);
   }
-  // Its own scrapes are counted by route.
+  // Its own scrapes are counted by route, each once its answer is sent: the
+  // last scrape sees at least `before` and one scrape while the task ran.
   EXPECT_GE(
       sample(ended, "agora_http_requests_total{code=\"200\",handler=\"/metrics\",method=\"GET\"}"),
-      3);
+      2);
 }
 
 }  // namespace
