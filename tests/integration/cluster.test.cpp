@@ -338,44 +338,6 @@ long rss_kib(pid_t pid) {
   return -1;
 }
 
-/// Opens a connection to 127.0.0.1:`port` and sends a 32-byte BASP header
-/// (CAF 0.17: operation 1 = client handshake, payload length at bytes 4-7
-/// in network order, the rest zero) that announces `payload` bytes.
-/// Returns the socket, or -1.
-int send_basp_header(uint16_t port, uint32_t payload) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  char header[32] = {};
-  header[0] = 0x01;
-  uint32_t be = htonl(payload);
-  std::memcpy(header + 4, &be, 4);
-  if (::send(fd, header, sizeof header, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof header)) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-/// Returns true when the peer of `fd` closes the connection within
-/// `timeout` (anything it sends first is read and dropped).
-bool peer_closes(int fd, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buf[4096];
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    if (::recv(fd, buf, sizeof buf, 0) <= 0) return true;
-  }
-  return false;
-}
-
 TEST(cluster, a_header_announcing_4_GiB_leaves_memory_bounded_and_the_daemons_serving) {
   // CAF 0.17 alone sized a 4 GiB read buffer for this header, before any
   // handshake: two held connections took the master to 8.3 GB.

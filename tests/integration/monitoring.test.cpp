@@ -11,7 +11,6 @@
 #include <map>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "agora/test/monitoring_files.hpp"
@@ -226,21 +225,23 @@ TEST_F(monitored_cluster, every_dashboard_query_and_recording_rule_returns_data)
   ASSERT_GT(recorded, 10u);
   std::set<size_t> pending;
   for (size_t i = 0; i < checks.size(); ++i) pending.insert(i);
-  // Rules are evaluated and rates need two scrapes: retry, bounded.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  // Rules are evaluated and rates need two scrapes: ask again until every
+  // query has an answer, bounded.
   std::map<size_t, std::string> last_answer;
-  while (!pending.empty() && std::chrono::steady_clock::now() < deadline) {
-    for (auto it = pending.begin(); it != pending.end();) {
-      auto r = prom->query(checks[*it].second);
-      if (r.ok && r.size() > 0) {
-        it = pending.erase(it);
-      } else {
-        last_answer[*it] = r.ok ? "no series" : r.error;
-        ++it;
-      }
-    }
-    if (!pending.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
+  wait_until(
+      [&] {
+        for (auto it = pending.begin(); it != pending.end();) {
+          auto r = prom->query(checks[*it].second);
+          if (r.ok && r.size() > 0) {
+            it = pending.erase(it);
+          } else {
+            last_answer[*it] = r.ok ? "no series" : r.error;
+            ++it;
+          }
+        }
+        return pending.empty();
+      },
+      60s, 500ms);
   std::string missing;
   for (size_t i : pending)
     missing += "\n  " + checks[i].first + " -> " + last_answer[i] + "\n    " + checks[i].second;

@@ -6,10 +6,10 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 
 #include "agora/agent/containerizer.hpp"
 #include "agora/agent/sandbox_gc.hpp"
+#include "agora/observability/metrics.hpp"
 
 namespace agora::agent {
 namespace {
@@ -194,12 +194,7 @@ std::string agent_metrics::scrape(isolator* iso, std::vector<prometheus::MetricF
           "at most every 10 s",
           {}, disk_bytes_);
   }
-  auto families = events_->Collect();
-  auto more = state.Collect();
-  families.insert(families.end(), more.begin(), more.end());
-  families.insert(families.end(), std::make_move_iterator(extra.begin()),
-                  std::make_move_iterator(extra.end()));
-  return prometheus::TextSerializer().Serialize(families);
+  return observability::serialize_metrics({events_->Collect(), state.Collect(), extra});
 }
 
 }  // namespace agora::agent

@@ -117,12 +117,7 @@ std::shared_ptr<const agent_sample> agent_state::sample() const {
     if (!t.sandbox.empty()) m->sandboxes.push_back(t.sandbox);
   }
   m->pending_updates = updates.size();
-  int64_t oldest = 0;
-  for (const auto& [framework_id, task_id] : updates.keys()) {
-    auto queued = updates.queued_updates(framework_id, task_id);
-    if (!queued.empty() && (oldest == 0 || queued.front().timestamp_ns < oldest))
-      oldest = queued.front().timestamp_ns;
-  }
+  auto oldest = updates.oldest_timestamp_ns();
   if (oldest > 0)
     m->oldest_pending_seconds = std::max(0.0, static_cast<double>(now_ns() - oldest) / 1e9);
   m->foreign_commands = foreign_commands;

@@ -4,6 +4,16 @@
 
 namespace agora::agent {
 
+int64_t status_update_manager::oldest_timestamp_ns() const {
+  int64_t oldest = 0;
+  for (const auto& [k, s] : streams_) {
+    if (s.updates.empty()) continue;
+    auto t = s.updates.front().status.timestamp_ns;
+    if (oldest == 0 || t < oldest) oldest = t;
+  }
+  return oldest;
+}
+
 using protocol::task_state;
 using protocol::task_status;
 

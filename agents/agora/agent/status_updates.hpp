@@ -77,6 +77,10 @@ class status_update_manager {
   /// Returns true if `uuid` is still queued (in flight or waiting).
   bool pending(const std::string& uuid) const;
 
+  /// Returns the timestamp of the oldest update waiting for an
+  /// acknowledgement (the heads of the streams), or 0 when none waits.
+  int64_t oldest_timestamp_ns() const;
+
   /// Returns the number of updates queued over all streams.
   size_t size() const { return size_; }
 

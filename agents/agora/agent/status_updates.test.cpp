@@ -57,6 +57,25 @@ TEST_F(manager_test, a_tasks_updates_go_out_one_at_a_time_in_order) {
   EXPECT_FALSE(m.latest_state("fw", "t1"));
 }
 
+TEST_F(manager_test, the_oldest_waiting_update_is_the_oldest_head) {
+  EXPECT_EQ(m.oldest_timestamp_ns(), 0);
+  auto stamped = [](const std::string& task, const std::string& uuid, int64_t ns) {
+    auto s = update(task, task_state::running, uuid);
+    s.timestamp_ns = ns;
+    return s;
+  };
+  m.add(stamped("t1", "a", 300), t0);
+  m.add(stamped("t1", "b", 100), t0);  // queued behind a: not waiting for an ack yet
+  m.add(stamped("t2", "c", 200), t0);
+  EXPECT_EQ(m.oldest_timestamp_ns(), 200);
+  m.acknowledge("fw", "t2", "c", t0);
+  EXPECT_EQ(m.oldest_timestamp_ns(), 300);
+  m.acknowledge("fw", "t1", "a", t0);
+  EXPECT_EQ(m.oldest_timestamp_ns(), 100);
+  m.acknowledge("fw", "t1", "b", t0);
+  EXPECT_EQ(m.oldest_timestamp_ns(), 0);
+}
+
 TEST_F(manager_test, streams_of_different_tasks_do_not_wait_for_each_other) {
   EXPECT_TRUE(m.add(update("t1", task_state::running, "a1"), t0));
   EXPECT_TRUE(m.add(update("t2", task_state::running, "b1"), t0));

@@ -14,6 +14,12 @@ std::string serialize_metrics(const prometheus::Registry& registry) {
   return serializer.Serialize(registry.Collect());
 }
 
+std::string serialize_metrics(std::initializer_list<std::vector<prometheus::MetricFamily>> parts) {
+  std::vector<prometheus::MetricFamily> all;
+  for (const auto& part : parts) all.insert(all.end(), part.begin(), part.end());
+  return prometheus::TextSerializer().Serialize(all);
+}
+
 http_response metrics_response(const prometheus::Registry& registry) {
   return http_response::text(serialize_metrics(registry), prometheus_content_type);
 }

@@ -1,7 +1,11 @@
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <prometheus/metric_family.h>
 
 #include "agora/observability/http_message.hpp"
 
@@ -19,6 +23,10 @@ inline constexpr const char* prometheus_content_type = "text/plain; version=0.0.
 /// Returns every metric family of `registry` in Prometheus' text exposition
 /// format (prometheus-cpp's `TextSerializer`).
 std::string serialize_metrics(const prometheus::Registry& registry);
+
+/// Returns the families of `parts`, in order, in Prometheus' text
+/// exposition format (for a scrape made of several registries).
+std::string serialize_metrics(std::initializer_list<std::vector<prometheus::MetricFamily>> parts);
 
 /// Returns a 200 text response holding `serialize_metrics(registry)`.
 http_response metrics_response(const prometheus::Registry& registry);

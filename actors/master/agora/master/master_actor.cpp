@@ -361,10 +361,14 @@ caf::behavior leading_behavior(master_ptr self) {
         if (!from_self(self)) return;
         self->state.publish_pending = false;
         self->state.snapshots->set(render_state_json(self->state));
-        std::map<std::string, std::string> addresses;
-        for (const auto& [id, a] : self->state.agents)
-          if (!a.info.http_address.empty()) addresses.emplace(id, a.info.http_address);
-        self->state.snapshots->set_agent_addresses(std::move(addresses));
+        if (self->state.agent_addresses_dirty) {
+          // Only after a (re-)registration: not O(agents) on every publish.
+          self->state.agent_addresses_dirty = false;
+          std::map<std::string, std::string> addresses;
+          for (const auto& [id, a] : self->state.agents)
+            if (!a.info.http_address.empty()) addresses.emplace(id, a.info.http_address);
+          self->state.snapshots->set_agent_addresses(std::move(addresses));
+        }
         publish_metrics_sample(self);
       },
       [self](state_atom) -> std::string { return render_state_json(self->state); },

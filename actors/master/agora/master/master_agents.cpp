@@ -99,6 +99,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     }
   }
   rec.info = info;
+  st.agent_addresses_dirty = true;
   rec.handle = handle;
   rec.health = agent_health::active;
   rec.missed_pings = 0;

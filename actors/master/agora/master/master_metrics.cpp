@@ -4,9 +4,9 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
-#include <prometheus/text_serializer.h>
 
 #include "agora/master/policy_control.hpp"
+#include "agora/observability/metrics.hpp"
 
 namespace agora::master {
 
@@ -291,12 +291,7 @@ std::string master_metrics::scrape(const policy_control* control,
     gauge(state, "agora_policy_last_reload_success_timestamp_seconds",
           "When the running policy was installed (Unix time)", {}, control->last_success_seconds());
   }
-  auto families = events_->Collect();
-  auto more = state.Collect();
-  families.insert(families.end(), more.begin(), more.end());
-  families.insert(families.end(), std::make_move_iterator(extra.begin()),
-                  std::make_move_iterator(extra.end()));
-  return prometheus::TextSerializer().Serialize(families);
+  return observability::serialize_metrics({events_->Collect(), state.Collect(), extra});
 }
 
 }  // namespace agora::master

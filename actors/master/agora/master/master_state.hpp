@@ -195,6 +195,9 @@ struct master_state {
   uint64_t invalid_requests = 0;
   uint64_t status_updates = 0;
   uint64_t stale_status_updates = 0;
+  /// An agent registered or re-registered (perhaps at a new HTTP address)
+  /// since the addresses were last published for the sandbox proxy.
+  bool agent_addresses_dirty = true;
   /// Tasks ended, by terminal state (`TASK_FINISHED`, ...).
   std::map<std::string, uint64_t> tasks_ended;
   /// Offer decisions and accepts withheld while the lease had lapsed.

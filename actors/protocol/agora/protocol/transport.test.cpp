@@ -1,24 +1,20 @@
 #include "agora/protocol/transport.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <fstream>
-#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include "agora/test/basp_probe.hpp"
+#include "agora/test/wait.hpp"
 
 namespace agora::protocol {
 namespace {
@@ -77,56 +73,14 @@ long rss_kib() {
   return -1;
 }
 
-/// A BASP header (CAF 0.17: operation, two padding bytes, flags, payload
-/// length, operation data, source and destination actor; integers in
-/// network byte order) of a client handshake announcing `payload` bytes.
-std::string handshake_header(uint32_t payload) {
-  std::string h(32, '\0');
-  h[0] = 0x01;  // client_handshake
-  uint32_t be = htonl(payload);
-  std::memcpy(&h[4], &be, 4);
-  return h;
-}
-
-/// Connects to 127.0.0.1:`port`, sends `bytes`, and returns true when the
-/// peer closes the connection within `timeout` (whatever it sent first is
-/// read and dropped).
-bool peer_closes_after(uint16_t port, const std::string& bytes, std::chrono::milliseconds timeout) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return false;
-  }
-  if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
-    ::close(fd);
-    return false;
-  }
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buf[4096];
-  while (std::chrono::steady_clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    auto n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) {
-      ::close(fd);
-      return true;
-    }
-  }
+/// Sends a header announcing `payload` bytes to 127.0.0.1:`port` and
+/// returns true when the peer closes the connection within `timeout`.
+bool peer_closes_after(uint16_t port, uint32_t payload, std::chrono::milliseconds timeout) {
+  int fd = test::send_basp_header(port, payload);
+  if (fd < 0) return false;
+  bool closed = test::peer_closes(fd, timeout);
   ::close(fd);
-  return false;
-}
-
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-  return true;
+  return closed;
 }
 
 TEST(transport, large_messages_arrive_whole_through_chunked_reads) {
@@ -184,9 +138,8 @@ TEST(transport, a_header_announcing_4_GiB_allocates_nothing_and_is_refused) {
   auto port = publish(*server.sys, server.spawn_echo());
   ASSERT_TRUE(port);
   auto before = rss_kib();
-  for (int i = 0; i < 3; ++i)
-    EXPECT_TRUE(peer_closes_after(*port, handshake_header(0xFFFFFFF0u), 10s));
-  EXPECT_TRUE(wait_until([&] { return refused_connections(*server.sys) == 3; }, 10s))
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(peer_closes_after(*port, 0xFFFFFFF0u, 10s));
+  EXPECT_TRUE(test::wait_until([&] { return refused_connections(*server.sys) == 3; }, 10s))
       << refused_connections(*server.sys);
   EXPECT_LT(rss_kib() - before, 64 * 1024) << "resident memory grew by more than 64 MiB";
   node client;
@@ -202,11 +155,11 @@ TEST(transport, the_handshake_is_held_to_its_own_smaller_limit) {
   node server;
   auto port = publish(*server.sys, server.spawn_echo());
   ASSERT_TRUE(port);
-  EXPECT_TRUE(peer_closes_after(*port, handshake_header(0x00200020u), 10s));
-  EXPECT_TRUE(wait_until([&] { return refused_connections(*server.sys) == 1; }, 10s));
+  EXPECT_TRUE(peer_closes_after(*port, 0x00200020u, 10s));
+  EXPECT_TRUE(test::wait_until([&] { return refused_connections(*server.sys) == 1; }, 10s));
   // A header within the handshake limit is not refused by the transport
   // (CAF then waits for its payload).
-  EXPECT_FALSE(peer_closes_after(*port, handshake_header(1000), 300ms));
+  EXPECT_FALSE(peer_closes_after(*port, 1000, 300ms));
   EXPECT_EQ(refused_connections(*server.sys), 1u);
 }
 

@@ -5,6 +5,7 @@
 /// directories, the built binaries' paths, a ZooKeeper fixture, a Prometheus
 /// server and readers of the monitoring artefacts (dashboards, rules).
 
+#include "agora/test/basp_probe.hpp"
 #include "agora/test/binaries.hpp"
 #include "agora/test/cgroups_root.hpp"
 #include "agora/test/child_process.hpp"
