@@ -331,7 +331,10 @@ TEST_F(agent_main_test, detects_resources_when_not_given) {
   const auto& r = d["resources"];
   EXPECT_GE(r["cpus"].GetDouble(), 1.0);
   EXPECT_GT(r["mem"].GetInt64(), 0);
-  EXPECT_STREQ(r["ports"].GetString(), "[31000-32000]");
+  ASSERT_TRUE(r["ports"].IsArray());
+  ASSERT_EQ(r["ports"].Size(), 1u);
+  EXPECT_EQ(r["ports"][0]["begin"].GetUint(), 31000u);
+  EXPECT_EQ(r["ports"][0]["end"].GetUint(), 32000u);
   EXPECT_FALSE(d["registered"].GetBool());
   ::kill(p.pid(), SIGINT);
   EXPECT_EQ(p.wait_exit(), 0) << p.err();

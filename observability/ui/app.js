@@ -33,7 +33,7 @@ function resourceLine(r) {
   if (!r) return '';
   const parts = [`cpus ${fmtCpus(r.cpus)}`, `mem ${fmtBytes(r.mem)}`, `disk ${fmtBytes(r.disk)}`];
   if (r.gpus) parts.push(`gpus ${r.gpus}`);
-  if (r.ports && r.ports !== '[]') parts.push(`ports ${r.ports}`);
+  if (r.ports && r.ports.length) parts.push(`ports ${r.ports.map(p => p.begin === p.end ? p.begin : `${p.begin}-${p.end}`).join(',')}`);
   return parts.join(', ');
 }
 /** Formats a guarantee, limit or headroom (null fields: none); '' if all are null. */
@@ -80,6 +80,65 @@ async function getJSON(url) {
     return {status: res.status, body};
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** POSTs an operator action; returns {status, body} like getJSON. */
+async function postJSON(url) {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), FETCH_TIMEOUT_MS);
+  try {
+    const res = await fetch(url, {method: 'POST', redirect: 'manual', cache: 'no-store', signal: ctl.signal});
+    if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400))
+      return {status: 307, body: {error: 'this master is a standby; open the leader\'s UI'}};
+    const text = await res.text();
+    let body = null;
+    try { body = JSON.parse(text); } catch (e) { body = {error: text.slice(0, 200)}; }
+    return {status: res.status, body};
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** An operator action behind a two-step button: the first click asks
+ *  "really?", the second POSTs to `url()`; the master's answer is shown
+ *  next to it. `enabled()` says whether it applies now. */
+class OperatorAction {
+  constructor(container, {id, label, confirm, url, done}) {
+    this.url = url; this.done = done; this.label = label;
+    this.node = container.appendChild(el('div', {class: 'd-flex align-items-center gap-2 mb-2', 'data-role': id}));
+    this.button = this.node.appendChild(el('button', {class: 'btn btn-sm btn-outline-danger', 'data-action': id, text: label}));
+    this.confirm = this.node.appendChild(el('button', {class: 'btn btn-sm btn-danger d-none', 'data-action': `${id}-confirm`, text: confirm}));
+    this.cancel = this.node.appendChild(el('button', {class: 'btn btn-sm btn-outline-secondary d-none', text: 'Cancel'}));
+    this.result = this.node.appendChild(el('span', {class: 'small', 'data-role': `${id}-result`}));
+    this.button.addEventListener('click', () => this.ask(true));
+    this.cancel.addEventListener('click', () => this.ask(false));
+    this.confirm.addEventListener('click', () => this.run());
+  }
+  ask(on) {
+    this.button.classList.toggle('d-none', on);
+    this.confirm.classList.toggle('d-none', !on);
+    this.cancel.classList.toggle('d-none', !on);
+  }
+  setEnabled(on) {
+    if (this.button.disabled === !on) return;
+    this.button.disabled = !on;
+    if (!on) this.ask(false);
+  }
+  async run() {
+    this.ask(false);
+    this.button.disabled = true;
+    setText(this.result, 'asking the master…');
+    try {
+      const r = await postJSON(this.url());
+      const ok = r.status >= 200 && r.status < 300;
+      this.result.className = `small ${ok ? 'text-success' : 'text-danger'}`;
+      setText(this.result, ok ? this.done(r.body) : `${r.status}: ${(r.body && r.body.error) || 'refused'}`);
+    } catch (e) {
+      this.result.className = 'small text-danger';
+      setText(this.result, 'the master cannot be reached');
+    }
+    this.button.disabled = false;
   }
 }
 
@@ -191,7 +250,7 @@ async function poll() {
 // ---------------------------------------------------------------- helpers on state
 
 function allTasks(s) {
-  const names = new Map((s.frameworks || []).map(f => [f.id, f.name]));
+  const names = new Map((s.completed_frameworks || []).concat(s.frameworks || []).map(f => [f.id, f.name]));
   const active = [];
   for (const f of s.frameworks || []) for (const t of f.tasks || []) active.push({...t, framework_name: f.name, completed: false});
   const completed = (s.completed_tasks || []).map(t => ({...t, framework_name: names.get(t.framework_id) || '', completed: true}));
@@ -429,8 +488,15 @@ pages.frameworks = {
       rowKey: f => f.id, rowClass: f => f.active ? '' : 'table-warning',
     });
     this.completed = new LiveTable(section(main, 'Completed frameworks (most recent 100)', 'completed-frameworks'), {
-      id: 'completed-frameworks', pageSize: 25,
-      columns: [{key: 'id', title: 'ID', value: id => id}], rowKey: id => id});
+      id: 'completed-frameworks', pageSize: 25, sort: {key: 'removed', dir: -1},
+      columns: [
+        {key: 'id', title: 'ID', value: f => f.id, render: (td, f) => setLink(td, `#/frameworks/${enc(f.id)}`, f.id)},
+        {key: 'name', title: 'Name', value: f => f.name, wrap: true},
+        {key: 'roles', title: 'Roles', value: f => (f.roles || []).join(', ')},
+        {key: 'removed', title: 'Removed', num: true, value: f => f.removed_time, format: fmtTime},
+        {key: 'reason', title: 'Why', value: f => f.reason, wrap: true},
+      ],
+      rowKey: f => f.id});
   },
   update(s) {
     this.table.setRows(s.frameworks || []);
@@ -458,6 +524,10 @@ pages.framework = {
         {key: 'res', title: 'Resources', value: o => resourceLine(o.resources)},
       ],
       rowKey: o => o.id, empty: 'no outstanding offers'});
+    this.teardown = new OperatorAction(section(main, null, 'framework-actions'), {
+      id: 'teardown', label: 'Tear down framework', confirm: 'Really tear down? Its tasks are killed',
+      url: () => `/frameworks/${enc(this.id)}/teardown`,
+      done: b => `torn down; ${b.tasks_killed} task(s) being killed`});
     const why = section(main, 'Why no offers? (GET /policy/explain)', 'framework-explain');
     const button = why.appendChild(el('button', {class: 'btn btn-sm btn-outline-primary mb-2', text: 'Explain again'}));
     this.explain = why.appendChild(el('div', {'data-role': 'explain'}));
@@ -481,8 +551,22 @@ pages.framework = {
   },
   update(s) {
     const f = (s.frameworks || []).find(x => x.id === this.id);
-    if (!f) {
+    const gone = f ? null : (s.completed_frameworks || []).find(x => x.id === this.id);
+    if (!f && !gone) {
       if (!this.missing) this.missing = notFound(this.main, 'The master does not know this framework (any more).');
+      this.teardown.setEnabled(false);
+      return;
+    }
+    if (this.missing) { this.missing.remove(); this.missing = null; }
+    this.teardown.setEnabled(!!f);
+    if (gone) {
+      setText(this.title, gone.name);
+      this.kv.set([['ID', gone.id], ['Name', gone.name], ['Principal', gone.principal],
+                   ['Roles', (gone.roles || []).join(', ')], ['State', 'completed'],
+                   ['Registered', fmtTime(gone.registered_time)], ['Removed', fmtTime(gone.removed_time)],
+                   ['Why', gone.reason]]);
+      this.tasks.setRows(allTasks(s).filter(t => t.framework_id === this.id));
+      this.offers.setRows([]);
       return;
     }
     setText(this.title, f.name);
@@ -668,6 +752,10 @@ pages.task = {
     this.fw = fw; this.id = id; this.main = main; this.missing = null; this.sandboxAgent = null;
     main.appendChild(el('h1', {class: 'h4'}, 'Task ', el('code', {}, id)));
     this.kv = new KeyValueTable(section(main, null, 'task-info'), 'task-kv');
+    this.kill = new OperatorAction(section(main, null, 'task-actions'), {
+      id: 'kill', label: 'Kill task', confirm: 'Really kill this task?',
+      url: () => `/frameworks/${enc(this.fw)}/tasks/${enc(this.id)}/kill`,
+      done: b => `kill sent to agent ${b.agent_id}`});
     // The states the task went through, with when and why (newest first).
     this.states = new LiveTable(section(main, 'States', 'task-states'), {
       id: 'task-states', pageSize: 25, sort: {key: 'time', dir: -1},
@@ -690,9 +778,11 @@ pages.task = {
     const t = matches.find(x => !x.completed) || matches[matches.length - 1];
     if (!t) {
       if (!this.missing) this.missing = notFound(this.main, 'The master does not know this task (any more).');
+      this.kill.setEnabled(false);
       return;
     }
     if (this.missing) { this.missing.remove(); this.missing = null; }
+    this.kill.setEnabled(!t.completed && ACTIVE_STATES.has(t.state));
     if (!this.fwLink) { this.fwLink = el('a'); this.agentLink = el('a'); this.badge = el('span'); }
     setAttr(this.fwLink, 'href', `#/frameworks/${enc(t.framework_id)}`);
     setText(this.fwLink, t.framework_name || t.framework_id);
@@ -702,7 +792,8 @@ pages.task = {
     this.kv.set([['ID', t.id], ['Name', t.name], ['Framework', this.fwLink], ['Agent', this.agentLink],
                  ['Role', t.role], ['State', this.badge], ['Reason', t.reason], ['Message', t.message],
                  ['Exit code', t.completed || !ACTIVE_STATES.has(t.state) ? String(t.exit_code) : ''],
-                 ['Command', t.command], ['Resources', resourceLine(t.resources)], ['Updated', fmtTime(t.timestamp)]]);
+                 ['Command', t.command], ['Resources', resourceLine(t.resources)],
+                 ['Launched', fmtTime(t.launched_time)], ['Updated', fmtTime(t.timestamp)]]);
     this.states.setRows(t.statuses || []);
     if (!t.completed && ACTIVE_STATES.has(t.state) && Date.now() - this.usageAt >= 5000) {
       this.usageAt = Date.now();

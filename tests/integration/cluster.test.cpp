@@ -379,6 +379,67 @@ TEST(cluster, a_header_announcing_4_GiB_leaves_memory_bounded_and_the_daemons_se
   EXPECT_EQ(*code, 0) << exec.stderr_text() << exec.stdout_text();
 }
 
+TEST(cluster, operators_kill_tasks_and_tear_down_frameworks_over_http) {
+  cluster c;
+  c.add_agent();
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), framework("operated", {"dev"}, 0, {})};
+  auto fid = fw.wait_subscribed();
+  ASSERT_FALSE(fid.empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  fw.send(protocol::accept{
+      "", {offers[0].id}, {make_task("a", "sleep 1000"), make_task("b", "sleep 1000")}, {0}});
+  ASSERT_TRUE(fw.wait_status("a", task_state::running));
+  ASSERT_TRUE(fw.wait_status("b", task_state::running));
+  auto post = [&](const std::string& path) {
+    return http_request("POST", "127.0.0.1", c.http_port(), path);
+  };
+  // A kill goes through the agent: the framework hears TASK_KILLED as for
+  // its own kill, and the other task runs on.
+  auto r = post("/frameworks/" + fid + "/tasks/a/kill");
+  EXPECT_EQ(r.status, 202) << r.body;
+  EXPECT_NE(r.body.find("\"killing\":true"), std::string::npos) << r.body;
+  EXPECT_TRUE(fw.wait_status("a", task_state::killed));
+  // Killing it again, an unknown task or a task of an unknown framework.
+  ASSERT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    for (const auto& t : s["completed_tasks"].GetArray())
+      if (std::string(t["id"].GetString()) == "a") return true;
+    return false;
+  }));
+  r = post("/frameworks/" + fid + "/tasks/a/kill");
+  EXPECT_EQ(r.status, 409) << r.body;
+  EXPECT_NE(r.body.find("has ended already"), std::string::npos) << r.body;
+  EXPECT_EQ(post("/frameworks/" + fid + "/tasks/nope/kill").status, 404);
+  EXPECT_EQ(post("/frameworks/nope/tasks/b/kill").status, 404);
+  EXPECT_EQ(post("/frameworks/nope/teardown").status, 404);
+  // Paths that are no action, and the wrong method.
+  EXPECT_EQ(post("/frameworks/" + fid + "/destroy").status, 404);
+  EXPECT_EQ(post("/frameworks//teardown").status, 404);
+  EXPECT_EQ(post("/frameworks/" + fid + "/tasks//kill").status, 404);
+  EXPECT_EQ(http_get("127.0.0.1", c.http_port(), "/frameworks/" + fid + "/teardown").status, 405);
+  // A teardown removes the framework, kills its tasks, and /state keeps
+  // it among the completed ones, with its name and why.
+  r = post("/frameworks/" + fid + "/teardown");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"tasks_killed\":1"), std::string::npos) << r.body;
+  EXPECT_TRUE(c.wait_state([&](const rapidjson::Document& s) {
+    if (s["frameworks"].Size() != 0) return false;
+    bool listed = false;
+    for (const auto& f : s["completed_frameworks"].GetArray())
+      listed = listed || (std::string(f["id"].GetString()) == fid &&
+                          std::string(f["name"].GetString()) == "operated" &&
+                          std::string(f["reason"].GetString()).find("torn down by operator") == 0);
+    bool b_killed = false;
+    for (const auto& t : s["completed_tasks"].GetArray())
+      b_killed = b_killed || (std::string(t["id"].GetString()) == "b" &&
+                              std::string(t["state"].GetString()) == "TASK_KILLED");
+    return listed && b_killed;
+  }));
+  r = post("/frameworks/" + fid + "/teardown");
+  EXPECT_EQ(r.status, 409) << r.body;
+}
+
 TEST(cluster, sandboxes_are_listed_read_and_downloaded_through_the_master) {
   // One origin for the UI: the master relays /agents/ID/files/* to the
   // agent's own endpoint, and relays its refusals.
@@ -431,6 +492,8 @@ TEST(cluster, sandboxes_are_listed_read_and_downloaded_through_the_master) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, "oops\n");
   EXPECT_EQ(r.headers["content-type"], "application/octet-stream");
+  EXPECT_EQ(r.headers["content-disposition"], "attachment");
+  EXPECT_EQ(r.headers["content-security-policy"], "default-src 'none'; sandbox");
   // The agent's refusals come back as they are; the master's own are JSON.
   r = http_get("127.0.0.1", c.http_port(), base + "read?path=../../../../etc/passwd");
   EXPECT_EQ(r.status, 403) << r.body;

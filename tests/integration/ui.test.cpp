@@ -85,6 +85,8 @@ TEST(ui, every_page_in_a_headless_browser) {
   ASSERT_TRUE(code.has_value()) << "ui_test.js did not finish in 240 s\n" << out;
   EXPECT_EQ(*code, 0) << out;
   EXPECT_NE(out.find("ui_test: all checks passed"), std::string::npos) << out;
+  // The kill the browser asked for reached the framework as its own would.
+  EXPECT_TRUE(fw2.wait_status("evil-1", protocol::task_state::killed, 10s));
   std::printf("%s", out.c_str());
 }
 

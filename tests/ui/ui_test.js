@@ -36,7 +36,24 @@ function rawGet(p) {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', d => { body += d; });
-      res.on('end', () => resolve({status: res.statusCode, type: res.headers['content-type'] || '', body}));
+      res.on('end', () => resolve({status: res.statusCode, type: res.headers['content-type'] || '', headers: res.headers, body}));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** POSTs to `p` with extra `headers`; resolves to {status, body}. */
+function rawPost(p, headers) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(master);
+    const req = http.request({host: u.hostname, port: u.port, path: p, method: 'POST', timeout: 5000,
+                              headers: {'content-length': 0, ...headers}}, res => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', d => { body += d; });
+      res.on('end', () => resolve({status: res.statusCode, body}));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
@@ -63,6 +80,9 @@ async function main() {
   // The server side: files, content types, no way out of the library folder.
   const index = await rawGet('/');
   check(index.status === 200 && index.type.startsWith('text/html'), 'GET / serves the UI as text/html');
+  check((index.headers['content-security-policy'] || '').includes("default-src 'self'") &&
+        index.headers['x-frame-options'] === 'DENY' && index.headers['x-content-type-options'] === 'nosniff',
+        `GET / carries a content security policy and refuses framing (${index.headers['content-security-policy']})`);
   const js = await rawGet('/ui/app.js');
   check(js.status === 200 && js.type.startsWith('application/javascript'), 'GET /ui/app.js is JavaScript');
   const css = await rawGet('/js/bootstrap5/css/bootstrap.min.css');
@@ -203,6 +223,49 @@ async function main() {
     check(await waitFor(page, h => document.querySelector('#policy-kv') && document.querySelector('#policy-kv').textContent.includes(h),
                         'policy', s.policy.hash), 'the policy page shows the active policy hash');
     await shot(page, 'policy');
+
+    // Operator actions. Another site's page cannot trigger them (its
+    // browser sends its Origin); the UI's own buttons can.
+    const evilTask = (evil.tasks || [])[0];
+    check(!!evilTask && evilTask.state === 'TASK_RUNNING', 'the second framework runs a task');
+    const forged = await rawPost(`/frameworks/${encodeURIComponent(evil.id)}/teardown`, {origin: 'http://attacker.example'});
+    check(forged.status === 403, `a teardown posted from another site's page is refused (${forged.status})`);
+    const unknown = await rawPost(`/frameworks/${encodeURIComponent(evil.id)}/tasks/no-such-task/kill`, {});
+    check(unknown.status === 404, `killing an unknown task is a 404 (${unknown.status})`);
+    await page.goto(`${master}/#/tasks/${encodeURIComponent(evil.id)}/${encodeURIComponent(evilTask.id)}`,
+                    {waitUntil: 'load', timeout: WAIT_MS});
+    check(await waitFor(page, () => (document.querySelector('#task-kv [data-role=state]') || {}).textContent === 'TASK_RUNNING',
+                        'evil task running'), "the second framework's task shows TASK_RUNNING");
+    await page.click('[data-action=kill]');
+    check(await waitFor(page, () => !document.querySelector('[data-action=kill-confirm]').classList.contains('d-none'), 'confirm'),
+          'the kill button asks for confirmation first');
+    await page.click('[data-action=kill-confirm]');
+    check(await waitFor(page, () => (document.querySelector('[data-role=kill-result]') || {}).textContent?.startsWith('kill sent'),
+                        'kill sent'), 'the UI reports the kill as sent');
+    check(await waitFor(page, () => (document.querySelector('#task-kv [data-role=state]') || {}).textContent === 'TASK_KILLED',
+                        'killed'), 'the task page then shows TASK_KILLED');
+    check(await waitFor(page, () => document.querySelector('[data-action=kill]').disabled, 'kill disabled'),
+          'the kill button is disabled for an ended task');
+    await shot(page, 'task-killed');
+    await page.goto(`${master}/#/frameworks/${encodeURIComponent(evil.id)}`, {waitUntil: 'load', timeout: WAIT_MS});
+    check(await waitFor(page, () => !document.querySelector('[data-action=teardown]').disabled, 'teardown enabled'),
+          'the framework page offers a teardown');
+    await page.click('[data-action=teardown]');
+    await page.click('[data-action=teardown-confirm]');
+    check(await waitFor(page, () => (document.querySelector('[data-role=teardown-result]') || {}).textContent?.startsWith('torn down'),
+                        'torn down'), 'the UI reports the framework torn down');
+    check(await waitFor(page, () => [...document.querySelectorAll('#framework-kv td')].some(td => td.textContent === 'completed'),
+                        'completed'), 'the framework page then shows it completed, not "unknown"');
+    await page.goto(`${master}/#/frameworks`, {waitUntil: 'load', timeout: WAIT_MS});
+    check(await waitFor(page, id => {
+      const row = document.querySelector(`#completed-frameworks tr[data-key="${id}"]`);
+      return row && row.textContent.includes('torn down by operator');
+    }, 'completed list', evil.id), 'the completed frameworks list it, with why');
+    const after = await state();
+    check(!after.frameworks.some(f => f.id === evil.id) &&
+          after.completed_frameworks.some(f => f.id === evil.id && f.name === evilName),
+          '/state moved it to completed_frameworks with its name');
+    await shot(page, 'framework-torn-down');
 
     collecting = false;
     check(consoleErrors.length === 0, `no console errors${consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''}`);

@@ -72,6 +72,11 @@ bool http_request::has_param(const std::string& name) const {
   });
 }
 
+std::string http_request::header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string{} : it->second;
+}
+
 http_response http_response::json(std::string body, int status) {
   http_response r;
   r.status = status;

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace agora::observability {
 
@@ -14,6 +17,12 @@ struct http_request {
   std::string query;
   /// The request body (at most `http_server::max_body_size` bytes).
   std::string body;
+  /// The request's headers, names in lower case (the last one of a name
+  /// repeated).
+  std::map<std::string, std::string> headers;
+
+  /// Returns the value of header `name` (lower case), or "" when absent.
+  std::string header(const std::string& name) const;
 
   /// Returns the URL-decoded value of the first query parameter `name`, or
   /// `fallback` when it is absent. A parameter without `=` has the value "".
@@ -34,6 +43,9 @@ struct http_response {
   std::string body;
   /// The `Location` header (redirects), empty: none.
   std::string location;
+  /// Further headers (name, value), e.g. `Content-Security-Policy`. A pair
+  /// holding CR or LF is dropped, not sent.
+  std::vector<std::pair<std::string, std::string>> headers;
 
   /// Returns a JSON response with `body` (which must already be JSON).
   static http_response json(std::string body, int status = 200);

@@ -270,12 +270,18 @@ struct http_server::impl {
     std::string allow_line = allow.empty() ? "" : "Allow: " + allow + "\r\n";
     if (!r.location.empty() && r.location.find_first_of("\r\n") == std::string::npos)
       allow_line += "Location: " + r.location + "\r\n";
+    // A handler's header must not inject further header lines.
+    for (const auto& [name, value] : r.headers)
+      if (!name.empty() && name.find_first_of("\r\n: ") == std::string::npos &&
+          value.find_first_of("\r\n") == std::string::npos)
+        allow_line += name + ": " + value + "\r\n";
     mg_printf(conn,
               "HTTP/1.1 %d %s\r\n"
               "Content-Type: %s\r\n"
               "Content-Length: %zu\r\n"
               "%s"
               "Cache-Control: no-cache\r\n"
+              "X-Content-Type-Options: nosniff\r\n"
               "Connection: close\r\n\r\n",
               r.status, reason != nullptr ? reason : "", r.content_type.c_str(), r.body.size(),
               allow_line.c_str());
@@ -322,6 +328,13 @@ struct http_server::impl {
     std::string raw_path = uri != nullptr ? uri : "";
     req.path = url_decode(raw_path, false);
     if (info->query_string != nullptr) req.query = info->query_string;
+    for (int i = 0; i < info->num_headers; ++i) {
+      if (info->http_headers[i].name == nullptr) continue;
+      std::string name = info->http_headers[i].name;
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      req.headers[name] = info->http_headers[i].value != nullptr ? info->http_headers[i].value : "";
+    }
     method = req.method;
 
     http_response response;

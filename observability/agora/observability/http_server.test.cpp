@@ -181,7 +181,7 @@ TEST_F(http_server_test, query_is_raw_and_params_are_decoded) {
 
 TEST_F(http_server_test, post_body_reaches_handler) {
   server->route("POST", "/echo", [](const http_request& req) {
-    return http_response{201, "application/octet-stream", req.method + ":" + req.body, ""};
+    return http_response{201, "application/octet-stream", req.method + ":" + req.body, "", {}};
   });
   std::string body(100000, 'x');
   body[0] = '{';
@@ -190,6 +190,29 @@ TEST_F(http_server_test, post_body_reaches_handler) {
   EXPECT_EQ(r.status, 201);
   EXPECT_EQ(r.headers["content-type"], "application/octet-stream");
   EXPECT_EQ(r.body, "POST:" + body);
+}
+
+TEST_F(http_server_test, request_headers_reach_the_handler_and_response_headers_are_sent_safely) {
+  server->route("GET", "/h", [](const http_request& req) {
+    http_response r = http_response::text(req.header("x-custom") + "|" + req.header("host") + "|" +
+                                          req.header("absent"));
+    r.headers = {{"Content-Security-Policy", "default-src 'self'"},
+                 {"X-Injected", "a\r\nSet-Cookie: evil=1"},
+                 {"Bad: Name", "v"},
+                 {"X-Frame-Options", "DENY"}};
+    return r;
+  });
+  auto r =
+      send_raw(server->port(), "GET /h HTTP/1.1\r\nHost: example\r\nX-CUSTOM: Mixed Case\r\n\r\n");
+  ASSERT_TRUE(r.ok) << r.raw;
+  EXPECT_EQ(r.body, "Mixed Case|example|");
+  EXPECT_EQ(r.headers["content-security-policy"], "default-src 'self'");
+  EXPECT_EQ(r.headers["x-frame-options"], "DENY");
+  EXPECT_EQ(r.headers["x-content-type-options"], "nosniff");
+  // A header holding a line break is dropped whole, not split into two.
+  EXPECT_EQ(r.headers.count("x-injected"), 0u) << r.raw;
+  EXPECT_EQ(r.headers.count("set-cookie"), 0u) << r.raw;
+  EXPECT_EQ(r.headers.count("bad"), 0u) << r.raw;
 }
 
 TEST_F(http_server_test, chunked_request_body_is_decoded) {

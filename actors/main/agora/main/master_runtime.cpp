@@ -120,8 +120,65 @@ observability::http_response proxy_agent_files(const master::snapshot_store& sna
   observability::http_response out;
   out.status = r.status;
   out.body = std::move(r.body);
-  auto type = r.headers.find("content-type");
-  out.content_type = type != r.headers.end() ? type->second : "application/octet-stream";
+  // The master's origin also serves the UI: whatever an agent answers, a
+  // sandbox file is never served as a page of that origin (a task could
+  // write HTML), only as JSON or as a download.
+  bool download = op == "/files/download" && r.status == 200;
+  out.content_type = download ? "application/octet-stream" : "application/json";
+  if (download) out.headers.emplace_back("Content-Disposition", "attachment");
+  out.headers.emplace_back("Content-Security-Policy", "default-src 'none'; sandbox");
+  return out;
+}
+
+/// Returns why a browser's cross-site request must be refused ("" when
+/// fine): a request with an `Origin` header (browsers send one with every
+/// POST) must come from the master's own origin, so that another site open
+/// in an operator's browser cannot kill tasks (CSRF). Clients such as curl
+/// send no `Origin`.
+std::string cross_site(const observability::http_request& req) {
+  auto origin = req.header("origin");
+  if (origin.empty()) return {};
+  auto host = req.header("host");
+  if (!host.empty() && (origin == "http://" + host || origin == "https://" + host)) return {};
+  return "a request from the page of another site (Origin " + origin + ") is refused";
+}
+
+/// Serves the operator actions `POST /frameworks/ID/teardown` and
+/// `POST /frameworks/FID/tasks/TID/kill` by asking the master actor.
+observability::http_response operator_action(caf::actor_system& sys, const caf::actor& master,
+                                             const observability::http_request& req) {
+  if (auto refused = cross_site(req); !refused.empty())
+    return observability::http_response::error(403, refused);
+  // /frameworks/FID/teardown or /frameworks/FID/tasks/TID/kill
+  std::vector<std::string> parts;
+  for (size_t start = 1; start <= req.path.size();) {
+    auto end = req.path.find('/', start);
+    if (end == std::string::npos) end = req.path.size();
+    parts.push_back(req.path.substr(start, end - start));
+    start = end + 1;
+  }
+  bool teardown = parts.size() == 3 && parts[2] == "teardown";
+  bool kill = parts.size() == 5 && parts[2] == "tasks" && parts[4] == "kill";
+  if ((!teardown && !kill) || parts[1].empty() || (kill && parts[3].empty()))
+    return observability::http_response::error(
+        404, "no such operator action: " + req.path +
+                 " (POST /frameworks/ID/teardown or /frameworks/ID/tasks/TASK/kill)");
+  std::string by = "via HTTP";
+  if (auto agent = req.header("user-agent"); !agent.empty()) by += " (" + agent.substr(0, 80) + ")";
+  caf::message msg = teardown ? caf::make_message(master::operator_teardown{parts[1], by})
+                              : caf::make_message(master::operator_kill{parts[1], parts[3], by});
+  observability::http_response out =
+      observability::http_response::error(503, "the master did not answer");
+  caf::scoped_actor self{sys};
+  self->request(master, std::chrono::seconds(10), std::move(msg))
+      .receive(
+          [&](master::operator_reply& r) {
+            out = observability::http_response::json(r.body, r.status);
+          },
+          [&](caf::error& e) {
+            out = observability::http_response::error(
+                503, "the master did not answer: " + sys.render(e));
+          });
   return out;
 }
 
@@ -354,6 +411,11 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
                    leader_only(es, [snapshots](const observability::http_request& req) {
                      return proxy_agent_files(*snapshots, req);
                    }));
+  rt->http_->route(
+      "POST", "/frameworks/*",
+      leader_only(es, [&sys, master = rt->master_](const observability::http_request& req) {
+        return operator_action(sys, master, req);
+      }));
   add_policy_routes(*rt->http_, sys, opts.config.control, env,
                     [es](observability::http_server::handler h) { return leader_only(es, h); });
   auto metrics = opts.config.metrics;

@@ -47,6 +47,14 @@ observability::http_response ui_file(const std::string& name) {
     observability::http_response r;
     r.content_type = content_type_for(name);
     r.body.assign(reinterpret_cast<const char*>(f.data), f.size);
+    if (ends_with(name, ".html")) {
+      // Scripts and styles only from the master itself (the UI has no
+      // inline script), no framing (the UI has operator buttons), no
+      // referrer leaking task ids elsewhere.
+      r.headers = {{"Content-Security-Policy", ui_content_security_policy},
+                   {"X-Frame-Options", "DENY"},
+                   {"Referrer-Policy", "no-referrer"}};
+    }
     return r;
   }
   return observability::http_response::error(404, "no UI file " + name);

@@ -30,8 +30,16 @@ extern const std::size_t embedded_file_count;
 /// for source maps, ...; `application/octet-stream` for others).
 std::string content_type_for(const std::string& name);
 
+/// The `Content-Security-Policy` of the UI's page: everything from the
+/// master's own origin only, no inline script, no plugins, no framing.
+inline constexpr const char* ui_content_security_policy =
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'";
+
 /// Returns the UI file `name` (e.g. `/index.html`, `/app.js`) as a response,
-/// or a JSON 404 when there is no such file.
+/// or a JSON 404 when there is no such file. The page carries
+/// `ui_content_security_policy`, `X-Frame-Options: DENY` and
+/// `Referrer-Policy: no-referrer`.
 observability::http_response ui_file(const std::string& name);
 
 /// Returns the third-party library file `rest` (the request path after

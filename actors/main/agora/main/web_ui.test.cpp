@@ -17,6 +17,17 @@ TEST(web_ui, serves_the_embedded_files_with_their_types) {
   EXPECT_EQ(index.status, 200);
   EXPECT_EQ(index.content_type, "text/html; charset=utf-8");
   EXPECT_NE(index.body.find("/ui/app.js"), std::string::npos);
+  auto header = [](const observability::http_response& r, const std::string& name) {
+    for (const auto& [n, v] : r.headers)
+      if (n == name) return v;
+    return std::string{};
+  };
+  EXPECT_EQ(header(index, "Content-Security-Policy"), ui_content_security_policy);
+  EXPECT_EQ(header(index, "X-Frame-Options"), "DENY");
+  // The page keeps to its policy: no inline script or style element.
+  EXPECT_EQ(index.body.find("<script>"), std::string::npos);
+  EXPECT_EQ(index.body.find("<style"), std::string::npos);
+  EXPECT_EQ(index.body.find(" style="), std::string::npos);
   auto js = ui_file("/app.js");
   EXPECT_EQ(js.status, 200);
   EXPECT_EQ(js.content_type, "application/javascript; charset=utf-8");

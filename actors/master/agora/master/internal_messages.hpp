@@ -153,6 +153,30 @@ struct offer_expired {
 };
 struct publish_state {};
 
+// -- operator endpoints (HTTP threads) -> master -------------------------------
+
+/// `POST /frameworks/ID/teardown`: remove the framework and kill its tasks,
+/// as if it had torn itself down. `requested_by` names who asked (for the
+/// log and the framework's error). Reply: `operator_reply`.
+struct operator_teardown {
+  std::string framework_id;
+  std::string requested_by;
+};
+/// `POST /frameworks/FID/tasks/TID/kill`: kill one task through its agent;
+/// the framework hears `TASK_KILLED` as for its own kill. Reply:
+/// `operator_reply`.
+struct operator_kill {
+  std::string framework_id;
+  std::string task_id;
+  std::string requested_by;
+};
+/// The master's answer to an operator request: an HTTP status and a JSON
+/// body.
+struct operator_reply {
+  int status = 200;
+  std::string body;
+};
+
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, offer_decision& x) {
   return f(caf::meta::type_name("offer_decision"), x.framework_id, x.agent_id, x.role, x.res);
@@ -240,6 +264,18 @@ typename Inspector::result_type inspect(Inspector& f, become_leader& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, offer_expired& x) {
   return f(caf::meta::type_name("offer_expired"), x.offer_id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, operator_teardown& x) {
+  return f(caf::meta::type_name("operator_teardown"), x.framework_id, x.requested_by);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, operator_kill& x) {
+  return f(caf::meta::type_name("operator_kill"), x.framework_id, x.task_id, x.requested_by);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, operator_reply& x) {
+  return f(caf::meta::type_name("operator_reply"), x.status, x.body);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, publish_state&) {

@@ -12,6 +12,7 @@
 #include "agora/master/framework_proxy.hpp"
 #include "agora/master/internal_messages.hpp"
 #include "agora/master/registrar.hpp"
+#include "agora/observability/json.hpp"
 #include "agora/protocol/errors.hpp"
 #include "agora/protocol/exits.hpp"
 #include "agora/protocol/roles.hpp"
@@ -85,6 +86,57 @@ void publish_metrics_sample(master_ptr self) {
 }
 
 caf::behavior leading_behavior(master_ptr self);
+
+operator_reply operator_error(int status, const std::string& message) {
+  return {status, "{\"error\":" + observability::json_quote(message) +
+                      ",\"status\":" + std::to_string(status) + "}"};
+}
+
+/// `POST /frameworks/ID/teardown`.
+operator_reply operator_teardown_framework(master_ptr self, const operator_teardown& m) {
+  auto& st = self->state;
+  if (st.frameworks.count(m.framework_id) == 0)
+    return operator_error(st.completed_frameworks.contains(m.framework_id) ? 409 : 404,
+                          st.completed_frameworks.contains(m.framework_id)
+                              ? "framework '" + m.framework_id + "' was removed already"
+                              : "no framework '" + m.framework_id + "'");
+  size_t tasks = st.frameworks[m.framework_id].tasks.size();
+  log(self, "operator " + m.requested_by + " tears down framework " + m.framework_id);
+  remove_framework(self, m.framework_id, "torn down by operator " + m.requested_by);
+  return {200, "{\"framework_id\":" + observability::json_quote(m.framework_id) +
+                   ",\"removed\":true,\"tasks_killed\":" + std::to_string(tasks) + "}"};
+}
+
+/// `POST /frameworks/FID/tasks/TID/kill`: 202 once the kill is on its way
+/// to the agent; the task's end arrives as its `TASK_KILLED` update.
+operator_reply operator_kill_task(master_ptr self, const operator_kill& m) {
+  auto& st = self->state;
+  auto quoted = [&] {
+    return "{\"framework_id\":" + observability::json_quote(m.framework_id) +
+           ",\"task_id\":" + observability::json_quote(m.task_id);
+  };
+  auto t = st.tasks.find({m.framework_id, m.task_id});
+  if (t == st.tasks.end()) {
+    if (st.completed_index.count({m.framework_id, m.task_id}) != 0)
+      return operator_error(
+          409, "task '" + m.task_id + "' of framework '" + m.framework_id + "' has ended already");
+    return operator_error(404, "no task '" + m.task_id + "' of framework '" + m.framework_id + "'");
+  }
+  if (is_terminal(t->second.status.state) || t->second.released)
+    return operator_error(409, "task '" + m.task_id + "' has ended already (" +
+                                   protocol::to_string(t->second.status.state) + ")");
+  auto ag = st.agents.find(t->second.agent_id);
+  if (ag == st.agents.end() || ag->second.health != agent_health::active || !ag->second.handle)
+    return operator_error(409, "task '" + m.task_id + "' runs on agent '" + t->second.agent_id +
+                                   "', which is not connected; it cannot be killed now");
+  log(self, "operator " + m.requested_by + " kills task " + m.task_id + " of framework " +
+                m.framework_id);
+  to_agent(self, ag->second.handle, kill_task{m.framework_id, m.task_id, t->second.agent_id, -1});
+  return {202, quoted() + ",\"agent_id\":" + observability::json_quote(t->second.agent_id) +
+                   ",\"state\":" +
+                   observability::json_quote(protocol::to_string(t->second.status.state)) +
+                   ",\"killing\":true}"};
+}
 
 /// Starts leading: the allocator (running `restored`, the registry's
 /// policy, when given), the timers, the handlers of a leader.
@@ -372,6 +424,19 @@ caf::behavior leading_behavior(master_ptr self) {
         publish_metrics_sample(self);
       },
       [self](state_atom) -> std::string { return render_state_json(self->state); },
+      // -- operators (the HTTP endpoints of this process only) -----------------------
+      [self](operator_teardown& m) -> operator_reply {
+        if (!from_local(self)) return operator_error(403, "operator requests are local only");
+        if (!may_act(self, "operator teardown"))
+          return operator_error(503, "this master's leadership lease has lapsed");
+        return operator_teardown_framework(self, m);
+      },
+      [self](operator_kill& m) -> operator_reply {
+        if (!from_local(self)) return operator_error(403, "operator requests are local only");
+        if (!may_act(self, "operator kill"))
+          return operator_error(503, "this master's leadership lease has lapsed");
+        return operator_kill_task(self, m);
+      },
       [self](reregistration_deadline) {
         if (from_self(self)) reregistration_deadline_passed(self);
       },

@@ -37,6 +37,10 @@ void remove_framework(master_ptr self, const std::string& framework_id, const st
         framework_removed{stamped(
             self, framework_error{"framework " + framework_id + " was removed: " + why, true})});
   st.completed_frameworks.add(framework_id);
+  st.completed_framework_records.push_back(
+      {it->second.info, it->second.registered_at_ns, now_ns(), why});
+  if (st.completed_framework_records.size() > master_state::completed_frameworks_kept)
+    st.completed_framework_records.pop_front();
   to_registry(self, registry_remove_framework{framework_id});
   st.frameworks.erase(it);
   // Its tasks stay in `tasks` until the agents report them killed; updates

@@ -27,6 +27,11 @@ void log(master_ptr, const std::string& line) { std::cerr << "agora-master: " <<
 /// able to start loops or expire offers.
 bool from_self(master_ptr self) { return self->current_sender().get() == self->ctrl(); }
 
+bool from_local(master_ptr self) {
+  const auto& sender = self->current_sender();
+  return sender && sender->node() == self->node();
+}
+
 /// Returns true if this master may act as the leader now: standalone, or
 /// its ZooKeeper lease is valid. Otherwise counts and (once per lapse) logs.
 bool may_act(master_ptr self, const char* what) {

@@ -146,6 +146,15 @@ struct task_record {
   bool released = false;
 };
 
+/// A framework the master removed (torn down, or failed over too late),
+/// kept for `/state` and the UI.
+struct completed_framework {
+  protocol::framework_info info;
+  int64_t registered_at_ns = 0;
+  int64_t removed_at_ns = 0;
+  std::string reason;
+};
+
 struct offer_record {
   protocol::offer offer;
   int64_t created_ns = 0;
@@ -181,6 +190,10 @@ struct master_state {
   std::map<std::pair<std::string, std::string>, std::string> completed_index;
   /// Removed frameworks (torn down or failed over too late).
   bounded_id_set completed_frameworks{100000};
+  /// The most recent of them (at most `completed_frameworks_kept`), with
+  /// what `/state` shows of them.
+  std::deque<completed_framework> completed_framework_records;
+  static constexpr size_t completed_frameworks_kept = 100;
   /// Agent actor -> agent id, so a lost connection is found without a scan.
   std::map<caf::actor_addr, std::string> agent_by_actor;
   std::vector<role_stat> roles;

@@ -73,6 +73,10 @@ void write_task(writer& w, const task_record& t) {
   w.Int(t.status.exit_code);
   w.Key("timestamp");
   w.Double(static_cast<double>(t.status.timestamp_ns) / 1e9);
+  if (t.launched_ns > 0) {  // not known for a task adopted from an agent
+    w.Key("launched_time");
+    w.Double(static_cast<double>(t.launched_ns) / 1e9);
+  }
   w.Key("statuses");
   w.StartArray();
   for (const auto& h : t.history) {
@@ -221,13 +225,25 @@ std::string render_state_json(const master_state& st) {
   w.StartArray();
   for (const auto& t : st.completed_tasks) write_task(w, t);
   w.EndArray();
+  // The most recent removed frameworks (the master remembers many more
+  // ids, to refuse them).
   w.Key("completed_frameworks");
   w.StartArray();
-  {
-    // The most recent 100 (the master remembers many more, to refuse them).
-    const auto& ids = st.completed_frameworks.ordered();
-    for (size_t i = ids.size() > 100 ? ids.size() - 100 : 0; i < ids.size(); ++i)
-      w.String(ids[i].c_str());
+  for (const auto& f : st.completed_framework_records) {
+    w.StartObject();
+    str(w, "id", f.info.id);
+    str(w, "name", f.info.name);
+    str(w, "principal", f.info.principal);
+    w.Key("roles");
+    w.StartArray();
+    for (const auto& r : f.info.roles) w.String(r.c_str());
+    w.EndArray();
+    w.Key("registered_time");
+    w.Double(static_cast<double>(f.registered_at_ns) / 1e9);
+    w.Key("removed_time");
+    w.Double(static_cast<double>(f.removed_at_ns) / 1e9);
+    str(w, "reason", f.reason);
+    w.EndObject();
   }
   w.EndArray();
 

@@ -32,12 +32,18 @@ void resources_field(Writer& w, const char* key, const resources& r) {
   w.Int64(r.disk_bytes);
   w.Key("gpus");
   w.Int64(r.gpus);
-  std::string ports = "[";
-  for (size_t i = 0; i < r.ports.size(); ++i) {
-    if (i > 0) ports += ",";
-    ports += std::to_string(r.ports[i].begin) + "-" + std::to_string(r.ports[i].end);
+  // Port ranges as `[{"begin": 31000, "end": 32000}, ...]` (inclusive).
+  w.Key("ports");
+  w.StartArray();
+  for (const auto& range : r.ports) {
+    w.StartObject();
+    w.Key("begin");
+    w.Uint(range.begin);
+    w.Key("end");
+    w.Uint(range.end);
+    w.EndObject();
   }
-  string_field(w, "ports", ports + "]");
+  w.EndArray();
   w.EndObject();
 }
 

@@ -36,6 +36,9 @@ void log(master_ptr self, const std::string& line);
 /// timers). Timer messages from anyone else are dropped: a peer must not be
 /// able to start loops or expire offers.
 bool from_self(master_ptr self);
+/// Returns true if the current message comes from an actor of this process
+/// (the operator endpoints' HTTP threads), not from a remote peer.
+bool from_local(master_ptr self);
 /// Returns true if this master may act as the leader now: standalone, or
 /// its ZooKeeper lease is valid. Otherwise counts and (once per lapse) logs.
 bool may_act(master_ptr self, const char* what);
