@@ -90,5 +90,47 @@ TEST(ui, every_page_in_a_headless_browser) {
   std::printf("%s", out.c_str());
 }
 
+TEST(ui, the_agents_page_at_1000_agents) {
+  auto dir = env_or_empty("AGORA_UI_TEST_DIR");
+  auto modules = env_or_empty("AGORA_UI_NODE_MODULES");
+  auto artifacts = env_or_empty("AGORA_UI_ARTIFACTS");
+  if (dir.empty() || modules.empty() || artifacts.empty())
+    GTEST_SKIP() << "run through tests/ui/run.sh (CTest `ui.browser`)";
+  temp_dir work;
+  uint16_t http = free_port();
+  uint16_t actors = free_port();
+  child_process local;
+  ASSERT_TRUE(local.start(
+      binary_path("agora"),
+      {"local", "--agents=1000", "--racks=10", "--demo", "--demo-parallel=20",
+       "--demo-command=sleep 3", "--port=" + std::to_string(http),
+       "--actor-port=" + std::to_string(actors), "--work-dir=" + work.path() + "/work"}));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = http_get("127.0.0.1", http, "/state", 2000ms);
+        rapidjson::Document d;
+        return r.status == 200 && !d.Parse(r.body.c_str()).HasParseError() && d.IsObject() &&
+               d["agents"].Size() == 1000 && d["frameworks"].Size() == 1;
+      },
+      90s))
+      << local.describe();
+  child_process node;
+  std::string error;
+  ASSERT_TRUE(node.start("/usr/bin/env", {"node", dir + "/ui_scale_test.js"},
+                         {{"NODE_PATH", modules},
+                          {"AGORA_MASTER", "http://127.0.0.1:" + std::to_string(http)},
+                          {"AGORA_UI_ARTIFACTS", artifacts},
+                          {"AGORA_AGENTS", "1000"},
+                          {"AGORA_RACKS", "10"}},
+                         &error))
+      << error;
+  auto code = node.wait_exit(240s);
+  auto out = node.stdout_text() + node.stderr_text();
+  ASSERT_TRUE(code.has_value()) << "ui_scale_test.js did not finish in 240 s\n" << out;
+  EXPECT_EQ(*code, 0) << out;
+  EXPECT_NE(out.find("ui_scale_test: all checks passed"), std::string::npos) << out;
+  std::printf("%s", out.c_str());
+}
+
 }  // namespace
 }  // namespace agora::test
