@@ -25,7 +25,9 @@ function(agora_add_module name)
 endfunction()
 
 # agora_add_test(<name> SOURCES ... [DEPS ...]): a GoogleTest binary whose
-# tests are discovered into CTest.
+# tests are discovered into CTest. Every master a test starts checks each
+# incremental /state snapshot against one rendered from scratch
+# (AGORA_VERIFY_STATE_VIEW, see actors/master/agora/master/state_view.hpp).
 function(agora_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PROPERTIES" ${ARGN})
   add_executable(agora_${name} ${ARG_SOURCES})
@@ -33,5 +35,5 @@ function(agora_add_test name)
                         GTest::gtest GTest::gtest_main GTest::gmock)
   gtest_discover_tests(agora_${name}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT 300 ${ARG_PROPERTIES})
+    PROPERTIES TIMEOUT 300 ENVIRONMENT AGORA_VERIFY_STATE_VIEW=1 ${ARG_PROPERTIES})
 endfunction()

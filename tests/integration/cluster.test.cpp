@@ -440,6 +440,42 @@ TEST(cluster, operators_kill_tasks_and_tear_down_frameworks_over_http) {
   EXPECT_EQ(r.status, 409) << r.body;
 }
 
+TEST(cluster, state_parts_are_served_alone_and_an_unknown_part_is_a_400) {
+  cluster c;
+  c.add_agent();
+  framework_system fs;
+  test_framework fw{fs.sys(), c.master_address(), framework("parts", {"dev"}, 0, {})};
+  auto fid = fw.wait_subscribed();
+  ASSERT_FALSE(fid.empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  fw.send(protocol::accept{"", {offers[0].id}, {make_task("p", "sleep 1000")}, {0}});
+  ASSERT_TRUE(fw.wait_status("p", task_state::running));
+  rapidjson::Document d;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto r = http_get("127.0.0.1", c.http_port(), "/state?only=tasks,cluster");
+        return r.status == 200 && !d.Parse(r.body.c_str()).HasParseError() &&
+               d.HasMember("tasks") && d["tasks"].Size() == 1 &&
+               std::string(d["tasks"][0]["state"].GetString()) == "TASK_RUNNING";
+      },
+      10s));
+  EXPECT_FALSE(d.HasMember("agents"));
+  EXPECT_FALSE(d.HasMember("frameworks"));
+  EXPECT_EQ(std::string(d["tasks"][0]["framework_id"].GetString()), fid);
+  EXPECT_GT(d["cluster"]["used"]["cpus"].GetDouble(), 0.0);
+  auto r = http_get("127.0.0.1", c.http_port(), "/state?only=agents");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_FALSE(d.Parse(r.body.c_str()).HasParseError());
+  ASSERT_EQ(d["agents"].Size(), 1u);
+  EXPECT_EQ(d["agents"][0]["task_count"].GetUint(), 1u);
+  EXPECT_FALSE(d.HasMember("frameworks"));
+  EXPECT_FALSE(d.HasMember("completed_tasks"));
+  r = http_get("127.0.0.1", c.http_port(), "/state?only=agents,passwords");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("unknown part 'passwords'"), std::string::npos) << r.body;
+}
+
 TEST(cluster, sandboxes_are_listed_read_and_downloaded_through_the_master) {
   // One origin for the UI: the master relays /agents/ID/files/* to the
   // agent's own endpoint, and relays its refusals.

@@ -64,7 +64,10 @@ cluster::~cluster() {
   }
   for (auto& a : agents_) a.proc->terminate(5s);
   for (pid_t g : task_groups) ::kill(-g, SIGKILL);
-  if (master_) master_->terminate(5s);
+  if (master_) {
+    master_->terminate(5s);
+    expect_state_view_verified(*master_);
+  }
   remove_test_cgroups();
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -22,6 +23,16 @@
 namespace agora::test {
 
 using namespace std::chrono_literals;
+
+/// Fails the current test if master process `master` found its incremental
+/// `/state` different from one rendered from scratch (it aborts then, with
+/// `AGORA_VERIFY_STATE_VIEW=1`, which CTest sets for every test).
+inline void expect_state_view_verified(const child_process& master) {
+  auto err = master.stderr_text();
+  auto at = err.find("the incremental /state differs");
+  if (at != std::string::npos)
+    ADD_FAILURE() << "the master's incremental /state went wrong:\n" << err.substr(at, 1200);
+}
 
 /// One agent process.
 struct agent_process {

@@ -31,7 +31,10 @@ ha_cluster::ha_cluster(size_t masters, std::vector<std::string> master_flags)
 ha_cluster::~ha_cluster() {
   for (auto& a : agents_) a.proc->terminate(5s);
   for (auto& m : masters_)
-    if (m.proc) m.proc->terminate(5s);
+    if (m.proc) {
+      m.proc->terminate(5s);
+      expect_state_view_verified(*m.proc);
+    }
   remove_test_cgroups();
 }
 

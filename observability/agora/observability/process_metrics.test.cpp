@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <ctime>
 #include <map>
 #include <string>
 #include <thread>
@@ -54,10 +55,18 @@ TEST(process_metrics, follow_descriptors_threads_and_cpu) {
   std::vector<int> fds;
   for (int i = 0; i < 20; ++i) fds.push_back(::open("/dev/null", O_RDONLY));
   std::thread busy{[] {
-    // About 200 ms of CPU, so the counter moves by more than its 10 ms tick.
-    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{200};
+    // 200 ms of this thread's own CPU time (not of wall time: on a loaded
+    // machine the thread gets less than it asks), so the counter moves by
+    // more than its 10 ms tick; at most 20 s of trying.
+    auto cpu_ms = [] {
+      timespec ts{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    };
+    auto start = cpu_ms();
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{20};
     volatile unsigned x = 0;
-    while (std::chrono::steady_clock::now() < until) x = x + 1;
+    while (cpu_ms() - start < 200 && std::chrono::steady_clock::now() < give_up) x = x + 1;
   }};
   auto during = scrape();
   busy.join();

@@ -403,10 +403,19 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
   rt->actor_port_ = *port;
   auto es = rt->election_;
   auto snapshots = rt->snapshots_;
-  rt->http_->route("GET", "/state",
-                   leader_only(es, [snapshots](const observability::http_request&) {
-                     return observability::http_response::json(*snapshots->get());
-                   }));
+  rt->http_->route(
+      "GET", "/state", leader_only(es, [snapshots](const observability::http_request& req) {
+        // Rendered here, on the HTTP thread, from the latest
+        // snapshot; `?only=agents,...` renders those parts.
+        if (!req.has_param("only")) return observability::http_response::json(*snapshots->get());
+        master::state_filter filter;
+        std::string error;
+        if (!master::state_filter::parse(req.param("only"), filter, error))
+          return observability::http_response::error(400, error);
+        auto snapshot = snapshots->snapshot();
+        if (!snapshot) return observability::http_response::json("{}");
+        return observability::http_response::json(master::render_snapshot(*snapshot, filter));
+      }));
   rt->http_->route("GET", "/agents/*",
                    leader_only(es, [snapshots](const observability::http_request& req) {
                      return proxy_agent_files(*snapshots, req);

@@ -3,6 +3,7 @@
 #include "agora/master/detail/master_ops.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <random>
 
@@ -21,31 +22,32 @@ namespace agora::master {
 
 using namespace protocol;
 
-void snapshot_store::set(std::string json) {
-  auto p = std::make_shared<const std::string>(std::move(json));
+void snapshot_store::set(std::shared_ptr<const state_snapshot> snapshot) {
   std::lock_guard<std::mutex> guard{mtx_};
-  json_ = std::move(p);
+  snapshot_ = std::move(snapshot);
+}
+
+std::shared_ptr<const state_snapshot> snapshot_store::snapshot() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return snapshot_;
 }
 
 std::shared_ptr<const std::string> snapshot_store::get() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return json_;
-}
-
-void snapshot_store::set_agent_addresses(std::map<std::string, std::string> addresses) {
-  auto p = std::make_shared<const std::map<std::string, std::string>>(std::move(addresses));
-  std::lock_guard<std::mutex> guard{mtx_};
-  addresses_ = std::move(p);
+  auto s = snapshot();
+  if (!s) return std::make_shared<const std::string>("{}");
+  std::lock_guard<std::mutex> guard{render_mtx_};
+  if (rendered_version_ != s->version) {
+    rendered_ = std::make_shared<const std::string>(render_snapshot(*s));
+    rendered_version_ = s->version;
+  }
+  return rendered_;
 }
 
 std::string snapshot_store::agent_address(const std::string& id) const {
-  std::shared_ptr<const std::map<std::string, std::string>> addresses;
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    addresses = addresses_;
-  }
-  auto it = addresses->find(id);
-  return it == addresses->end() ? std::string{} : it->second;
+  auto s = snapshot();
+  if (!s) return {};
+  const auto* a = agent_map::find(s->agents, id);
+  return a == nullptr ? std::string{} : a->http_address;
 }
 
 bool framework_record::partition_aware() const { return protocol::partition_aware(info); }
@@ -54,25 +56,14 @@ namespace {
 
 using namespace detail;
 
-/// Publishes what `/metrics` shows of the master (with each /state snapshot).
-void publish_metrics_sample(master_ptr self) {
+/// Publishes what `/metrics` shows of the master with each snapshot (the
+/// sums over agents and tasks are made from the snapshot when scraped).
+void publish_metrics_sample(master_ptr self, std::shared_ptr<const state_snapshot> snapshot) {
   const auto& st = self->state;
   if (!st.config.metrics) return;
   auto m = std::make_shared<master_sample>();
-  for (const char* h : {"active", "disconnected", "unreachable"}) m->agents_by_state[h] = 0;
-  for (const auto& [id, a] : st.agents)
-    ++m->agents_by_state[a.health == agent_health::active         ? "active"
-                         : a.health == agent_health::disconnected ? "disconnected"
-                                                                  : "unreachable"];
-  for (const char* f : {"connected", "disconnected"}) m->frameworks_by_state[f] = 0;
-  for (const auto& [id, f] : st.frameworks)
-    ++m->frameworks_by_state[f.connected ? "connected" : "disconnected"];
-  m->frameworks_by_state["completed"] = st.completed_frameworks.size();
-  for (const auto& [key, t] : st.tasks) {
-    ++m->tasks_by_state[protocol::to_string(t.status.state)];
-    if (!is_terminal(t.status.state) && !t.released) m->used_by_role[t.role] += t.info.res;
-  }
-  for (const auto& [id, o] : st.offers) m->offered_by_role[o.offer.role] += o.offer.res;
+  m->snapshot = std::move(snapshot);
+  m->completed_frameworks = st.completed_frameworks.size();
   m->offers_made = st.offers_made;
   m->offers_declined = st.offers_declined;
   m->offers_rescinded = st.offers_rescinded;
@@ -86,6 +77,30 @@ void publish_metrics_sample(master_ptr self) {
 }
 
 caf::behavior leading_behavior(master_ptr self);
+
+/// Publishes a snapshot of the changes since the last one. With
+/// `verify_view`, compares it with one rendered from scratch and aborts on
+/// a difference (a change the master did not mark).
+void publish_snapshot(master_ptr self) {
+  auto& st = self->state;
+  auto snapshot = st.view->update(st, st.changes);
+  st.changes = {};
+  if (st.verify_view) {
+    auto incremental = render_snapshot(*snapshot);
+    auto fresh = render_state_json(st);
+    if (incremental != fresh) {
+      size_t at = 0;
+      while (at < incremental.size() && at < fresh.size() && incremental[at] == fresh[at]) ++at;
+      auto from = at > 200 ? at - 200 : 0;
+      std::cerr << "agora-master: the incremental /state differs from a fresh one at byte " << at
+                << "\n  incremental: ..." << incremental.substr(from, 400) << "\n  fresh:       ..."
+                << fresh.substr(from, 400) << std::endl;
+      std::abort();
+    }
+  }
+  publish_metrics_sample(self, snapshot);
+  st.snapshots->set(std::move(snapshot));
+}
 
 operator_reply operator_error(int status, const std::string& message) {
   return {status, "{\"error\":" + observability::json_quote(message) +
@@ -159,7 +174,8 @@ void start_leading(master_ptr self, std::shared_ptr<const policy_revision> resto
   self->delayed_send(self, st.config.framework_heartbeat_interval, tick_atom::value);
   self->delayed_send(self, st.config.agent_ping_timeout, ping_sweep{});
   // Publish at once: /state must show the leader as soon as it leads.
-  st.snapshots->set(render_state_json(st));
+  st.snapshots->set(st.view->rebuild(st));
+  st.changes = {};
 
   self->set_down_handler([self](const caf::down_msg& dm) {
     // An agent's connection dropped: stop offering it; pings decide whether
@@ -173,6 +189,7 @@ void start_leading(master_ptr self, std::shared_ptr<const policy_revision> resto
     if (a == st.agents.end() || a->second.health != agent_health::active) return;
     log(self, "lost connection to agent " + id);
     a->second.health = agent_health::disconnected;
+    st.changed_agent(id);
     auto offers = a->second.offers;
     for (const auto& o : offers) remove_offer(self, o, true);
     self->send(st.allocator, alloc_agent_active{id, false});
@@ -193,6 +210,8 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
   st.snapshots = std::move(snapshots);
   st.master_id = random_hex(8);
   st.start_time_ns = now_ns();
+  const char* verify = std::getenv("AGORA_VERIFY_STATE_VIEW");
+  st.verify_view = verify != nullptr && std::string(verify) == "1";
   // CAF lets any peer send an actor an exit message: only this process's
   // own (the linked allocator ending, a local shutdown) may end the master.
   protocol::ignore_remote_exits(self, [self] {
@@ -203,7 +222,7 @@ caf::behavior master_behavior(master_ptr self, master_config cfg,
     start_leading(self);
     return leading_behavior(self);
   }
-  st.snapshots->set(render_state_json(st));
+  st.snapshots->set(st.view->rebuild(st));
   // A standby answers every request with `not_leader` until it is elected.
   self->set_default_handler(
       [self](caf::scheduled_actor*, caf::message_view&) -> caf::result<caf::message> {
@@ -278,6 +297,7 @@ caf::behavior leading_behavior(master_ptr self) {
           auto t = st.tasks.find({s.framework_id, s.task_id});
           if (t != st.tasks.end()) {
             t->second.set_status(s);
+            st.changed_task(s.framework_id, s.task_id);
             if (is_terminal(s.state)) complete_task(self, t);
           }
           return;
@@ -379,6 +399,7 @@ caf::behavior leading_behavior(master_ptr self) {
                       std::to_string(it->second.info.failover_timeout_ms) + "ms");
         it->second.connected = false;
         it->second.disconnected_at_ns = now_ns();
+        st.changed_framework(m.framework_id);
         auto offers = it->second.offers;
         for (const auto& o : offers) remove_offer(self, o, false);
         self->send(st.allocator, alloc_framework_active{m.framework_id, false});
@@ -412,16 +433,7 @@ caf::behavior leading_behavior(master_ptr self) {
       [self](publish_state) {
         if (!from_self(self)) return;
         self->state.publish_pending = false;
-        self->state.snapshots->set(render_state_json(self->state));
-        if (self->state.agent_addresses_dirty) {
-          // Only after a (re-)registration: not O(agents) on every publish.
-          self->state.agent_addresses_dirty = false;
-          std::map<std::string, std::string> addresses;
-          for (const auto& [id, a] : self->state.agents)
-            if (!a.info.http_address.empty()) addresses.emplace(id, a.info.http_address);
-          self->state.snapshots->set_agent_addresses(std::move(addresses));
-        }
-        publish_metrics_sample(self);
+        publish_snapshot(self);
       },
       [self](state_atom) -> std::string { return render_state_json(self->state); },
       // -- operators (the HTTP endpoints of this process only) -----------------------

@@ -12,26 +12,31 @@
 
 namespace agora::master {
 
-/// Holds the latest JSON rendering of the master's state. The master actor
-/// replaces it after changes (throttled); HTTP threads read it without ever
-/// touching the master's mailbox, so heavy polling never slows scheduling.
+/// Holds the latest snapshot of the master's state. The master actor
+/// replaces it after changes (throttled); HTTP threads render `/state` from
+/// it without ever touching the master's mailbox or thread, so heavy
+/// polling never slows scheduling.
 class snapshot_store {
  public:
   /// Replaces the snapshot.
-  void set(std::string json);
-  /// Returns the latest snapshot (`{}` before the first one).
+  void set(std::shared_ptr<const state_snapshot> snapshot);
+  /// Returns the latest snapshot (an empty one before the first).
+  std::shared_ptr<const state_snapshot> snapshot() const;
+  /// Returns the whole `/state` document of the latest snapshot, rendered
+  /// once per snapshot by the first reader that asks (`{}` before the
+  /// first snapshot).
   std::shared_ptr<const std::string> get() const;
-  /// Replaces the agents' HTTP addresses (agent id -> `host:port`).
-  void set_agent_addresses(std::map<std::string, std::string> addresses);
   /// Returns agent `id`'s HTTP address as of the latest snapshot ("" when
   /// the agent is unknown or serves no HTTP).
   std::string agent_address(const std::string& id) const;
 
  private:
   mutable std::mutex mtx_;
-  std::shared_ptr<const std::string> json_ = std::make_shared<const std::string>("{}");
-  std::shared_ptr<const std::map<std::string, std::string>> addresses_ =
-      std::make_shared<const std::map<std::string, std::string>>();
+  std::shared_ptr<const state_snapshot> snapshot_;
+  /// One rendering at a time; the last one, for its snapshot's version.
+  mutable std::mutex render_mtx_;
+  mutable uint64_t rendered_version_ = 0;
+  mutable std::shared_ptr<const std::string> rendered_ = std::make_shared<const std::string>("{}");
 };
 
 /// Spawns the master actor (which spawns its allocator and one proxy per

@@ -17,6 +17,7 @@ void mark_unreachable(master_ptr self, const std::string& agent_id) {
   log(self, "agent " + agent_id + " is unreachable after " +
                 std::to_string(it->second.missed_pings) + " missed pings");
   it->second.health = agent_health::unreachable;
+  st.changed_agent(agent_id);
   auto offers = it->second.offers;
   for (const auto& id : offers) remove_offer(self, id, true);
   auto tasks = it->second.tasks;
@@ -99,7 +100,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     }
   }
   rec.info = info;
-  st.agent_addresses_dirty = true;
+  st.changed_agent(info.id);
   rec.handle = handle;
   rec.health = agent_health::active;
   rec.missed_pings = 0;
@@ -138,6 +139,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
                                 std::chrono::milliseconds{r.framework.failover_timeout_ms},
                                 st.config.framework_reregister_timeout);
       fw = st.frameworks.emplace(s.framework_id, std::move(recovered)).first;
+      st.changed_framework(s.framework_id);
       self->send(st.allocator, framework_for_allocator(r.framework));
       self->send(st.allocator, alloc_framework_active{s.framework_id, false});
       log(self, "recovered framework " + s.framework_id + " from agent " + info.id);
@@ -183,6 +185,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     // Ended on the agent, its last updates not yet acknowledged: relayed as
     // they come, holding nothing.
     t->second.released = is_terminal(r.latest_state) || is_terminal(s.state);
+    st.changed_task(key.first, key.second);
     if (!t->second.released) used_by[s.framework_id][t->second.role] += t->second.info.res;
     rec.tasks.insert(key);
     fw->second.tasks.insert(s.task_id);
@@ -251,6 +254,7 @@ void recover_registry(master_ptr self, const become_leader& m) {
       rec.info.hostname = a.hostname;
       rec.health = agent_health::unreachable;
       rec.lost_all_tasks = true;
+      st.changed_agent(id);
     } else {
       st.recovering_agents[id] = a.hostname;
     }
@@ -286,6 +290,7 @@ void reregistration_deadline_passed(master_ptr self) {
     rec.info.hostname = hostname;
     rec.health = agent_health::unreachable;
     rec.lost_all_tasks = true;
+    st.changed_agent(id);
     to_registry(self, registry_agent_unreachable{id});
   }
   mark_dirty(self);

@@ -42,6 +42,7 @@ void remove_framework(master_ptr self, const std::string& framework_id, const st
   if (st.completed_framework_records.size() > master_state::completed_frameworks_kept)
     st.completed_framework_records.pop_front();
   to_registry(self, registry_remove_framework{framework_id});
+  st.changed_framework(framework_id);
   st.frameworks.erase(it);
   // Its tasks stay in `tasks` until the agents report them killed; updates
   // for an unknown framework are acknowledged by the master itself.
@@ -114,6 +115,7 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
                                        info.labels);
     log(self, "framework " + info.id + " (" + info.name + ") subscribed");
   }
+  st.changed_framework(info.id);
   mark_dirty(self);
   return subscribed{info.id, st.config.framework_heartbeat_interval.count(), st.epoch};
 }

@@ -1,5 +1,7 @@
 #include "agora/master/master_metrics.hpp"
 
+#include "agora/master/state_view.hpp"
+
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
@@ -123,19 +125,43 @@ void add_allocator(prometheus::Registry& reg, const allocator_sample& a) {
 }
 
 void add_master(prometheus::Registry& reg, const master_sample& m) {
-  for (auto& [state, n] : m.agents_by_state)
+  // Counted here, from the snapshot, not on the master's thread.
+  std::map<std::string, size_t> agents_by_state, frameworks_by_state, tasks_by_state;
+  std::map<std::string, protocol::resources> offered_by_role, used_by_role;
+  for (const char* h : {"active", "disconnected", "unreachable"}) agents_by_state[h] = 0;
+  for (const char* f : {"connected", "disconnected"}) frameworks_by_state[f] = 0;
+  frameworks_by_state["completed"] = m.completed_frameworks;
+  if (m.snapshot) {
+    for (const auto& shard : m.snapshot->agents)
+      if (shard)
+        for (const auto& [id, a] : *shard) ++agents_by_state[a->health];
+    for (const auto& shard : m.snapshot->frameworks)
+      if (shard)
+        for (const auto& [id, f] : *shard)
+          ++frameworks_by_state[f->connected ? "connected" : "disconnected"];
+    for (const auto& shard : m.snapshot->tasks)
+      if (shard)
+        for (const auto& [key, t] : *shard) {
+          ++tasks_by_state[t->state];
+          if (t->uses) used_by_role[t->role] += t->res;
+        }
+    for (const auto& shard : m.snapshot->offers)
+      if (shard)
+        for (const auto& [id, o] : *shard) offered_by_role[o->role] += o->res;
+  }
+  for (auto& [state, n] : agents_by_state)
     gauge(reg, "agora_master_agents", "Agents by health", {{"state", state}},
           static_cast<double>(n));
-  for (auto& [state, n] : m.frameworks_by_state)
+  for (auto& [state, n] : frameworks_by_state)
     gauge(reg, "agora_master_frameworks", "Frameworks by state", {{"state", state}},
           static_cast<double>(n));
-  for (auto& [state, n] : m.tasks_by_state)
+  for (auto& [state, n] : tasks_by_state)
     gauge(reg, "agora_master_tasks", "Known tasks by their latest state", {{"state", state}},
           static_cast<double>(n));
-  for (auto& [role, res] : m.offered_by_role)
+  for (auto& [role, res] : offered_by_role)
     resource_gauges(reg, "agora_allocator_role_offered",
                     "Resources outstanding in offers to a role", {{"role", role}}, res);
-  for (auto& [role, res] : m.used_by_role)
+  for (auto& [role, res] : used_by_role)
     resource_gauges(reg, "agora_allocator_role_used", "Resources used by a role's running tasks",
                     {{"role", role}}, res);
   const char* offers_help = "Offers made to frameworks, declined by them, or rescinded";

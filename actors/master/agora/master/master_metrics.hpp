@@ -25,6 +25,8 @@ class Family;
 
 namespace agora::master {
 
+struct state_snapshot;
+
 class policy_control;
 
 /// What the allocator knows after a cycle, for `/metrics`.
@@ -55,8 +57,11 @@ struct allocator_sample {
 
 /// What the master knows, for `/metrics` (published with `/state`).
 struct master_sample {
-  std::map<std::string, size_t> agents_by_state, frameworks_by_state, tasks_by_state;
-  std::map<std::string, protocol::resources> offered_by_role, used_by_role;
+  /// The `/state` snapshot published with this sample: agents by health,
+  /// frameworks by state, tasks by state, and resources used and offered
+  /// by role are counted from it when scraped, on the scraper's thread.
+  std::shared_ptr<const state_snapshot> snapshot;
+  size_t completed_frameworks = 0;
   uint64_t offers_made = 0, offers_declined = 0, offers_rescinded = 0;
   uint64_t tasks_launched = 0, status_updates = 0, invalid_requests = 0;
   std::map<std::string, uint64_t> tasks_ended;  ///< Terminal updates by state, since start.

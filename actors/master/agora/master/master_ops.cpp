@@ -99,6 +99,7 @@ void remove_offer(master_ptr self, const std::string& offer_id, bool rescind, in
     to_framework(self, o.framework_id, rescind_offer{offer_id});
   }
   if (give_back) recover(self, o.framework_id, o.role, o.agent_id, o.res, refuse_ms);
+  st.changed_offer(offer_id);
   st.offers.erase(it);
   mark_dirty(self);
 }

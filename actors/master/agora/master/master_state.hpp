@@ -16,6 +16,7 @@
 #include "agora/master/leadership_lease.hpp"
 #include "agora/master/master_metrics.hpp"
 #include "agora/master/policy_control.hpp"
+#include "agora/master/state_view.hpp"
 #include "agora/master/trace_recorder.hpp"
 #include "agora/policy/allocation_core.hpp"
 #include "agora/protocol/messages.hpp"
@@ -199,6 +200,19 @@ struct master_state {
   std::vector<role_stat> roles;
   policy_stat policy;  ///< The policy of the last cycle.
   bool publish_pending = false;
+  /// What changed since the last publish, and the records of `/state` kept
+  /// from earlier publishes (see state_view.hpp).
+  state_changes changes;
+  std::unique_ptr<state_view> view = std::make_unique<state_view>();
+  /// Compare every incremental snapshot with one rendered from scratch and
+  /// abort on a difference (`AGORA_VERIFY_STATE_VIEW=1`, set by tests).
+  bool verify_view = false;
+  void changed_agent(const std::string& id) { changes.agents.insert(id); }
+  void changed_framework(const std::string& id) { changes.frameworks.insert(id); }
+  void changed_task(const std::string& framework_id, const std::string& task_id) {
+    changes.tasks.insert({framework_id, task_id});
+  }
+  void changed_offer(const std::string& id) { changes.offers.insert(id); }
   bool lease_lapsed_logged = false;
   /// Counters for /state and metrics.
   uint64_t tasks_launched = 0;
@@ -208,9 +222,6 @@ struct master_state {
   uint64_t invalid_requests = 0;
   uint64_t status_updates = 0;
   uint64_t stale_status_updates = 0;
-  /// An agent registered or re-registered (perhaps at a new HTTP address)
-  /// since the addresses were last published for the sandbox proxy.
-  bool agent_addresses_dirty = true;
   /// Tasks ended, by terminal state (`TASK_FINISHED`, ...).
   std::map<std::string, uint64_t> tasks_ended;
   /// Offer decisions and accepts withheld while the lease had lapsed.

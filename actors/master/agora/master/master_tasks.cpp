@@ -22,6 +22,7 @@ void complete_task(master_ptr self,
     ag->second.tasks.erase(it->first);
   if (auto fw = st.frameworks.find(t.framework_id); fw != st.frameworks.end())
     fw->second.tasks.erase(t.info.id);
+  st.changed_task(it->first.first, it->first.second);
   add_completed(st, std::move(t));
   st.tasks.erase(it);
   mark_dirty(self);
@@ -34,6 +35,7 @@ void release_ended_task(master_ptr self, const status_update& m) {
   if (it == st.tasks.end() || it->second.released || it->second.agent_id != m.status.agent_id)
     return;
   it->second.released = true;
+  st.changed_task(it->first.first, it->first.second);
   recover(self, it->second.framework_id, it->second.role, it->second.agent_id, it->second.info.res);
   mark_dirty(self);
 }
@@ -91,6 +93,7 @@ void apply_status(master_ptr self, const task_status& status) {
     const auto& known = it->second.status;
     if (is_valid_transition(known.state, status.state)) {
       it->second.set_status(status);
+      st.changed_task(key.first, key.second);
       if (is_terminal(status.state)) complete_task(self, it);
       mark_dirty(self);
     } else if (is_terminal(known.state) && status.uuid != known.uuid) {
@@ -140,6 +143,7 @@ void make_offers(master_ptr self, alloc_offers& result) {
     ag->second.offers.insert(o.id);
     fw->second.offers.insert(o.id);
     st.offers[o.id] = offer_record{o, now_ns()};
+    st.changed_offer(o.id);
     ++st.offers_made;
     if (st.config.offer_timeout.count() > 0)
       self->delayed_send(self, st.config.offer_timeout, offer_expired{o.id});
@@ -249,6 +253,7 @@ void handle_accept(master_ptr self, accept& m) {
     self->send(st.allocator, alloc_task_event{"launch", m.framework_id, role, agent_id, t.res, 0});
     auto key = std::make_pair(m.framework_id, t.id);
     st.tasks.emplace(key, std::move(rec));
+    st.changed_task(m.framework_id, t.id);
     ag->second.tasks.insert(key);
     fw->second.tasks.insert(t.id);
     ++st.tasks_launched;
