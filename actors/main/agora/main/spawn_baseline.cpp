@@ -9,14 +9,19 @@ extern char** environ;
 
 namespace agora::main {
 
-double spawn_rate(int count) {
-  char arg0[] = "/bin/true";
-  char* argv[] = {arg0, nullptr};
+double spawn_rate(int count) { return spawn_rate(count, {"/bin/true"}); }
+
+double spawn_rate(int count, const std::vector<std::string>& args) {
+  if (args.empty()) return 0;
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
   auto t0 = std::chrono::steady_clock::now();
   int done = 0;
   for (int i = 0; i < count; ++i) {
     pid_t pid = 0;
-    if (::posix_spawn(&pid, "/bin/true", nullptr, nullptr, argv, environ) != 0) continue;
+    if (::posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) continue;
     int status = 0;
     ::waitpid(pid, &status, 0);
     ++done;
