@@ -1,4 +1,4 @@
-// agora: the command-line tool. Subcommands: local, execute, demo, policy.
+// agora: the command-line tool. Subcommands: local, execute, demo, load, policy.
 
 #include <iostream>
 #include <string>
@@ -10,6 +10,7 @@
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/main/frameworks.hpp"
+#include "agora/main/load.hpp"
 #include "agora/main/local_cluster.hpp"
 #include "agora/main/policy_client.hpp"
 #include "agora/main/policy_sim.hpp"
@@ -30,6 +31,7 @@ constexpr const char* usage_text =
     "  local     run a master and N agents in one process (no ZooKeeper)\n"
     "  execute   run one command as a task and exit with its status\n"
     "  demo      run many small tasks and print throughput figures\n"
+    "  load      launch N tasks through F frameworks and measure placement rate and latency\n"
     "  policy    check and format allocation policies (agora policy --help)\n"
     "\n"
     "run 'agora COMMAND --help' for the flags of a command\n";
@@ -200,6 +202,7 @@ int main(int argc, char** argv) {
   if (cmd == "local") return main::run_local_cluster(argc, argv);
   if (cmd == "execute") return cmd_execute(argc, argv);
   if (cmd == "demo") return cmd_demo(argc, argv);
+  if (cmd == "load") return main::run_load(argc, argv);
   if (cmd == "policy") return cmd_policy(argc, argv);
   std::cerr << "agora: error: unknown command '" << cmd << "'\n" << usage_text;
   return 2;
