@@ -12,6 +12,8 @@
 #include <sstream>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include <rapidjson/prettywriter.h>
 #include <rapidjson/stringbuffer.h>
 
@@ -325,7 +327,9 @@ class load_run {
     if (s.task_id.compare(0, task_prefix.size(), task_prefix) != 0) return;
     char* end = nullptr;
     auto index = std::strtoll(s.task_id.c_str() + task_prefix.size(), &end, 10);
-    if (*end != '\0' || index < 0 || index >= opts_.tasks) return;
+    if (end == s.task_id.c_str() + task_prefix.size() || *end != '\0' || index < 0 ||
+        index >= opts_.tasks)
+      return;
     std::unique_lock<std::mutex> guard{mtx_};
     auto& ph = phases_[static_cast<size_t>(index)];
     if (ph == phase::unclaimed || ph == phase::ended) return;  // unknown, or a duplicate
@@ -497,8 +501,10 @@ void launch(load_framework self, const protocol::offer& o, int64_t fit, const lo
   // What is left returns to the pool: refused briefly when no task fits
   // into it, at once re-offerable when one would (a rate-limited launch).
   int64_t refuse = c.count < fit ? 0 : short_refuse_ms;
+  // Accept->RUNNING latencies count from here, just before the accept goes.
+  auto sent = clock::now();
   self->send(st.driver, protocol::accept{"", {o.id}, std::move(tasks), protocol::filters{refuse}});
-  st.run->decided(received, clock::now(), &c);
+  st.run->decided(received, sent, &c);
 }
 
 /// Uses the held offers as far as the rate budget allows; schedules a tick
@@ -625,11 +631,22 @@ struct load_report {
   load_counts c;
   latency_sample::summary running_us, decision_us;
   double wall_seconds = 0;
+  /// CPU time (user + system) of this process over the run: how much the
+  /// load generator itself costs.
+  double cpu_seconds = 0;
   std::vector<std::string> framework_ids;
   std::optional<double> spawn_per_second;
   outcome how = outcome::running;
   std::string message;
 };
+
+/// Returns the CPU time this process used so far (user + system).
+double cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto tv = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return tv(ru.ru_utime) + tv(ru.ru_stime);
+}
 
 double per_second(int64_t n, clock::duration d) { return d.count() > 0 ? n / seconds(d) : 0; }
 
@@ -719,10 +736,14 @@ std::string report_json(const load_options& o, const load_report& r) {
   num("errors", r.c.errors);
   num("unfinished", o.tasks - r.c.ended);
   dbl("wall_seconds", r.wall_seconds);
+  dbl("cpu_seconds", r.cpu_seconds);
   dbl("first_offer_seconds", r.c.first_offer.count() < 0 ? 0 : seconds(r.c.first_offer));
   dbl("accepted_per_second", per_second(r.c.accepted, r.c.last_accept));
   dbl("running_per_second", per_second(r.c.running, r.c.last_running));
   dbl("ended_per_second", per_second(r.c.ended, r.c.last_end));
+  dbl("last_accept_seconds", seconds(r.c.last_accept));
+  dbl("last_running_seconds", seconds(r.c.last_running));
+  dbl("last_end_seconds", seconds(r.c.last_end));
   write_latency(w, "accept_to_running_ms", r.running_us);
   write_latency(w, "offer_to_accept_ms", r.decision_us);
   w.Key("offers");
@@ -753,14 +774,18 @@ std::string report_table(const load_options& o, const load_report& r) {
                 ll(r.c.accepted), ll(r.c.running), ll(r.c.finished), ll(r.c.failed), ll(r.c.killed),
                 ll(r.c.lost), ll(r.c.dropped), ll(r.c.errors), ll(o.tasks - r.c.ended));
   out << line;
-  std::snprintf(line, sizeof line, "  wall time   %.3f s (first offer after %.3f s)\n",
-                r.wall_seconds, r.c.first_offer.count() < 0 ? 0.0 : seconds(r.c.first_offer));
+  std::snprintf(line, sizeof line,
+                "  wall time   %.3f s (first offer after %.3f s; this process used %.3f s of "
+                "CPU)\n",
+                r.wall_seconds, r.c.first_offer.count() < 0 ? 0.0 : seconds(r.c.first_offer),
+                r.cpu_seconds);
   out << line;
   std::snprintf(line, sizeof line,
-                "  throughput  %.1f accepted/s, %.1f RUNNING/s, %.1f ended/s (each over the "
-                "time to its last event)\n",
-                per_second(r.c.accepted, r.c.last_accept),
-                per_second(r.c.running, r.c.last_running), per_second(r.c.ended, r.c.last_end));
+                "  throughput  %.1f accepted/s (last at %.3f s), %.1f RUNNING/s (last at %.3f "
+                "s), %.1f ended/s (last at %.3f s)\n",
+                per_second(r.c.accepted, r.c.last_accept), seconds(r.c.last_accept),
+                per_second(r.c.running, r.c.last_running), seconds(r.c.last_running),
+                per_second(r.c.ended, r.c.last_end), seconds(r.c.last_end));
   out << line;
   out << "  latency (ms)        count       p50       p90       p99       max      mean\n";
   const std::pair<const char*, latency_sample::summary> rows[] = {{"accept->RUNNING", r.running_us},
@@ -920,6 +945,7 @@ int run_load(int argc, char** argv) {
   protocol::load_transport(cfg);
   caf::actor_system sys{cfg};
   auto start = clock::now();
+  auto cpu_at_start = cpu_seconds();
   auto run = std::make_shared<load_run>(opts, start);
   // SIGINT and SIGTERM end the run like a timeout: frameworks torn down
   // (their tasks killed), figures printed.
@@ -965,6 +991,7 @@ int run_load(int argc, char** argv) {
     }
   }
   report.wall_seconds = seconds(clock::now() - start);
+  report.cpu_seconds = cpu_seconds() - cpu_at_start;
 
   // Tear every framework down (the master kills what still runs) and wait
   // for the drivers to be done with the master.
