@@ -141,8 +141,8 @@ TEST(load, two_frameworks_in_two_roles_run_200_tasks_and_the_master_agrees) {
             ++finished_by_role[fw->second];
         }
         std::set<std::string> completed;
-        for (const auto& id : s["completed_frameworks"].GetArray())
-          completed.insert(id.GetString());
+        for (const auto& f : s["completed_frameworks"].GetArray())
+          completed.insert(f["id"].GetString());
         return finished_by_role["a"] + finished_by_role["b"] == 200 && why.empty() &&
                completed.count(j["framework_ids"][0].GetString()) == 1 &&
                completed.count(j["framework_ids"][1].GetString()) == 1 &&
