@@ -1,4 +1,4 @@
-// agora: the command-line tool. Subcommands: local, execute, demo, load, policy.
+// agora: the command-line tool. Subcommands: local, execute, demo, load, fleet, policy.
 
 #include <iostream>
 #include <string>
@@ -9,6 +9,7 @@
 
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_info.hpp"
+#include "agora/main/fleet.hpp"
 #include "agora/main/frameworks.hpp"
 #include "agora/main/load.hpp"
 #include "agora/main/local_cluster.hpp"
@@ -33,6 +34,7 @@ constexpr const char* usage_text =
     "  demo      run many small tasks and print throughput figures\n"
     "  load      launch N tasks through F frameworks and measure placement rate and latency\n"
     "  policy    check and format allocation policies (agora policy --help)\n"
+    "  fleet     run N simulated agents against a real master (scale tests)\n"
     "\n"
     "run 'agora COMMAND --help' for the flags of a command\n";
 
@@ -204,6 +206,7 @@ int main(int argc, char** argv) {
   if (cmd == "demo") return cmd_demo(argc, argv);
   if (cmd == "load") return main::run_load(argc, argv);
   if (cmd == "policy") return cmd_policy(argc, argv);
+  if (cmd == "fleet") return main::fleet::run_fleet(argc, argv);
   std::cerr << "agora: error: unknown command '" << cmd << "'\n" << usage_text;
   return 2;
 }
