@@ -1,5 +1,6 @@
 #include "agora/main/fleet.hpp"
 
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -95,9 +96,10 @@ std::string status_line(const fleet_totals& t, int64_t agents, double rss_mib) {
   if (t.foreign_commands + t.stale_epoch_commands > 0)
     out << "; dropped " << t.foreign_commands << " foreign, " << t.stale_epoch_commands
         << " stale-epoch commands";
-  char rss[32];
-  std::snprintf(rss, sizeof(rss), "%.0f", rss_mib);
-  out << "; rss " << rss << " MiB";
+  char mem[64];
+  std::snprintf(mem, sizeof(mem), "; rss %.0f MiB, heap %.0f MiB", rss_mib,
+                static_cast<double>(t.heap_kib) / 1024);
+  out << mem;
   return out.str();
 }
 
@@ -156,6 +158,13 @@ class line_limiter {
   int printed_ = 0;
   int64_t suppressed_ = 0;
 };
+
+/// Records this process's heap in use (glibc's count of bytes malloc'd and
+/// not freed) in `c`.
+void sample_heap(fleet_counters& c) {
+  auto m = ::mallinfo2();
+  c.heap_kib.store(static_cast<int64_t>((m.uordblks + m.hblkhd) / 1024), std::memory_order_relaxed);
+}
 
 /// Returns the resident memory of process `pid` in KiB (0 if unreadable).
 int64_t rss_kib(pid_t pid) {
@@ -361,6 +370,14 @@ int run_process(const fleet_options& opts, int64_t process, int64_t first, int64
   caf::actor_system_config cfg;
   protocol::announce(cfg);
   protocol::load_transport(cfg);
+  // CAF's default work-stealing scheduler polls for work in a busy loop
+  // before its workers sleep; a fleet works in bursts (every agent
+  // registers at once), and that polling took the CPU the master on the
+  // same machine needed: 100,000 agents registered in 23 s with it, in
+  // 5.5 s with the sharing scheduler, whose idle workers block
+  // (docs/scale.md). Task throughput is the same with either.
+  cfg.set("scheduler.policy",
+          opts.scheduler == "stealing" ? caf::atom("stealing") : caf::atom("sharing"));
   caf::actor_system sys{cfg};
   auto agent_cfg = std::make_shared<fleet_agent_config>(opts.agent);
   agent_cfg->counters = counters;
@@ -604,6 +621,9 @@ int run_fleet(int argc, char** argv) {
         "publish a directory actor (agent handles by hostname, figures as JSON) on this port, "
         "for tests (0: any free port; -1: none; with --processes, process i uses PORT+i)");
   f.add("ip", &opts.ip, "address the directory actor listens on");
+  f.add("scheduler", &opts.scheduler,
+        "CAF scheduler of each fleet process: sharing (idle workers block) or stealing (CAF's "
+        "default: idle workers poll, which costs the master CPU on a shared machine)");
   f.parse_or_exit(argc, argv, 2);
   std::string error;
   auto& a = opts.agent;
@@ -619,6 +639,8 @@ int run_fleet(int argc, char** argv) {
     error = "--hostname-prefix: letters, digits, '-' and '.' only";
   if (opts.processes < 1 || opts.processes > opts.agents || opts.processes > 256)
     error = "--processes: must be between 1 and min(256, --agents)";
+  if (opts.scheduler != "sharing" && opts.scheduler != "stealing")
+    error = "--scheduler: must be sharing or stealing";
   if (opts.status_interval < 100ms) error = "--status-interval: must be at least 100ms";
   if (a.status_retry_interval < 10ms) error = "--status-retry-interval: must be at least 10ms";
   if (a.status_retry_max < a.status_retry_interval)
@@ -681,6 +703,7 @@ int run_fleet(int argc, char** argv) {
 
   if (opts.processes == 1) {
     std::vector<pid_t> self{::getpid()};
+    int ticks = 0;
     return run_process(opts, 0, 0, opts.agents, blocks, log, [&] {
       for (;;) {
         int sig = wait_signal(100ms);
@@ -688,6 +711,7 @@ int run_fleet(int argc, char** argv) {
           if (!opts.quiet) std::fprintf(stderr, "%s: stopping on signal %d\n", program, sig);
           return;
         }
+        if (++ticks % 10 == 0) sample_heap(*blocks);
         reporter.tick(self);
       }
     });
@@ -712,8 +736,9 @@ int run_fleet(int argc, char** argv) {
       // A child ends with its parent, even one killed with SIGKILL.
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);
       if (::getppid() != parent) std::_Exit(0);
-      int rc = run_process(opts, i, first, last, &blocks[i], log, [] {
+      int rc = run_process(opts, i, first, last, &blocks[i], log, [block = &blocks[i]] {
         for (;;) {
+          sample_heap(*block);
           int sig = wait_signal(1000ms);
           if (sig == SIGINT || sig == SIGTERM) return;
         }

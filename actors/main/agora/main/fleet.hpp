@@ -32,6 +32,8 @@ struct fleet_options {
   /// port + i.
   int64_t actor_port = -1;
   std::string ip = "127.0.0.1";
+  /// CAF's scheduler policy: `sharing` (idle workers block) or `stealing`.
+  std::string scheduler = "sharing";
   fleet_agent_config agent;
 };
 

@@ -47,6 +47,7 @@ void fleet_counters::add_to(fleet_totals& t) const {
   t.stale_epoch_commands += get(stale_epoch_commands);
   t.connected += get(connected);
   t.connections += get(connections);
+  t.heap_kib += get(heap_kib);
 }
 
 // -- task durations and commands ----------------------------------------------

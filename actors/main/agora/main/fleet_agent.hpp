@@ -36,7 +36,8 @@ struct fleet_totals {
   int64_t agents = 0, registered = 0, registrations = 0, reregistrations = 0, register_failures = 0,
           running = 0, launched = 0, finished = 0, failed = 0, killed = 0, rejected = 0,
           updates_sent = 0, updates_acked = 0, updates_retried = 0, updates_pending = 0, pings = 0,
-          foreign_commands = 0, stale_epoch_commands = 0, connected = 0, connections = 0;
+          foreign_commands = 0, stale_epoch_commands = 0, connected = 0, connections = 0,
+          heap_kib = 0;
 };
 
 /// Figures of one fleet process, updated by its agents and read by the
@@ -63,6 +64,9 @@ struct fleet_counters {
   std::atomic<int64_t> stale_epoch_commands{0};
   std::atomic<int64_t> connected{0};    ///< 1 while the process has a master connection.
   std::atomic<int64_t> connections{0};  ///< Connections made (1 + reconnections).
+  /// The process's heap in use (malloc'd and not freed), sampled about once
+  /// a second; unlike the resident size it falls when memory is freed.
+  std::atomic<int64_t> heap_kib{0};
 
   /// Adds these figures to `t`.
   void add_to(fleet_totals& t) const;
