@@ -6,7 +6,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -278,7 +277,9 @@ struct fleet_agent_state {
   deadline_map deadlines;
   std::optional<clock_type::time_point> wake_at;
   std::map<std::string, std::shared_ptr<const framework_info>> frameworks;
-  std::deque<ended_task> ended;
+  /// Oldest first; a vector, as an empty one allocates nothing (an empty
+  /// `std::deque` holds about 600 bytes, a sixth of an idle agent).
+  std::vector<ended_task> ended;
   agent::status_update_manager updates;
   std::optional<clock_type::time_point> retry_at;
   uint64_t rng = 0;  ///< splitmix64 state
@@ -406,7 +407,7 @@ void remember_ended(agent_ptr self, ended_task e) {
   st.ended.push_back(std::move(e));
   while (st.ended.size() > ended_kept) {
     auto fw = std::move(st.ended.front().framework);
-    st.ended.pop_front();
+    st.ended.erase(st.ended.begin());
     // The framework's info goes with its last task (held here and by the map).
     if (auto known = fw ? st.frameworks.find(fw->id) : st.frameworks.end();
         known != st.frameworks.end() && known->second == fw && fw.use_count() == 2)
