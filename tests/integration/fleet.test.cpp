@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cluster_fixture.hpp"
+#include "ha_fixture.hpp"
 
 namespace agora::test {
 namespace {
@@ -18,7 +18,7 @@ namespace {
 using protocol::task_state;
 
 /// Returns how many agents of `/state` are active, and their hostnames.
-size_t active_agents(const rapidjson::Document& s, std::set<std::string>* hostnames = nullptr) {
+size_t count_active(const rapidjson::Document& s, std::set<std::string>* hostnames = nullptr) {
   size_t n = 0;
   for (const auto& a : s["agents"].GetArray()) {
     if (!a["active"].GetBool()) continue;
@@ -44,7 +44,7 @@ struct fleet_process {
 
 /// Waits until the master lists `n` active agents.
 bool wait_active(const cluster& c, size_t n, std::chrono::milliseconds timeout) {
-  return c.wait_state([n](const rapidjson::Document& s) { return active_agents(s) >= n; }, timeout);
+  return c.wait_state([n](const rapidjson::Document& s) { return count_active(s) >= n; }, timeout);
 }
 
 /// Returns the parsed figures a fleet's directory actor answers.
@@ -68,7 +68,7 @@ TEST(fleet, agents_register_on_racks_and_run_simulated_tasks) {
   // the default resources.
   auto s = c.state();
   std::set<std::string> hostnames;
-  EXPECT_EQ(active_agents(s, &hostnames), 200u);
+  EXPECT_EQ(count_active(s, &hostnames), 200u);
   EXPECT_EQ(hostnames.count("fleet-00001"), 1u);
   EXPECT_EQ(hostnames.count("fleet-00200"), 1u);
   std::map<std::string, int> per_rack;
@@ -196,7 +196,7 @@ TEST(fleet, killed_fleet_leaves_its_agents_disconnected_at_the_master) {
   // the missed pings) unreachable; none stays active.
   EXPECT_TRUE(c.wait_state(
       [](const rapidjson::Document& s) {
-        return s["agents"].Size() == 200 && active_agents(s) == 0;
+        return s["agents"].Size() == 200 && count_active(s) == 0;
       },
       10s));
 }
@@ -217,12 +217,60 @@ TEST(fleet, agents_reregister_with_their_ids_after_a_master_restart) {
       << fleet.proc.describe();
 }
 
+TEST(fleet, agents_follow_the_leader_through_zookeeper_with_their_tasks) {
+  if (!zookeeper_server::available()) GTEST_SKIP() << "ZooKeeper is not installed";
+  ha_cluster c{2};
+  ASSERT_EQ(c.wait_leader(), 0);
+  child_process fleet;
+  ASSERT_TRUE(
+      fleet.start(binary_path("agora"), {"fleet", "--master=" + c.url(), "--agents=50", "--racks=5",
+                                         "--status-interval=1s", "--status-retry-interval=1s"}));
+  ASSERT_TRUE(c.wait_state([](const rapidjson::Document& s) { return count_active(s) == 50; }))
+      << fleet.describe();
+  std::set<std::string> ids;
+  for (const auto& a : c.state()["agents"].GetArray()) ids.insert(a["id"].GetString());
+  int64_t epoch0 = c.state()["election"]["epoch"].GetInt64();
+  framework_system fs;
+  protocol::framework_info info;
+  info.name = "fleet-ha";
+  info.roles = {"*"};
+  info.failover_timeout_ms = 60000;
+  test_framework fw{fs.sys(), c.url(), info};
+  ASSERT_FALSE(fw.wait_subscribed().empty());
+  auto offers = fw.wait_offers();
+  ASSERT_FALSE(offers.empty());
+  fw.send(protocol::accept{"", {offers[0].id}, {make_task("t1", "sleep 1000")}, {0}});
+  ASSERT_TRUE(fw.wait_status("t1", task_state::running));
+  // kill -9 the leader: the fleet's one ZooKeeper session sees the standby
+  // take over at a higher epoch, and every agent re-registers with its id,
+  // the agent running t1 with t1.
+  c.masters()[0].proc->kill_group(SIGKILL);
+  c.masters()[0].proc->wait_exit(5s);
+  ASSERT_EQ(c.wait_leader(30s), 1);
+  ASSERT_TRUE(c.wait_state(
+      [](const rapidjson::Document& s) {
+        if (count_active(s) != 50) return false;
+        for (const auto& f : s["frameworks"].GetArray())
+          for (const auto& t : f["tasks"].GetArray())
+            if (std::string(t["id"].GetString()) == "t1")
+              return std::string(t["state"].GetString()) == "TASK_RUNNING";
+        return false;
+      },
+      30s))
+      << fleet.describe();
+  EXPECT_GT(c.state()["election"]["epoch"].GetInt64(), epoch0);
+  std::set<std::string> again;
+  for (const auto& a : c.state()["agents"].GetArray()) again.insert(a["id"].GetString());
+  EXPECT_EQ(again, ids);
+  EXPECT_TRUE(fleet.wait_for_output("all agents registered again", 10s)) << fleet.describe();
+}
+
 TEST(fleet, processes_split_the_agents_each_with_its_own_connection) {
   cluster c;
   fleet_process fleet{c, 90, {"--processes=3", "--hostname-prefix=multi"}};
   ASSERT_TRUE(wait_active(c, 90, 15s)) << fleet.proc.describe();
   std::set<std::string> hostnames;
-  EXPECT_EQ(active_agents(c.state(), &hostnames), 90u);
+  EXPECT_EQ(count_active(c.state(), &hostnames), 90u);
   EXPECT_EQ(hostnames.count("multi-00001"), 1u);
   EXPECT_EQ(hostnames.count("multi-00090"), 1u);
   EXPECT_EQ(hostnames.size(), 90u);
@@ -241,6 +289,21 @@ TEST(fleet, processes_split_the_agents_each_with_its_own_connection) {
         return true;
       },
       5s));
+}
+
+TEST(fleet, a_process_that_dies_stops_the_fleet_with_an_error) {
+  cluster c;
+  fleet_process fleet{c, 20, {"--processes=2"}};
+  ASSERT_TRUE(wait_active(c, 20, 10s)) << fleet.proc.describe();
+  auto children = process_descendants(fleet.proc.pid());
+  ASSERT_EQ(children.size(), 2u);
+  ::kill(children[0], SIGKILL);
+  auto code = fleet.proc.wait_exit(15s);
+  ASSERT_TRUE(code.has_value()) << fleet.proc.describe();
+  EXPECT_EQ(*code, 1);
+  EXPECT_NE(fleet.proc.stderr_text().find("was killed by signal 9; stopping"), std::string::npos)
+      << fleet.proc.describe();
+  EXPECT_TRUE(wait_until([&] { return !process_alive(children[1]); }, 5s));
 }
 
 TEST(fleet, two_thousand_agents_register_within_bounded_time) {
