@@ -13,6 +13,7 @@
 //   HTTP thread), and with `?only=agents`.
 
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <map>
 #include <memory>
@@ -30,6 +31,28 @@ master_state& state_of(int agents) {
   auto& s = states[agents];
   if (!s) s = std::make_unique<master_state>(make_test_state(agents, 10, 10));
   return *s;
+}
+
+/// Bytes allocated on the heap now.
+double heap_bytes() { return static_cast<double>(mallinfo2().uordblks); }
+
+/// The heap a state of `agents` agents (10 tasks each) takes, and what its
+/// view adds, per agent and per task (reported once, as counters).
+void BM_Memory(benchmark::State& bench) {
+  auto agents = static_cast<int>(bench.range(0));
+  double state_bytes = 0, view_bytes = 0;
+  for (auto _ : bench) {
+    double before = heap_bytes();
+    auto st = std::make_unique<master_state>(make_test_state(agents, 10, 10));
+    double built = heap_bytes();
+    auto view = std::make_unique<state_view>();
+    auto snapshot = view->rebuild(*st);
+    view_bytes = heap_bytes() - built;
+    state_bytes = built - before;
+  }
+  double tasks = agents * 10.0;
+  bench.counters["state_B_per_task"] = state_bytes / tasks;
+  bench.counters["view_B_per_task"] = view_bytes / tasks;
 }
 
 void BM_FullRender(benchmark::State& bench) {
@@ -76,6 +99,7 @@ void BM_ReaderRender(benchmark::State& bench) {
   bench.counters["MB"] = static_cast<double>(bytes) / 1e6;
 }
 
+BENCHMARK(BM_Memory)->Arg(20000)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_FullRender)->Arg(1000)->Arg(20000)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_Publish)
     ->Args({1000, 100})

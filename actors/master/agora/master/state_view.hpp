@@ -11,6 +11,7 @@
 // tasks, and every sum (resources used and offered per agent, framework and
 // cluster) happens there, on the reader's thread, never on the master's.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -21,6 +22,7 @@
 #include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "agora/protocol/resources.hpp"
 
@@ -36,20 +38,28 @@ struct master_state;
 template <class K, class V, size_t Shards = 512>
 class cow_map {
  public:
-  using shard = std::map<K, std::shared_ptr<const V>>;
+  /// A shard: records sorted by key (a flat vector: a copy is one
+  /// allocation, and about ten records are searched faster than a tree).
+  using shard = std::vector<std::pair<K, std::shared_ptr<const V>>>;
   using frozen = std::array<std::shared_ptr<const shard>, Shards>;
 
-  void put(const K& key, std::shared_ptr<const V> value) { writable(key)[key] = std::move(value); }
+  void put(const K& key, std::shared_ptr<const V> value) {
+    auto& s = writable(key);
+    auto it = lower(s, key);
+    if (it != s.end() && it->first == key)
+      it->second = std::move(value);
+    else
+      s.emplace(it, key, std::move(value));
+  }
   void erase(const K& key) {
-    auto& s = shards_[index(key)];
-    if (s && s->count(key) != 0) writable(key).erase(key);
-  }
-  const V* find(const K& key) const {
     const auto& s = shards_[index(key)];
-    if (!s) return nullptr;
-    auto it = s->find(key);
-    return it == s->end() ? nullptr : it->second.get();
+    if (!s) return;
+    auto it = lower(*s, key);
+    if (it == s->end() || !(it->first == key)) return;
+    auto& w = writable(key);
+    w.erase(lower(w, key));
   }
+  const V* find(const K& key) const { return find_in(shards_[index(key)].get(), key); }
   frozen freeze() const {
     frozen out;
     for (size_t i = 0; i < Shards; ++i) out[i] = shards_[i];
@@ -59,14 +69,19 @@ class cow_map {
   static size_t index(const K& key) { return std::hash<K>{}(key) % Shards; }
 
   /// Returns the record of `key` in a frozen copy, or null.
-  static const V* find(const frozen& f, const K& key) {
-    const auto& s = f[index(key)];
-    if (!s) return nullptr;
-    auto it = s->find(key);
-    return it == s->end() ? nullptr : it->second.get();
-  }
+  static const V* find(const frozen& f, const K& key) { return find_in(f[index(key)].get(), key); }
 
  private:
+  template <class Shard>
+  static auto lower(Shard& s, const K& key) {
+    return std::lower_bound(s.begin(), s.end(), key,
+                            [](const auto& entry, const K& k) { return entry.first < k; });
+  }
+  static const V* find_in(const shard* s, const K& key) {
+    if (s == nullptr) return nullptr;
+    auto it = lower(*s, key);
+    return it != s->end() && it->first == key ? it->second.get() : nullptr;
+  }
   shard& writable(const K& key) {
     auto& s = shards_[index(key)];
     // Shared with a frozen copy (or never made): copy it first. A frozen
