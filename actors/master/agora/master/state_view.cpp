@@ -27,10 +27,27 @@ void write_resources(writer& w, const char* key, const protocol::resources& r) {
   protocol::json::resources_field(w, key, r);
 }
 
-/// Returns the object `buf` holds without its braces.
-std::string inner(const rapidjson::StringBuffer& buf) {
-  std::string s{buf.GetString(), buf.GetSize()};
+/// Returns what `fn(writer&)` writes.
+template <class F>
+std::string render_json(F&& fn) {
+  rapidjson::StringBuffer buf;
+  writer w{buf};
+  fn(w);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+/// Returns the object `fn` writes without its braces.
+template <class F>
+std::string render_members(F&& fn) {
+  auto s = render_json(std::forward<F>(fn));
   return s.size() >= 2 ? s.substr(1, s.size() - 2) : std::string{};
+}
+
+void write_roles(writer& w, const std::vector<std::string>& roles) {
+  w.Key("roles");
+  w.StartArray();
+  for (const auto& r : roles) w.String(r.c_str());
+  w.EndArray();
 }
 
 /// Appends `cpus_milli / 1000` as RapidJSON writes that double: the
@@ -159,24 +176,23 @@ const char* health_name(agent_health h) {
 
 std::shared_ptr<const agent_view> make_agent_view(const std::string& id, const agent_record& a) {
   auto v = std::make_shared<agent_view>();
-  rapidjson::StringBuffer buf;
-  writer w{buf};
-  w.StartObject();
-  str(w, "id", id);
-  str(w, "hostname", a.info.hostname);
-  str(w, "http_address", a.info.http_address);
-  str(w, "health", health_name(a.health));
-  w.Key("active");
-  w.Bool(a.health == agent_health::active);
-  write_resources(w, "resources", a.info.total);
-  w.Key("attributes");
-  w.StartObject();
-  for (const auto& [k, val] : a.info.attributes) str(w, k.c_str(), val);
-  w.EndObject();
-  w.Key("registered_time");
-  w.Double(static_cast<double>(a.registered_at_ns) / 1e9);
-  w.EndObject();
-  v->json = inner(buf);
+  v->json = render_members([&](writer& w) {
+    w.StartObject();
+    str(w, "id", id);
+    str(w, "hostname", a.info.hostname);
+    str(w, "http_address", a.info.http_address);
+    str(w, "health", health_name(a.health));
+    w.Key("active");
+    w.Bool(a.health == agent_health::active);
+    write_resources(w, "resources", a.info.total);
+    w.Key("attributes");
+    w.StartObject();
+    for (const auto& [k, val] : a.info.attributes) str(w, k.c_str(), val);
+    w.EndObject();
+    w.Key("registered_time");
+    w.Double(static_cast<double>(a.registered_at_ns) / 1e9);
+    w.EndObject();
+  });
   v->total = a.info.total;
   v->counted = a.health != agent_health::unreachable;
   v->health = health_name(a.health);
@@ -187,34 +203,27 @@ std::shared_ptr<const agent_view> make_agent_view(const std::string& id, const a
 std::shared_ptr<const framework_view> make_framework_view(const std::string& id,
                                                           const framework_record& f) {
   auto v = std::make_shared<framework_view>();
-  rapidjson::StringBuffer buf;
-  writer w{buf};
-  w.StartObject();
-  str(w, "id", id);
-  str(w, "name", f.info.name);
-  str(w, "principal", f.info.principal);
-  w.Key("roles");
-  w.StartArray();
-  for (const auto& r : f.info.roles) w.String(r.c_str());
-  w.EndArray();
-  w.Key("active");
-  w.Bool(f.connected);
-  w.Key("connected");
-  w.Bool(f.connected);
-  w.Key("failover_timeout");
-  w.Double(static_cast<double>(f.info.failover_timeout_ms) / 1000.0);
-  w.EndObject();
-  v->json = inner(buf);
+  v->json = render_members([&](writer& w) {
+    w.StartObject();
+    str(w, "id", id);
+    str(w, "name", f.info.name);
+    str(w, "principal", f.info.principal);
+    write_roles(w, f.info.roles);
+    w.Key("active");
+    w.Bool(f.connected);
+    w.Key("connected");
+    w.Bool(f.connected);
+    w.Key("failover_timeout");
+    w.Double(static_cast<double>(f.info.failover_timeout_ms) / 1000.0);
+    w.EndObject();
+  });
   v->connected = f.connected;
   return v;
 }
 
 std::shared_ptr<const task_view> make_task_view(const task_record& t) {
   auto v = std::make_shared<task_view>();
-  rapidjson::StringBuffer buf;
-  writer w{buf};
-  write_task(w, t);
-  v->json.assign(buf.GetString(), buf.GetSize());
+  v->json = render_json([&](writer& w) { write_task(w, t); });
   v->agent_id = t.agent_id;
   v->res = t.info.res;
   v->uses = !protocol::is_terminal(t.status.state) && !t.released;
@@ -225,15 +234,14 @@ std::shared_ptr<const task_view> make_task_view(const task_record& t) {
 
 std::shared_ptr<const offer_view> make_offer_view(const std::string& id, const offer_record& o) {
   auto v = std::make_shared<offer_view>();
-  rapidjson::StringBuffer buf;
-  writer w{buf};
-  w.StartObject();
-  str(w, "id", id);
-  str(w, "agent_id", o.offer.agent_id);
-  str(w, "role", o.offer.role);
-  write_resources(w, "resources", o.offer.res);
-  w.EndObject();
-  v->json.assign(buf.GetString(), buf.GetSize());
+  v->json = render_json([&](writer& w) {
+    w.StartObject();
+    str(w, "id", id);
+    str(w, "agent_id", o.offer.agent_id);
+    str(w, "role", o.offer.role);
+    write_resources(w, "resources", o.offer.res);
+    w.EndObject();
+  });
   v->framework_id = o.offer.framework_id;
   v->agent_id = o.offer.agent_id;
   v->role = o.offer.role;
@@ -243,9 +251,7 @@ std::shared_ptr<const offer_view> make_offer_view(const std::string& id, const o
 
 /// The document's bounded parts, rendered by the master at each publish.
 void render_bounded(const master_state& st, state_snapshot& s) {
-  {
-    rapidjson::StringBuffer buf;
-    writer w{buf};
+  s.head = render_members([&](writer& w) {
     w.StartObject();
     str(w, "id", st.master_id);
     str(w, "version", "0.1.0");
@@ -269,31 +275,22 @@ void render_bounded(const master_state& st, state_snapshot& s) {
       w.RawValue(st.leader_json.c_str(), st.leader_json.size(), rapidjson::kObjectType);
     }
     w.EndObject();
-    s.head = inner(buf);
-  }
-  {
-    rapidjson::StringBuffer buf;
-    writer w{buf};
+  });
+  s.completed_tasks = render_json([&](writer& w) {
     w.StartArray();
     for (const auto& t : st.completed_tasks) write_task(w, t);
     w.EndArray();
-    s.completed_tasks.assign(buf.GetString(), buf.GetSize());
-  }
-  {
-    // The most recent removed frameworks (the master remembers many more
-    // ids, to refuse them).
-    rapidjson::StringBuffer buf;
-    writer w{buf};
+  });
+  // The most recent removed frameworks (the master remembers many more
+  // ids, to refuse them).
+  s.completed_frameworks = render_json([&](writer& w) {
     w.StartArray();
     for (const auto& f : st.completed_framework_records) {
       w.StartObject();
       str(w, "id", f.info.id);
       str(w, "name", f.info.name);
       str(w, "principal", f.info.principal);
-      w.Key("roles");
-      w.StartArray();
-      for (const auto& r : f.info.roles) w.String(r.c_str());
-      w.EndArray();
+      write_roles(w, f.info.roles);
       w.Key("registered_time");
       w.Double(static_cast<double>(f.registered_at_ns) / 1e9);
       w.Key("removed_time");
@@ -302,11 +299,8 @@ void render_bounded(const master_state& st, state_snapshot& s) {
       w.EndObject();
     }
     w.EndArray();
-    s.completed_frameworks.assign(buf.GetString(), buf.GetSize());
-  }
-  {
-    rapidjson::StringBuffer buf;
-    writer w{buf};
+  });
+  s.roles = render_json([&](writer& w) {
     w.StartArray();
     for (const auto& r : st.roles) {
       w.StartObject();
@@ -325,12 +319,9 @@ void render_bounded(const master_state& st, state_snapshot& s) {
       w.EndObject();
     }
     w.EndArray();
-    s.roles.assign(buf.GetString(), buf.GetSize());
-  }
-  {
-    // The allocation policy of the last cycle.
-    rapidjson::StringBuffer buf;
-    writer w{buf};
+  });
+  // The allocation policy of the last cycle.
+  s.policy = render_json([&](writer& w) {
     w.StartObject();
     str(w, "name", st.policy.name);
     w.Key("version");
@@ -340,11 +331,8 @@ void render_bounded(const master_state& st, state_snapshot& s) {
     w.Int64(st.policy.revision);
     str(w, "source", st.policy.source_name);
     w.EndObject();
-    s.policy.assign(buf.GetString(), buf.GetSize());
-  }
-  {
-    rapidjson::StringBuffer buf;
-    writer w{buf};
+  });
+  s.counters = render_json([&](writer& w) {
     w.StartObject();
     w.Key("tasks_launched");
     w.Uint64(st.tasks_launched);
@@ -361,8 +349,7 @@ void render_bounded(const master_state& st, state_snapshot& s) {
     w.Key("last_allocation_cycle_seconds");
     w.Double(static_cast<double>(st.last_cycle_ns) / 1e9);
     w.EndObject();
-    s.counters.assign(buf.GetString(), buf.GetSize());
-  }
+  });
 }
 
 /// Calls `fn(key, value)` for every record of a frozen map.

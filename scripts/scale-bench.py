@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Scale benchmark: a real agora-master, a simulated fleet (`agora fleet`)
+and the load generator (`agora load`), all on 127.0.0.1 with free ports.
+
+For each agent count it measures, and prints as a Markdown table:
+  - the time for all agents to register (from the fleet's start to the
+    master counting every agent active), and the master's RSS per agent;
+  - with TASKS_PER_AGENT long tasks running on every agent: the master's
+    RSS per task, and `/state` latency (whole document, and ?only=agents),
+    median of 5 requests, with its size;
+  - placements per second and accept->RUNNING p50/p99 through the offer
+    cycle (`agora load`, tasks that end at once) for each framework count,
+    and the same while a client polls `/state` without pause (so that a
+    /state that stalled the master would show here).
+
+  scripts/scale-bench.py [--agents 1000,10000] [--frameworks 10,100]
+                         [--tasks-per-agent 10] [--load-tasks 20000]
+                         [--bin build/bin] [--json FILE] [--small]
+
+`--small` is the version `make test` runs (CTest `scale.small`): 300
+agents, 3 tasks each, 600 placements, 2 and 10 frameworks; it checks that
+every phase completed and exits non-zero otherwise. Long runs belong here,
+not in `make test`: see docs/BENCHMARKS.md ("Scale").
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def get(port, path, timeout=60):
+    start = time.monotonic()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+        body = r.read()
+    return time.monotonic() - start, body
+
+
+def metric(port, name, labels=""):
+    """Returns the value of the first series `name{labels...}` of /metrics."""
+    _, body = get(port, "/metrics")
+    prefix = name + ("{" if labels else " ")
+    for line in body.decode().splitlines():
+        if line.startswith(prefix) and (not labels or labels in line):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def wait_for(what, fn, timeout, step=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if fn():
+                return True
+        except OSError:  # not listening yet, or a request timed out
+            pass
+        time.sleep(step)
+    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class Proc:
+    def __init__(self, argv, log):
+        self.log = open(log, "w")
+        self.p = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.p.poll() is None:
+            os.killpg(self.p.pid, sig)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+        self.log.close()
+
+
+def run_load(args, actor_port, tasks, frameworks, duration, timeout):
+    out = subprocess.run(
+        [f"{args.bin}/agora", "load", f"--master=127.0.0.1:{actor_port}", f"--tasks={tasks}",
+         f"--frameworks={frameworks}", f"--task-duration={duration}", "--rate=max",
+         "--roles=" + ",".join(f"r{i}" for i in range(min(frameworks, 10))), "--json",
+         "--progress-interval=0ms", f"--timeout={int(timeout)}s", "--cpus=0.01", "--mem=1MiB"],
+        capture_output=True, text=True, timeout=timeout + 60)
+    if out.returncode != 0:
+        raise RuntimeError(f"agora load exited {out.returncode}: {out.stderr[-2000:]}")
+    return json.loads(out.stdout)
+
+
+def bench(args, agents, work):
+    http, actor = free_port(), free_port()
+    row = {"agents": agents}
+    master = Proc([f"{args.bin}/agora-master", f"--port={http}", f"--actor-port={actor}",
+                   "--ip=127.0.0.1"], f"{work}/master-{agents}.log")
+    fleet = None
+    try:
+        wait_for("the master", lambda: get(http, "/health", 2)[0] is not None, 30)
+        rss0 = rss_kib(master.p.pid)
+        racks = max(1, agents // 40)
+        start = time.monotonic()
+        fleet = Proc([f"{args.bin}/agora", "fleet", f"--master=127.0.0.1:{actor}",
+                      f"--agents={agents}", f"--racks={racks}",
+                      "--agent-resources=cpus:16;mem:64GiB;disk:100GiB", "--quiet"],
+                     f"{work}/fleet-{agents}.log")
+        wait_for(f"{agents} agents to register",
+                 lambda: metric(http, "agora_master_agents", 'state="active"') >= agents,
+                 args.register_timeout)
+        row["register_s"] = time.monotonic() - start
+        time.sleep(1)  # let the registration's allocations settle before reading RSS
+        rss1 = rss_kib(master.p.pid)
+        row["rss_per_agent_kib"] = (rss1 - rss0) / agents
+
+        # Long tasks on every agent: memory per task and /state at size.
+        hold_tasks = agents * args.tasks_per_agent
+        holder = Proc([f"{args.bin}/agora", "load", f"--master=127.0.0.1:{actor}",
+                       f"--tasks={hold_tasks}", "--frameworks=10", "--task-duration=1h",
+                       "--cpus=0.01", "--mem=1MiB", "--roles=hold", "--progress-interval=0ms"],
+                      f"{work}/hold-{agents}.log")
+        try:
+            start = time.monotonic()
+            wait_for(f"{hold_tasks} tasks running",
+                     lambda: metric(http, "agora_master_tasks", 'state="TASK_RUNNING"') >= hold_tasks,
+                     args.register_timeout)
+            row["hold_place_s"] = time.monotonic() - start
+            time.sleep(1)
+            rss2 = rss_kib(master.p.pid)
+            row["tasks"] = hold_tasks
+            row["rss_per_task_kib"] = (rss2 - rss1) / hold_tasks
+            for name, path in (("state", "/state"), ("state_agents", "/state?only=agents")):
+                times, size = [], 0
+                for _ in range(5):
+                    t, body = get(http, path)
+                    times.append(t)
+                    size = len(body)
+                row[f"{name}_ms"] = statistics.median(times) * 1000
+                row[f"{name}_mb"] = size / 1e6
+        finally:
+            holder.stop(signal.SIGINT, timeout=120)
+        wait_for("the held tasks to end",
+                 lambda: metric(http, "agora_master_tasks", 'state="TASK_RUNNING"') == 0, 120)
+
+        # Placements through the offer cycle, alone and while /state is polled.
+        for frameworks in args.frameworks:
+            r = run_load(args, actor, args.load_tasks, frameworks, "0s", args.load_timeout)
+            row[f"f{frameworks}"] = r
+            stop = threading.Event()
+            polls = []
+
+            def poll():
+                while not stop.is_set():
+                    polls.append(get(http, "/state")[0])
+
+            poller = threading.Thread(target=poll)
+            poller.start()
+            try:
+                r = run_load(args, actor, args.load_tasks, frameworks, "0s", args.load_timeout)
+            finally:
+                stop.set()
+                poller.join()
+            row[f"f{frameworks}_polled"] = r
+            row[f"f{frameworks}_polls"] = len(polls)
+        row["master_rss_end_kib"] = rss_kib(master.p.pid)
+        return row
+    finally:
+        if fleet:
+            fleet.stop()
+        master.stop()
+
+
+def table(rows, frameworks):
+    out = ["| agents | register | master RSS/agent | tasks held | RSS/task | /state (size) | "
+           "/state?only=agents (size) | " +
+           " | ".join(f"{f} fw: placements/s, p50/p99 ms (while /state polled)" for f in frameworks) +
+           " |",
+           "|" + " ---: |" * (7 + len(frameworks))]
+    for r in rows:
+        cells = [f"{r['agents']:,}", f"{r['register_s']:.1f} s",
+                 f"{r['rss_per_agent_kib']:.1f} KiB", f"{r['tasks']:,}",
+                 f"{r['rss_per_task_kib']:.2f} KiB",
+                 f"{r['state_ms']:.0f} ms ({r['state_mb']:.1f} MB)",
+                 f"{r['state_agents_ms']:.0f} ms ({r['state_agents_mb']:.1f} MB)"]
+        for f in frameworks:
+            a, b = r[f"f{f}"], r[f"f{f}_polled"]
+            cells.append(
+                f"{a['running_per_second']:.0f}, {a['accept_to_running_ms']['p50']:.0f}/"
+                f"{a['accept_to_running_ms']['p99']:.0f} "
+                f"({b['running_per_second']:.0f}, {b['accept_to_running_ms']['p50']:.0f}/"
+                f"{b['accept_to_running_ms']['p99']:.0f}; {r[f'f{f}_polls']} polls)")
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--agents", default="1000,10000")
+    ap.add_argument("--frameworks", default="10,100")
+    ap.add_argument("--tasks-per-agent", type=int, default=10)
+    ap.add_argument("--load-tasks", type=int, default=20000)
+    ap.add_argument("--bin", default="build/bin")
+    ap.add_argument("--json")
+    ap.add_argument("--register-timeout", type=float, default=600)
+    ap.add_argument("--load-timeout", type=float, default=600)
+    ap.add_argument("--small", action="store_true")
+    args = ap.parse_args()
+    if args.small:
+        args.agents, args.frameworks = "300", "2,10"
+        args.tasks_per_agent, args.load_tasks = 3, 600
+        args.register_timeout, args.load_timeout = 120, 120
+    args.frameworks = [int(f) for f in args.frameworks.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="agora-scale-") as work:
+        for n in (int(a) for a in args.agents.split(",")):
+            print(f"scale-bench: {n} agents ...", file=sys.stderr, flush=True)
+            try:
+                rows.append(bench(args, n, work))
+            except Exception as e:  # print the logs of the failed run
+                for log in sorted(os.listdir(work)):
+                    with open(os.path.join(work, log)) as f:
+                        print(f"--- {log} (last lines)\n" + "".join(f.readlines()[-15:]),
+                              file=sys.stderr)
+                print(f"scale-bench: FAILED at {n} agents: {e}", file=sys.stderr)
+                return 1
+    print(f"machine: {os.cpu_count()} cores; load average before the last run "
+          f"{os.getloadavg()[0]:.1f}")
+    print(table(rows, args.frameworks))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    if args.small:
+        r = rows[0]
+        ok = (r["rss_per_agent_kib"] > 0 and r["tasks"] == 900 and r["state_ms"] > 0 and
+              all(r[f"f{f}"]["tasks"] == 600 and r[f"f{f}_polled"]["tasks"] == 600
+                  for f in args.frameworks))
+        print("scale-bench: small run " + ("passed" if ok else "FAILED"))
+        return 0 if ok else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
