@@ -32,6 +32,9 @@ done
 # and conflicts with Debian's `npm` package).
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# Python 3 for scripts (the scale benchmark and its CTest scale.small, the
+# Grafana dashboard generator): Debian's package unless one is on the PATH.
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
