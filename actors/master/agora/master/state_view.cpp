@@ -363,33 +363,26 @@ void each(const Frozen& frozen, F&& fn) {
 }  // namespace
 
 bool state_filter::parse(const std::string& only, state_filter& out, std::string& error) {
+  static const std::pair<const char*, bool state_filter::*> parts[] = {
+      {"agents", &state_filter::agents},   {"frameworks", &state_filter::frameworks},
+      {"tasks", &state_filter::tasks},     {"completed", &state_filter::completed},
+      {"roles", &state_filter::roles},     {"policy", &state_filter::policy},
+      {"cluster", &state_filter::cluster}, {"counters", &state_filter::counters}};
   out = state_filter{};
   if (only.empty()) return true;
-  out = state_filter{false, false, false, false, false, false, false, false};
+  for (const auto& [name, member] : parts) out.*member = false;
   size_t start = 0;
   while (start <= only.size()) {
     auto end = only.find(',', start);
     if (end == std::string::npos) end = only.size();
     auto part = only.substr(start, end - start);
-    if (part == "agents")
-      out.agents = true;
-    else if (part == "frameworks")
-      out.frameworks = true;
-    else if (part == "tasks")
-      out.tasks = true;
-    else if (part == "completed")
-      out.completed = true;
-    else if (part == "roles")
-      out.roles = true;
-    else if (part == "policy")
-      out.policy = true;
-    else if (part == "cluster")
-      out.cluster = true;
-    else if (part == "counters")
-      out.counters = true;
-    else {
-      error = "unknown part '" + part +
-              "' in only= (agents, frameworks, tasks, completed, roles, policy, cluster, counters)";
+    bool known = false;
+    for (const auto& [name, member] : parts)
+      if (part == name) known = out.*member = true;
+    if (!known) {
+      error = "unknown part '" + part + "' in only= (";
+      for (const auto& [name, member] : parts)
+        error += std::string(name) + (member == parts[7].second ? ")" : ", ");
       return false;
     }
     start = end + 1;
