@@ -16,6 +16,13 @@ For each agent count it measures, and prints as a Markdown table:
   scripts/scale-bench.py [--agents 1000,10000] [--frameworks 10,100]
                          [--tasks-per-agent 10] [--load-tasks 20000]
                          [--bin build/bin] [--json FILE] [--small]
+  scripts/scale-bench.py --failover 10000,40000
+
+`--failover` measures instead a leader failover with N simulated agents:
+`agora local --masters 2` (a local ZooKeeper server and two agora-master
+processes, 2 s sessions), the fleet following the leader through
+ZooKeeper; then kill -9 of the leader, and the times from the kill until
+the other master leads, and until it counts every agent active again.
 
 `--small` is the version `make test` runs (CTest `scale.small`): 300
 agents, 3 tasks each, 600 placements, 2 and 10 frameworks; it checks that
@@ -189,6 +196,46 @@ def bench(args, agents, work):
         master.stop()
 
 
+def failover(args, agents, work):
+    http, actor, zk = free_port(), free_port(), free_port()
+    while http + 1 == actor or actor + 1 == http:  # masters use PORT and PORT+1
+        actor = free_port()
+    local = Proc([f"{args.bin}/agora", "local", "--masters=2", "--agents=1", f"--port={http}",
+                  f"--actor-port={actor}", f"--zk-port={zk}", "--zk-session-timeout=2s",
+                  f"--work-dir={work}/local-{agents}"], f"{work}/local-{agents}.log")
+    fleet = None
+    try:
+        role = lambda port: json.loads(get(port, "/health", 2)[1])["role"]
+        wait_for("master 0 to lead", lambda: role(http) == "leader", 60)
+        fleet = Proc([f"{args.bin}/agora", "fleet", f"--master=zk://127.0.0.1:{zk}/agora/local",
+                      f"--agents={agents}", f"--racks={max(1, agents // 40)}", "--quiet"],
+                     f"{work}/fleet-failover-{agents}.log")
+        wait_for(f"{agents} agents on the leader",
+                 lambda: metric(http, "agora_master_agents", 'state="active"') >= agents + 1,
+                 args.register_timeout)
+        pid = 0
+        with open(f"{work}/local-{agents}.log") as f:
+            for line in f:
+                at = line.find("master 0: pid ")
+                if at >= 0:
+                    pid = int(line[at + len("master 0: pid "):].split(",")[0])
+        if pid <= 0:
+            raise RuntimeError("no pid of master 0 in agora local's output")
+        killed = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        wait_for("master 1 to lead", lambda: role(http + 1) == "leader", 60, step=0.05)
+        elected = time.monotonic()
+        wait_for(f"{agents} agents on the new leader",
+                 lambda: metric(http + 1, "agora_master_agents", 'state="active"') >= agents + 1,
+                 args.register_timeout, step=0.05)
+        done = time.monotonic()
+        return {"agents": agents, "election_s": elected - killed, "reregistered_s": done - elected}
+    finally:
+        if fleet:
+            fleet.stop()
+        local.stop(signal.SIGINT, timeout=60)
+
+
 def table(rows, frameworks):
     out = ["| agents | register | master RSS/agent | tasks held | RSS/task | /state (size) | "
            "/state?only=agents (size) | " +
@@ -223,7 +270,22 @@ def main():
     ap.add_argument("--register-timeout", type=float, default=600)
     ap.add_argument("--load-timeout", type=float, default=600)
     ap.add_argument("--small", action="store_true")
+    ap.add_argument("--failover", help="agent counts for the failover measurement instead")
     args = ap.parse_args()
+    if args.failover:
+        rows = []
+        with tempfile.TemporaryDirectory(prefix="agora-failover-") as work:
+            for n in (int(a) for a in args.failover.split(",")):
+                print(f"scale-bench: failover with {n} agents ...", file=sys.stderr, flush=True)
+                rows.append(failover(args, n, work))
+        print("| agents | kill -9 of the leader -> the other leads | -> all agents active on it |")
+        print("| ---: | ---: | ---: |")
+        for r in rows:
+            print(f"| {r['agents']:,} | {r['election_s']:.2f} s | {r['reregistered_s']:.2f} s |")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=1)
+        return 0
     if args.small:
         args.agents, args.frameworks = "300", "2,10"
         args.tasks_per_agent, args.load_tasks = 3, 600
