@@ -50,6 +50,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -197,9 +206,12 @@ def bench(args, agents, work):
 
 
 def failover(args, agents, work):
-    http, actor, zk = free_port(), free_port(), free_port()
-    while http + 1 == actor or actor + 1 == http:  # masters use PORT and PORT+1
-        actor = free_port()
+    # Master i listens on PORT+i and ACTOR-PORT+i: five distinct free ports.
+    while True:
+        http, actor, zk = free_port(), free_port(), free_port()
+        ports = {http, http + 1, actor, actor + 1, zk}
+        if len(ports) == 5 and all(port_free(p) for p in ports):
+            break
     local = Proc([f"{args.bin}/agora", "local", "--masters=2", "--agents=1", f"--port={http}",
                   f"--actor-port={actor}", f"--zk-port={zk}", "--zk-session-timeout=2s",
                   f"--work-dir={work}/local-{agents}"], f"{work}/local-{agents}.log")
@@ -277,7 +289,12 @@ def main():
         with tempfile.TemporaryDirectory(prefix="agora-failover-") as work:
             for n in (int(a) for a in args.failover.split(",")):
                 print(f"scale-bench: failover with {n} agents ...", file=sys.stderr, flush=True)
-                rows.append(failover(args, n, work))
+                try:
+                    rows.append(failover(args, n, work))
+                except Exception as e:
+                    os.system(f"tail -n 8 {work}/*.log {work}/local-*/*.log >&2")
+                    print(f"scale-bench: FAILED at {n} agents: {e}", file=sys.stderr)
+                    return 1
         print("| agents | kill -9 of the leader -> the other leads | -> all agents active on it |")
         print("| ---: | ---: | ---: |")
         for r in rows:

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -86,21 +87,63 @@ TEST(zk_registry_store, concurrent_writers_at_one_version_exactly_one_wins) {
   EXPECT_EQ(second.read().value()->version, 20);
 }
 
+/// Returns `n` bytes that do not compress.
+std::string random_bytes(size_t n) {
+  std::mt19937_64 rng{20261129};
+  std::string out(n, '\0');
+  for (auto& c : out) c = static_cast<char>(rng());
+  return out;
+}
+
 TEST(zk_registry_store, rejects_documents_over_the_znode_limit) {
   AGORA_ZK_SHARED_SERVER(server);
   auto s = testing::connect(server->connect_string());
   ASSERT_NE(s, nullptr);
   registry_store store(*s, testing::unique_root());
-  auto refused = store.write(std::string(max_data_bytes + 1, 'x'), registry_store::absent);
+  auto refused = store.write(random_bytes(max_data_bytes + 1), registry_store::absent);
   EXPECT_EQ(refused.code(), errc::too_large);
   EXPECT_NE(refused.err().message.find("at most"), std::string::npos) << refused.err().message;
   auto nothing = store.read();
   ASSERT_TRUE(nothing.ok());
   EXPECT_FALSE(nothing.value().has_value());
   // The limit itself is fine.
-  auto written = store.write(std::string(max_data_bytes, 'y'), registry_store::absent);
+  auto limit = random_bytes(max_data_bytes);
+  auto written = store.write(limit, registry_store::absent);
   ASSERT_TRUE(written.ok()) << to_string(written.err());
-  EXPECT_EQ(store.read().value()->data.size(), max_data_bytes);
+  EXPECT_EQ(store.read().value()->data, limit);
+}
+
+TEST(zk_registry_store, a_large_document_is_stored_deflated_and_read_back_whole) {
+  AGORA_ZK_SHARED_SERVER(server);
+  auto s = testing::connect(server->connect_string());
+  ASSERT_NE(s, nullptr);
+  registry_store store(*s, testing::unique_root());
+  // The registry of 60,000 agents: 3 MB of JSON, three times the znode.
+  std::string doc = "{\"agents\":{";
+  for (int i = 0; i < 60000; ++i)
+    doc += (i ? "," : "") + std::string("\"c0ffee42-S") + std::to_string(i) +
+           "\":{\"hostname\":\"fleet-" + std::to_string(100000 + i) + "\",\"state\":\"active\"}";
+  doc += "}}";
+  ASSERT_GT(doc.size(), 3 * max_data_bytes);
+  auto written = store.write(doc, registry_store::absent);
+  ASSERT_TRUE(written.ok()) << to_string(written.err());
+  auto raw = s->get(store.path());
+  ASSERT_TRUE(raw.ok());
+  EXPECT_LT(raw.value().data.size(), max_data_bytes);
+  EXPECT_EQ(raw.value().data[0], '\0');
+  auto back = store.read();
+  ASSERT_TRUE(back.ok()) << to_string(back.err());
+  EXPECT_EQ(back.value()->data, doc);
+  // A small document stays plain JSON (readable with zkCli).
+  ASSERT_TRUE(store.write("{\"agents\":{}}", back.value()->version).ok());
+  EXPECT_EQ(s->get(store.path()).value().data, "{\"agents\":{}}");
+  // A corrupt compressed document is an error, not a crash or a huge
+  // allocation.
+  std::string corrupt("\0AGORA-ZLIB1\nnot zlib at all", 28);
+  ASSERT_TRUE(s->set(store.path(), corrupt, -1).ok());
+  auto bad = store.read();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.err().message.find("cannot be inflated"), std::string::npos) << bad.err().message;
 }
 
 TEST(zk_registry_store, a_closed_session_cannot_write) {
