@@ -66,26 +66,6 @@ protocol::resources detect_resources(const std::string& work_dir) {
   return r;
 }
 
-// Parses `rack:r1;zone:z1`.
-bool parse_attributes(const std::string& text, protocol::attribute_map& out, std::string& error) {
-  out.clear();
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    auto end = text.find(';', pos);
-    if (end == std::string::npos) end = text.size();
-    auto item = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (item.empty()) continue;
-    auto colon = item.find(':');
-    if (colon == std::string::npos || colon == 0) {
-      error = "'" + item + "' is not NAME:VALUE";
-      return false;
-    }
-    out[item.substr(0, colon)] = item.substr(colon + 1);
-  }
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,7 +115,7 @@ int main(int argc, char** argv) {
                });
   f.add_custom("attributes", "", "attributes, e.g. rack:r1;zone:z1",
                [&](const std::string& v, std::string& err) {
-                 return parse_attributes(v, ac.attributes, err);
+                 return protocol::parse_attributes(v, ac.attributes, err);
                });
   f.add("hostname", &ac.hostname, "hostname reported to the master (default: gethostname)");
   f.add("work-dir", &ac.work_dir, "directory for task sandboxes");

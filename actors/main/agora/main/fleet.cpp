@@ -55,26 +55,6 @@ bool parse_register_rate(const std::string& text, double& out, std::string& erro
   return true;
 }
 
-bool parse_attribute_list(const std::string& text, protocol::attribute_map& out,
-                          std::string& error) {
-  out.clear();
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    auto end = text.find(';', pos);
-    if (end == std::string::npos) end = text.size();
-    auto item = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (item.empty()) continue;
-    auto colon = item.find(':');
-    if (colon == std::string::npos || colon == 0) {
-      error = "'" + item + "' is not NAME:VALUE";
-      return false;
-    }
-    out[item.substr(0, colon)] = item.substr(colon + 1);
-  }
-  return true;
-}
-
 std::pair<int64_t, int64_t> agent_range(int64_t agents, int64_t processes, int64_t i) {
   // The first `agents % processes` processes take one agent more.
   int64_t base = agents / processes;
@@ -585,7 +565,7 @@ int run_fleet(int argc, char** argv) {
         "racks are spread over this many zones (attribute zone:zN; 0: no zone attribute)");
   f.add_custom("attributes", "", "attributes every agent has, e.g. os:linux;pool:batch",
                [&opts](const std::string& v, std::string& err) {
-                 return parse_attribute_list(v, opts.agent.attributes, err);
+                 return protocol::parse_attributes(v, opts.agent.attributes, err);
                });
   f.add_custom("agent-resources", opts.agent.resources.to_string(), "resources of each agent",
                [&opts](const std::string& v, std::string& err) {

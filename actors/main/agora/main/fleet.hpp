@@ -41,10 +41,6 @@ struct fleet_options {
 /// second, > 0). Returns false and sets `error` otherwise.
 bool parse_register_rate(const std::string& text, double& out, std::string& error);
 
-/// Parses `NAME:VALUE;NAME:VALUE`. Returns false and sets `error` otherwise.
-bool parse_attribute_list(const std::string& text, protocol::attribute_map& out,
-                          std::string& error);
-
 /// Returns the agents process `i` of `processes` hosts: [first, last).
 std::pair<int64_t, int64_t> agent_range(int64_t agents, int64_t processes, int64_t i);
 

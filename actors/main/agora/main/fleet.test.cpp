@@ -119,11 +119,11 @@ TEST(fleet, splits_agents_over_processes) {
 TEST(fleet, parses_attribute_lists) {
   protocol::attribute_map m;
   std::string error;
-  ASSERT_TRUE(parse_attribute_list("os:linux;pool:batch;", m, error)) << error;
+  ASSERT_TRUE(protocol::parse_attributes("os:linux;pool:batch;", m, error)) << error;
   EXPECT_EQ(m.size(), 2u);
   EXPECT_EQ(m["pool"], "batch");
-  EXPECT_FALSE(parse_attribute_list("os", m, error));
-  EXPECT_FALSE(parse_attribute_list(":x", m, error));
+  EXPECT_FALSE(protocol::parse_attributes("os", m, error));
+  EXPECT_FALSE(protocol::parse_attributes(":x", m, error));
 }
 
 TEST(fleet, sums_figures_and_renders_them) {

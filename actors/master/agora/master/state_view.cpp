@@ -352,6 +352,21 @@ void render_bounded(const master_state& st, state_snapshot& s) {
   });
 }
 
+/// Adds or subtracts `r`, ports included only with `ports`.
+void add(protocol::resources& into, const protocol::resources& r, int sign, bool ports) {
+  if (ports) {
+    if (sign > 0)
+      into += r;
+    else
+      into -= r;
+    return;
+  }
+  into.cpus_milli += sign * r.cpus_milli;
+  into.mem_bytes += sign * r.mem_bytes;
+  into.disk_bytes += sign * r.disk_bytes;
+  into.gpus += sign * r.gpus;
+}
+
 /// Calls `fn(key, value)` for every record of a frozen map.
 template <class Frozen, class F>
 void each(const Frozen& frozen, F&& fn) {
@@ -426,18 +441,10 @@ std::string render_snapshot(const state_snapshot& s, const state_filter& f) {
     agents.emplace_back(&id, &a);
     if (!a.counted) return;
     const usage& u = usage_of(s.agent_usage, id);
-    total.cpus_milli += a.total.cpus_milli;
-    total.mem_bytes += a.total.mem_bytes;
-    total.disk_bytes += a.total.disk_bytes;
-    total.gpus += a.total.gpus;
-    used.cpus_milli += u.used.cpus_milli;
-    used.mem_bytes += u.used.mem_bytes;
-    used.disk_bytes += u.used.disk_bytes;
-    used.gpus += u.used.gpus;
-    offered.cpus_milli += u.offered.cpus_milli;
-    offered.mem_bytes += u.offered.mem_bytes;
-    offered.disk_bytes += u.offered.disk_bytes;
-    offered.gpus += u.offered.gpus;
+    // Without ports: the same numbers on two agents are two ports.
+    add(total, a.total, 1, false);
+    add(used, u.used, 1, false);
+    add(offered, u.offered, 1, false);
     ++active_agents;
   });
   if (f.agents) {
@@ -610,21 +617,6 @@ void change_usage(usage_map& m, const std::string& key, F&& fn) {
   auto next = std::make_shared<usage>(old != nullptr ? *old : usage{});
   fn(*next);
   m.put(key, std::move(next));
-}
-
-/// Adds or subtracts `r`, ports included only with `ports`.
-void add(protocol::resources& into, const protocol::resources& r, int sign, bool ports) {
-  if (ports) {
-    if (sign > 0)
-      into += r;
-    else
-      into -= r;
-    return;
-  }
-  into.cpus_milli += sign * r.cpus_milli;
-  into.mem_bytes += sign * r.mem_bytes;
-  into.disk_bytes += sign * r.disk_bytes;
-  into.gpus += sign * r.gpus;
 }
 
 }  // namespace

@@ -93,6 +93,25 @@ bool task_killing_state(const framework_info& x) {
          x.capabilities.end();
 }
 
+bool parse_attributes(const std::string& text, attribute_map& out, std::string& error) {
+  out.clear();
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    auto end = text.find(';', pos);
+    if (end == std::string::npos) end = text.size();
+    auto item = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.empty()) continue;
+    auto colon = item.find(':');
+    if (colon == std::string::npos || colon == 0) {
+      error = "'" + item + "' is not NAME:VALUE";
+      return false;
+    }
+    out[item.substr(0, colon)] = item.substr(colon + 1);
+  }
+  return true;
+}
+
 void announce(caf::actor_system_config& cfg) {
   cfg.add_message_type<resources>("agora.resources");
   cfg.add_message_type<port_range>("agora.port_range");

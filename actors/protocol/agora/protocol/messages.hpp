@@ -19,6 +19,11 @@ namespace agora::protocol {
 
 using attribute_map = std::map<std::string, std::string>;
 
+/// Parses attributes written `NAME:VALUE;NAME:VALUE` (`--attributes` of
+/// agents and of the fleet; empty items are skipped). Returns false and
+/// sets `error` naming the bad item otherwise.
+bool parse_attributes(const std::string& text, attribute_map& out, std::string& error);
+
 // -- atoms (payload-less verbs, at most 10 characters) ------------------------
 
 /// `(ping_atom, int64_t epoch)`: the master's liveness probe of an agent,
