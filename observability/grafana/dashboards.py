@@ -495,8 +495,9 @@ def master():
         ts("Allocation cycles", [
             ('agora:allocator_cycles:rate5m{instance=~"$master"}', "{{instance}}")],
            unit="ops", width=8),
-        ts("Invalid messages and refused connections", [
+        ts("Invalid and foreign messages, refused connections", [
             (rate("agora_master_invalid_messages_total{%s}" % inst), "{{instance}} invalid"),
+            (rate("agora_master_foreign_messages_total{%s}" % inst), "{{instance}} foreign"),
             (rate("agora_actor_connections_refused_total{%s}" % inst), "{{instance}} refused"),
         ], unit="ops", width=8),
         Panel("table", "Build", [

@@ -37,6 +37,7 @@ using reconnect_atom = caf::atom_constant<caf::atom("areconnect")>;
 using reregister_atom = caf::atom_constant<caf::atom("aregister")>;
 using watchdog_atom = caf::atom_constant<caf::atom("awatchdog")>;
 using gc_atom = caf::atom_constant<caf::atom("agc")>;
+using publish_atom = caf::atom_constant<caf::atom("apublish")>;
 
 using agent_actor_type = caf::stateful_actor<agent_state>;
 using agent_ptr = agent_actor_type*;
@@ -66,6 +67,16 @@ std::string hostname_of(const agent_config& cfg) {
 void publish_snapshot(agent_ptr self) {
   self->state.snapshot->publish(self->state.to_json());
   self->state.metrics->publish(self->state.sample());
+}
+
+/// Publishes a snapshot within 100 ms, once for any number of calls: for
+/// changes a peer can cause as often as it likes (refused commands), so
+/// that it cannot make the agent render its state per message.
+void publish_soon(agent_ptr self) {
+  auto& st = self->state;
+  if (st.publish_pending) return;
+  st.publish_pending = true;
+  self->delayed_send(self, std::chrono::milliseconds{100}, publish_atom::value);
 }
 
 std::string ms_text(std::chrono::milliseconds d) { return std::to_string(d.count()) + "ms"; }
@@ -331,6 +342,7 @@ caf::error refuse_remote(agent_ptr self, const char* what) {
   const auto& sender = self->current_sender();
   if (sender && sender->node() == self->node()) return {};
   ++self->state.foreign_commands;
+  publish_soon(self);
   log(self, std::string(what) + " from a remote peer refused");
   return make_error(errc::not_allowed, "only the agent's own process may stop it");
 }
@@ -346,11 +358,13 @@ bool from_master(agent_ptr self, const char* what, int64_t epoch) {
   if (!st.master || !sender || sender->node() != st.master.node() ||
       sender->id() != st.master.id()) {
     ++st.foreign_commands;
+    publish_soon(self);
     log(self, std::string(what) + " from an actor that is not the current master dropped");
     return false;
   }
   if (!protocol::from_epoch(epoch, st.master_epoch)) {
     ++st.stale_epoch_commands;
+    publish_soon(self);
     log(self, std::string(what) + " of leader epoch " + std::to_string(epoch) +
                   " dropped: the leader followed is at epoch " + std::to_string(st.master_epoch));
     return false;
@@ -681,10 +695,12 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
       });
   // CAF lets any peer send an actor an exit message. Only this process's
   // own (the linked GC worker ending, a local shutdown) may end the agent;
-  // a remote peer's is dropped and counted. (`kill` cannot be trapped: an
-  // agent so killed ends its process, whose successor recovers the tasks.)
+  // a remote peer's is dropped and counted. (The transport closes a
+  // connection that carries one at all, `kill` included, which no handler
+  // could trap: protocol/transport.hpp. This is the second line.)
   protocol::ignore_remote_exits(self, [self] {
     ++self->state.foreign_commands;
+    publish_soon(self);
     log(self, "exit message from a remote peer ignored");
   });
   self->set_error_handler([self](caf::scheduled_actor*, caf::error& err) {
@@ -792,6 +808,11 @@ caf::behavior agent_behavior(agent_ptr self, agent_config cfg, caf::actor master
         st.metrics->updates_retried(due.size());
         for (auto& s : due) send_update(self, std::move(s));
         arm_retry(self);
+      },
+      [self](publish_atom) {
+        if (self->current_sender() != self->ctrl()) return;  // our own timer only
+        self->state.publish_pending = false;
+        publish_snapshot(self);
       },
       [self](gc_atom) {
         // Finished tasks' sandboxes past their delay, or the oldest while

@@ -152,6 +152,8 @@ struct agent_state {
   std::optional<std::chrono::steady_clock::time_point> retry_at;
   std::mt19937_64 rng{std::random_device{}()};
   bool stopping = false;
+  /// A snapshot is due (`publish_soon`).
+  bool publish_pending = false;
   std::vector<caf::response_promise> stop_promises;
 
   ~agent_state();

@@ -70,6 +70,7 @@ void publish_metrics_sample(master_ptr self, std::shared_ptr<const state_snapsho
   m->tasks_launched = st.tasks_launched;
   m->status_updates = st.status_updates;
   m->invalid_requests = st.invalid_requests;
+  m->foreign_messages = st.foreign_messages;
   m->tasks_ended = st.tasks_ended;
   m->mailbox_messages = self->mailbox().queue().total_task_size();
   // (The queue's count, not `mailbox().size()`: see allocator_actor.cpp.)
@@ -260,12 +261,18 @@ caf::behavior leading_behavior(master_ptr self) {
         ++st.status_updates;
         auto ag = st.agents.find(s.agent_id);
         if (ag == st.agents.end() || !from(self, ag->second.handle)) {
-          ++st.invalid_requests;
-          log(self, "status update for agent '" + s.agent_id +
-                        "' from an actor that is not that agent dropped");
+          foreign_message(self, "status update of task " + s.task_id + " for agent '" + s.agent_id +
+                                    "' (not that agent)");
           return;
         }
         auto key = std::make_pair(s.framework_id, s.task_id);
+        if (auto t = st.tasks.find(key); t != st.tasks.end() && t->second.agent_id != s.agent_id) {
+          // An agent speaks only for the tasks the master placed on it.
+          foreign_message(self, "status update of task " + s.task_id + " of framework " +
+                                    s.framework_id + " from agent " + s.agent_id +
+                                    " (the task runs on agent " + t->second.agent_id + ")");
+          return;
+        }
         bool unknown = st.tasks.count(key) == 0 && st.completed_index.count(key) == 0;
         // A task this master does not know is not running on the agent (a
         // registered agent reported its running tasks): a non-terminal

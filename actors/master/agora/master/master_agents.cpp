@@ -79,6 +79,20 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
   if (auto why = info.total.limit_error(); !why.empty())
     return make_error(errc::invalid_argument, "agent resources out of range: " + why);
   bool known = !info.id.empty() && st.agents.count(info.id) != 0;
+  if (known) {
+    // An agent's id is no credential: while the agent is connected, no
+    // other actor may take its place. A restarted agent process comes back
+    // once the old connection is gone (at once when the process died, after
+    // the ping timeout when its host did).
+    const auto& held = st.agents[info.id];
+    if (held.handle && held.health == agent_health::active &&
+        (held.handle.node() != handle.node() || held.handle.id() != handle.id())) {
+      foreign_message(self, "re-registration as agent " + info.id + " (connected from " +
+                                caf::to_string(held.handle.address()) + ")");
+      return make_error(errc::not_allowed,
+                        "agent " + info.id + " is registered and connected from another actor");
+    }
+  }
   if (info.id.empty()) info.id = st.master_id + "-S" + std::to_string(st.next_agent++);
   auto& rec = st.agents[info.id];
   if (known) {

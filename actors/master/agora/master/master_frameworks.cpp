@@ -129,6 +129,12 @@ framework_record* requester(master_ptr self, const std::string& framework_id, co
     log(self, std::string(what) + " from unknown framework '" + framework_id + "' ignored");
     return nullptr;
   }
+  if (!from(self, it->second.scheduler)) {
+    foreign_message(self, std::string(what) + " for framework " + framework_id +
+                              (it->second.scheduler ? " (not its scheduler)"
+                                                    : " (it has no scheduler connected)"));
+    return nullptr;
+  }
   return &it->second;
 }
 

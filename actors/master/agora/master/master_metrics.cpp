@@ -178,6 +178,10 @@ void add_master(prometheus::Registry& reg, const master_sample& m) {
   counter(reg, "agora_master_invalid_messages_total",
           "Messages dropped: unknown senders or ids, invalid requests", {},
           static_cast<double>(m.invalid_requests));
+  counter(reg, "agora_master_foreign_messages_total",
+          "Messages about a framework or agent sent by an actor that is not that framework's "
+          "scheduler or that agent, dropped",
+          {}, static_cast<double>(m.foreign_messages));
   // Every terminal state from the start (at 0), so that rates exist before
   // the first task of a kind ends.
   std::map<std::string, uint64_t> ended = {{"TASK_FINISHED", 0}, {"TASK_FAILED", 0},

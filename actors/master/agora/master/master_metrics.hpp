@@ -64,6 +64,8 @@ struct master_sample {
   size_t completed_frameworks = 0;
   uint64_t offers_made = 0, offers_declined = 0, offers_rescinded = 0;
   uint64_t tasks_launched = 0, status_updates = 0, invalid_requests = 0;
+  /// Messages about a framework or agent from an actor that is not it.
+  uint64_t foreign_messages = 0;
   std::map<std::string, uint64_t> tasks_ended;  ///< Terminal updates by state, since start.
   size_t mailbox_messages = 0;                  ///< The master's mailbox when it published.
 };

@@ -49,9 +49,21 @@ bool may_act(master_ptr self, const char* what) {
   return false;
 }
 
-/// Returns true if the current message comes from `who`.
+/// Returns true if the current message comes from `who`: the same actor
+/// (node and actor id), whichever proxy object carries it.
 bool from(master_ptr self, const caf::actor& who) {
-  return who && self->current_sender() == caf::actor_cast<caf::strong_actor_ptr>(who);
+  const auto& sender = self->current_sender();
+  return who && sender && sender->node() == who.node() && sender->id() == who.id();
+}
+
+std::string sender_text(master_ptr self) {
+  const auto& sender = self->current_sender();
+  return sender ? caf::to_string(sender->address()) : std::string{"an anonymous sender"};
+}
+
+void foreign_message(master_ptr self, const std::string& what) {
+  ++self->state.foreign_messages;
+  log(self, what + " from " + sender_text(self) + " dropped");
 }
 
 /// Schedules a state snapshot, coalescing bursts of changes: rendering is

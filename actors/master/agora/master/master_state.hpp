@@ -220,6 +220,9 @@ struct master_state {
   uint64_t offers_declined = 0;
   uint64_t offers_rescinded = 0;
   uint64_t invalid_requests = 0;
+  /// Messages about a framework or agent from an actor that is not that
+  /// framework's scheduler or that agent (`foreign_message`).
+  uint64_t foreign_messages = 0;
   uint64_t status_updates = 0;
   uint64_t stale_status_updates = 0;
   /// Tasks ended, by terminal state (`TASK_FINISHED`, ...).

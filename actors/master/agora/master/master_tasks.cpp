@@ -180,11 +180,7 @@ void handle_accept(master_ptr self, accept& m) {
       to_framework(self, m.framework_id,
                    status_update{master_status(m.framework_id, t.id, "", state, reason, why)});
   };
-  if (fw == st.frameworks.end()) {
-    log(self, "accept from unknown framework '" + m.framework_id + "' ignored");
-    ++st.invalid_requests;
-    return;
-  }
+  if (!requester(self, m.framework_id, "accept")) return;
   // Without a valid lease nothing is launched (the offers stay outstanding
   // until this master learns whether it still leads).
   if (!may_act(self, "launches")) return;

@@ -344,6 +344,8 @@ void render_bounded(const master_state& st, state_snapshot& s) {
     w.Uint64(st.offers_rescinded);
     w.Key("invalid_requests");
     w.Uint64(st.invalid_requests);
+    w.Key("foreign_messages");
+    w.Uint64(st.foreign_messages);
     w.Key("outstanding_offers");
     w.Uint64(st.offers.size());
     w.Key("last_allocation_cycle_seconds");

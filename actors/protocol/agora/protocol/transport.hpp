@@ -33,11 +33,22 @@ struct transport_limits {
 /// Loads CAF's middleman into `cfg` with the guarded transport as its
 /// network backend (in place of `cfg.load<caf::io::middleman>()`). Every
 /// connection of the process, accepted or opened, through `publish`,
-/// `remote_actor` or the middleman actor, then keeps to `limits`.
+/// `remote_actor` or the middleman actor, then keeps to `limits`, and is
+/// closed if the peer sends
+/// - a routed message: BASP's routed messages name their source node in the
+///   payload, which would let a peer speak as any other node's actor (as the
+///   master to an agent). Agora's processes always connect directly to the
+///   peers they talk to;
+/// - a message that only CAF's runtime makes on the receiver's own node:
+///   an exit (with reason `kill` it ends any actor, trapped or not), a down
+///   message (it would tell the master that an agent's connection dropped),
+///   a timeout, stream control, or a link request (the peer's own actor
+///   would then send the exit when it dies).
 void load_transport(caf::actor_system_config& cfg, const transport_limits& limits = {});
 
 /// Returns how many connections the transport closed for announcing a
-/// message above its limits (0 when `sys` runs without the transport).
+/// message above its limits or sending a message it refuses (0 when `sys`
+/// runs without the transport).
 std::uint64_t refused_connections(caf::actor_system& sys);
 
 }  // namespace agora::protocol

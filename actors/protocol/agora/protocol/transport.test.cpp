@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <fstream>
@@ -161,6 +162,80 @@ TEST(transport, the_handshake_is_held_to_its_own_smaller_limit) {
   // (CAF then waits for its payload).
   EXPECT_FALSE(peer_closes_after(*port, 1000, 300ms));
   EXPECT_EQ(refused_connections(*server.sys), 1u);
+}
+
+/// Three nodes in a line: `a` knows only `b`, `b` knows `c`. `b` hands `a`
+/// a handle of an actor on `c`; CAF then sends `a`'s message to it as a
+/// routed message through `b`, naming `a`'s node as its source in the
+/// payload, which a hostile peer could set to any node (`b` forwards it to
+/// `c` as a routed message too). Returns how many messages reached the
+/// actor on `c` within `wait` (0 expected when `b` and `c` run the
+/// transport), and sets `refused` to what `b`'s transport refused.
+int routed_messages_delivered(bool guarded, std::chrono::milliseconds wait,
+                              std::uint64_t& refused) {
+  caf::actor_system_config b_cfg;
+  caf::actor_system_config c_cfg;
+  for (auto* cfg : {&b_cfg, &c_cfg}) {
+    if (guarded)
+      load_transport(*cfg);
+    else
+      cfg->load<caf::io::middleman>();
+  }
+  caf::actor_system b_sys{b_cfg};
+  node a;
+  struct {
+    caf::actor_system_config& cfg;
+    std::unique_ptr<caf::actor_system> sys;
+    std::vector<caf::actor> actors;
+  } c{c_cfg, std::make_unique<caf::actor_system>(c_cfg), {}};
+  auto got = std::make_shared<std::atomic<int>>(0);
+  auto sink = c.actors.emplace_back(
+      c.sys->spawn([got]() -> caf::behavior { return {[got](const std::string&) { ++*got; }}; }));
+  auto c_port = publish(*c.sys, sink);
+  EXPECT_TRUE(c_port);
+  auto sink_at_b = connect(b_sys, c_port ? *c_port : 0);
+  EXPECT_TRUE(sink_at_b) << b_sys.render(sink_at_b.error());
+  caf::actor sink_handle = sink_at_b ? *sink_at_b : caf::actor{};
+  auto relay = b_sys.spawn([sink_handle]() -> caf::behavior {
+    return {[sink_handle](caf::get_atom) { return sink_handle; }};
+  });
+  auto b_port = publish(b_sys, relay);
+  EXPECT_TRUE(b_port);
+  auto relay_at_a = connect(*a.sys, b_port ? *b_port : 0);
+  EXPECT_TRUE(relay_at_a) << a.sys->render(relay_at_a.error());
+  int delivered = 0;
+  if (relay_at_a) {
+    caf::scoped_actor self{*a.sys};
+    caf::actor far;
+    self->request(*relay_at_a, std::chrono::seconds{10}, caf::get_atom::value)
+        .receive([&](caf::actor& x) { far = x; },
+                 [&](caf::error& err) { ADD_FAILURE() << a.sys->render(err); });
+    EXPECT_TRUE(far);
+    EXPECT_NE(far.node(), b_sys.node());  // an actor of `c`, reached through `b`
+    if (far) self->send(far, std::string("hello"));
+    test::wait_until([&] { return got->load() > 0; }, wait);
+    delivered = got->load();
+  }
+  refused = refused_connections(b_sys);
+  caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+  return delivered;
+}
+
+TEST(transport, routed_messages_close_the_connection) {
+  // Without the transport (on `b` and `c`) the message is routed and
+  // arrives: the setup
+  // really makes CAF route, so the guarded run below can tell the cases
+  // apart.
+  std::uint64_t refused = 0;
+  EXPECT_EQ(routed_messages_delivered(false, 10s, refused), 1);
+  EXPECT_EQ(refused, 0u);
+  // With it, `b` closes `a`'s connection at the routed message's header:
+  // the actor on `c` never hears of it. (The wait is bounded by the
+  // refusal, which comes first.)
+  std::uint64_t guarded_refused = 0;
+  EXPECT_EQ(routed_messages_delivered(true, 2s, guarded_refused), 0);
+  EXPECT_EQ(guarded_refused, 1u);
 }
 
 }  // namespace
