@@ -20,6 +20,7 @@
 #include <caf/io/all.hpp>
 
 #include "agora/agent/agent_actor.hpp"
+#include "agora/auth/credentials.hpp"
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/protocol/announce.hpp"
@@ -178,7 +179,27 @@ int main(int argc, char** argv) {
         "cap each task's cpu time at its cpus (CFS quota), not only weight it");
   f.add("max-task-pids", &ac.cgroups.max_pids,
         "most processes and threads one task may have, with cgroups (0: no limit)");
+  std::string secret_file;
+  f.add("principal", &ac.principal,
+        "authenticate to the master as this principal (with --secret-file; needed when the "
+        "master runs with --authenticate-agents)");
+  f.add("secret-file", &secret_file,
+        "file holding the principal's secret (readable by its owner only)");
   f.parse_or_exit(argc, argv);
+  if (!secret_file.empty() || !ac.principal.empty()) {
+    std::string err;
+    if (ac.principal.empty() || secret_file.empty()) {
+      std::cerr << "agora-agent: error: "
+                << (ac.principal.empty() ? "--secret-file: needs --principal"
+                                         : "--principal: needs --secret-file")
+                << "\n";
+      return 2;
+    }
+    if (!auth::read_secret_file(secret_file, ac.secret, err)) {
+      std::cerr << "agora-agent: error: --secret-file: " << err << "\n";
+      return 2;
+    }
+  }
   if (!f.positional().empty()) {
     std::cerr << "agora-agent: error: unexpected argument '" << f.positional().front() << "'\n";
     return 2;

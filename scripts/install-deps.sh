@@ -13,6 +13,7 @@ packages=(
   prometheus-cpp-dev
   libcivetweb-dev           # HTTP server for /state, /metrics and the UI
   zlib1g-dev                # the ZooKeeper registry is stored deflated once it is large
+  libssl-dev openssl        # authentication (HMAC-SHA256, nonces); certificates in TLS tests
   prometheus                # promtool (tests check every /metrics exposition) and the server
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   clang libclang-rt-14-dev  # make test-sanitize / fuzz-short: ASan, UBSan, libFuzzer runtimes

@@ -7,6 +7,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "agora/auth/credentials.hpp"
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/main/fleet.hpp"
@@ -44,6 +45,7 @@ struct framework_flags {
   std::string name;
   std::string role = "*";
   std::string principal;
+  std::string secret_file;
   double cpus = 0.1;
   protocol::resources res = protocol::resources::make(0.1, 32 << 20);
   std::chrono::milliseconds failover_timeout{0};
@@ -54,7 +56,11 @@ struct framework_flags {
           "leader");
     f.add("name", &name, "framework name");
     f.add("role", &role, "role to receive offers for");
-    f.add("principal", &principal, "principal of the framework");
+    f.add("principal", &principal,
+          "principal of the framework (with --secret-file: authenticate as it)");
+    f.add("secret-file", &secret_file,
+          "file holding the principal's secret (readable by its owner only); the framework "
+          "authenticates to the master with it");
     f.add("failover-timeout", &failover_timeout,
           "how long the master keeps tasks after the framework disconnects");
     f.add("cpus", &cpus, "CPUs per task");
@@ -82,6 +88,16 @@ struct framework_flags {
     cfg.framework.name = name;
     cfg.framework.roles = {role};
     cfg.framework.principal = principal;
+    if (!secret_file.empty()) {
+      if (principal.empty()) {
+        error = "--secret-file: needs --principal";
+        return false;
+      }
+      if (!auth::read_secret_file(secret_file, cfg.secret, error)) {
+        error = "--secret-file: " + error;
+        return false;
+      }
+    }
     cfg.framework.failover_timeout_ms = failover_timeout.count();
     return true;
   }

@@ -495,9 +495,11 @@ def master():
         ts("Allocation cycles", [
             ('agora:allocator_cycles:rate5m{instance=~"$master"}', "{{instance}}")],
            unit="ops", width=8),
-        ts("Invalid and foreign messages, refused connections", [
+        ts("Invalid and foreign messages, failed authentications, refused connections", [
             (rate("agora_master_invalid_messages_total{%s}" % inst), "{{instance}} invalid"),
             (rate("agora_master_foreign_messages_total{%s}" % inst), "{{instance}} foreign"),
+            (rate('agora_master_authentications_total{%s,outcome!="success"}' % inst),
+             "{{instance}} authentication {{outcome}}"),
             (rate("agora_actor_connections_refused_total{%s}" % inst), "{{instance}} refused"),
         ], unit="ops", width=8),
         Panel("table", "Build", [

@@ -138,10 +138,12 @@ framework_system::framework_system() {
 }
 
 test_framework::test_framework(caf::actor_system& sys, const std::string& master_address,
-                               protocol::framework_info info, bool auto_acknowledge)
+                               protocol::framework_info info, bool auto_acknowledge,
+                               const std::string& secret)
     : self_(sys) {
   scheduler::driver_config cfg;
   cfg.auto_acknowledge = auto_acknowledge;
+  cfg.secret = secret;
   if (master_address.rfind("zk://", 0) == 0) {
     cfg.master_url = master_address;
   } else {

@@ -99,8 +99,10 @@ class cluster {
 class test_framework {
  public:
   /// `auto_acknowledge` false: updates are acknowledged only by `acknowledge`.
+  /// `secret`: authenticate as `info.principal` with it before subscribing.
   test_framework(caf::actor_system& sys, const std::string& master_address,
-                 protocol::framework_info info, bool auto_acknowledge = true);
+                 protocol::framework_info info, bool auto_acknowledge = true,
+                 const std::string& secret = "");
   ~test_framework();
 
   /// Waits for the subscription; returns the framework id (empty on timeout).

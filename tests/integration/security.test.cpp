@@ -5,10 +5,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <regex>
 
 #include <gtest/gtest.h>
 
+#include "agora/auth/challenge.hpp"
 #include "cluster_fixture.hpp"
 
 namespace agora::test {
@@ -261,6 +264,263 @@ TEST(security, only_its_master_commands_an_agent) {
   auto s = c.state();
   EXPECT_TRUE(s["agents"][0]["active"].GetBool());
   EXPECT_EQ(c.master().stderr_text().find("lost connection to agent"), std::string::npos);
+}
+
+// -- authentication -----------------------------------------------------------
+
+/// A credentials file and secret files for principals `ops` and `batch`
+/// (frameworks) and `agents`, all private to their owner.
+struct credentials {
+  temp_dir dir;
+  std::string file = dir.write("credentials.json", R"({"credentials": [
+      {"principal": "ops", "secret": "ops-SECRET-1"},
+      {"principal": "batch", "secret": "batch-SECRET-2"},
+      {"principal": "agents", "secret": "agents-SECRET-3"}]})");
+  std::string secret(const std::string& principal, const std::string& text) const {
+    auto path = dir.write(principal + ".secret", text + "\n");
+    ::chmod(path.c_str(), 0600);
+    return path;
+  }
+  credentials() { ::chmod(file.c_str(), 0600); }
+};
+
+/// Authenticates `self` to `master` as `principal` with `secret` in `role`;
+/// returns "" or the error.
+std::string authenticate(caf::scoped_actor& self, caf::actor_system& sys, const caf::actor& master,
+                         const std::string& principal, const std::string& secret,
+                         const std::string& role = "framework") {
+  std::string nonce;
+  std::string error;
+  self->request(master, 10s, protocol::auth_start{principal, role})
+      .receive([&](protocol::auth_challenge& c) { nonce = c.nonce; },
+               [&](caf::error& e) { error = sys.render(e); });
+  if (!error.empty()) return error;
+  self->request(
+          master, 10s,
+          protocol::auth_proof{principal, role, nonce, auth::proof(secret, role, principal, nonce)})
+      .receive([&](protocol::auth_done&) {}, [&](caf::error& e) { error = sys.render(e); });
+  return error;
+}
+
+TEST(security, frameworks_authenticate_with_a_principal_and_secret) {
+  credentials creds;
+  cluster c{{"--credentials=" + creds.file, "--authenticate-frameworks"}};
+  c.add_agent();
+  auto execute = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"execute", "--master=" + c.master_address(), "--command=true",
+                                     "--timeout=30s"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return agora_cli(args);
+  };
+  // Without authentication: refused, with a message saying what to do.
+  auto plain = execute({});
+  EXPECT_NE(plain.status, 0);
+  EXPECT_NE(plain.err.find("this master requires framework authentication"), std::string::npos)
+      << plain.err;
+  // A wrong secret: refused and counted.
+  auto wrong = execute({"--principal=ops", "--secret-file=" + creds.secret("ops", "guess")});
+  EXPECT_NE(wrong.status, 0);
+  EXPECT_NE(wrong.err.find("authentication of principal 'ops' as framework failed"),
+            std::string::npos)
+      << wrong.err;
+  // The right one: the task runs, and the framework carries its principal.
+  auto right = execute({"--principal=ops", "--secret-file=" + creds.secret("ops", "ops-SECRET-1")});
+  EXPECT_EQ(right.status, 0) << right.err << right.out;
+  ASSERT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    const auto& a = s["counters"]["authentications"];
+    return a["success"].GetUint64() >= 1 && a["failure"].GetUint64() >= 1 &&
+           a["missing"].GetUint64() >= 1;
+  })) << c.master().stderr_text();
+  auto s = c.state();
+  bool found = false;
+  for (const auto& f : s["completed_frameworks"].GetArray())
+    found |= std::string(f["principal"].GetString()) == "ops";
+  EXPECT_TRUE(found);
+  auto metrics = http_get("127.0.0.1", c.http_port(), "/metrics", 2000ms).body;
+  EXPECT_NE(metrics.find("agora_master_authentications_total{outcome=\"failure\"} "),
+            std::string::npos);
+  // No secret anywhere: not in the master's log, not in /state.
+  auto everything = c.master().stderr_text() + c.master().stdout_text() +
+                    http_get("127.0.0.1", c.http_port(), "/state", 2000ms).body;
+  for (const char* secret : {"ops-SECRET-1", "batch-SECRET-2", "agents-SECRET-3", "guess"})
+    EXPECT_EQ(everything.find(secret), std::string::npos) << secret;
+}
+
+TEST(security, failed_attempts_make_the_node_wait) {
+  credentials creds;
+  cluster c{{"--credentials=" + creds.file}};
+  framework_system hostile_system;
+  auto& sys = hostile_system.sys();
+  auto master = sys.middleman().remote_actor("127.0.0.1", c.actor_port());
+  ASSERT_TRUE(master) << sys.render(master.error());
+  caf::scoped_actor self{sys};
+  // Unknown principal and wrong secret fail alike.
+  auto first = authenticate(self, sys, *master, "nobody", "x");
+  EXPECT_NE(first.find("authentication of principal 'nobody' as framework failed"),
+            std::string::npos)
+      << first;
+  // The node now waits (250 ms after one failure): the next attempt, even
+  // with the right secret, is refused at once.
+  auto second = authenticate(self, sys, *master, "ops", "ops-SECRET-1");
+  EXPECT_NE(second.find("too many failed attempts from this node"), std::string::npos) << second;
+  // After the wait, the right secret works.
+  std::string later = "not tried";
+  EXPECT_TRUE(wait_until(
+      [&] { return (later = authenticate(self, sys, *master, "ops", "ops-SECRET-1")).empty(); },
+      5s))
+      << later;
+  auto s = c.state();
+  EXPECT_GE(s["counters"]["authentications"]["throttled"].GetUint64(), 1u);
+  // A proof for a nonce the master did not give is refused.
+  std::string error;
+  self->request(*master, 10s, protocol::auth_proof{"ops", "framework", std::string(64, '0'), "x"})
+      .receive([&](protocol::auth_done&) { error = "accepted"; },
+               [&](caf::error& e) { error = sys.render(e); });
+  EXPECT_NE(error.find("no challenge outstanding"), std::string::npos) << error;
+}
+
+TEST(security, a_framework_of_one_principal_cannot_be_taken_over_by_another) {
+  credentials creds;
+  cluster c{{"--credentials=" + creds.file, "--authenticate-frameworks"}};
+  auto& agent = c.add_agent("cpus:4;mem:1GiB;disk:1GiB");
+  framework_system fs;
+  auto info = framework("victim");
+  info.principal = "ops";
+  info.failover_timeout_ms = 60000;
+  test_framework victim{fs.sys(), c.master_address(), info, true, "ops-SECRET-1"};
+  auto fid = victim.wait_subscribed();
+  ASSERT_FALSE(fid.empty());
+  ASSERT_GT(run_sleeper(victim, agent, "t1"), 0);
+
+  framework_system hostile_system;
+  auto& sys = hostile_system.sys();
+  auto master = sys.middleman().remote_actor("127.0.0.1", c.actor_port());
+  ASSERT_TRUE(master) << sys.render(master.error());
+  caf::scoped_actor hostile{sys};
+  auto subscribe_as_victim = [&] {
+    auto taken = framework("taken");
+    taken.id = fid;
+    std::string outcome;
+    hostile->request(*master, 10s, protocol::subscribe{taken})
+        .receive([&](protocol::subscribed&) { outcome = "subscribed"; },
+                 [&](caf::error& e) { outcome = sys.render(e); });
+    return outcome;
+  };
+  // Without authentication: refused as unauthenticated.
+  auto unauthenticated = subscribe_as_victim();
+  EXPECT_NE(unauthenticated.find("requires framework authentication"), std::string::npos)
+      << unauthenticated;
+  // Authenticated as another principal: refused, the framework is not its.
+  ASSERT_EQ(authenticate(hostile, sys, *master, "batch", "batch-SECRET-2"), "");
+  auto other = subscribe_as_victim();
+  EXPECT_NE(other.find("belongs to principal 'ops'"), std::string::npos) << other;
+  // Claiming the principal in the framework info changes nothing.
+  auto claimed = framework("claimed");
+  claimed.principal = "ops";
+  std::string outcome;
+  hostile->request(*master, 10s, protocol::subscribe{claimed})
+      .receive([&](protocol::subscribed&) { outcome = "subscribed"; },
+               [&](caf::error& e) { outcome = sys.render(e); });
+  EXPECT_NE(outcome.find("is not the authenticated principal 'batch'"), std::string::npos)
+      << outcome;
+  // The victim is untouched: connected, its task running.
+  victim.pump(100ms);
+  auto s = c.state();
+  EXPECT_EQ(task_state_in(s, "t1"), "TASK_RUNNING");
+  for (const auto& f : s["frameworks"].GetArray())
+    if (fid == f["id"].GetString()) {
+      EXPECT_TRUE(f["connected"].GetBool());
+      EXPECT_STREQ(f["principal"].GetString(), "ops");
+    }
+  for (const auto& st : victim.statuses()) EXPECT_NE(st.state, task_state::killed);
+}
+
+TEST(security, agents_authenticate_and_keep_their_id_to_their_principal) {
+  credentials creds;
+  cluster c{{"--credentials=" + creds.file, "--authenticate-agents"}};
+  // An agent without credentials is not registered.
+  child_process anonymous;
+  temp_dir work;
+  ASSERT_TRUE(anonymous.start(binary_path("agora-agent"),
+                              {"--master=" + c.master_address(), "--resources=cpus:1;mem:256MiB",
+                               "--port=0", "--actor-port=0", "--work-dir=" + work.file("anonymous"),
+                               "--cgroups-root=" + test_cgroups_root(), "--hostname=anonymous"}));
+  EXPECT_TRUE(anonymous.wait_for_output("this master requires agent authentication", 10s))
+      << anonymous.stderr_text();
+  EXPECT_EQ(c.state()["agents"].Size(), 0u);
+  anonymous.signal(SIGTERM);
+  anonymous.wait_exit(10s);
+  // With them it is.
+  auto& agent = c.add_agent(
+      "cpus:2;mem:1GiB;disk:1GiB", "rack:r1",
+      {"--principal=agents", "--secret-file=" + creds.secret("agents", "agents-SECRET-3")});
+  auto id = std::string(c.state()["agents"][0]["id"].GetString());
+  (void)agent;
+  // Once it is gone, another principal cannot take its id.
+  ASSERT_TRUE(c.stop_agent(0, SIGKILL));
+  ASSERT_TRUE(c.wait_state(
+      [](const rapidjson::Document& s) { return !s["agents"][0]["active"].GetBool(); }));
+  framework_system hostile_system;
+  auto& sys = hostile_system.sys();
+  auto master = sys.middleman().remote_actor("127.0.0.1", c.actor_port());
+  ASSERT_TRUE(master) << sys.render(master.error());
+  caf::scoped_actor hostile{sys};
+  ASSERT_EQ(authenticate(hostile, sys, *master, "batch", "batch-SECRET-2", "agent"), "");
+  protocol::agent_info fake;
+  fake.id = id;
+  fake.hostname = "impostor";
+  fake.total = protocol::resources::make(64, int64_t{1} << 40);
+  std::string outcome;
+  hostile->request(*master, 10s, protocol::reregister_agent{fake, {}, {}})
+      .receive([&](protocol::agent_registered&) { outcome = "registered"; },
+               [&](caf::error& e) { outcome = sys.render(e); });
+  EXPECT_NE(outcome.find("belongs to principal 'agents'"), std::string::npos) << outcome;
+  // The agent itself comes back.
+  ASSERT_TRUE(c.start_agent(0));
+  EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    return s["agents"][0]["active"].GetBool();
+  })) << c.agents()[0].proc->stderr_text();
+}
+
+TEST(security, bad_authentication_flags_name_the_flag_and_exit_2) {
+  credentials creds;
+  auto loose =
+      creds.dir.write("loose.json", R"({"credentials": [{"principal": "p", "secret": "s"}]})");
+  ::chmod(loose.c_str(), 0644);
+  struct run_case {
+    std::string binary;
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<run_case> cases = {
+      {"agora-master",
+       {"--port=0", "--actor-port=0", "--authenticate-frameworks"},
+       "--authenticate-frameworks: needs --credentials"},
+      {"agora-master",
+       {"--port=0", "--actor-port=0", "--authenticate-agents"},
+       "--authenticate-agents: needs --credentials"},
+      {"agora-master",
+       {"--port=0", "--actor-port=0", "--credentials=" + loose},
+       "--credentials: " + loose + ": other users may read or write it (mode 0644)"},
+      {"agora-agent",
+       {"--master=127.0.0.1:1", "--secret-file=" + creds.file},
+       "--secret-file: needs --principal"},
+      {"agora-agent",
+       {"--master=127.0.0.1:1", "--principal=p", "--secret-file=" + loose},
+       "--secret-file: " + loose + ": other users may read or write it"},
+      {"agora",
+       {"execute", "--command=true", "--secret-file=" + creds.file},
+       "--secret-file: needs --principal"},
+  };
+  for (const auto& rc : cases) {
+    child_process p;
+    ASSERT_TRUE(p.start(binary_path(rc.binary), rc.args));
+    auto code = p.wait_exit(10s);
+    ASSERT_TRUE(code.has_value()) << rc.binary;
+    EXPECT_EQ(*code, 2) << rc.binary << " " << p.stderr_text();
+    EXPECT_NE(p.stderr_text().find(rc.message), std::string::npos)
+        << rc.binary << ": " << p.stderr_text();
+  }
 }
 
 }  // namespace

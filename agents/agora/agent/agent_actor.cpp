@@ -18,6 +18,7 @@
 
 #include "agora/agent/agent_state.hpp"
 #include "agora/agent/sandbox_files.hpp"
+#include "agora/auth/challenge.hpp"
 #include "agora/observability/http_server.hpp"
 #include "agora/observability/json.hpp"
 #include "agora/observability/metrics.hpp"
@@ -297,16 +298,42 @@ void do_register(agent_ptr self) {
                   " failed: " + self->system().render(err) + "; retrying in " + ms_text(delay));
     self->delayed_send(self, delay, reregister_atom::value, gen);
   };
-  if (st.agent_id.empty()) {
-    self->request(st.master, st.config.register_timeout, register_agent{st.info()})
-        .then(on_ok, on_error);
-  } else {
-    reregister_agent m;
-    m.info = st.info();
-    m.tasks = st.running_statuses();
-    m.running = st.running_tasks();
-    self->request(st.master, st.config.register_timeout, std::move(m)).then(on_ok, on_error);
+  auto send = [self, on_ok, on_error] {
+    auto& st = self->state;
+    if (st.agent_id.empty()) {
+      self->request(st.master, st.config.register_timeout, register_agent{st.info()})
+          .then(on_ok, on_error);
+    } else {
+      reregister_agent m;
+      m.info = st.info();
+      m.tasks = st.running_statuses();
+      m.running = st.running_tasks();
+      self->request(st.master, st.config.register_timeout, std::move(m)).then(on_ok, on_error);
+    }
+  };
+  if (st.config.secret.empty()) {
+    send();
+    return;
   }
+  // Authenticate first (agora/auth/challenge.hpp): the master binds the
+  // principal to this actor for as long as the connection lasts.
+  const auto& principal = st.config.principal;
+  self->request(st.master, st.config.register_timeout, auth_start{principal, "agent"})
+      .then(
+          [self, gen, send, on_error](auth_challenge& c) {
+            auto& st = self->state;
+            if (gen != st.generation || !st.master) return;
+            const auto& p = st.config.principal;
+            self->request(st.master, st.config.register_timeout,
+                          auth_proof{p, "agent", c.nonce,
+                                     auth::proof(st.config.secret, "agent", p, c.nonce)})
+                .then(
+                    [self, gen, send](auth_done&) {
+                      if (gen == self->state.generation && self->state.master) send();
+                    },
+                    on_error);
+          },
+          on_error);
 }
 
 void connect(agent_ptr self) {

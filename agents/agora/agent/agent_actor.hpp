@@ -42,6 +42,10 @@ struct agent_config {
   /// leading master through ZooKeeper (reconnecting and re-registering with
   /// the same id on every change). Empty: `master_host:master_port`.
   std::string master;
+  /// Authenticate to the master as `principal` with `secret` (both set:
+  /// `--principal`, `--secret-file`) before registering.
+  std::string principal;
+  std::string secret;
   /// After a leader change, the agent waits a random time up to this before
   /// it connects, so that thousands of agents do not arrive at once.
   std::chrono::milliseconds leader_change_jitter{500};

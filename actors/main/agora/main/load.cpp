@@ -20,6 +20,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "agora/auth/credentials.hpp"
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/main/signals.hpp"
@@ -891,6 +892,11 @@ std::string parse_flags(int argc, char** argv, load_options& opts, scheduler::dr
   f.add("timeout", &opts.timeout, "give up after this long, exit 124 (0ms: never)");
   f.add("json", &opts.json, "print the figures as one JSON object instead of a table");
   f.add("seed", &seed, "seed of the task durations drawn");
+  std::string secret_file;
+  f.add("principal", &cfg.framework.principal,
+        "principal of every framework (with --secret-file: authenticate as it)");
+  f.add("secret-file", &secret_file,
+        "file holding the principal's secret (readable by its owner only)");
   f.add("spawn-baseline", &opts.spawn_baseline,
         "first start this many `/bin/sh -c true` processes one at a time and report the rate "
         "(0: skip)");
@@ -915,6 +921,10 @@ std::string parse_flags(int argc, char** argv, load_options& opts, scheduler::dr
   if (f.given("command") && opts.command.empty()) return "--command: must not be empty";
   if (opts.spawn_baseline < 0 || opts.spawn_baseline > 100000)
     return "--spawn-baseline: must be between 0 and 100000";
+  if (!secret_file.empty()) {
+    if (cfg.framework.principal.empty()) return "--secret-file: needs --principal";
+    if (!auth::read_secret_file(secret_file, cfg.secret, error)) return "--secret-file: " + error;
+  }
   opts.seed = static_cast<uint64_t>(seed);
   if (!discovery::check_master_spec(opts.master, error)) return "--master: " + error;
   if (discovery::is_zk_url(opts.master))

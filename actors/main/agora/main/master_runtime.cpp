@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "agora/auth/credentials.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/main/policy_endpoints.hpp"
 #include "agora/main/web_ui.hpp"
@@ -294,6 +295,21 @@ void add_master_flags(cli::flags& f, master_options& o) {
   f.add("record-trace", &o.record_trace,
         "write a JSON-lines trace of agents, frameworks and finished tasks for `agora policy "
         "sim --trace`");
+  auto* credentials = &o.config.credentials;
+  f.add_custom("credentials", "",
+               "principals and secrets frameworks and agents may authenticate with: JSON "
+               "{\"credentials\": [{\"principal\": ..., \"secret\": ...}]}, readable by its "
+               "owner only",
+               [credentials](const std::string& v, std::string& err) {
+                 auto store = std::make_shared<auth::credential_store>();
+                 if (!auth::credential_store::load(v, *store, err)) return false;
+                 *credentials = std::move(store);
+                 return true;
+               });
+  f.add("authenticate-frameworks", &o.config.authenticate_frameworks,
+        "frameworks must authenticate (with a principal of --credentials) before subscribing");
+  f.add("authenticate-agents", &o.config.authenticate_agents,
+        "agents must authenticate (with a principal of --credentials) before registering");
   auto* weights = &o.config.weights;
   f.add_custom("weights", "", "role weight overrides on top of the policy's, e.g. prod=2,dev=0.5",
                [weights](const std::string& v, std::string& err) {
@@ -306,6 +322,10 @@ std::string check_master_flags(const master_options& o, bool contends) {
     auto parsed = zk::zk_url::parse(o.zk);
     if (!parsed) return "--zk: " + parsed.err().message;
   }
+  if (o.config.authenticate_frameworks && !o.config.credentials)
+    return "--authenticate-frameworks: needs --credentials";
+  if (o.config.authenticate_agents && !o.config.credentials)
+    return "--authenticate-agents: needs --credentials";
   if (o.zk_session_timeout.count() <= 0) return "--zk-session-timeout: must be positive";
   // Zero would make the master busy-loop (or never answer in time).
   if (o.config.allocation_interval.count() <= 0) return "--allocation-interval: must be positive";

@@ -71,6 +71,7 @@ void publish_metrics_sample(master_ptr self, std::shared_ptr<const state_snapsho
   m->status_updates = st.status_updates;
   m->invalid_requests = st.invalid_requests;
   m->foreign_messages = st.foreign_messages;
+  m->authentications = st.authentications;
   m->tasks_ended = st.tasks_ended;
   m->mailbox_messages = self->mailbox().queue().total_task_size();
   // (The queue's count, not `mailbox().size()`: see allocator_actor.cpp.)
@@ -182,6 +183,7 @@ void start_leading(master_ptr self, std::shared_ptr<const policy_revision> resto
     // An agent's connection dropped: stop offering it; pings decide whether
     // it becomes unreachable (it may come back and re-register).
     auto& st = self->state;
+    forget_peer(self, dm.source);
     auto by = st.agent_by_actor.find(dm.source);
     if (by == st.agent_by_actor.end()) return;
     auto id = by->second;
@@ -315,6 +317,9 @@ caf::behavior leading_behavior(master_ptr self) {
       [self](ping_sweep) {
         if (from_self(self)) ping_agents(self);
       },
+      // -- authentication ----------------------------------------------------------
+      [self](auth_start& m) -> caf::result<auth_challenge> { return handle_auth_start(self, m); },
+      [self](auth_proof& m) -> caf::result<auth_done> { return handle_auth_proof(self, m); },
       // -- frameworks --------------------------------------------------------------
       [self](subscribe& m) -> caf::result<subscribed> { return handle_subscribe(self, m); },
       [self](accept& m) { handle_accept(self, m); },

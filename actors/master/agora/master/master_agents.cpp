@@ -78,6 +78,9 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
     return make_error(errc::invalid_argument, "agent info needs a hostname and resources");
   if (auto why = info.total.limit_error(); !why.empty())
     return make_error(errc::invalid_argument, "agent resources out of range: " + why);
+  const auto* peer = authenticated_peer(self, "agent");
+  if (st.config.authenticate_agents && !peer)
+    return refuse_unauthenticated(self, "agent", "--authenticate-agents");
   bool known = !info.id.empty() && st.agents.count(info.id) != 0;
   if (known) {
     // An agent's id is no credential: while the agent is connected, no
@@ -91,6 +94,13 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
                                 caf::to_string(held.handle.address()) + ")");
       return make_error(errc::not_allowed,
                         "agent " + info.id + " is registered and connected from another actor");
+    }
+    // An agent that proved a principal comes back only as that principal.
+    if (!held.principal.empty() && (!peer || peer->principal != held.principal)) {
+      foreign_message(
+          self, "re-registration as agent " + info.id + " of principal '" + held.principal + "'");
+      return make_error(errc::not_allowed,
+                        "agent " + info.id + " belongs to principal '" + held.principal + "'");
     }
   }
   if (info.id.empty()) info.id = st.master_id + "-S" + std::to_string(st.next_agent++);
@@ -116,6 +126,7 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
   rec.info = info;
   st.changed_agent(info.id);
   rec.handle = handle;
+  rec.principal = peer ? peer->principal : std::string{};
   rec.health = agent_health::active;
   rec.missed_pings = 0;
   rec.awaiting_pong = false;

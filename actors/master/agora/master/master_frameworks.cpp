@@ -68,6 +68,16 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
   for (const auto& role : info.roles)
     if (auto why = role_error(role); !why.empty())
       return make_error(errc::invalid_argument, "bad role: " + why);
+  const auto* peer = authenticated_peer(self, "framework");
+  if (st.config.authenticate_frameworks && !peer)
+    return refuse_unauthenticated(self, "framework", "--authenticate-frameworks");
+  if (peer) {
+    if (!info.principal.empty() && info.principal != peer->principal)
+      return make_error(errc::not_allowed, "framework principal '" + info.principal +
+                                               "' is not the authenticated principal '" +
+                                               peer->principal + "'");
+    info.principal = peer->principal;
+  }
   if (!info.id.empty() && st.completed_frameworks.contains(info.id))
     return make_error(errc::invalid_argument,
                       "framework " + info.id + " has been removed and cannot subscribe again");
@@ -76,6 +86,19 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
     // Re-subscription after a disconnection, a scheduler restart, or a
     // failover to a new scheduler instance while the old one is connected.
     auto& rec = existing->second;
+    // A framework's id gives no power over it once its principal was
+    // proved, or where principals are proved at all: only the same
+    // principal takes it over.
+    bool same_principal = peer ? rec.info.principal.empty() || rec.info.principal == peer->principal
+                               : !rec.principal_verified;
+    if (!same_principal) {
+      foreign_message(self, "re-subscription as framework " + info.id + " of principal '" +
+                                rec.info.principal + "'" +
+                                (peer ? " by principal '" + peer->principal + "'"
+                                      : std::string(" without authentication")));
+      return make_error(errc::not_allowed, "framework " + info.id + " belongs to principal '" +
+                                               rec.info.principal + "'");
+    }
     if (rec.scheduler && rec.scheduler != scheduler) {
       // The old instance must stop acting: tell it, and void its offers
       // (their resources go back to the pool and are offered again).
@@ -91,6 +114,7 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
     rec.disconnected_at_ns = 0;
     rec.info = info;
     rec.scheduler = scheduler;
+    rec.principal_verified = rec.principal_verified || peer != nullptr;
     self->send(rec.proxy, framework_reconnected{scheduler});
     // Roles, labels or demand may have changed with the new instance.
     self->send(st.allocator, framework_for_allocator(info));
@@ -102,6 +126,7 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
     rec.info = info;
     rec.registered_at_ns = now_ns();
     rec.scheduler = scheduler;
+    rec.principal_verified = peer != nullptr;
     rec.proxy = spawn_framework_proxy(self->system(), info.id, scheduler, self,
                                       std::chrono::milliseconds{info.failover_timeout_ms});
     auto& added = st.frameworks.emplace(info.id, std::move(rec)).first->second;

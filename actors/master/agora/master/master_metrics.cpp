@@ -182,6 +182,17 @@ void add_master(prometheus::Registry& reg, const master_sample& m) {
           "Messages about a framework or agent sent by an actor that is not that framework's "
           "scheduler or that agent, dropped",
           {}, static_cast<double>(m.foreign_messages));
+  // Every outcome from the start (at 0), so that rates and alerts exist
+  // before the first failure.
+  std::map<std::string, uint64_t> auth = {
+      {"success", 0}, {"failure", 0}, {"throttled", 0}, {"missing", 0}};
+  for (const auto& [outcome, n] : m.authentications) auth[outcome] = n;
+  for (const auto& [outcome, n] : auth)
+    counter(reg, "agora_master_authentications_total",
+            "Authentication attempts of frameworks and agents by outcome: success, failure (wrong "
+            "secret, unknown principal, no challenge), throttled (while the node waits after "
+            "failures), missing (a subscription or registration without required authentication)",
+            {{"outcome", outcome}}, static_cast<double>(n));
   // Every terminal state from the start (at 0), so that rates exist before
   // the first task of a kind ends.
   std::map<std::string, uint64_t> ended = {{"TASK_FINISHED", 0}, {"TASK_FAILED", 0},

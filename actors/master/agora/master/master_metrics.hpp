@@ -66,6 +66,8 @@ struct master_sample {
   uint64_t tasks_launched = 0, status_updates = 0, invalid_requests = 0;
   /// Messages about a framework or agent from an actor that is not it.
   uint64_t foreign_messages = 0;
+  /// Authentication outcomes (success, failure, throttled, missing).
+  std::map<std::string, uint64_t> authentications;
   std::map<std::string, uint64_t> tasks_ended;  ///< Terminal updates by state, since start.
   size_t mailbox_messages = 0;                  ///< The master's mailbox when it published.
 };

@@ -11,6 +11,7 @@
 
 #include <caf/actor.hpp>
 
+#include "agora/auth/credentials.hpp"
 #include "agora/master/bounded_id_set.hpp"
 #include "agora/master/internal_messages.hpp"
 #include "agora/master/leadership_lease.hpp"
@@ -26,6 +27,13 @@ namespace agora::master {
 /// Settings of a master.
 struct master_config {
   std::string hostname = "127.0.0.1";
+  /// Principals and secrets (`--credentials`); null: authentication is
+  /// refused (and cannot be required).
+  std::shared_ptr<const auth::credential_store> credentials;
+  /// Frameworks and agents must authenticate before they subscribe or
+  /// register (`--authenticate-frameworks`, `--authenticate-agents`).
+  bool authenticate_frameworks = false;
+  bool authenticate_agents = false;
   /// Address of the HTTP endpoint (for /state).
   std::string http_address;
   /// Address of the actor endpoint (for /state).
@@ -87,6 +95,8 @@ enum class agent_health : uint8_t {
 struct agent_record {
   protocol::agent_info info;
   caf::actor handle;
+  /// The principal the agent authenticated as ("": none).
+  std::string principal;
   agent_health health = agent_health::active;
   int64_t missed_pings = 0;
   /// A ping is out and not answered yet (counted as missed at the next sweep).
@@ -110,6 +120,9 @@ struct framework_record {
   /// The scheduler instance subscribed now (null while disconnected or
   /// before the first subscription of a framework recovered from agents).
   caf::actor scheduler;
+  /// `info.principal` was proved (the scheduler authenticated): only an
+  /// instance authenticated as the same principal may re-subscribe.
+  bool principal_verified = false;
   bool connected = true;
   int64_t registered_at_ns = 0;
   int64_t disconnected_at_ns = 0;
@@ -197,6 +210,29 @@ struct master_state {
   static constexpr size_t completed_frameworks_kept = 100;
   /// Agent actor -> agent id, so a lost connection is found without a scan.
   std::map<caf::actor_addr, std::string> agent_by_actor;
+  /// Authentication (master_auth.cpp): actors that proved a principal's
+  /// secret (until their connection drops), challenges outstanding, and
+  /// failed attempts by node (each failure doubles the node's wait).
+  struct peer_principal {
+    std::string principal;
+    std::string role;
+  };
+  std::map<caf::actor_addr, peer_principal> authenticated;
+  struct pending_challenge {
+    std::string principal;
+    std::string role;
+    std::string nonce;
+    int64_t expires_ns = 0;
+  };
+  std::map<caf::actor_addr, pending_challenge> challenges;
+  struct auth_throttle {
+    int64_t failures = 0;
+    int64_t next_attempt_ns = 0;
+  };
+  std::map<caf::node_id, auth_throttle> auth_failures_by_node;
+  /// Outcomes: success, failure, throttled, missing (a subscription or
+  /// registration without the authentication this master requires).
+  std::map<std::string, uint64_t> authentications;
   std::vector<role_stat> roles;
   policy_stat policy;  ///< The policy of the last cycle.
   bool publish_pending = false;

@@ -346,6 +346,14 @@ void render_bounded(const master_state& st, state_snapshot& s) {
     w.Uint64(st.invalid_requests);
     w.Key("foreign_messages");
     w.Uint64(st.foreign_messages);
+    w.Key("authentications");
+    w.StartObject();
+    for (const char* outcome : {"success", "failure", "throttled", "missing"}) {
+      auto it = st.authentications.find(outcome);
+      w.Key(outcome);
+      w.Uint64(it == st.authentications.end() ? 0 : it->second);
+    }
+    w.EndObject();
     w.Key("outstanding_offers");
     w.Uint64(st.offers.size());
     w.Key("last_allocation_cycle_seconds");

@@ -22,6 +22,8 @@ std::string to_string(errc x) {
       return "not_leader";
     case errc::not_allowed:
       return "not_allowed";
+    case errc::unauthenticated:
+      return "unauthenticated";
   }
   return "errc(" + std::to_string(static_cast<int>(x)) + ")";
 }

@@ -19,6 +19,7 @@ enum class errc : uint8_t {
   not_subscribed,     ///< A request from a framework that has not subscribed.
   not_leader,         ///< The master is not the leader.
   not_allowed,        ///< The sender may not ask this (e.g. a remote peer).
+  unauthenticated,    ///< Authentication failed, or is required and missing.
 };
 
 /// The category atom of `errc` errors.

@@ -147,6 +147,10 @@ void announce(caf::actor_system_config& cfg) {
   cfg.add_message_type<teardown>("agora.teardown");
   cfg.add_message_type<heartbeat>("agora.heartbeat");
   cfg.add_message_type<framework_error>("agora.framework_error");
+  cfg.add_message_type<auth_start>("agora.auth_start");
+  cfg.add_message_type<auth_challenge>("agora.auth_challenge");
+  cfg.add_message_type<auth_proof>("agora.auth_proof");
+  cfg.add_message_type<auth_done>("agora.auth_done");
   cfg.add_error_category(errc_category, [](uint8_t code, caf::atom_value, const caf::message& ctx) {
     std::string s = "agora." + to_string(static_cast<errc>(code));
     if (!ctx.empty()) s += ": " + caf::to_string(ctx);

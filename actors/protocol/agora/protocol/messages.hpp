@@ -223,6 +223,53 @@ typename Inspector::result_type inspect(Inspector& f, running_task& x) {
            x.latest_state);
 }
 
+// -- authentication (client <-> master; agora/auth/challenge.hpp) -------------
+
+/// Client -> master, a request: start authenticating as `principal` in
+/// `role` (`framework` or `agent`). Replied to with `auth_challenge`.
+struct auth_start {
+  std::string principal;
+  std::string role;
+};
+
+/// Master -> client: prove the secret on this nonce.
+struct auth_challenge {
+  std::string nonce;  ///< 64 hex digits, fresh for every `auth_start`.
+};
+
+/// Client -> master, a request: `proof` is `auth::proof(secret, role,
+/// principal, nonce)`. Replied to with `auth_done`, or an error naming the
+/// principal (never the secret).
+struct auth_proof {
+  std::string principal;
+  std::string role;
+  std::string nonce;
+  std::string proof;
+};
+
+/// Master -> client: the sending actor is now known as `principal` (until
+/// its connection drops).
+struct auth_done {
+  std::string principal;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, auth_start& x) {
+  return f(caf::meta::type_name("auth_start"), x.principal, x.role);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, auth_challenge& x) {
+  return f(caf::meta::type_name("auth_challenge"), x.nonce);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, auth_proof& x) {
+  return f(caf::meta::type_name("auth_proof"), x.principal, x.role, x.nonce, x.proof);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, auth_done& x) {
+  return f(caf::meta::type_name("auth_done"), x.principal);
+}
+
 // -- agent <-> master ---------------------------------------------------------
 
 /// Agent -> master. Replied to with `agent_registered`.

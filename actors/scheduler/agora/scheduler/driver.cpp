@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "agora/auth/challenge.hpp"
 #include "agora/discovery/master_follower.hpp"
 #include "agora/protocol/errors.hpp"
 
@@ -155,13 +156,71 @@ std::chrono::milliseconds watchdog_period(const driver_state& st) {
   return std::max(st.heartbeat_interval, std::chrono::milliseconds{50});
 }
 
+/// Returns true if error `e` from the master means that trying again cannot
+/// help: the request is malformed, refused, or the credentials are wrong.
+bool fatal_error(const caf::error& e) {
+  if (e.category() != errc_category) return false;
+  auto code = static_cast<errc>(e.code());
+  return code == errc::invalid_argument || code == errc::not_allowed ||
+         code == errc::unauthenticated;
+}
+
+/// Reports a fatal error to the scheduler and stops the driver.
+void fail(driver_ptr self, const std::string& message) {
+  auto& st = self->state;
+  driver d{&st};
+  st.sched->error(d, message, true);
+  st.stopping = true;
+  self->quit();
+}
+
+void send_subscribe(driver_ptr self, caf::actor master, uint64_t attempt);
+
+/// Subscribes to `master`, authenticating first when the driver has a
+/// secret: `auth_start`, then the proof of the master's nonce.
 void subscribe_to(driver_ptr self, caf::actor master) {
   auto& st = self->state;
   st.master = master;
   self->monitor(master);
+  auto attempt = st.attempt;
+  if (st.cfg.secret.empty()) {
+    send_subscribe(self, master, attempt);
+    return;
+  }
+  auto principal = st.cfg.framework.principal;
+  auto on_error = [self, attempt](caf::error& e) {
+    auto& st = self->state;
+    if (attempt != st.attempt || st.stopping) return;
+    if (fatal_error(e)) {
+      fail(self, "authentication failed: " + self->system().render(e));
+      return;
+    }
+    if (st.master) self->demonitor(st.master);
+    st.master = nullptr;
+    schedule_reconnect(self);
+  };
+  self->request(master, st.cfg.request_timeout, auth_start{principal, "framework"})
+      .then(
+          [self, master, attempt, principal, on_error](auth_challenge& c) {
+            auto& st = self->state;
+            if (attempt != st.attempt || st.stopping) return;
+            auth_proof p{principal, "framework", c.nonce,
+                         auth::proof(st.cfg.secret, "framework", principal, c.nonce)};
+            self->request(master, st.cfg.request_timeout, std::move(p))
+                .then(
+                    [self, master, attempt](auth_done&) {
+                      if (attempt != self->state.attempt || self->state.stopping) return;
+                      send_subscribe(self, master, attempt);
+                    },
+                    on_error);
+          },
+          on_error);
+}
+
+void send_subscribe(driver_ptr self, caf::actor master, uint64_t attempt) {
+  auto& st = self->state;
   framework_info info = st.cfg.framework;
   info.id = st.framework_id;
-  auto attempt = st.attempt;
   self->request(master, st.cfg.request_timeout, subscribe{info})
       .then(
           [self, attempt](subscribed& s) {
@@ -186,12 +245,8 @@ void subscribe_to(driver_ptr self, caf::actor master) {
           [self, attempt](caf::error& e) {
             auto& st = self->state;
             if (attempt != st.attempt || st.stopping) return;
-            if (e.category() == errc_category &&
-                static_cast<errc>(e.code()) == errc::invalid_argument) {
-              driver d{&st};
-              st.sched->error(d, self->system().render(e), true);
-              st.stopping = true;
-              self->quit();
+            if (fatal_error(e)) {
+              fail(self, self->system().render(e));
               return;
             }
             if (st.master) self->demonitor(st.master);

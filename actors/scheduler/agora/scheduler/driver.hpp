@@ -28,6 +28,10 @@ struct driver_config {
   /// Name, roles, principal, failover timeout and capabilities. Leave `id`
   /// empty for a new framework; set it to re-attach to an existing one.
   protocol::framework_info framework;
+  /// The secret of `framework.principal`: when set, the driver authenticates
+  /// to every master it connects to before subscribing (challenge-response;
+  /// the secret never leaves this process).
+  std::string secret;
   /// Reconnection backoff: doubles from `backoff_min` up to `backoff_max`.
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};

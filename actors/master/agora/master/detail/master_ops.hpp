@@ -120,6 +120,24 @@ void make_offers(master_ptr self, alloc_offers& result);
 /// Validates and launches the tasks of an accept.
 void handle_accept(master_ptr self, protocol::accept& m);
 
+// -- authentication (master_auth.cpp) ---------------------------------------------
+
+/// Answers `auth_start` with a fresh nonce (refused without credentials,
+/// or while the sender's node waits after failed attempts).
+caf::result<protocol::auth_challenge> handle_auth_start(master_ptr self, protocol::auth_start& m);
+/// Checks `auth_proof` against the principal's secret; on success binds the
+/// principal to the sending actor until its connection drops.
+caf::result<protocol::auth_done> handle_auth_proof(master_ptr self, protocol::auth_proof& m);
+/// Returns the principal the sender proved in `role`, or null.
+const master_state::peer_principal* authenticated_peer(master_ptr self, const char* role);
+/// Counts and returns the error for a subscription or registration without
+/// the authentication this master requires (`what`: framework or agent;
+/// `flag`: the master's flag that requires it).
+caf::error refuse_unauthenticated(master_ptr self, const char* what, const char* flag);
+/// Forgets what the master knows of `who`'s authentication (its connection
+/// dropped).
+void forget_peer(master_ptr self, const caf::actor_addr& who);
+
 // -- frameworks (master_frameworks.cpp) --------------------------------------------
 
 /// Removes a framework: its offers, its tasks (killed by the agents).
