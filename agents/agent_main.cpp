@@ -180,6 +180,25 @@ int main(int argc, char** argv) {
   f.add("max-task-pids", &ac.cgroups.max_pids,
         "most processes and threads one task may have, with cgroups (0: no limit)");
   std::string secret_file;
+  f.add_custom("credentials", "",
+               "principals and secrets HTTP clients may authenticate with (the master's file "
+               "shape; readable by its owner only)",
+               [&ac](const std::string& v, std::string& err) {
+                 auto store = std::make_shared<auth::credential_store>();
+                 if (!auth::credential_store::load(v, *store, err)) return false;
+                 ac.credentials = std::move(store);
+                 return true;
+               });
+  f.add("authenticate-http", &ac.authenticate_http,
+        "every HTTP request but /health must authenticate (Basic or Bearer, --credentials)");
+  f.add_custom("acls", "",
+               "authorization rules (docs/security.md): read_endpoints and access_sandboxes",
+               [&ac](const std::string& v, std::string& err) {
+                 auto rules = std::make_shared<auth::acls>();
+                 if (!auth::acls::load(v, *rules, err)) return false;
+                 ac.acls = std::move(rules);
+                 return true;
+               });
   f.add("principal", &ac.principal,
         "authenticate to the master as this principal (with --secret-file; needed when the "
         "master runs with --authenticate-agents)");
@@ -199,6 +218,10 @@ int main(int argc, char** argv) {
       std::cerr << "agora-agent: error: --secret-file: " << err << "\n";
       return 2;
     }
+  }
+  if (ac.authenticate_http && !ac.credentials) {
+    std::cerr << "agora-agent: error: --authenticate-http: needs --credentials\n";
+    return 2;
   }
   if (!f.positional().empty()) {
     std::cerr << "agora-agent: error: unexpected argument '" << f.positional().front() << "'\n";

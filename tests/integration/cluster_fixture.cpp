@@ -120,7 +120,10 @@ bool cluster::start_agent(size_t index, const std::vector<std::string>& extra) {
 
 rapidjson::Document cluster::state() const {
   rapidjson::Document d;
-  auto r = http_get("127.0.0.1", http_port_, "/state", 2000ms);
+  std::map<std::string, std::string> headers;
+  if (!http_authorization_.empty()) headers["Authorization"] = http_authorization_;
+  auto r = observability::http_call("GET", "127.0.0.1", http_port_, "/state", "", 2000ms,
+                                    "application/json", headers);
   if (r.status != 200 || d.Parse(r.body.c_str()).HasParseError() || !d.IsObject())
     d.Parse("{\"agents\":[],\"frameworks\":[],\"completed_tasks\":[]}");
   return d;

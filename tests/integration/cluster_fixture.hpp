@@ -68,6 +68,10 @@ class cluster {
   /// `stop_agent`). Returns false if the process did not start.
   bool start_agent(size_t index, const std::vector<std::string>& extra = {});
 
+  /// Sends this `Authorization` header with the fixture's own `/state`
+  /// reads (a master with `--authenticate-http`).
+  void set_http_authorization(std::string header) { http_authorization_ = std::move(header); }
+
   /// Returns the parsed `/state` of the master.
   rapidjson::Document state() const;
 
@@ -87,6 +91,7 @@ class cluster {
   void start_master();
 
   std::vector<std::string> master_flags_;
+  std::string http_authorization_;
   std::unique_ptr<child_process> master_;
   std::vector<agent_process> agents_;
   uint16_t http_port_ = 0;

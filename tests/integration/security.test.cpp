@@ -7,11 +7,13 @@
 
 #include <sys/stat.h>
 
+#include <map>
 #include <regex>
 
 #include <gtest/gtest.h>
 
 #include "agora/auth/challenge.hpp"
+#include "agora/auth/http_auth.hpp"
 #include "cluster_fixture.hpp"
 
 namespace agora::test {
@@ -482,6 +484,136 @@ TEST(security, agents_authenticate_and_keep_their_id_to_their_principal) {
   })) << c.agents()[0].proc->stderr_text();
 }
 
+// -- authorization ------------------------------------------------------------
+
+TEST(security, acls_decide_who_registers_frameworks_in_which_role) {
+  credentials creds;
+  auto acls = creds.dir.write("acls.json", R"({"permissive": false,
+    "register_frameworks": [
+      {"principals": {"values": ["ops"]}, "roles": {"values": ["prod", "dev"]}},
+      {"principals": {"values": ["batch"]}, "roles": {"values": ["dev"]}}],
+    "read_endpoints": [{"principals": {"type": "ANY"}, "endpoints": {"type": "ANY"}}]})");
+  cluster c{{"--credentials=" + creds.file, "--authenticate-frameworks", "--acls=" + acls}};
+  c.add_agent();
+  auto execute = [&](const std::string& principal, const std::string& secret,
+                     const std::string& role) {
+    return agora_cli({"execute", "--master=" + c.master_address(), "--command=true",
+                      "--timeout=30s", "--role=" + role, "--principal=" + principal,
+                      "--secret-file=" + creds.secret(principal, secret)});
+  };
+  auto refused = execute("batch", "batch-SECRET-2", "prod");
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.err.find("principal 'batch' may not register_frameworks 'prod' (--acls)"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_TRUE(c.master().wait_for_output("may not register_frameworks 'prod'", 5s));
+  auto batch_dev = execute("batch", "batch-SECRET-2", "dev");
+  EXPECT_EQ(batch_dev.status, 0) << batch_dev.err;
+  auto ops_prod = execute("ops", "ops-SECRET-1", "prod");
+  EXPECT_EQ(ops_prod.status, 0) << ops_prod.err;
+}
+
+/// `Authorization` for principal `p` with `secret`, as Basic credentials.
+std::map<std::string, std::string> as(const std::string& p, const std::string& secret) {
+  return {{"Authorization", auth::basic_authorization(p, secret)}};
+}
+
+http_result call(uint16_t port, const std::string& method, const std::string& path,
+                 const std::map<std::string, std::string>& headers = {}) {
+  return observability::http_call(method, "127.0.0.1", port, path, "", 5000ms, "application/json",
+                                  headers);
+}
+
+TEST(security, http_authentication_and_acls_guard_the_endpoints_and_sandboxes) {
+  credentials creds;
+  auto acls = creds.dir.write("acls.json", R"({"permissive": false,
+    "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+    "read_endpoints": [
+      {"principals": {"values": ["ops"]}, "endpoints": {"type": "ANY"}},
+      {"principals": {"values": ["batch"]}, "endpoints": {"values": ["/metrics"]}}],
+    "teardown_frameworks": [{"principals": {"values": ["ops"]}, "framework_principals": {"type": "ANY"}}],
+    "kill_tasks": [{"principals": {"values": ["ops"]}, "framework_principals": {"type": "ANY"}}],
+    "update_policies": [{"principals": {"values": ["ops"]}}],
+    "access_sandboxes": [
+      {"principals": {"values": ["ops"]}, "framework_principals": {"type": "ANY"}},
+      {"principals": {"values": ["batch"]}, "framework_principals": {"values": ["batch"]}}]})");
+  std::vector<std::string> guarded = {"--credentials=" + creds.file, "--authenticate-http",
+                                      "--acls=" + acls};
+  cluster c{guarded};
+  c.set_http_authorization(auth::basic_authorization("ops", "ops-SECRET-1"));
+  auto& agent = c.add_agent("cpus:4;mem:1GiB;disk:1GiB", "rack:r1", guarded);
+  auto port = c.http_port();
+  auto ops = as("ops", "ops-SECRET-1");
+  auto batch = as("batch", "batch-SECRET-2");
+
+  // Liveness stays open; everything else asks for credentials.
+  EXPECT_EQ(call(port, "GET", "/health").status, 200);
+  auto anonymous = call(port, "GET", "/state");
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.headers["www-authenticate"], "Basic realm=\"agora\"");
+  EXPECT_EQ(call(port, "GET", "/").status, 401);
+  EXPECT_EQ(call(port, "GET", "/state", as("ops", "wrong")).status, 401);
+  EXPECT_EQ(call(port, "GET", "/state", ops).status, 200);
+  EXPECT_EQ(call(port, "GET", "/state", {{"Authorization", "Bearer ops-SECRET-1"}}).status, 200);
+  // batch may read /metrics only.
+  auto state_as_batch = call(port, "GET", "/state", batch);
+  EXPECT_EQ(state_as_batch.status, 403);
+  EXPECT_NE(state_as_batch.body.find("principal 'batch' may not read_endpoints '/state'"),
+            std::string::npos)
+      << state_as_batch.body;
+  EXPECT_EQ(call(port, "GET", "/metrics", batch).status, 200);
+  auto rollback = call(port, "POST", "/policy/rollback", batch);
+  EXPECT_EQ(rollback.status, 403);
+  EXPECT_NE(rollback.body.find("may not update_policies"), std::string::npos) << rollback.body;
+
+  // A framework of principal ops runs a task that writes to its sandbox.
+  framework_system fs;
+  auto info = framework("owned");
+  info.principal = "ops";
+  test_framework fw{fs.sys(), c.master_address(), info};
+  auto fid = fw.wait_subscribed();
+  ASSERT_FALSE(fid.empty());
+  ASSERT_GT(run_sleeper(fw, agent, "t1"), 0);
+  // The master's HTTP threads know whose sandbox it is from its published
+  // state (a framework not yet in it is nobody's: only ANY may read).
+  ASSERT_TRUE(c.wait_state(
+      [](const rapidjson::Document& s) { return task_state_in(s, "t1") == "TASK_RUNNING"; }));
+  auto agent_id = std::string(c.state()["agents"][0]["id"].GetString());
+  auto relay = "/agents/" + agent_id + "/files/read?path=frameworks/" + fid + "/tasks/t1/pid";
+  ASSERT_TRUE(wait_until([&] { return call(port, "GET", relay, ops).status == 200; }, 10s))
+      << call(port, "GET", relay, ops).body;
+  auto relayed = call(port, "GET", relay, batch);
+  EXPECT_EQ(relayed.status, 403);
+  EXPECT_NE(relayed.body.find("principal 'batch' may not access_sandboxes 'ops'"),
+            std::string::npos)
+      << relayed.body;
+  // The agent decides alike on its own port, links followed: a path that
+  // climbs out of another sandbox is still ops' sandbox.
+  auto direct = "/files/read?path=frameworks/" + fid + "/tasks/t1/pid";
+  EXPECT_EQ(call(agent.http_port, "GET", direct, ops).status, 200);
+  EXPECT_EQ(call(agent.http_port, "GET", direct, batch).status, 403);
+  EXPECT_EQ(call(agent.http_port, "GET", direct).status, 401);
+  auto climbing = "/files/read?path=frameworks/other/tasks/x/../../../" + fid + "/tasks/t1/pid";
+  EXPECT_EQ(call(agent.http_port, "GET", climbing, batch).status, 403);
+  EXPECT_EQ(call(agent.http_port, "GET", "/health").status, 200);
+
+  // Operator actions: batch may not, ops may.
+  auto kill_path = "/frameworks/" + fid + "/tasks/t1/kill";
+  auto kill_as_batch = call(port, "POST", kill_path, batch);
+  EXPECT_EQ(kill_as_batch.status, 403);
+  EXPECT_NE(kill_as_batch.body.find("principal 'batch' may not kill_tasks 'ops'"),
+            std::string::npos)
+      << kill_as_batch.body;
+  auto teardown_as_batch = call(port, "POST", "/frameworks/" + fid + "/teardown", batch);
+  EXPECT_EQ(teardown_as_batch.status, 403);
+  EXPECT_NE(teardown_as_batch.body.find("may not teardown_frameworks 'ops'"), std::string::npos);
+  EXPECT_EQ(task_state_in(c.state(), "t1"), "TASK_RUNNING");
+  EXPECT_EQ(call(port, "POST", kill_path, ops).status, 202);
+  EXPECT_TRUE(fw.wait_status("t1", task_state::killed).has_value());
+  EXPECT_TRUE(c.master().wait_for_output("operator 'ops' via HTTP", 5s));
+  EXPECT_EQ(call(port, "POST", "/frameworks/" + fid + "/teardown", ops).status, 200);
+}
+
 TEST(security, bad_authentication_flags_name_the_flag_and_exit_2) {
   credentials creds;
   auto loose =
@@ -510,6 +642,18 @@ TEST(security, bad_authentication_flags_name_the_flag_and_exit_2) {
        "--secret-file: " + loose + ": other users may read or write it"},
       {"agora",
        {"execute", "--command=true", "--secret-file=" + creds.file},
+       "--secret-file: needs --principal"},
+      {"agora-master",
+       {"--port=0", "--actor-port=0", "--authenticate-http"},
+       "--authenticate-http: needs --credentials"},
+      {"agora-master",
+       {"--port=0", "--actor-port=0", "--acls=" + creds.file},
+       "--acls: " + creds.file + ": unknown action \"credentials\""},
+      {"agora-agent",
+       {"--master=127.0.0.1:1", "--authenticate-http"},
+       "--authenticate-http: needs --credentials"},
+      {"agora",
+       {"policy", "status", "--secret-file=" + creds.file},
        "--secret-file: needs --principal"},
   };
   for (const auto& rc : cases) {

@@ -19,6 +19,7 @@
 #include "agora/agent/agent_state.hpp"
 #include "agora/agent/sandbox_files.hpp"
 #include "agora/auth/challenge.hpp"
+#include "agora/auth/http_auth.hpp"
 #include "agora/observability/http_server.hpp"
 #include "agora/observability/json.hpp"
 #include "agora/observability/metrics.hpp"
@@ -66,8 +67,16 @@ std::string hostname_of(const agent_config& cfg) {
 }
 
 void publish_snapshot(agent_ptr self) {
-  self->state.snapshot->publish(self->state.to_json());
-  self->state.metrics->publish(self->state.sample());
+  auto& st = self->state;
+  st.snapshot->publish(st.to_json());
+  st.metrics->publish(st.sample());
+  if (st.config.acls) {
+    // Whose sandboxes these are, for `access_sandboxes` on HTTP threads.
+    std::map<std::string, std::string> principals;
+    for (const auto& [key, rec] : st.tasks) principals[key.first] = rec.framework.principal;
+    for (const auto& rec : st.completed) principals[rec.framework.id] = rec.framework.principal;
+    st.snapshot->publish_principals(std::move(principals));
+  }
 }
 
 /// Publishes a snapshot within 100 ms, once for any number of calls: for
@@ -1041,6 +1050,45 @@ bool prepare_recovery(const agent_config& cfg, recovered_state& out) {
   return true;
 }
 
+/// The agent's HTTP guard (`--credentials`, `--authenticate-http`,
+/// `--acls`): every request but `/health` authenticates; GETs other than
+/// sandbox files are `read_endpoints`; sandbox files are `access_sandboxes`
+/// of the principal of the framework whose sandbox the path resolves to
+/// (links followed, as the file handlers do).
+observability::http_server::guard http_guard(auth::http_access access,
+                                             std::shared_ptr<state_snapshot> snapshot,
+                                             std::string work_dir) {
+  return [access, snapshot, work_dir](
+             observability::http_request& req,
+             const std::string& route) -> std::optional<observability::http_response> {
+    if (route == "/health") return std::nullopt;
+    bool files = route.rfind("/files/", 0) == 0;
+    auto v = auth::check_http(access, req.header("authorization"),
+                              req.method == "GET" && !files ? route : "");
+    auto refuse = [](int status, const std::string& error) {
+      auto r = observability::http_response::error(status, error);
+      if (status == 401) r.headers = {{"WWW-Authenticate", "Basic realm=\"agora\""}};
+      return r;
+    };
+    if (v.status != 0) return refuse(v.status, v.error);
+    req.principal = v.principal;
+    if (!files || !access.rules) return std::nullopt;
+    std::error_code ec;
+    auto base = std::filesystem::absolute(work_dir, ec);
+    std::filesystem::path p = req.param("path");
+    if (p.is_relative()) p = base / p;
+    auto root = std::filesystem::weakly_canonical(base / "frameworks", ec);
+    auto real = std::filesystem::weakly_canonical(p, ec);
+    auto framework =
+        auth::sandbox_framework(ec ? p.lexically_normal().string() : real.string(), root.string());
+    bool known = false;
+    auto owner = snapshot->principal(framework, known);
+    if (!access.rules->allowed(auth::acls::action::access_sandboxes, v.principal, owner))
+      return refuse(403, auth::denied(auth::acls::action::access_sandboxes, v.principal, owner));
+    return std::nullopt;
+  };
+}
+
 caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::actor master) {
   std::shared_ptr<cgroups::isolator> iso;
   std::string isolation_json;
@@ -1085,6 +1133,8 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
     initial.master_address =
         master ? std::string{"local"} : cfg.master_host + ":" + std::to_string(cfg.master_port);
     snapshot->publish(initial.to_json());
+    if (auth::http_access access{cfg.credentials, cfg.authenticate_http, cfg.acls}; access.active())
+      server->set_guard(http_guard(access, snapshot, cfg.work_dir));
     server->route("GET", "/health", [](const observability::http_request&) {
       return observability::http_response::json("{\"status\":\"ok\"}");
     });

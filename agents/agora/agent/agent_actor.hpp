@@ -16,6 +16,8 @@
 #include <caf/meta/type_name.hpp>
 
 #include "agora/agent/cgroups.hpp"
+#include "agora/auth/acls.hpp"
+#include "agora/auth/credentials.hpp"
 #include "agora/protocol/messages.hpp"
 #include "agora/protocol/resources.hpp"
 
@@ -46,6 +48,13 @@ struct agent_config {
   /// `--principal`, `--secret-file`) before registering.
   std::string principal;
   std::string secret;
+  /// HTTP: who may authenticate (`--credentials`), whether every request
+  /// but `/health` must (`--authenticate-http`), and the authorization
+  /// rules (`--acls`: `read_endpoints`, `access_sandboxes`); null and
+  /// false: open, as without the flags.
+  std::shared_ptr<const auth::credential_store> credentials;
+  bool authenticate_http = false;
+  std::shared_ptr<const auth::acls> acls;
   /// After a leader change, the agent waits a random time up to this before
   /// it connects, so that thousands of agents do not arrive at once.
   std::chrono::milliseconds leader_change_jitter{500};

@@ -100,6 +100,23 @@ std::shared_ptr<const std::string> state_snapshot::get() const {
   return json_;
 }
 
+void state_snapshot::publish_principals(std::map<std::string, std::string> principals) {
+  auto p = std::make_shared<const std::map<std::string, std::string>>(std::move(principals));
+  std::lock_guard<std::mutex> guard{mtx_};
+  principals_ = std::move(p);
+}
+
+std::string state_snapshot::principal(const std::string& id, bool& known) const {
+  std::shared_ptr<const std::map<std::string, std::string>> p;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    p = principals_;
+  }
+  auto it = p ? p->find(id) : decltype(p->end()){};
+  known = p && it != p->end();
+  return known ? it->second : std::string{};
+}
+
 agent_state::~agent_state() = default;
 
 std::shared_ptr<const agent_sample> agent_state::sample() const {

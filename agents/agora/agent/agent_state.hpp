@@ -67,10 +67,17 @@ class state_snapshot {
   void publish(std::string json);
   /// Returns the latest JSON (never null).
   std::shared_ptr<const std::string> get() const;
+  /// Replaces what is known of frameworks' principals (framework id ->
+  /// principal), for authorization of sandbox reads on HTTP threads.
+  void publish_principals(std::map<std::string, std::string> principals);
+  /// Returns the principal of framework `id`; `known` false when the agent
+  /// knows no task of it.
+  std::string principal(const std::string& id, bool& known) const;
 
  private:
   mutable std::mutex mtx_;
   std::shared_ptr<const std::string> json_;
+  std::shared_ptr<const std::map<std::string, std::string>> principals_;
 };
 
 /// Everything the agent actor owns. The behaviour (agent_actor.cpp) stays

@@ -136,7 +136,8 @@ std::size_t parse_head(const std::string& raw, http_result& result) {
 
 http_result http_call(const std::string& method, const std::string& host, uint16_t port,
                       const std::string& path, const std::string& body,
-                      std::chrono::milliseconds timeout, const std::string& content_type) {
+                      std::chrono::milliseconds timeout, const std::string& content_type,
+                      const std::map<std::string, std::string>& headers) {
   http_result result;
   auto deadline = clock_type::now() + timeout;
   int fd = connect_to(host, port, deadline, result.error);
@@ -148,6 +149,9 @@ http_result http_call(const std::string& method, const std::string& host, uint16
     request += "Content-Type: " + content_type + "\r\n";
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   }
+  for (const auto& [name, value] : headers)
+    if ((name + value).find_first_of("\r\n") == std::string::npos)
+      request += name + ": " + value + "\r\n";
   request += "\r\n" + body;
 
   std::size_t sent = 0;

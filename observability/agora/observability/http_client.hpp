@@ -28,10 +28,13 @@ struct http_result {
 /// socket (HTTP/1.1, `Connection: close`) and reads the response until the
 /// server closes or `Content-Length` bytes arrived, all within `timeout`.
 /// Never throws; failures are reported in the result.
+/// `headers` are added to the request (a name or value holding CR or LF is
+/// dropped).
 http_result http_call(const std::string& method, const std::string& host, uint16_t port,
                       const std::string& path, const std::string& body = "",
                       std::chrono::milliseconds timeout = std::chrono::seconds(5),
-                      const std::string& content_type = "application/json");
+                      const std::string& content_type = "application/json",
+                      const std::map<std::string, std::string>& headers = {});
 
 /// Returns the result of `GET path` (see `http_call`).
 http_result http_get(const std::string& host, uint16_t port, const std::string& path,

@@ -20,6 +20,9 @@ struct http_request {
   /// The request's headers, names in lower case (the last one of a name
   /// repeated).
   std::map<std::string, std::string> headers;
+  /// Who sent it, as the server's guard authenticated it ("": anonymous,
+  /// or no guard); see `http_server::set_guard`.
+  std::string principal;
 
   /// Returns the value of header `name` (lower case), or "" when absent.
   std::string header(const std::string& name) const;

@@ -202,6 +202,8 @@ struct http_server::impl {
   std::map<std::string, by_method> exact;
   // Prefix routes, keyed by the prefix without the trailing `*`.
   std::map<std::string, by_method> prefixes;
+  // Runs before every handler (`set_guard`); null: none.
+  std::shared_ptr<const guard> request_guard;
 
   // Returns the handler for `method path`, or an error response (404, 405).
   // For 405, `allow` receives the allowed methods.
@@ -354,7 +356,14 @@ struct http_server::impl {
         mg_disable_keep_alive(conn);
       } else {
         try {
-          response = h(req);
+          std::shared_ptr<const guard> g;
+          {
+            std::shared_lock lock(mutex);
+            g = request_guard;
+          }
+          std::optional<http_response> refused;
+          if (g) refused = (*g)(req, route);
+          response = refused ? std::move(*refused) : h(req);
           // A handler's content type must not inject header lines.
           response.content_type.erase(
               std::remove_if(response.content_type.begin(), response.content_type.end(),
@@ -519,6 +528,11 @@ void http_server::route(const std::string& method, const std::string& path, hand
     impl_->prefixes[path.substr(0, path.size() - 1)][method] = std::move(h);
   else
     impl_->exact[path][method] = std::move(h);
+}
+
+void http_server::set_guard(guard g) {
+  std::unique_lock lock(impl_->mutex);
+  impl_->request_guard = g ? std::make_shared<const guard>(std::move(g)) : nullptr;
 }
 
 uint16_t http_server::port() const { return impl_->bound_port; }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,15 @@ class http_server {
   /// prefixes, and a longer prefix over a shorter one. Routes may be added
   /// at any time, from any thread.
   void route(const std::string& method, const std::string& path, handler h);
+
+  /// Runs before every handler of a matched route, with the route as
+  /// registered (e.g. `/files/*`): returns a response to send instead of
+  /// calling the handler (401, 403), or nothing to go on. It may set
+  /// `req.principal` for the handler. Used for HTTP authentication and
+  /// authorization; it runs on the worker threads, like handlers.
+  using guard =
+      std::function<std::optional<http_response>(http_request& req, const std::string& route)>;
+  void set_guard(guard g);
 
   /// Returns the server's request metrics: `agora_http_requests_total{handler,
   /// method, code}`, `agora_http_request_duration_seconds{handler}` (the

@@ -215,6 +215,46 @@ TEST_F(http_server_test, request_headers_reach_the_handler_and_response_headers_
   EXPECT_EQ(r.headers.count("bad"), 0u) << r.raw;
 }
 
+TEST_F(http_server_test, the_guard_runs_before_handlers_and_may_answer_instead) {
+  int called = 0;
+  server->route("GET", "/files/*", [&](const http_request& req) {
+    ++called;
+    return http_response::text("hello " + req.principal);
+  });
+  server->route("GET", "/open", [](const http_request&) { return http_response::text("open"); });
+  std::vector<std::string> seen;
+  std::mutex m;
+  server->set_guard(
+      [&](http_request& req, const std::string& route) -> std::optional<http_response> {
+        {
+          std::lock_guard<std::mutex> lock{m};
+          seen.push_back(route);
+        }
+        if (route == "/open") return std::nullopt;
+        if (req.header("authorization") != "Bearer t") {
+          auto r = http_response::error(401, "authentication required");
+          r.headers = {{"WWW-Authenticate", "Basic realm=\"agora\""}};
+          return r;
+        }
+        req.principal = "ops";
+        return std::nullopt;
+      });
+  auto denied = send_raw(server->port(), "GET /files/x HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(denied.ok) << denied.raw;
+  EXPECT_EQ(denied.status, 401);
+  EXPECT_EQ(denied.headers["www-authenticate"], "Basic realm=\"agora\"");
+  EXPECT_EQ(called, 0);
+  auto allowed = send_raw(server->port(),
+                          "GET /files/x HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t\r\n\r\n");
+  EXPECT_EQ(allowed.body, "hello ops");
+  EXPECT_EQ(called, 1);
+  EXPECT_EQ(send_raw(server->port(), "GET /open HTTP/1.1\r\nHost: h\r\n\r\n").body, "open");
+  // Unmatched paths never reach the guard (404 as before).
+  EXPECT_EQ(send_raw(server->port(), "GET /nothing HTTP/1.1\r\nHost: h\r\n\r\n").status, 404);
+  std::lock_guard<std::mutex> lock{m};
+  EXPECT_EQ(seen, (std::vector<std::string>{"/files/*", "/files/*", "/open"}));
+}
+
 TEST_F(http_server_test, chunked_request_body_is_decoded) {
   server->route("POST", "/echo",
                 [](const http_request& req) { return http_response::text(req.body); });

@@ -23,6 +23,12 @@ class credential_store {
 
   std::size_t size() const { return secrets_.size(); }
 
+  /// Calls `f(principal, secret)` for every credential, in principal order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& [principal, secret] : secrets_) f(principal, secret);
+  }
+
   /// Adds a principal (tests and embedding; `load` for files).
   void add(const std::string& principal, const std::string& secret) {
     secrets_[principal] = secret;

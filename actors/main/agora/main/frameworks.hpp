@@ -14,7 +14,7 @@ namespace agora::main {
 
 /// Runs one command as a task and reports its states (like mesos-execute).
 class execute_scheduler final : public agora::scheduler::scheduler {
-public:
+ public:
   struct options {
     std::string command;
     std::string task_name = "agora-execute";
@@ -32,7 +32,7 @@ public:
   /// it ended otherwise, 2 when the master refused the framework.
   int exit_status() const { return exit_status_; }
 
-private:
+ private:
   options opts_;
   std::string task_id_;
   bool launched_ = false;
@@ -43,7 +43,7 @@ private:
 /// Runs `tasks` tasks (0: forever) of one size, as many in parallel as
 /// offers allow (capped by `parallel` when > 0), and measures them.
 class demo_scheduler final : public agora::scheduler::scheduler {
-public:
+ public:
   struct options {
     int64_t tasks = 100;
     int64_t parallel = 0;
@@ -76,7 +76,7 @@ public:
   /// Returns a human-readable summary.
   static std::string format(const summary& s);
 
-private:
+ private:
   using clock = std::chrono::steady_clock;
   options opts_;
   mutable std::mutex mtx_;

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "agora/auth/credentials.hpp"
+#include "agora/auth/http_auth.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/main/policy_endpoints.hpp"
 #include "agora/main/web_ui.hpp"
@@ -113,8 +114,13 @@ observability::http_response proxy_agent_files(const master::snapshot_store& sna
     return observability::http_response::error(
         502, "agent '" + agent_id + "' has an invalid HTTP address: " + address);
   auto target = op + (req.query.empty() ? "" : "?" + req.query);
-  auto r = observability::http_get(address.substr(0, colon), static_cast<uint16_t>(port), target,
-                                   std::chrono::seconds(5));
+  // The client's credentials go along: an agent with `--acls` decides
+  // itself who may read its sandboxes.
+  std::map<std::string, std::string> headers;
+  if (auto a = req.header("authorization"); !a.empty()) headers["Authorization"] = a;
+  auto r =
+      observability::http_call("GET", address.substr(0, colon), static_cast<uint16_t>(port), target,
+                               "", std::chrono::seconds(5), "application/json", headers);
   if (!r.ok)
     return observability::http_response::error(
         502, "agent '" + agent_id + "' at " + address + " cannot be reached: " + r.error);
@@ -164,10 +170,11 @@ observability::http_response operator_action(caf::actor_system& sys, const caf::
     return observability::http_response::error(
         404, "no such operator action: " + req.path +
                  " (POST /frameworks/ID/teardown or /frameworks/ID/tasks/TASK/kill)");
-  std::string by = "via HTTP";
+  std::string by = req.principal.empty() ? "via HTTP" : "'" + req.principal + "' via HTTP";
   if (auto agent = req.header("user-agent"); !agent.empty()) by += " (" + agent.substr(0, 80) + ")";
-  caf::message msg = teardown ? caf::make_message(master::operator_teardown{parts[1], by})
-                              : caf::make_message(master::operator_kill{parts[1], parts[3], by});
+  caf::message msg =
+      teardown ? caf::make_message(master::operator_teardown{parts[1], by, req.principal})
+               : caf::make_message(master::operator_kill{parts[1], parts[3], by, req.principal});
   observability::http_response out =
       observability::http_response::error(503, "the master did not answer");
   caf::scoped_actor self{sys};
@@ -181,6 +188,52 @@ observability::http_response operator_action(caf::actor_system& sys, const caf::
                 503, "the master did not answer: " + sys.render(e));
           });
   return out;
+}
+
+/// Returns the answer to a request `check_http` refused: 401 (asking for
+/// Basic credentials, so a browser prompts) or 403.
+observability::http_response http_refusal(const auth::http_verdict& v) {
+  auto r = observability::http_response::error(v.status, v.error);
+  if (v.status == 401) r.headers = {{"WWW-Authenticate", "Basic realm=\"agora\""}};
+  return r;
+}
+
+/// The master's HTTP guard (`--credentials`, `--authenticate-http`,
+/// `--acls`): authenticates every request but `/health`, checks
+/// `read_endpoints` on the routes a GET reads (not the UI's own files,
+/// which hold no cluster data), `update_policies` on policy changes, and
+/// `access_sandboxes` on sandbox reads relayed to agents, whose owner is
+/// the principal of the framework named in the sandbox path. Operator
+/// actions are checked by the master actor, which knows whose framework or
+/// task it is.
+observability::http_server::guard master_http_guard(
+    auth::http_access access, std::shared_ptr<master::snapshot_store> snapshots) {
+  return [access, snapshots](
+             observability::http_request& req,
+             const std::string& route) -> std::optional<observability::http_response> {
+    if (route == "/health") return std::nullopt;  // liveness probes
+    bool ui = route == "/" || route == "/ui/*" || route == "/js/*";
+    bool relay = route == "/agents/*";
+    bool sandbox = relay && req.path.find("/files/") != std::string::npos;
+    std::string endpoint;
+    if (req.method == "GET" && !ui && !sandbox) endpoint = relay ? "/monitor/statistics" : route;
+    auto v = auth::check_http(access, req.header("authorization"), endpoint);
+    if (v.status != 0) return http_refusal(v);
+    req.principal = v.principal;
+    if (!access.rules) return std::nullopt;
+    using action = auth::acls::action;
+    if (req.method == "POST" && (route == "/policy" || route == "/policy/rollback") &&
+        !access.rules->allowed(action::update_policies, v.principal))
+      return http_refusal({403, auth::denied(action::update_policies, v.principal), ""});
+    if (sandbox) {
+      bool known = false;
+      auto owner =
+          snapshots->framework_principal(auth::sandbox_framework(req.param("path")), known);
+      if (!access.rules->allowed(action::access_sandboxes, v.principal, owner))
+        return http_refusal({403, auth::denied(action::access_sandboxes, v.principal, owner), ""});
+    }
+    return std::nullopt;
+  };
 }
 
 /// Wraps `h`: a master that does not lead redirects the request to the
@@ -310,6 +363,19 @@ void add_master_flags(cli::flags& f, master_options& o) {
         "frameworks must authenticate (with a principal of --credentials) before subscribing");
   f.add("authenticate-agents", &o.config.authenticate_agents,
         "agents must authenticate (with a principal of --credentials) before registering");
+  f.add("authenticate-http", &o.authenticate_http,
+        "every HTTP request but /health must authenticate: Basic PRINCIPAL:SECRET or Bearer "
+        "SECRET from --credentials");
+  auto* rules = &o.config.acls;
+  f.add_custom("acls", "",
+               "authorization rules (JSON, docs/security.md): who may register frameworks in "
+               "which roles, tear down, kill, change the policy, read endpoints and sandboxes",
+               [rules](const std::string& v, std::string& err) {
+                 auto loaded = std::make_shared<auth::acls>();
+                 if (!auth::acls::load(v, *loaded, err)) return false;
+                 *rules = std::move(loaded);
+                 return true;
+               });
   auto* weights = &o.config.weights;
   f.add_custom("weights", "", "role weight overrides on top of the policy's, e.g. prod=2,dev=0.5",
                [weights](const std::string& v, std::string& err) {
@@ -326,6 +392,8 @@ std::string check_master_flags(const master_options& o, bool contends) {
     return "--authenticate-frameworks: needs --credentials";
   if (o.config.authenticate_agents && !o.config.credentials)
     return "--authenticate-agents: needs --credentials";
+  if (o.authenticate_http && !o.config.credentials)
+    return "--authenticate-http: needs --credentials";
   if (o.zk_session_timeout.count() <= 0) return "--zk-session-timeout: must be positive";
   // Zero would make the master busy-loop (or never answer in time).
   if (o.config.allocation_interval.count() <= 0) return "--allocation-interval: must be positive";
@@ -423,6 +491,8 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
   rt->actor_port_ = *port;
   auto es = rt->election_;
   auto snapshots = rt->snapshots_;
+  auth::http_access access{opts.config.credentials, opts.authenticate_http, opts.config.acls};
+  if (access.active()) rt->http_->set_guard(master_http_guard(access, snapshots));
   rt->http_->route(
       "GET", "/state", leader_only(es, [snapshots](const observability::http_request& req) {
         // Rendered here, on the HTTP thread, from the latest

@@ -43,6 +43,9 @@ struct master_options {
   /// acting (offers and launches); a leader below it pauses until masters
   /// return.
   int64_t quorum_size = 1;
+  /// `--authenticate-http`: every HTTP request but `/health` authenticates
+  /// (Basic or Bearer, against `--credentials`).
+  bool authenticate_http = false;
   /// Called (from any thread) when a leading master must stop acting at once
   /// (lost its ZooKeeper session, its leadership or its registry). Default:
   /// log and exit the process with status 1 so a supervisor restarts it.

@@ -5,10 +5,13 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <map>
 #include <sstream>
 
 #include <rapidjson/document.h>
 
+#include "agora/auth/credentials.hpp"
+#include "agora/auth/http_auth.hpp"
 #include "agora/cli/flags.hpp"
 #include "agora/observability/http_client.hpp"
 #include "agora/observability/json.hpp"
@@ -210,6 +213,11 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
                                    : "Restores the previous policy (or cancels a shadow)."};
   f.add("master", &master,
         "the master's HTTP address HOST:PORT, or zk://HOST:PORT[,...]/PATH to find the leader");
+  std::string principal, secret_file;
+  f.add("principal", &principal,
+        "authenticate to the master's HTTP endpoints as this principal (with --secret-file)");
+  f.add("secret-file", &secret_file,
+        "file holding the principal's secret (readable by its owner only)");
   if (verb == "apply") {
     f.add("schema", &schema, "cluster schema to check against (default: the master's)");
     f.add("shadow", &shadow, "evaluate beside the active policy this long before installing");
@@ -240,6 +248,22 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
   if (std::string why; !discovery::resolve_master(master, true, host, port, why)) {
     err << "agora policy " << verb << ": " << why << "\n";
     return 1;
+  }
+  std::map<std::string, std::string> headers;
+  if (!principal.empty() || !secret_file.empty()) {
+    std::string secret;
+    if (principal.empty() || secret_file.empty()) {
+      err << "agora policy " << verb << ": error: "
+          << (principal.empty() ? "--secret-file: needs --principal"
+                                : "--principal: needs --secret-file")
+          << "\n";
+      return 2;
+    }
+    if (!auth::read_secret_file(secret_file, secret, error)) {
+      err << "agora policy " << verb << ": error: --secret-file: " << error << "\n";
+      return 2;
+    }
+    headers["Authorization"] = auth::basic_authorization(principal, secret);
   }
   if (shadow.count() < 0) {
     err << "agora policy apply: error: --shadow: must not be negative\n";
@@ -277,15 +301,19 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
       }
       body += ",\"schema\":" + json_quote(s->text());
     }
-    r = observability::http_post(host, port, "/policy", body + "}", request_timeout);
+    r = observability::http_call("POST", host, port, "/policy", body + "}", request_timeout,
+                                 "application/json", headers);
   } else if (verb == "status") {
-    r = observability::http_get(host, port, "/policy", request_timeout);
+    r = observability::http_call("GET", host, port, "/policy", "", request_timeout,
+                                 "application/json", headers);
   } else if (verb == "explain") {
     std::string path = "/policy/explain?framework=" + url_encode(framework);
     if (!agent.empty()) path += "&agent=" + url_encode(agent);
-    r = observability::http_get(host, port, path, request_timeout);
+    r = observability::http_call("GET", host, port, path, "", request_timeout, "application/json",
+                                 headers);
   } else {
-    r = observability::http_post(host, port, "/policy/rollback", "", request_timeout);
+    r = observability::http_call("POST", host, port, "/policy/rollback", "", request_timeout,
+                                 "application/json", headers);
   }
   if (!r.ok) {
     err << "agora policy " << verb << ": cannot reach the master at " << master << ": " << r.error

@@ -161,6 +161,8 @@ struct publish_state {};
 struct operator_teardown {
   std::string framework_id;
   std::string requested_by;
+  /// The HTTP principal ("": anonymous), for `--acls`.
+  std::string principal;
 };
 /// `POST /frameworks/FID/tasks/TID/kill`: kill one task through its agent;
 /// the framework hears `TASK_KILLED` as for its own kill. Reply:
@@ -169,6 +171,8 @@ struct operator_kill {
   std::string framework_id;
   std::string task_id;
   std::string requested_by;
+  /// The HTTP principal ("": anonymous), for `--acls`.
+  std::string principal;
 };
 /// The master's answer to an operator request: an HTTP status and a JSON
 /// body.
@@ -267,11 +271,12 @@ typename Inspector::result_type inspect(Inspector& f, offer_expired& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, operator_teardown& x) {
-  return f(caf::meta::type_name("operator_teardown"), x.framework_id, x.requested_by);
+  return f(caf::meta::type_name("operator_teardown"), x.framework_id, x.requested_by, x.principal);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, operator_kill& x) {
-  return f(caf::meta::type_name("operator_kill"), x.framework_id, x.task_id, x.requested_by);
+  return f(caf::meta::type_name("operator_kill"), x.framework_id, x.task_id, x.requested_by,
+           x.principal);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, operator_reply& x) {

@@ -50,6 +50,13 @@ std::string snapshot_store::agent_address(const std::string& id) const {
   return a == nullptr ? std::string{} : a->http_address;
 }
 
+std::string snapshot_store::framework_principal(const std::string& id, bool& known) const {
+  auto s = snapshot();
+  const auto* f = s ? framework_map::find(s->frameworks, id) : nullptr;
+  known = f != nullptr;
+  return f == nullptr ? std::string{} : f->principal;
+}
+
 bool framework_record::partition_aware() const { return protocol::partition_aware(info); }
 
 namespace {
@@ -117,6 +124,14 @@ operator_reply operator_teardown_framework(master_ptr self, const operator_teard
                           st.completed_frameworks.contains(m.framework_id)
                               ? "framework '" + m.framework_id + "' was removed already"
                               : "no framework '" + m.framework_id + "'");
+  const auto& owner = st.frameworks[m.framework_id].info.principal;
+  if (st.config.acls &&
+      !st.config.acls->allowed(auth::acls::action::teardown_frameworks, m.principal, owner)) {
+    log(self, "operator " + m.requested_by + " refused: " +
+                  auth::denied(auth::acls::action::teardown_frameworks, m.principal, owner));
+    return operator_error(
+        403, auth::denied(auth::acls::action::teardown_frameworks, m.principal, owner));
+  }
   size_t tasks = st.frameworks[m.framework_id].tasks.size();
   log(self, "operator " + m.requested_by + " tears down framework " + m.framework_id);
   remove_framework(self, m.framework_id, "torn down by operator " + m.requested_by);
@@ -138,6 +153,15 @@ operator_reply operator_kill_task(master_ptr self, const operator_kill& m) {
       return operator_error(
           409, "task '" + m.task_id + "' of framework '" + m.framework_id + "' has ended already");
     return operator_error(404, "no task '" + m.task_id + "' of framework '" + m.framework_id + "'");
+  }
+  if (st.config.acls) {
+    auto fw = st.frameworks.find(m.framework_id);
+    std::string owner = fw == st.frameworks.end() ? std::string{} : fw->second.info.principal;
+    if (!st.config.acls->allowed(auth::acls::action::kill_tasks, m.principal, owner)) {
+      log(self, "operator " + m.requested_by + " refused: " +
+                    auth::denied(auth::acls::action::kill_tasks, m.principal, owner));
+      return operator_error(403, auth::denied(auth::acls::action::kill_tasks, m.principal, owner));
+    }
   }
   if (is_terminal(t->second.status.state) || t->second.released)
     return operator_error(409, "task '" + m.task_id + "' has ended already (" +

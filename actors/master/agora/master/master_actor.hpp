@@ -29,6 +29,9 @@ class snapshot_store {
   /// Returns agent `id`'s HTTP address as of the latest snapshot ("" when
   /// the agent is unknown or serves no HTTP).
   std::string agent_address(const std::string& id) const;
+  /// Returns framework `id`'s principal as of the latest snapshot; sets
+  /// `known` to false (and returns "") for a framework not active there.
+  std::string framework_principal(const std::string& id, bool& known) const;
 
  private:
   mutable std::mutex mtx_;

@@ -78,6 +78,19 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
                                                peer->principal + "'");
     info.principal = peer->principal;
   }
+  if (st.config.acls) {
+    // Every role the framework subscribes in (`*` when it names none).
+    auto roles = info.roles.empty() ? std::vector<std::string>{"*"} : info.roles;
+    for (const auto& role : roles)
+      if (!st.config.acls->allowed(auth::acls::action::register_frameworks,
+                                   peer ? peer->principal : "", role)) {
+        auto why = auth::denied(auth::acls::action::register_frameworks,
+                                peer ? peer->principal : "", role);
+        log(self, "subscription of framework '" + info.name + "' from " + sender_text(self) +
+                      " refused: " + why);
+        return make_error(errc::not_allowed, why);
+      }
+  }
   if (!info.id.empty() && st.completed_frameworks.contains(info.id))
     return make_error(errc::invalid_argument,
                       "framework " + info.id + " has been removed and cannot subscribe again");

@@ -11,6 +11,7 @@
 
 #include <caf/actor.hpp>
 
+#include "agora/auth/acls.hpp"
 #include "agora/auth/credentials.hpp"
 #include "agora/master/bounded_id_set.hpp"
 #include "agora/master/internal_messages.hpp"
@@ -34,6 +35,8 @@ struct master_config {
   /// register (`--authenticate-frameworks`, `--authenticate-agents`).
   bool authenticate_frameworks = false;
   bool authenticate_agents = false;
+  /// Authorization rules (`--acls`); null: everything is allowed.
+  std::shared_ptr<const auth::acls> acls;
   /// Address of the HTTP endpoint (for /state).
   std::string http_address;
   /// Address of the actor endpoint (for /state).

@@ -203,6 +203,7 @@ std::shared_ptr<const agent_view> make_agent_view(const std::string& id, const a
 std::shared_ptr<const framework_view> make_framework_view(const std::string& id,
                                                           const framework_record& f) {
   auto v = std::make_shared<framework_view>();
+  v->principal = f.info.principal;
   v->json = render_members([&](writer& w) {
     w.StartObject();
     str(w, "id", id);

@@ -138,6 +138,8 @@ struct framework_view {
   /// The object's fields before `tasks`, without braces.
   std::string json;
   bool connected = true;
+  /// Its principal, for authorization on HTTP threads (sandbox reads).
+  std::string principal;
 };
 
 /// An active task (one in the master's `tasks`).
