@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ make pkg-config ccache
   libcaf-dev                # actors, middleman (remote actors)
+  libcaf-openssl0.17        # TLS on actor connections (CAF's OpenSSL module)
+  libssl-dev openssl        # TLS and HTTPS; `openssl` makes the tests' certificates
   libzookeeper-mt-dev       # ZooKeeper C client
   zookeeper                 # ZooKeeper server for tests and local HA
   antlr4 libantlr4-runtime-dev

@@ -5,6 +5,10 @@
 
 namespace agora::test {
 
+/// Connects to 127.0.0.1:`port`; returns the socket (the caller closes
+/// it), or -1.
+int connect_loopback(uint16_t port);
+
 /// Connects to 127.0.0.1:`port` and sends one 32-byte BASP header (CAF
 /// 0.17: operation 1 = client handshake, two padding bytes, flags, the
 /// payload length in network order at bytes 4-7, the rest zero) announcing

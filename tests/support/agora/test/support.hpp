@@ -15,5 +15,6 @@
 #include "agora/test/prometheus_server.hpp"
 #include "agora/test/promql.hpp"
 #include "agora/test/temp_dir.hpp"
+#include "agora/test/tls_files.hpp"
 #include "agora/test/wait.hpp"
 #include "agora/test/zookeeper_server.hpp"
