@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   uint16_t http_port = 5051;
   uint16_t actor_port = 5056;
   bool resources_given = false;
+  protocol::tls_options tls;
   cli::flags f{"agora-agent",
                "The Agora agent: offers this host's resources to a master and "
                "runs the tasks the master sends."};
@@ -204,6 +205,7 @@ int main(int argc, char** argv) {
         "master runs with --authenticate-agents)");
   f.add("secret-file", &secret_file,
         "file holding the principal's secret (readable by its owner only)");
+  cli::add_tls_flags(f, &tls.cert_file, &tls.key_file, &tls.ca_file);
   f.parse_or_exit(argc, argv);
   if (!secret_file.empty() || !ac.principal.empty()) {
     std::string err;
@@ -241,6 +243,10 @@ int main(int argc, char** argv) {
                       ? "--disk-watch-interval: must be positive"
                       : "--gc-disk-threshold: must be a fraction from 0 to 1")
               << "\n";
+    return 2;
+  }
+  if (auto bad = protocol::check_tls_options(tls); !bad.empty()) {
+    std::cerr << "agora-agent: error: " << bad << "\n";
     return 2;
   }
   if (ac.cgroups.max_pids < 0) {
@@ -283,7 +289,7 @@ int main(int argc, char** argv) {
   caf::actor_system_config cfg;
   protocol::announce(cfg);
   agent::announce(cfg);
-  protocol::load_transport(cfg);
+  protocol::load_transport(cfg, tls);
   // An agent is idle nearly always. CAF's default scheduler wakes each idle
   // worker every 10 ms and polls for ~25 ms after every message: about
   // 8 ms of CPU per second per idle agent process here, which at a few
@@ -296,7 +302,7 @@ int main(int argc, char** argv) {
   caf::actor_system sys{cfg};
   auto agent = agent::spawn_agent(sys, ac);
   if (!agent) return 1;  // the reason is logged
-  auto published = sys.middleman().publish(agent, actor_port, ip.c_str(), true);
+  auto published = protocol::publish(sys, agent, actor_port, ip);
   if (!published) {
     std::cerr << "agora-agent: error: cannot publish the agent on " << ip << ":" << actor_port
               << ": " << sys.render(published.error()) << "\n";
@@ -325,7 +331,7 @@ int main(int argc, char** argv) {
   if (agent_ended) {
     watcher.join();
     std::cerr << "agora-agent: the agent stopped (" << end_reason << "); exiting\n";
-    sys.middleman().unpublish(agent, *published);
+    protocol::unpublish(sys, agent.address(), *published);
     return 1;
   }
   // SIGUSR1, or any stop with `--recover cleanup`: kill every task (their
@@ -347,6 +353,6 @@ int main(int argc, char** argv) {
     self->request(agent, ac.kill_grace + std::chrono::seconds{10}, agent::stop_atom::value)
         .receive([](agent::stop_atom) {}, on_error);
   watcher.join();  // the agent is down now (stopped, or killed above)
-  sys.middleman().unpublish(agent, *published);
+  protocol::unpublish(sys, agent.address(), *published);
   return 0;
 }

@@ -49,6 +49,7 @@ struct framework_flags {
   double cpus = 0.1;
   protocol::resources res = protocol::resources::make(0.1, 32 << 20);
   std::chrono::milliseconds failover_timeout{0};
+  protocol::tls_options tls;
 
   void add(cli::flags& f) {
     f.add("master", &master,
@@ -68,6 +69,7 @@ struct framework_flags {
                  [this](const std::string& v, std::string& err) {
                    return protocol::parse_bytes(v, res.mem_bytes, err);
                  });
+    cli::add_tls_flags(f, &tls.cert_file, &tls.key_file, &tls.ca_file);
   }
 
   /// Completes the task resources and the driver config; false on bad input.
@@ -81,6 +83,7 @@ struct framework_flags {
       error = "--master: " + error;
       return false;
     }
+    if (error = protocol::check_tls_options(tls); !error.empty()) return false;
     if (discovery::is_zk_url(master))
       cfg.master_url = master;
     else
@@ -104,14 +107,15 @@ struct framework_flags {
 };
 
 /// The actor system of a framework process: protocol announced, middleman
-/// loaded (to reach a remote master).
+/// loaded (to reach a remote master), over TLS with `--tls-*`.
 struct client_system {
   caf::actor_system_config cfg;
   caf::actor_system sys;
-  client_system() : sys(configure(cfg)) {}
-  static caf::actor_system_config& configure(caf::actor_system_config& cfg) {
+  explicit client_system(const protocol::tls_options& tls) : sys(configure(cfg, tls)) {}
+  static caf::actor_system_config& configure(caf::actor_system_config& cfg,
+                                             const protocol::tls_options& tls) {
     protocol::announce(cfg);
-    protocol::load_transport(cfg);
+    protocol::load_transport(cfg, tls);
     return cfg;
   }
 };
@@ -164,7 +168,7 @@ int cmd_execute(int argc, char** argv) {
     return 2;
   }
   opts.res = ff.res;
-  client_system client;
+  client_system client{ff.tls};
   auto& sys = client.sys;
   auto sched = std::make_shared<main::execute_scheduler>(opts);
   if (!run_driver(sys, cfg, sched, timeout)) {
@@ -193,7 +197,7 @@ int cmd_demo(int argc, char** argv) {
     return 2;
   }
   opts.res = ff.res;
-  client_system client;
+  client_system client{ff.tls};
   auto& sys = client.sys;
   auto sched = std::make_shared<main::demo_scheduler>(opts);
   run_driver(sys, cfg, sched, std::chrono::milliseconds{0});

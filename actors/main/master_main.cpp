@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config cfg;
   protocol::announce(cfg);
-  protocol::load_transport(cfg);
+  protocol::load_transport(cfg, opts.tls);
   caf::actor_system sys{cfg};
   std::string error;
   auto rt = main::master_runtime::start(sys, opts, error);

@@ -348,7 +348,7 @@ void do_register(agent_ptr self) {
 void connect(agent_ptr self) {
   auto& st = self->state;
   auto gen = ++st.generation;
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = protocol::connector(self->system());
   self->request(mm, st.config.register_timeout, caf::connect_atom::value, st.config.master_host,
                 st.config.master_port)
       .then(
@@ -365,8 +365,12 @@ void connect(agent_ptr self) {
             do_register(self);
           },
           [self, gen](caf::error& err) {
-            if (gen != self->state.generation) return;
-            retry_connect(self, self->system().render(err));
+            auto& st = self->state;
+            if (gen != st.generation) return;
+            retry_connect(self,
+                          protocol::explain_connect_error(self->system(), st.config.master_host,
+                                                          st.config.master_port, err)
+                              .message);
           });
 }
 

@@ -245,4 +245,14 @@ std::string flags::usage() const {
   return out.str();
 }
 
+void add_tls_flags(flags& f, std::string* cert, std::string* key, std::string* ca) {
+  f.add("tls-cert", cert,
+        "TLS on every actor connection and HTTP endpoint: this process's certificate (PEM); "
+        "needs --tls-key and --tls-ca");
+  f.add("tls-key", key, "the private key of --tls-cert (PEM, not encrypted)");
+  f.add("tls-ca", ca,
+        "the CA certificate (PEM) that signed every peer's certificate: peers without one are "
+        "refused, in both directions");
+}
+
 }  // namespace agora::cli

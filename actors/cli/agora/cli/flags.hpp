@@ -70,6 +70,12 @@ class flags {
   bool help_ = false;
 };
 
+/// Registers `--tls-cert`, `--tls-key` and `--tls-ca`, the files of a
+/// process's TLS identity (see `protocol::tls_options`): the same three
+/// flags, with the same help, on every binary that connects to or hosts
+/// actors or HTTP endpoints.
+void add_tls_flags(flags& f, std::string* cert, std::string* key, std::string* ca);
+
 /// The longest duration a flag takes (ten years).
 constexpr std::chrono::milliseconds max_duration{int64_t{3650} * 24 * 3600 * 1000};
 

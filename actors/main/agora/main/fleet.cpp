@@ -226,7 +226,7 @@ void retry_connect(connector_ptr self, const std::string& why) {
 void connect(connector_ptr self) {
   auto& st = self->state;
   auto gen = ++st.generation;
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = protocol::connector(self->system());
   self->request(mm, 10s, caf::connect_atom::value, st.host, st.port)
       .then(
           [self, gen](const caf::node_id&, caf::strong_actor_ptr& ptr,
@@ -246,8 +246,11 @@ void connect(connector_ptr self) {
             hand_out(self);
           },
           [self, gen](caf::error& err) {
-            if (gen != self->state.generation) return;
-            retry_connect(self, self->system().render(err));
+            auto& st = self->state;
+            if (gen != st.generation) return;
+            retry_connect(
+                self,
+                protocol::explain_connect_error(self->system(), st.host, st.port, err).message);
           });
 }
 
@@ -349,7 +352,7 @@ int run_process(const fleet_options& opts, int64_t process, int64_t first, int64
                 const std::function<void()>& wait) {
   caf::actor_system_config cfg;
   protocol::announce(cfg);
-  protocol::load_transport(cfg);
+  protocol::load_transport(cfg, opts.tls);
   // CAF's default work-stealing scheduler polls for work in a busy loop
   // before its workers sleep; a fleet works in bursts (every agent
   // registers at once), and that polling took the CPU the master on the
@@ -372,7 +375,7 @@ int run_process(const fleet_options& opts, int64_t process, int64_t first, int64
   if (opts.actor_port >= 0) {
     dir = sys.spawn(directory, all, first, opts.agent.hostname_prefix, counters);
     auto port = opts.actor_port == 0 ? 0 : static_cast<uint16_t>(opts.actor_port + process);
-    auto published = sys.middleman().publish(dir, port, opts.ip.c_str(), true);
+    auto published = protocol::publish(sys, dir, port, opts.ip);
     if (!published) {
       std::cerr << program << ": error: cannot publish the directory actor on " << opts.ip << ":"
                 << port << ": " << sys.render(published.error()) << "\n";
@@ -604,6 +607,7 @@ int run_fleet(int argc, char** argv) {
   f.add("scheduler", &opts.scheduler,
         "CAF scheduler of each fleet process: sharing (idle workers block) or stealing (CAF's "
         "default: idle workers poll, which costs the master CPU on a shared machine)");
+  cli::add_tls_flags(f, &opts.tls.cert_file, &opts.tls.key_file, &opts.tls.ca_file);
   f.parse_or_exit(argc, argv, 2);
   std::string error;
   auto& a = opts.agent;
@@ -632,6 +636,7 @@ int run_fleet(int argc, char** argv) {
     error = "--actor-port: must be -1, 0 or a port (PORT + --processes - 1 at most 65535)";
   if (std::string why; error.empty() && !discovery::check_master_spec(opts.master, why))
     error = "--master: " + why;
+  if (error.empty()) error = protocol::check_tls_options(opts.tls);
   if (!error.empty()) {
     std::cerr << program << ": error: " << error << "\n"
               << "run '" << program << " --help' for the list of flags\n";

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agora/main/fleet_agent.hpp"
+#include "agora/protocol/tls.hpp"
 
 namespace agora::main::fleet {
 
@@ -34,6 +35,9 @@ struct fleet_options {
   std::string ip = "127.0.0.1";
   /// CAF's scheduler policy: `sharing` (idle workers block) or `stealing`.
   std::string scheduler = "sharing";
+  /// `--tls-*`: TLS on the connections to the master and on the directory
+  /// actor's port.
+  protocol::tls_options tls;
   fleet_agent_config agent;
 };
 

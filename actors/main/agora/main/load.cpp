@@ -900,6 +900,7 @@ std::string parse_flags(int argc, char** argv, load_options& opts, scheduler::dr
   f.add("spawn-baseline", &opts.spawn_baseline,
         "first start this many `/bin/sh -c true` processes one at a time and report the rate "
         "(0: skip)");
+  cli::add_tls_flags(f, &opts.tls.cert_file, &opts.tls.key_file, &opts.tls.ca_file);
   std::vector<std::string> args(argv + 2, argv + argc);
   std::string error;
   if (!f.parse(args, error)) return error;
@@ -927,6 +928,7 @@ std::string parse_flags(int argc, char** argv, load_options& opts, scheduler::dr
   }
   opts.seed = static_cast<uint64_t>(seed);
   if (!discovery::check_master_spec(opts.master, error)) return "--master: " + error;
+  if (auto tls = protocol::check_tls_options(opts.tls); !tls.empty()) return tls;
   if (discovery::is_zk_url(opts.master))
     cfg.master_url = opts.master;
   else if (!cli::parse_host_port(opts.master, cfg.master_host, cfg.master_port, error))
@@ -952,7 +954,7 @@ int run_load(int argc, char** argv) {
 
   caf::actor_system_config cfg;
   protocol::announce(cfg);
-  protocol::load_transport(cfg);
+  protocol::load_transport(cfg, opts.tls);
   caf::actor_system sys{cfg};
   auto start = clock::now();
   auto cpu_at_start = cpu_seconds();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "agora/protocol/resources.hpp"
+#include "agora/protocol/tls.hpp"
 
 namespace agora::main {
 
@@ -104,6 +105,8 @@ class token_bucket {
 /// What `agora load` was asked to do.
 struct load_options {
   std::string master = "127.0.0.1:5055";
+  /// `--tls-*`: TLS on the frameworks' connections to the master.
+  protocol::tls_options tls;
   int64_t tasks = 100;
   /// Tasks per second over all frameworks; empty: as fast as offers allow.
   std::optional<double> rate;

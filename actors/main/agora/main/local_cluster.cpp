@@ -63,7 +63,7 @@ int run_local_cluster(int argc, char** argv) {
   caf::actor_system_config cfg;
   protocol::announce(cfg);
   agent::announce(cfg);
-  protocol::load_transport(cfg);
+  protocol::load_transport(cfg, opts.tls);
   caf::actor_system sys{cfg};
   std::unique_ptr<master_runtime> rt;
   std::unique_ptr<local_ha> ha;
@@ -82,6 +82,10 @@ int run_local_cluster(int argc, char** argv) {
         "--allocation-interval=" + std::to_string(opts.config.allocation_interval.count()) + "ms",
         "--quorum-size=" + std::to_string(opts.quorum_size)};
     if (!opts.policy_path.empty()) ho.master_flags.push_back("--policy=" + opts.policy_path);
+    if (opts.tls.enabled())
+      ho.master_flags.insert(ho.master_flags.end(),
+                             {"--tls-cert=" + opts.tls.cert_file, "--tls-key=" + opts.tls.key_file,
+                              "--tls-ca=" + opts.tls.ca_file});
     ha = std::make_unique<local_ha>();
     if (!ha->start(ho, error)) ha.reset();
   }

@@ -376,6 +376,7 @@ void add_master_flags(cli::flags& f, master_options& o) {
                  *rules = std::move(loaded);
                  return true;
                });
+  cli::add_tls_flags(f, &o.tls.cert_file, &o.tls.key_file, &o.tls.ca_file);
   auto* weights = &o.config.weights;
   f.add_custom("weights", "", "role weight overrides on top of the policy's, e.g. prod=2,dev=0.5",
                [weights](const std::string& v, std::string& err) {
@@ -395,6 +396,7 @@ std::string check_master_flags(const master_options& o, bool contends) {
   if (o.authenticate_http && !o.config.credentials)
     return "--authenticate-http: needs --credentials";
   if (o.zk_session_timeout.count() <= 0) return "--zk-session-timeout: must be positive";
+  if (auto tls = protocol::check_tls_options(o.tls); !tls.empty()) return tls;
   // Zero would make the master busy-loop (or never answer in time).
   if (o.config.allocation_interval.count() <= 0) return "--allocation-interval: must be positive";
   if (o.config.framework_heartbeat_interval.count() <= 0)
@@ -481,7 +483,7 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
   // master contending in ZooKeeper waits, answering `not_leader`, until it
   // is elected.
   rt->master_ = master::spawn_master(sys, opts.config, rt->snapshots_);
-  auto port = sys.middleman().publish(rt->master_, opts.actor_port, opts.ip.c_str(), true);
+  auto port = protocol::publish(sys, rt->master_, opts.actor_port, opts.ip);
   if (!port) {
     error = "cannot listen on actor port " + opts.ip + ":" + std::to_string(opts.actor_port) +
             ": " + sys.render(port.error());

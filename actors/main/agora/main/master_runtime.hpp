@@ -11,6 +11,7 @@
 #include "agora/cli/flags.hpp"
 #include "agora/master/master_actor.hpp"
 #include "agora/observability/http_server.hpp"
+#include "agora/protocol/tls.hpp"
 
 namespace agora::zk {
 class session;
@@ -46,6 +47,10 @@ struct master_options {
   /// `--authenticate-http`: every HTTP request but `/health` authenticates
   /// (Basic or Bearer, against `--credentials`).
   bool authenticate_http = false;
+  /// `--tls-cert`, `--tls-key`, `--tls-ca`: TLS on the actor port (the
+  /// actor system must be loaded with the same; see
+  /// `protocol::load_transport`).
+  protocol::tls_options tls;
   /// Called (from any thread) when a leading master must stop acting at once
   /// (lost its ZooKeeper session, its leadership or its registry). Default:
   /// log and exit the process with status 1 so a supervisor restarts it.

@@ -9,6 +9,7 @@
 #include "agora/auth/challenge.hpp"
 #include "agora/discovery/master_follower.hpp"
 #include "agora/protocol/errors.hpp"
+#include "agora/protocol/transport.hpp"
 
 namespace agora::scheduler {
 
@@ -42,6 +43,8 @@ struct driver_state {
   int64_t leader_epoch = -1;
   /// Messages from the master stamped with an older epoch, dropped.
   uint64_t stale_epoch_messages = 0;
+  /// Why the last connection attempt failed (printed when it changes).
+  std::string last_connect_error;
   caf::stateful_actor<driver_state>* self = nullptr;
   static inline const char* name = "agora.scheduler_driver";
 
@@ -263,7 +266,7 @@ void connect(driver_ptr self) {
     subscribe_to(self, st.cfg.master);
     return;
   }
-  auto mm = self->system().middleman().actor_handle();
+  auto mm = protocol::connector(self->system());
   auto attempt = st.attempt;
   self->request(mm, std::chrono::seconds{10}, caf::connect_atom::value, st.cfg.master_host,
                 st.cfg.master_port)
@@ -275,10 +278,31 @@ void connect(driver_ptr self) {
               schedule_reconnect(self);
               return;
             }
+            self->state.last_connect_error.clear();
             subscribe_to(self, caf::actor_cast<caf::actor>(ptr));
           },
-          [self, attempt](const caf::error&) {
-            if (attempt == self->state.attempt) schedule_reconnect(self);
+          [self, attempt](const caf::error& err) {
+            auto& st = self->state;
+            if (attempt != st.attempt) return;
+            auto why = protocol::explain_connect_error(self->system(), st.cfg.master_host,
+                                                       st.cfg.master_port, err);
+            auto text = "cannot connect to the master " + st.cfg.master_host + ":" +
+                        std::to_string(st.cfg.master_port) + ": " + why.message;
+            if (why.tls_refused) {
+              // One side does not accept the other's certificate (or the
+              // master does not speak TLS): every retry with the same
+              // files would fail the same way.
+              driver d{&st};
+              st.sched->error(d, text, true);
+              st.stopping = true;
+              self->quit();
+              return;
+            }
+            if (text != st.last_connect_error) {
+              std::cerr << "agora-scheduler: " << text << " (retrying)\n";
+              st.last_connect_error = text;
+            }
+            schedule_reconnect(self);
           });
 }
 
