@@ -10,10 +10,26 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <mutex>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include "agora/observability/detail/tls.hpp"
 
 namespace agora::observability {
 
 namespace {
+
+std::mutex https_mutex;
+detail::ssl_context https_context;  // Guarded by `https_mutex`; null: plain HTTP.
+
+detail::ssl_context current_https() {
+  std::lock_guard<std::mutex> guard{https_mutex};
+  return https_context;
+}
 
 using clock_type = std::chrono::steady_clock;
 
@@ -78,6 +94,79 @@ int connect_to(const std::string& host, uint16_t port, clock_type::time_point de
   return fd;
 }
 
+/// The connection of one request: the socket, and its TLS session with
+/// HTTPS. `send`/`recv` behave as the system calls, TLS's "try again" being
+/// EAGAIN with `wait_for` saying which readiness to wait for.
+struct channel {
+  int fd = -1;
+  SSL* ssl = nullptr;
+  short wait_for = POLLIN;
+
+  ~channel() {
+    if (ssl != nullptr) SSL_free(ssl);
+    if (fd >= 0) ::close(fd);
+  }
+
+  ssize_t send(const char* buf, std::size_t len) {
+    wait_for = POLLOUT;
+    if (ssl == nullptr) return ::send(fd, buf, len, MSG_NOSIGNAL);
+    ERR_clear_error();
+    int n = SSL_write(ssl, buf, static_cast<int>(std::min<std::size_t>(len, 1 << 30)));
+    return n > 0 ? n : tls_result(n);
+  }
+
+  ssize_t recv(char* buf, std::size_t len) {
+    wait_for = POLLIN;
+    if (ssl == nullptr) return ::recv(fd, buf, len, 0);
+    ERR_clear_error();
+    int n = SSL_read(ssl, buf, static_cast<int>(len));
+    return n > 0 ? n : tls_result(n);
+  }
+
+  ssize_t tls_result(int ret) {
+    switch (SSL_get_error(ssl, ret)) {
+      case SSL_ERROR_WANT_READ:
+        wait_for = POLLIN;
+        errno = EAGAIN;
+        return -1;
+      case SSL_ERROR_WANT_WRITE:
+        wait_for = POLLOUT;
+        errno = EAGAIN;
+        return -1;
+      case SSL_ERROR_ZERO_RETURN:
+        return 0;
+      default:
+        ERR_clear_error();
+        errno = EPROTO;
+        return -1;
+    }
+  }
+
+  /// Runs the TLS handshake before `deadline`; false with `error` set.
+  bool handshake(const std::string& where, clock_type::time_point deadline, std::string& error) {
+    for (;;) {
+      ERR_clear_error();
+      int r = SSL_connect(ssl);
+      if (r == 1) return true;
+      int e = SSL_get_error(ssl, r);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        if (!wait_fd(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+          error = "timed out in the TLS handshake with " + where;
+          return false;
+        }
+        continue;
+      }
+      auto reason = detail::ssl_reason();
+      auto verify = SSL_get_verify_result(ssl);
+      if (verify != X509_V_OK)
+        reason += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+      error = "TLS handshake with " + where +
+              " failed: " + (reason.empty() ? "the connection closed" : reason);
+      return false;
+    }
+  }
+};
+
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -134,14 +223,40 @@ std::size_t parse_head(const std::string& raw, http_result& result) {
 
 }  // namespace
 
+std::string use_https(const std::string& cert_file, const std::string& key_file,
+                      const std::string& ca_file) {
+  std::string error;
+  auto ctx = detail::make_client_context(cert_file, key_file, ca_file, error);
+  if (!ctx) return error;
+  std::lock_guard<std::mutex> guard{https_mutex};
+  https_context = std::move(ctx);
+  return {};
+}
+
+void use_plain_http() {
+  std::lock_guard<std::mutex> guard{https_mutex};
+  https_context = nullptr;
+}
+
+bool https_enabled() { return current_https() != nullptr; }
+
 http_result http_call(const std::string& method, const std::string& host, uint16_t port,
                       const std::string& path, const std::string& body,
                       std::chrono::milliseconds timeout, const std::string& content_type,
                       const std::map<std::string, std::string>& headers) {
   http_result result;
   auto deadline = clock_type::now() + timeout;
-  int fd = connect_to(host, port, deadline, result.error);
-  if (fd < 0) return result;
+  channel ch;
+  ch.fd = connect_to(host, port, deadline, result.error);
+  if (ch.fd < 0) return result;
+  if (auto tls = current_https()) {
+    ch.ssl = SSL_new(tls.get());
+    if (ch.ssl == nullptr || SSL_set_fd(ch.ssl, ch.fd) != 1) {
+      result.error = "cannot start TLS: " + detail::ssl_reason();
+      return result;
+    }
+    if (!ch.handshake(host + ":" + std::to_string(port), deadline, result.error)) return result;
+  }
 
   std::string request = method + " " + path + " HTTP/1.1\r\nHost: " + host + ":" +
                         std::to_string(port) + "\r\nConnection: close\r\nAccept: */*\r\n";
@@ -156,13 +271,12 @@ http_result http_call(const std::string& method, const std::string& host, uint16
 
   std::size_t sent = 0;
   while (sent < request.size()) {
-    auto n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    auto n = ch.send(request.data() + sent, request.size() - sent);
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      if (!wait_fd(fd, POLLOUT, deadline)) {
+      if (!wait_fd(ch.fd, ch.wait_for, deadline)) {
         result.error = "timed out sending the request";
-        ::close(fd);
         return result;
       }
     } else {
@@ -176,14 +290,14 @@ http_result http_call(const std::string& method, const std::string& host, uint16
   char buf[16384];
   bool eof = false;
   for (;;) {
-    auto n = ::recv(fd, buf, sizeof(buf), 0);
+    auto n = ch.recv(buf, sizeof(buf));
     if (n > 0) {
       raw.append(buf, static_cast<std::size_t>(n));
     } else if (n == 0) {
       eof = true;
       break;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-      if (!wait_fd(fd, POLLIN, deadline)) {
+      if (!wait_fd(ch.fd, ch.wait_for, deadline)) {
         result.error = "timed out waiting for the response";
         break;
       }
@@ -205,8 +319,6 @@ http_result http_call(const std::string& method, const std::string& host, uint16
         break;
     }
   }
-  ::close(fd);
-
   if (body_start == std::string::npos) body_start = parse_head(raw, result);
   if (body_start == std::string::npos) {
     if (result.error.empty())

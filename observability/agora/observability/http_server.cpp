@@ -420,6 +420,14 @@ std::unique_ptr<http_server> http_server::start(const std::string& host, uint16_
   }
   state->host = host;
   std::string reason;
+  detail::ssl_context tls;
+  if (!opts.tls_cert_file.empty() || !opts.tls_key_file.empty()) {
+    tls = detail::make_server_context(opts.tls_cert_file, opts.tls_key_file, reason);
+    if (!tls) {
+      error = "cannot serve HTTPS on " + address + ": " + reason;
+      return nullptr;
+    }
+  }
   int listener = detail::open_listener(bind_address(resolved, port), reason);
   if (listener < 0) {
     error = "cannot listen on " + address + ": " + reason;
@@ -478,7 +486,8 @@ std::unique_ptr<http_server> http_server::start(const std::string& host, uint16_
   limits.max_connections_per_client = std::max(1, opts.max_connections_per_client);
   limits.max_body = max_body_size;
   limits.on_refused = [metrics = &state->metrics](int status) { metrics->refused(status); };
-  state->front = detail::http_front::start(listener, state->wake_address, limits, reason);
+  state->front =
+      detail::http_front::start(listener, state->wake_address, limits, std::move(tls), reason);
   if (!state->front) {
     mg_stop(state->ctx);
     error = "cannot listen on " + address + ": " + reason;

@@ -58,6 +58,11 @@ class http_server {
     /// Connections held at once from one client address; more are answered
     /// 429 and closed at once.
     int max_connections_per_client = 16;
+    /// HTTPS with this certificate (PEM chain) and key (PEM) when set; plain
+    /// HTTP is then refused on the port (400). Clients are not asked for a
+    /// certificate: browsers, `curl` and Prometheus read these endpoints.
+    std::string tls_cert_file;
+    std::string tls_key_file;
   };
 
   /// Starts listening on `host:port` (`host` an IPv4/IPv6 address or a name

@@ -19,6 +19,9 @@
 #include <utility>
 #include <vector>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "agora/observability/detail/request_scanner.hpp"
 #include "agora/observability/http_message.hpp"
 
@@ -64,6 +67,8 @@ std::string address_text(const sockaddr_storage& addr) {
 
 const char* reason_of(int status) {
   switch (status) {
+    case 400:
+      return "Bad Request";
     case 408:
       return "Request Timeout";
     case 413:
@@ -149,6 +154,11 @@ struct connection {
   bool client_shut = false;       // The front shut its side down (closing).
   bool done = false;              // To be closed and removed.
   bool counted = true;            // Still counted in `per_client`.
+  // HTTPS: the client's TLS session (null on a plain port), whether its
+  // handshake is done, and whether the last TLS call waits to write.
+  SSL* ssl = nullptr;
+  bool tls_ready = true;
+  bool tls_want_write = false;
 
   bool out_pending() const { return out_sent < out.size(); }
 
@@ -169,6 +179,7 @@ struct http_front::impl {
   int wake = -1;
   sockaddr_storage backend{};
   front_limits limits;
+  ssl_context tls;
   std::thread thread;
   std::vector<std::unique_ptr<connection>> connections;
   std::map<std::string, int> per_client;
@@ -181,6 +192,8 @@ struct http_front::impl {
   }
 
   void release(connection& c) {
+    if (c.ssl != nullptr) SSL_free(c.ssl);
+    c.ssl = nullptr;
     if (c.client >= 0) close(c.client);
     if (c.backend >= 0) close(c.backend);
     c.client = c.backend = -1;
@@ -223,9 +236,13 @@ struct http_front::impl {
       fds.push_back({accepting ? listener : -1, POLLIN, 0});
       auto next = clock_type::time_point::max();
       if (!accepting) next = accept_paused_until;
+      bool tls_pending = false;
       for (auto& c : connections) {
         short client_events = 0, backend_events = 0;
         wanted_events(*c, client_events, backend_events);
+        // Bytes TLS has decrypted but the front not yet read wake no poll.
+        if (c->ssl != nullptr && (client_events & POLLIN) && SSL_pending(c->ssl) > 0)
+          tls_pending = true;
         fds.push_back({c->client, client_events, 0});
         owners.emplace_back(c.get(), false);
         if (c->backend >= 0) {
@@ -239,6 +256,7 @@ struct http_front::impl {
         auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count() + 1;
         timeout = static_cast<int>(std::clamp<long long>(wait, 0, 60000));
       }
+      if (tls_pending) timeout = 0;
       if (poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR) {
         std::fprintf(stderr, "agora http: poll failed: %s\n", std::strerror(errno));
         return;
@@ -247,6 +265,9 @@ struct http_front::impl {
       now = clock_type::now();
       for (std::size_t i = 2; i < fds.size(); ++i) {
         auto [c, is_backend] = owners[i - 2];
+        if (!is_backend && c->ssl != nullptr && (fds[i].events & POLLIN) && !c->done &&
+            SSL_pending(c->ssl) > 0)
+          fds[i].revents |= POLLIN;
         if (fds[i].revents == 0 || c->done) continue;
         try {
           if (is_backend)
@@ -273,6 +294,12 @@ struct http_front::impl {
   void wanted_events(const connection& c, short& client, short& backend) const {
     client = 0;
     backend = 0;
+    if (c.ssl != nullptr && !c.tls_ready) {
+      client = c.tls_want_write ? POLLOUT : POLLIN;
+      return;
+    }
+    // A TLS read that has to write first waits for the socket to take it.
+    if (c.ssl != nullptr && c.tls_want_write) client |= POLLOUT;
     switch (c.state) {
       case connection::phase::reading:
         client = POLLIN;
@@ -314,6 +341,10 @@ struct http_front::impl {
 
   void enforce_deadline(connection& c, clock_type::time_point now) {
     if (now < deadline_of(c)) return;
+    if (c.ssl != nullptr && !c.tls_ready) {
+      c.done = true;  // No TLS yet, so no way to say 408.
+      return;
+    }
     bool answerable = !c.response_started && c.state != connection::phase::closing;
     if (!answerable || (c.out_pending() && now >= c.progress + limits.request_timeout)) {
       // The client does not take what it is sent, or has its answer.
@@ -364,31 +395,124 @@ struct http_front::impl {
         if (per_client[peer] == 0) per_client.erase(peer);
         continue;
       }
+      SSL* ssl = nullptr;
+      if (tls) {
+        ssl = SSL_new(tls.get());
+        if (ssl == nullptr || SSL_set_fd(ssl, fd) != 1) {
+          if (ssl != nullptr) SSL_free(ssl);
+          ERR_clear_error();
+          close(fd);
+          continue;
+        }
+        SSL_set_accept_state(ssl);
+      }
       int& count = per_client[peer];
       ++count;
-      connections.push_back(std::make_unique<connection>(fd, std::move(peer), limits));
+      auto& c = connections.emplace_back(std::make_unique<connection>(fd, std::move(peer), limits));
+      c->ssl = ssl;
+      c->tls_ready = ssl == nullptr;
     }
   }
 
   // Answers a connection the front will not hold and closes it at once; the
-  // short answer fits in the socket buffer, so this never blocks.
+  // short answer fits in the socket buffer, so this never blocks. On an
+  // HTTPS port there is no answer before a TLS handshake, which a refused
+  // connection is not worth: it is closed.
   void refuse(int fd, int status, const std::string& message) {
     if (limits.on_refused) limits.on_refused(status);
     auto response = error_response(status, message);
-    (void)::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (!tls) (void)::send(fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(fd, SHUT_WR);
     close(fd);
   }
 
   void on_client(connection& c, short revents, clock_type::time_point now) {
-    if (revents & (POLLIN | POLLHUP | POLLERR)) read_client(c, now);
+    if (c.ssl != nullptr && !c.tls_ready) {
+      handshake(c);
+      if (!c.tls_ready || c.done) return;
+      revents |= POLLIN;  // The request may have come with the handshake.
+    }
+    bool readable = (revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+    if (c.ssl != nullptr && c.tls_want_write && (revents & POLLOUT)) readable = true;
+    if (readable) read_client(c, now);
     if (!c.done && (revents & POLLOUT)) write_client(c, now);
+  }
+
+  // Advances the TLS handshake of an HTTPS connection.
+  void handshake(connection& c) {
+    ERR_clear_error();
+    int r = SSL_accept(c.ssl);
+    if (r == 1) {
+      c.tls_ready = true;
+      c.tls_want_write = false;
+      return;
+    }
+    switch (SSL_get_error(c.ssl, r)) {
+      case SSL_ERROR_WANT_READ:
+        c.tls_want_write = false;
+        return;
+      case SSL_ERROR_WANT_WRITE:
+        c.tls_want_write = true;
+        return;
+      default:
+        break;
+    }
+    // Plain HTTP on the HTTPS port (OpenSSL recognises a request line):
+    // told so in plain HTTP, as it cannot read anything else.
+    auto last = ERR_peek_last_error();
+    ERR_clear_error();
+    if (ERR_GET_LIB(last) == ERR_LIB_SSL && ERR_GET_REASON(last) == SSL_R_HTTP_REQUEST) {
+      if (limits.on_refused) limits.on_refused(400);
+      auto response = error_response(400, "this port speaks HTTPS: use https://");
+      (void)::send(c.client, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      shutdown(c.client, SHUT_WR);
+    }
+    c.done = true;
+  }
+
+  // Reads from the client, through TLS on an HTTPS port; as `recv`, with
+  // TLS's "try again" as EAGAIN and its end of the stream as 0.
+  ssize_t client_recv(connection& c, char* buf, std::size_t len) {
+    if (c.ssl == nullptr) return recv(c.client, buf, len, 0);
+    ERR_clear_error();
+    int n = SSL_read(c.ssl, buf, static_cast<int>(len));
+    return n > 0 ? n : tls_result(c, n);
+  }
+
+  // Writes to the client, as `send` (see `client_recv`).
+  ssize_t client_send(connection& c, const char* buf, std::size_t len) {
+    if (c.ssl == nullptr) return ::send(c.client, buf, len, MSG_NOSIGNAL);
+    ERR_clear_error();
+    int n = SSL_write(c.ssl, buf, static_cast<int>(std::min<std::size_t>(len, 1 << 30)));
+    return n > 0 ? n : tls_result(c, n);
+  }
+
+  ssize_t tls_result(connection& c, int ret) {
+    switch (SSL_get_error(c.ssl, ret)) {
+      case SSL_ERROR_WANT_READ:
+        c.tls_want_write = false;
+        errno = EAGAIN;
+        return -1;
+      case SSL_ERROR_WANT_WRITE:
+        c.tls_want_write = true;
+        errno = EAGAIN;
+        return -1;
+      case SSL_ERROR_ZERO_RETURN:
+        return 0;
+      default:
+        ERR_clear_error();
+        errno = EPROTO;
+        return -1;
+    }
   }
 
   void read_client(connection& c, clock_type::time_point now) {
     char buf[read_chunk];
-    for (std::size_t total = 0; total < read_budget && !c.done;) {
-      auto n = recv(c.client, buf, sizeof(buf), 0);
+    // Past the budget, what TLS has already decrypted is read too (at most
+    // a record): no poll would report it.
+    for (std::size_t total = 0;
+         (total < read_budget || (c.ssl != nullptr && SSL_pending(c.ssl) > 0)) && !c.done;) {
+      auto n = client_recv(c, buf, sizeof(buf));
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) c.done = true;
@@ -547,7 +671,7 @@ struct http_front::impl {
 
   void write_client(connection& c, clock_type::time_point now) {
     while (c.out_pending()) {
-      auto n = ::send(c.client, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
+      auto n = client_send(c, c.out.data() + c.out_sent, c.out.size() - c.out_sent);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) c.done = true;
@@ -565,6 +689,11 @@ struct http_front::impl {
   // a while; a client that already closed its side is closed at once.
   void start_linger(connection& c, clock_type::time_point now) {
     if (c.client_shut) return;
+    if (c.ssl != nullptr) {
+      // TLS's own end of the stream first (best effort: not waited for).
+      SSL_shutdown(c.ssl);
+      ERR_clear_error();
+    }
     shutdown(c.client, SHUT_WR);
     c.client_shut = true;
     c.linger_until = now + linger;
@@ -575,11 +704,13 @@ struct http_front::impl {
 http_front::http_front(std::unique_ptr<impl> state) : impl_(std::move(state)) {}
 
 std::unique_ptr<http_front> http_front::start(int listener, const sockaddr_storage& backend,
-                                              const front_limits& limits, std::string& error) {
+                                              const front_limits& limits, ssl_context tls,
+                                              std::string& error) {
   auto state = std::make_unique<impl>();
   state->listener = listener;
   state->backend = backend;
   state->limits = limits;
+  state->tls = std::move(tls);
   state->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (state->wake < 0) {
     error = std::string("cannot create an eventfd: ") + std::strerror(errno);

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "agora/observability/detail/tls.hpp"
+
 namespace agora::observability::detail {
 
 /// The limits `http_front` enforces; see `http_server::options`.
@@ -49,14 +51,23 @@ struct front_limits {
 /// gets its own connection to civetweb, which serves one request per
 /// connection (no keep-alive): where the front and civetweb disagree on
 /// the end of a request, no second request can be smuggled behind it.
+///
+/// With `tls`, the front terminates HTTPS: each connection's TLS handshake
+/// and records run in the same loop (the handshake within the request
+/// deadline), and civetweb behind it sees plain requests on loopback as
+/// before. Here, not in civetweb's own TLS support, because the front is
+/// what holds the client's socket: civetweb only ever has the loopback
+/// leg. Plain HTTP on an HTTPS port is answered 400 in plain text; a
+/// connection refused at a limit (429, 503) is closed without an answer.
 class http_front {
  public:
   /// Starts relaying connections accepted on `listener` (a listening,
-  /// non-blocking socket the front now owns) to `backend`. Returns nullptr
-  /// and sets `error` when the thread or its wake-up descriptor cannot be
-  /// created (the listener is then closed).
+  /// non-blocking socket the front now owns) to `backend`, over HTTPS when
+  /// `tls` is set. Returns nullptr and sets `error` when the thread or its
+  /// wake-up descriptor cannot be created (the listener is then closed).
   static std::unique_ptr<http_front> start(int listener, const sockaddr_storage& backend,
-                                           const front_limits& limits, std::string& error);
+                                           const front_limits& limits, ssl_context tls,
+                                           std::string& error);
 
   /// Stops the thread, then closes every connection and the listener.
   ~http_front();
