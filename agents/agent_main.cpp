@@ -276,6 +276,8 @@ int main(int argc, char** argv) {
   ac.http_enabled = true;
   ac.http_host = ip;
   ac.http_port = http_port;
+  ac.http_tls_cert = tls.cert_file;
+  ac.http_tls_key = tls.key_file;
   ac.on_http_started = [](const std::string& address) {
     std::printf("agora-agent: http on %s\n", address.c_str());
     std::fflush(stdout);

@@ -6,7 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <stdexcept>
 
 #include <gtest/gtest.h>
 
@@ -15,10 +17,17 @@
 namespace agora::test {
 namespace {
 
-/// Certificates for one test: a CA with two members, a foreign CA with one.
+/// Certificates for one test: a CA with two members, a foreign CA with
+/// one. While they exist, this process's HTTP client (the fixture's checks
+/// of `/health` and `/state`) speaks HTTPS to the cluster as a member.
 struct certificates {
   temp_dir dir{"agora-tls"};
   tls_files files = make_tls_files(dir.path());
+  certificates() {
+    auto error = observability::use_https(files.other_node.cert, files.other_node.key, files.ca);
+    if (!error.empty()) throw std::runtime_error(error);
+  }
+  ~certificates() { observability::use_plain_http(); }
 };
 
 std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
@@ -154,6 +163,63 @@ TEST(tls, plain_tcp_to_a_tls_port_is_refused) {
   EXPECT_EQ(r.status, 0) << r.out << r.err;
 }
 
+/// Returns the word after `prefix` in `text` ("" if none).
+std::string word_after(const std::string& text, const std::string& prefix) {
+  auto at = text.find(prefix);
+  if (at == std::string::npos) return {};
+  at += prefix.size();
+  return text.substr(at, text.find_first_of(" \n", at) - at);
+}
+
+/// Runs `curl ARGS` (stdout and stderr).
+std::string curl(const std::string& args) {
+  std::string out;
+  if (FILE* p = popen(("/usr/bin/curl -sS --max-time 10 " + args + " 2>&1").c_str(), "r")) {
+    char buf[512];
+    while (auto n = fread(buf, 1, sizeof(buf), p)) out.append(buf, n);
+    pclose(p);
+  }
+  return out;
+}
+
+TEST(tls, the_http_endpoints_speak_https_and_the_master_reaches_agents_over_it) {
+  if (access("/usr/bin/curl", X_OK) != 0) GTEST_SKIP() << "curl is not installed";
+  certificates certs;
+  const auto& f = certs.files;
+  cluster c{f.node.flags()};
+  auto& agent = c.add_agent("cpus:2;mem:1GiB;disk:1GiB", "rack:r1", f.other_node.flags());
+
+  auto master_url = "https://127.0.0.1:" + std::to_string(c.http_port());
+  auto agent_url = "https://127.0.0.1:" + std::to_string(agent.http_port);
+  EXPECT_NE(curl("--cacert " + f.ca + " " + master_url + "/health").find("\"status\""),
+            std::string::npos);
+  EXPECT_NE(curl("--cacert " + f.ca + " " + agent_url + "/health").find("\"status\""),
+            std::string::npos);
+  // Plain HTTP on those ports is refused; so is HTTPS whose client does
+  // not trust the cluster's CA.
+  EXPECT_NE(curl("http://127.0.0.1:" + std::to_string(c.http_port()) + "/health")
+                .find("this port speaks HTTPS"),
+            std::string::npos);
+  EXPECT_EQ(curl(master_url + "/health").find("\"status\""), std::string::npos);
+  // `agora policy` reads the master over HTTPS with --tls-*.
+  auto policy =
+      agora_cli(with({"policy", "status", "--master=127.0.0.1:" + std::to_string(c.http_port())},
+                     f.other_node.flags()));
+  EXPECT_EQ(policy.status, 0) << policy.out << policy.err;
+
+  // A task's output, read through the master, which fetches it from the
+  // agent over HTTPS.
+  auto r = execute(c, "echo hello-https", f.other_node.flags());
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  auto fid = word_after(r.out, "subscribed as framework ");
+  auto tid = word_after(r.out, "launching task ");
+  auto aid = word_after(r.out, " on agent ");
+  ASSERT_FALSE(fid.empty() || tid.empty() || aid.empty()) << r.out;
+  auto read = curl("--cacert " + f.ca + " '" + master_url + "/agents/" + aid +
+                   "/files/read?path=frameworks/" + fid + "/tasks/" + tid + "/stdout'");
+  EXPECT_EQ(read, "{\"data\":\"hello-https\\n\",\"offset\":0}") << read;
+}
+
 /// Runs `binary` with `args` to its end (at most 10 s).
 cli_run run(const std::string& binary, const std::vector<std::string>& args) {
   child_process p;
@@ -202,6 +268,9 @@ TEST(tls, bad_tls_flags_exit_2_naming_the_flag) {
        "agora fleet: error: --tls-cert: '" + certs.files.foreign.cert +
            "' does not verify against the CA"},
       {"agora", {"local", "--tls-key=" + n.key}, "agora local: error: --tls-cert: missing"},
+      {"agora",
+       {"policy", "status", "--master=127.0.0.1:1", "--tls-cert=" + n.cert, "--tls-ca=" + n.ca},
+       "agora policy status: error: --tls-key: missing"},
   };
   for (const auto& k : cases) {
     auto r = run(k.binary, k.args);

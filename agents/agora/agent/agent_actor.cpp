@@ -1121,7 +1121,11 @@ caf::actor spawn_agent(caf::actor_system& sys, const agent_config& cfg, caf::act
   std::string http_address;
   if (cfg.http_enabled) {
     std::string err;
-    auto server = observability::http_server::start(cfg.http_host, cfg.http_port, err, 2);
+    observability::http_server::options http_opts;
+    http_opts.threads = 2;
+    http_opts.tls_cert_file = cfg.http_tls_cert;
+    http_opts.tls_key_file = cfg.http_tls_key;
+    auto server = observability::http_server::start(cfg.http_host, cfg.http_port, err, http_opts);
     if (!server) {
       log_line(cfg, "cannot serve HTTP on " + cfg.http_host + ":" + std::to_string(cfg.http_port) +
                         ": " + err);

@@ -105,6 +105,10 @@ struct agent_config {
   bool http_enabled = true;
   std::string http_host = "127.0.0.1";
   uint16_t http_port = 5051;
+  /// HTTPS with this certificate and key (`--tls-cert`, `--tls-key`) when
+  /// set; plain HTTP otherwise.
+  std::string http_tls_cert;
+  std::string http_tls_key;
   /// `/metrics` also shows each running task's usage with a `task` label
   /// (`--per-task-metrics`); without it, usage is summed by framework and
   /// role, so the number of series does not grow with the tasks.

@@ -106,6 +106,8 @@ int run_local_cluster(int argc, char** argv) {
     ac.http_enabled = agents <= 100;
     ac.http_host = opts.ip;
     ac.http_port = 0;
+    ac.http_tls_cert = opts.tls.cert_file;
+    ac.http_tls_key = opts.tls.key_file;
     ac.log = [i](const std::string& line) {
       std::cerr << "agora local: agent " << i << ": " << line << "\n";
     };

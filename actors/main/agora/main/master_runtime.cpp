@@ -249,8 +249,9 @@ observability::http_server::handler leader_only(std::shared_ptr<election_status>
     }
     if (leader.empty())
       return observability::http_response::error(503, "no master leads at the moment");
-    std::string location =
-        "http://" + leader + req.path + (req.query.empty() ? "" : "?" + req.query);
+    // Masters of one cluster share their TLS setting.
+    std::string location = (observability::https_enabled() ? "https://" : "http://") + leader +
+                           req.path + (req.query.empty() ? "" : "?" + req.query);
     return observability::http_response::redirect(
         307, location, "this master is a standby; the leader is at " + leader);
   };
@@ -473,7 +474,17 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
   rt->election_ = std::make_shared<election_status>();
   rt->election_->standalone = !zk_url;
   rt->election_->quorum_size = opts.quorum_size;
-  rt->http_ = observability::http_server::start(opts.ip, opts.http_port, error);
+  observability::http_server::options http_opts;
+  if (opts.tls.enabled()) {
+    // HTTPS on the master's endpoints, and to agents when it proxies their
+    // sandboxes: the process speaks TLS on all its connections.
+    http_opts.tls_cert_file = opts.tls.cert_file;
+    http_opts.tls_key_file = opts.tls.key_file;
+    if (error = observability::use_https(opts.tls.cert_file, opts.tls.key_file, opts.tls.ca_file);
+        !error.empty())
+      return nullptr;
+  }
+  rt->http_ = observability::http_server::start(opts.ip, opts.http_port, error, http_opts);
   if (!rt->http_) return nullptr;
   rt->snapshots_ = std::make_shared<master::snapshot_store>();
   opts.config.http_address = opts.ip + ":" + std::to_string(rt->http_->port());

@@ -17,6 +17,7 @@
 #include "agora/observability/json.hpp"
 #include "agora/policy/source.hpp"
 #include "agora/policy/types.hpp"
+#include "agora/protocol/tls.hpp"
 
 namespace agora::main {
 
@@ -229,6 +230,8 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
   }
   if (verb == "status" || verb == "explain")
     f.add("json", &json, "print the master's JSON document");
+  protocol::tls_options tls;
+  cli::add_tls_flags(f, &tls.cert_file, &tls.key_file, &tls.ca_file);
   std::string error;
   if (!f.parse(std::vector<std::string>(args.begin() + 1, args.end()), error)) {
     err << "agora policy " << verb << ": error: " << error << "\n";
@@ -243,6 +246,18 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
   if (std::string bad; !discovery::check_master_spec(master, bad)) {
     err << "agora policy " << verb << ": error: --master: " << bad << "\n";
     return 2;
+  }
+  if (auto bad = protocol::check_tls_options(tls); !bad.empty()) {
+    err << "agora policy " << verb << ": error: " << bad << "\n";
+    return 2;
+  }
+  // HTTPS to a master started with --tls-*.
+  if (tls.enabled()) {
+    if (auto bad = observability::use_https(tls.cert_file, tls.key_file, tls.ca_file);
+        !bad.empty()) {
+      err << "agora policy " << verb << ": error: " << bad << "\n";
+      return 2;
+    }
   }
   // The current leader's HTTP address through ZooKeeper, or HOST:PORT as given.
   if (std::string why; !discovery::resolve_master(master, true, host, port, why)) {
