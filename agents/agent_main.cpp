@@ -21,6 +21,7 @@
 
 #include "agora/agent/agent_actor.hpp"
 #include "agora/auth/credentials.hpp"
+#include "agora/auth/flags.hpp"
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/protocol/announce.hpp"
@@ -184,22 +185,15 @@ int main(int argc, char** argv) {
   f.add_custom("credentials", "",
                "principals and secrets HTTP clients may authenticate with (the master's file "
                "shape; readable by its owner only)",
-               [&ac](const std::string& v, std::string& err) {
-                 auto store = std::make_shared<auth::credential_store>();
-                 if (!auth::credential_store::load(v, *store, err)) return false;
-                 ac.credentials = std::move(store);
-                 return true;
-               });
+               auth::load_credentials_flag(&ac.credentials));
   f.add("authenticate-http", &ac.authenticate_http,
         "every HTTP request but /health must authenticate (Basic or Bearer, --credentials)");
   f.add_custom("acls", "",
                "authorization rules (docs/security.md): read_endpoints and access_sandboxes",
-               [&ac](const std::string& v, std::string& err) {
-                 auto rules = std::make_shared<auth::acls>();
-                 if (!auth::acls::load(v, *rules, err)) return false;
-                 ac.acls = std::move(rules);
-                 return true;
-               });
+               auth::load_acls_flag(&ac.acls));
+  f.add("switch-user", &ac.switch_user,
+        "run each task as its framework's user (uid, gid and supplementary groups set before "
+        "exec, sandbox owned by it); a framework naming no user is refused. Needs root");
   f.add("principal", &ac.principal,
         "authenticate to the master as this principal (with --secret-file; needed when the "
         "master runs with --authenticate-agents)");

@@ -1,6 +1,6 @@
 // agora-shim: the first process of every task an `agora-agent` launches.
 //
-//   agora-shim EXIT_FILE PROGRAM [ARG...]
+//   agora-shim [--user UID:GID:GROUP,...] EXIT_FILE PROGRAM [ARG...]
 //
 // It runs PROGRAM as its child and waits for it, so that the task does not
 // depend on the agent: when the agent dies (a crash, an upgrade, SIGKILL),
@@ -20,6 +20,10 @@
 // records how the child ended; the child gets default dispositions. SIGKILL
 // ends both, and then the agent reports the kill from the shim's own status.
 //
+// With `--user` (the agent's `--switch-user`), the child takes those
+// supplementary groups, group and user before it executes PROGRAM; the
+// shim itself stays the agent's user, to write EXIT_FILE.
+//
 // Deliberately tiny and free of every library but libc (no C++ library
 // either): it is exec'ed once per task, so its start-up cost is part of
 // every launch.
@@ -31,6 +35,7 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,11 +64,50 @@ void die(const char* what) {
   std::exit(127);
 }
 
+// Parses "UID:GID:G1,G2,..." (at most 1024 groups). Returns false on a bad
+// form.
+bool parse_identity(const char* text, uid_t& uid, gid_t& gid, gid_t* groups, size_t& n) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long u = std::strtoul(text, &end, 10);
+  if (errno != 0 || end == text || *end != ':') return false;
+  const char* p = end + 1;
+  unsigned long g = std::strtoul(p, &end, 10);
+  if (errno != 0 || end == p || *end != ':') return false;
+  uid = static_cast<uid_t>(u);
+  gid = static_cast<gid_t>(g);
+  n = 0;
+  p = end + 1;
+  while (*p != '\0') {
+    if (n == 1024) return false;
+    unsigned long x = std::strtoul(p, &end, 10);
+    if (errno != 0 || end == p || (*end != ',' && *end != '\0')) return false;
+    groups[n++] = static_cast<gid_t>(x);
+    p = *end == ',' ? end + 1 : end;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  bool switch_user = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  static gid_t groups[1024];
+  size_t ngroups = 0;
+  if (argc >= 3 && std::strcmp(argv[1], "--user") == 0) {
+    if (!parse_identity(argv[2], uid, gid, groups, ngroups)) {
+      std::fprintf(stderr, "agora-shim: --user: '%s' is not UID:GID:GROUP,...\n", argv[2]);
+      return 2;
+    }
+    switch_user = true;
+    argv += 2;
+    argc -= 2;
+  }
   if (argc < 3) {
-    std::fprintf(stderr, "usage: agora-shim EXIT_FILE PROGRAM [ARG...]\n");
+    std::fprintf(stderr,
+                 "usage: agora-shim [--user UID:GID:GROUP,...] EXIT_FILE PROGRAM [ARG...]\n");
     return 2;
   }
   const char* exit_file = argv[1];
@@ -86,6 +130,12 @@ int main(int argc, char** argv) {
     dfl.sa_handler = SIG_DFL;
     for (int s : termination_signals) ::sigaction(s, &dfl, nullptr);
     ::sigprocmask(SIG_UNBLOCK, &term, nullptr);
+    if (switch_user &&
+        (::setgroups(ngroups, groups) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0)) {
+      std::fprintf(stderr, "agora-shim: cannot switch to uid %u: %s\n", static_cast<unsigned>(uid),
+                   std::strerror(errno));
+      ::_exit(127);
+    }
     ::execvp(argv[2], argv + 2);
     std::fprintf(stderr, "agora-shim: cannot execute %s: %s\n", argv[2], std::strerror(errno));
     ::_exit(127);

@@ -46,6 +46,7 @@ struct framework_flags {
   std::string role = "*";
   std::string principal;
   std::string secret_file;
+  std::string user;
   double cpus = 0.1;
   protocol::resources res = protocol::resources::make(0.1, 32 << 20);
   std::chrono::milliseconds failover_timeout{0};
@@ -62,6 +63,9 @@ struct framework_flags {
     f.add("secret-file", &secret_file,
           "file holding the principal's secret (readable by its owner only); the framework "
           "authenticates to the master with it");
+    f.add("user", &user,
+          "OS user the tasks run as on agents with --switch-user (default: the user running "
+          "this command)");
     f.add("failover-timeout", &failover_timeout,
           "how long the master keeps tasks after the framework disconnects");
     f.add("cpus", &cpus, "CPUs per task");
@@ -91,6 +95,7 @@ struct framework_flags {
     cfg.framework.name = name;
     cfg.framework.roles = {role};
     cfg.framework.principal = principal;
+    cfg.framework.user = user;
     if (!secret_file.empty()) {
       if (principal.empty()) {
         error = "--secret-file: needs --principal";

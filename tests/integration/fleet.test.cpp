@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include "ha_fixture.hpp"
@@ -324,6 +326,25 @@ TEST(fleet, two_thousand_agents_register_within_bounded_time) {
   fleet_process fleet{c, 2000, {"--racks=20"}};
   ASSERT_TRUE(wait_active(c, 2000, 30s)) << fleet.proc.describe();
   EXPECT_TRUE(fleet.proc.wait_for_output("all agents registered in", 5s)) << fleet.proc.describe();
+}
+
+TEST(fleet, agents_authenticate_to_a_master_that_requires_it) {
+  temp_dir dir;
+  auto creds = dir.write("credentials.json",
+                         R"({"credentials": [{"principal": "agents", "secret": "fleet-s3cret"}]})");
+  auto secret = dir.write("agents.secret", "fleet-s3cret\n");
+  ::chmod(creds.c_str(), 0600);
+  ::chmod(secret.c_str(), 0600);
+  cluster c{{"--credentials=" + creds, "--authenticate-agents"}};
+  fleet_process fleet{c, 50, {"--principal=agents", "--secret-file=" + secret}};
+  ASSERT_TRUE(wait_active(c, 50, 20s)) << fleet.proc.describe();
+  EXPECT_GE(c.state()["counters"]["authentications"]["success"].GetUint64(), 50u);
+  // Without the secret none registers: each is refused as unauthenticated.
+  fleet_process anonymous{c, 10, {"--hostname-prefix=anon"}};
+  ASSERT_TRUE(c.wait_state([](const rapidjson::Document& s) {
+    return s["counters"]["authentications"]["missing"].GetUint64() >= 10;
+  })) << anonymous.proc.describe();
+  EXPECT_EQ(count_active(c.state()), 50u);
 }
 
 TEST(fleet, bad_flags_name_the_flag_and_exit_2) {

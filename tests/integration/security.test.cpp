@@ -2,6 +2,7 @@
 // test process, connected over TCP like any remote framework or agent) that
 // knows every id `/state` shows and tries to act with them.
 
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -492,7 +493,8 @@ TEST(security, acls_decide_who_registers_frameworks_in_which_role) {
     "register_frameworks": [
       {"principals": {"values": ["ops"]}, "roles": {"values": ["prod", "dev"]}},
       {"principals": {"values": ["batch"]}, "roles": {"values": ["dev"]}}],
-    "read_endpoints": [{"principals": {"type": "ANY"}, "endpoints": {"type": "ANY"}}]})");
+    "read_endpoints": [{"principals": {"type": "ANY"}, "endpoints": {"type": "ANY"}}],
+    "run_tasks": [{"principals": {"type": "ANY"}, "users": {"type": "ANY"}}]})");
   cluster c{{"--credentials=" + creds.file, "--authenticate-frameworks", "--acls=" + acls}};
   c.add_agent();
   auto execute = [&](const std::string& principal, const std::string& secret,
@@ -528,6 +530,7 @@ TEST(security, http_authentication_and_acls_guard_the_endpoints_and_sandboxes) {
   credentials creds;
   auto acls = creds.dir.write("acls.json", R"({"permissive": false,
     "register_frameworks": [{"principals": {"type": "ANY"}, "roles": {"type": "ANY"}}],
+    "run_tasks": [{"principals": {"type": "ANY"}, "users": {"values": ["root"]}}],
     "read_endpoints": [
       {"principals": {"values": ["ops"]}, "endpoints": {"type": "ANY"}},
       {"principals": {"values": ["batch"]}, "endpoints": {"values": ["/metrics"]}}],
@@ -612,6 +615,46 @@ TEST(security, http_authentication_and_acls_guard_the_endpoints_and_sandboxes) {
   EXPECT_TRUE(fw.wait_status("t1", task_state::killed).has_value());
   EXPECT_TRUE(c.master().wait_for_output("operator 'ops' via HTTP", 5s));
   EXPECT_EQ(call(port, "POST", "/frameworks/" + fid + "/teardown", ops).status, 200);
+}
+
+TEST(security, tasks_run_as_their_frameworks_user) {
+  if (::geteuid() != 0 || ::getpwnam("nobody") == nullptr)
+    GTEST_SKIP() << "needs root and the user 'nobody'";
+  credentials creds;
+  auto acls = creds.dir.write("acls.json", R"({"run_tasks": [
+      {"principals": {"type": "ANY"}, "users": {"values": ["nobody"]}}]})");
+  cluster c{{"--acls=" + acls}};
+  // The task's user must be able to reach its sandbox through the work
+  // directory's parents (mkdtemp made this one private).
+  ::chmod(c.root().c_str(), 0711);
+  auto& agent = c.add_agent("cpus:2;mem:1GiB;disk:1GiB", "rack:r1", {"--switch-user"});
+  auto execute = [&](const std::string& user, const std::string& task) {
+    std::vector<std::string> args = {"execute", "--master=" + c.master_address(),
+                                     "--command=id -un; id -u", "--task-name=" + task,
+                                     "--timeout=30s"};
+    if (!user.empty()) args.push_back("--user=" + user);
+    return agora_cli(args);
+  };
+  auto as_nobody = execute("nobody", "as-nobody");
+  EXPECT_EQ(as_nobody.status, 0) << as_nobody.err << as_nobody.out;
+  std::smatch launched;
+  ASSERT_TRUE(std::regex_search(as_nobody.out, launched, std::regex("launching task (\\S+) on")))
+      << as_nobody.out;
+  auto sandbox = find_sandbox(agent.work_dir, launched[1].str());
+  ASSERT_FALSE(sandbox.empty());
+  EXPECT_EQ(read_file(sandbox + "/stdout"),
+            "nobody\n" + std::to_string(::getpwnam("nobody")->pw_uid) + "\n");
+  // Root (the user running `agora execute` here) needs a rule of its own.
+  auto as_root = execute("", "as-root");
+  EXPECT_NE(as_root.status, 0);
+  EXPECT_NE(as_root.err.find("may not run_tasks 'root' (--acls)"), std::string::npos)
+      << as_root.err;
+  // A user the agent does not have: the launch fails, saying so.
+  auto unknown = execute("no-such-user-agora", "as-unknown");
+  EXPECT_NE(unknown.status, 0);
+  EXPECT_NE((unknown.out + unknown.err).find("no user 'no-such-user-agora' on this agent"),
+            std::string::npos)
+      << unknown.out << unknown.err;
 }
 
 TEST(security, bad_authentication_flags_name_the_flag_and_exit_2) {

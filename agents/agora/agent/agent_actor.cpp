@@ -18,7 +18,7 @@
 
 #include "agora/agent/agent_state.hpp"
 #include "agora/agent/sandbox_files.hpp"
-#include "agora/auth/challenge.hpp"
+#include "agora/auth/handshake.hpp"
 #include "agora/auth/http_auth.hpp"
 #include "agora/observability/http_server.hpp"
 #include "agora/observability/json.hpp"
@@ -326,23 +326,12 @@ void do_register(agent_ptr self) {
   }
   // Authenticate first (agora/auth/challenge.hpp): the master binds the
   // principal to this actor for as long as the connection lasts.
-  const auto& principal = st.config.principal;
-  self->request(st.master, st.config.register_timeout, auth_start{principal, "agent"})
-      .then(
-          [self, gen, send, on_error](auth_challenge& c) {
-            auto& st = self->state;
-            if (gen != st.generation || !st.master) return;
-            const auto& p = st.config.principal;
-            self->request(st.master, st.config.register_timeout,
-                          auth_proof{p, "agent", c.nonce,
-                                     auth::proof(st.config.secret, "agent", p, c.nonce)})
-                .then(
-                    [self, gen, send](auth_done&) {
-                      if (gen == self->state.generation && self->state.master) send();
-                    },
-                    on_error);
-          },
-          on_error);
+  auth::authenticate(
+      self, st.master, st.config.register_timeout, st.config.principal, st.config.secret, "agent",
+      [self, gen, send] {
+        if (gen == self->state.generation && self->state.master) send();
+      },
+      on_error);
 }
 
 void connect(agent_ptr self) {
@@ -465,10 +454,13 @@ exit_callback make_exit_callback(agent_ptr self, const std::string& framework_id
 
 // Returns what the containerizer launches for a task (and, after an agent
 // restart, what it re-attaches to: the same request).
-launch_request make_launch_request(const agent_state& st, const std::string& framework_id,
+launch_request make_launch_request(const agent_state& st, const framework_info& framework,
                                    const task_info& task) {
+  const auto& framework_id = framework.id;
   launch_request req;
   req.framework_id = framework_id;
+  req.switch_user = st.config.switch_user;
+  if (st.config.switch_user) req.user = framework.user;
   req.task_id = task.id;
   req.command = task.command;
   req.environment = task.environment;
@@ -522,7 +514,7 @@ void handle_run_task(agent_ptr self, run_task& m) {
   auto started = std::chrono::steady_clock::now();
   auto& stored = st.tasks.emplace(key, std::move(rec)).first->second;
   emit(self, stored, task_state::starting, "", "");
-  auto req = make_launch_request(st, m.framework.id, m.task);
+  auto req = make_launch_request(st, m.framework, m.task);
   auto launched = st.containers->launch(req, make_exit_callback(self, m.framework.id, m.task.id));
   stored.sandbox = launched.sandbox;
   if (!launched.ok) {
@@ -638,7 +630,7 @@ void recover(agent_ptr self, recovered_state& rs) {
       st.dirty.insert(key);
       continue;
     }
-    recovered_container rc{make_launch_request(st, c.framework.id, c.info), c.pid, c.start_time,
+    recovered_container rc{make_launch_request(st, c.framework, c.info), c.pid, c.start_time,
                            c.container_id};
     auto r =
         st.containers->recover(rc, same_boot, make_exit_callback(self, c.framework.id, c.info.id));

@@ -48,6 +48,9 @@ struct agent_config {
   /// `--principal`, `--secret-file`) before registering.
   std::string principal;
   std::string secret;
+  /// Run each task as its framework's `user` (`--switch-user`); false:
+  /// every task runs as the agent's own user.
+  bool switch_user = false;
   /// HTTP: who may authenticate (`--credentials`), whether every request
   /// but `/health` must (`--authenticate-http`), and the authorization
   /// rules (`--acls`: `read_endpoints`, `access_sandboxes`); null and

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -21,13 +23,60 @@ namespace agora::agent {
 
 namespace {
 
+std::string errno_text(int e) { return std::strerror(e); }
+
 // What the child reports through the error pipe when it cannot exec.
 struct child_failure {
-  int stage;  // 1: chdir, 2: dup2, 3: exec
+  int stage;  // 1: chdir, 2: dup2, 3: exec, 4: switching the user
   int error;
 };
 
-std::string errno_text(int e) { return std::strerror(e); }
+// The identity a task runs as (`launch_request::user`).
+struct os_identity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+};
+
+// Looks `name` up in the user database (with its supplementary groups).
+// Refuses, with the reason in `error`, a user that does not exist, and
+// one the agent cannot become (it is not root).
+bool resolve_user(const std::string& name, os_identity& out, std::string& error) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  int rc = ::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+  if (rc != 0 || found == nullptr) {
+    error = "no user '" + name + "' on this agent" + (rc != 0 ? ": " + errno_text(rc) : "");
+    return false;
+  }
+  out.uid = pw.pw_uid;
+  out.gid = pw.pw_gid;
+  int n = 64;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    out.groups.resize(static_cast<size_t>(n));
+    int want = n;
+    if (::getgrouplist(name.c_str(), out.gid, out.groups.data(), &want) >= 0) {
+      out.groups.resize(static_cast<size_t>(want));
+      break;
+    }
+    n = want > n ? want : n * 4;
+  }
+  if (::geteuid() != 0 && out.uid != ::geteuid()) {
+    error = "the agent runs as uid " + std::to_string(::geteuid()) + " and cannot run tasks as '" +
+            name + "' (--switch-user needs the agent to run as root)";
+    return false;
+  }
+  return true;
+}
+
+// "UID:GID:G1,G2,..." for the shim's `--user`.
+std::string identity_arg(const os_identity& id) {
+  std::string out = std::to_string(id.uid) + ":" + std::to_string(id.gid) + ":";
+  for (size_t i = 0; i < id.groups.size(); ++i)
+    out += (i ? "," : "") + std::to_string(id.groups[i]);
+  return out;
+}
 
 // Closes a file descriptor if open and marks it closed.
 void close_fd(int& fd) {
@@ -183,10 +232,22 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
   if (!valid_path_component(req.task_id, err)) return fail("task " + err);
   if (req.command.empty()) return fail("command is empty");
   if (!req.exit_file.empty() && shim_.empty()) return fail("no shim to run the task under");
+  if (req.switch_user && req.user.empty())
+    return fail(
+        "the framework names no user to run the task as (the agent runs with "
+        "--switch-user)");
+  os_identity identity;
+  const bool switching = !req.user.empty();
+  if (switching && !resolve_user(req.user, identity, err)) return fail(err);
   result.sandbox = sandbox_path(req.framework_id, req.task_id);
   std::error_code ec;
   std::filesystem::create_directories(result.sandbox, ec);
   if (ec) return fail("cannot create sandbox " + result.sandbox + ": " + ec.message());
+  // The task's own directory is its user's; the directories above it stay
+  // the agent's.
+  if (switching && ::chown(result.sandbox.c_str(), identity.uid, identity.gid) != 0)
+    return fail("cannot give sandbox " + result.sandbox + " to user '" + req.user +
+                "': " + errno_text(errno));
   if (isolator_ && !isolator_->prepare(req, result.sandbox, err)) {
     ++isolator_errors_;
     return fail("isolation failed: " + err);
@@ -211,9 +272,13 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
   // `/bin/sh -c command`, or the shim running that and recording its exit.
   std::string sh = "/bin/sh", dash_c = "-c", command = req.command, arg0 = "sh";
   std::string shim_arg0 = "agora-shim", exit_file = req.exit_file;
+  std::string user_flag = "--user", user_arg = identity_arg(identity);
   std::vector<char*> argv_shell = {arg0.data(), dash_c.data(), command.data(), nullptr};
+  // The shim stays the agent's user (it writes the exit file beside the
+  // agent's checkpoints) and switches its child, the task.
   std::vector<char*> argv_shim = {shim_arg0.data(), exit_file.data(), sh.data(),
                                   dash_c.data(),    command.data(),   nullptr};
+  if (switching) argv_shim.insert(argv_shim.begin() + 1, {user_flag.data(), user_arg.data()});
   const bool shimmed = !req.exit_file.empty();
   // The shim starts with the termination signals blocked (see shim_main.cpp),
   // so a kill at any moment of its start reaches the task; a shell starts
@@ -242,7 +307,16 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     close_all();
     return fail_cleanup("cannot open sandbox output files: " + errno_text(e));
   }
-  if (!isolator_ || isolator_->enter(req)) {
+  if (switching && (::fchown(out_fd, identity.uid, identity.gid) != 0 ||
+                    ::fchown(err_fd, identity.uid, identity.gid) != 0)) {
+    int e = errno;
+    close_all();
+    return fail_cleanup("cannot give the output files to user '" + req.user +
+                        "': " + errno_text(e));
+  }
+  // A task that switches user without the shim needs a fork: posix_spawn
+  // cannot change credentials between fork and exec.
+  if ((!switching || shimmed) && (!isolator_ || isolator_->enter(req))) {
     // Nothing has to happen between fork and exec (no isolator, or this
     // thread stands in the container now, and the child starts there), so
     // use posix_spawn: glibc implements it with CLONE_VM | CLONE_VFORK, which
@@ -306,6 +380,15 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
     if (n != 1) ::_exit(127);
     // Leak no descriptor of the agent (sockets, other sandboxes' files).
     ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (switching && !shimmed) {
+      // Groups, then group, then user (after the user no other change is
+      // allowed). Raw system calls: they change only this, the child's
+      // one thread, and are safe between fork and exec, where glibc's
+      // wrappers would signal the parent's other threads' copies.
+      if (::syscall(SYS_setgroups, identity.groups.size(), identity.groups.data()) != 0 ||
+          ::syscall(SYS_setgid, identity.gid) != 0 || ::syscall(SYS_setuid, identity.uid) != 0)
+        report_failure(4, errno);
+    }
     ::sigprocmask(SIG_SETMASK, &start_mask, nullptr);
     ::execve(program.c_str(), argv, envp.data());
     report_failure(3, errno);
@@ -347,6 +430,7 @@ launch_result containerizer::launch(const launch_request& req, exit_callback on_
   if (got > 0) {
     std::string why = f.stage == 1   ? "cannot enter sandbox " + result.sandbox
                       : f.stage == 2 ? std::string("cannot redirect output")
+                      : f.stage == 4 ? "cannot switch to user '" + req.user + "'"
                                      : "cannot execute " + program;
     return abort_child(why + ": " + errno_text(f.error));
   }

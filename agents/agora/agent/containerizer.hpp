@@ -55,6 +55,13 @@ struct launch_request {
   /// task's parent (one started after a crash) still learns it. The file's
   /// directory must exist.
   std::string exit_file{};
+  /// The OS user the task runs as (the agent's `--switch-user`): its uid,
+  /// primary gid and supplementary groups are set before exec, and the
+  /// sandbox is handed to it. Empty: the agent's own user.
+  std::string user{};
+  /// The agent runs with `--switch-user`: a task without a `user` is
+  /// refused rather than run as the agent's own user (root, usually).
+  bool switch_user = false;
 };
 
 /// The outcome of `containerizer::launch`.

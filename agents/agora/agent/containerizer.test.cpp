@@ -10,6 +10,8 @@
 #include <sstream>
 #include <thread>
 
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -641,4 +643,78 @@ TEST_F(shim_test, a_kill_at_any_moment_of_the_start_reaches_the_task) {
     EXPECT_EQ(ex.of(pid).signal, SIGTERM) << pid;
     EXPECT_TRUE(ex.of(pid).kill_requested);
   }
+}
+
+// -- tasks as other users (--switch-user) ----------------------------------------
+
+namespace {
+
+/// Skips (returning true) where switching users cannot be tested: the tests
+/// run as root, and Debian's `nobody` (uid 65534) exists.
+bool cannot_switch_users() { return ::geteuid() != 0 || ::getpwnam("nobody") == nullptr; }
+
+uid_t owner_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_uid : static_cast<uid_t>(-1);
+}
+
+}  // namespace
+
+TEST_F(containerizer_test, a_task_runs_as_another_user_with_its_groups_in_a_sandbox_it_owns) {
+  if (cannot_switch_users()) GTEST_SKIP() << "needs root and the user 'nobody'";
+  const auto* nobody = ::getpwnam("nobody");
+  uid_t uid = nobody->pw_uid;
+  gid_t gid = nobody->pw_gid;
+  containerizer c{work_dir_};
+  exits ex;
+  auto req = make_request("t1", "id -u; id -g; id -G; touch mine");
+  req.user = "nobody";
+  req.switch_user = true;
+  auto r = c.launch(req, ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(ex.wait_for(1));
+  EXPECT_EQ(ex.of(r.pid).code, 0) << read_file(r.sandbox + "/stderr");
+  // No supplementary group of the agent (root's 0) is left.
+  EXPECT_EQ(read_file(r.sandbox + "/stdout"),
+            std::to_string(uid) + "\n" + std::to_string(gid) + "\n" + std::to_string(gid) + "\n");
+  EXPECT_EQ(owner_of(r.sandbox), uid);
+  EXPECT_EQ(owner_of(r.sandbox + "/stdout"), uid);
+  EXPECT_EQ(owner_of(r.sandbox + "/mine"), uid);
+  // The directories above the sandbox stay the agent's.
+  EXPECT_EQ(owner_of(work_dir_ + "/frameworks/fw-1"), 0u);
+}
+
+TEST_F(shim_test, under_the_shim_the_task_switches_and_the_shim_records_its_exit) {
+  if (cannot_switch_users()) GTEST_SKIP() << "needs root and the user 'nobody'";
+  containerizer c{work_dir_, nullptr, shim_};
+  exits ex;
+  auto req = shimmed("t1", "id -u; exit 4");
+  req.user = "nobody";
+  req.switch_user = true;
+  auto r = c.launch(req, ex.callback());
+  ASSERT_TRUE(r.ok) << r.error;
+  ASSERT_TRUE(ex.wait_for(1));
+  EXPECT_EQ(ex.of(r.pid).code, 4) << read_file(r.sandbox + "/stderr");
+  EXPECT_EQ(read_file(r.sandbox + "/stdout"), std::to_string(::getpwnam("nobody")->pw_uid) + "\n");
+  // The shim stayed root: it wrote the exit file beside the agent's own.
+  EXPECT_EQ(read_file(req.exit_file), "exit 4\n");
+  EXPECT_EQ(owner_of(req.exit_file), 0u);
+}
+
+TEST_F(containerizer_test, an_unknown_user_or_none_fails_the_launch) {
+  containerizer c{work_dir_};
+  exits ex;
+  auto unknown = make_request("t1", "touch ran");
+  unknown.user = "no-such-user-agora";
+  unknown.switch_user = true;
+  auto r = c.launch(unknown, ex.callback());
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("no user 'no-such-user-agora' on this agent"), std::string::npos)
+      << r.error;
+  auto none = make_request("t2", "touch ran");
+  none.switch_user = true;
+  r = c.launch(none, ex.callback());
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("names no user"), std::string::npos) << r.error;
+  EXPECT_FALSE(std::filesystem::exists(work_dir_ + "/frameworks/fw-1/tasks/t1/ran"));
 }

@@ -11,9 +11,10 @@ namespace agora::auth {
 namespace {
 
 constexpr acls::action all_actions[] = {
-    acls::action::register_frameworks, acls::action::teardown_frameworks,
-    acls::action::kill_tasks,          acls::action::update_policies,
-    acls::action::read_endpoints,      acls::action::access_sandboxes};
+    acls::action::register_frameworks, acls::action::run_tasks,
+    acls::action::teardown_frameworks, acls::action::kill_tasks,
+    acls::action::update_policies,     acls::action::read_endpoints,
+    acls::action::access_sandboxes};
 
 }  // namespace
 
@@ -21,6 +22,8 @@ const char* acls::name(action a) {
   switch (a) {
     case action::register_frameworks:
       return "register_frameworks";
+    case action::run_tasks:
+      return "run_tasks";
     case action::teardown_frameworks:
       return "teardown_frameworks";
     case action::kill_tasks:
@@ -39,6 +42,8 @@ const char* acls::object_key(action a) {
   switch (a) {
     case action::register_frameworks:
       return "roles";
+    case action::run_tasks:
+      return "users";
     case action::teardown_frameworks:
     case action::kill_tasks:
     case action::access_sandboxes:
@@ -185,6 +190,8 @@ bool acls::allowed(action a, const std::string& principal, const std::string& ob
       if (r.objects.matches(object)) return true;
     }
   }
+  // Running as root is allowed only where a rule says so.
+  if (a == action::run_tasks && object == "root") return false;
   return permissive_;
 }
 

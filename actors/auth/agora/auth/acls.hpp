@@ -23,12 +23,14 @@ namespace agora::auth {
 /// principals match P (ANY matches every principal, also an anonymous
 /// one; values match only an authenticated P among them):
 /// its objects ANY or containing O allow, NONE denies, other values pass to
-/// the next rule. When no rule decides, `permissive` does.
+/// the next rule. When no rule decides, `permissive` does, except for
+/// `run_tasks` as `root`: that needs a rule that allows it.
 class acls {
  public:
   /// The actions and the key of their objects in the file.
   enum class action {
     register_frameworks,  ///< object: a role the framework subscribes in (`roles`)
+    run_tasks,            ///< object: the OS user tasks run as (`users`); `root` needs a rule
     teardown_frameworks,  ///< object: the framework's principal (`framework_principals`)
     kill_tasks,           ///< object: the task's framework's principal (`framework_principals`)
     update_policies,      ///< no object (`agora policy apply`, `rollback`)

@@ -50,6 +50,20 @@ TEST(acls, a_permissive_file_with_a_none_rule_denies_only_that) {
   EXPECT_TRUE(a.allowed(action::update_policies, "", ""));
 }
 
+TEST(acls, running_as_root_needs_a_rule_that_allows_it) {
+  auto permissive = parsed("{}");
+  EXPECT_TRUE(permissive.allowed(action::run_tasks, "ops", "nobody"));
+  EXPECT_FALSE(permissive.allowed(action::run_tasks, "ops", "root"));
+  auto a = parsed(R"({"run_tasks": [
+      {"principals": {"values": ["ops"]}, "users": {"values": ["root"]}},
+      {"principals": {"values": ["batch"]}, "users": {"type": "ANY"}}]})");
+  EXPECT_TRUE(a.allowed(action::run_tasks, "ops", "root"));
+  EXPECT_TRUE(a.allowed(action::run_tasks, "batch", "root"));  // ANY allows it too
+  EXPECT_FALSE(a.allowed(action::run_tasks, "other", "root"));
+  EXPECT_FALSE(a.allowed(action::run_tasks, "", "root"));
+  EXPECT_TRUE(a.allowed(action::run_tasks, "other", "nobody"));
+}
+
 TEST(acls, bad_files_name_the_action_and_rule) {
   struct bad {
     const char* text;

@@ -26,6 +26,7 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include "agora/auth/credentials.hpp"
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_follower.hpp"
 #include "agora/main/signals.hpp"
@@ -597,6 +598,10 @@ int run_fleet(int argc, char** argv) {
   f.add("status-retry-max", &opts.agent.status_retry_max, "the longest retry interval");
   f.add("register-timeout", &opts.agent.register_timeout,
         "timeout of one (re-)registration request");
+  std::string secret_file;
+  f.add("principal", &opts.agent.principal,
+        "authenticate every agent to the master as this principal (with --secret-file)");
+  f.add("secret-file", &secret_file, "file holding the principal's secret (owner-only)");
   f.add("max-missed-pings", &max_missed_pings,
         "re-register when the master has not pinged for this many ping intervals (0: never)");
   f.add("seed", &seed, "seed of the task-duration draws and uuids (0: random)");
@@ -636,6 +641,13 @@ int run_fleet(int argc, char** argv) {
     error = "--actor-port: must be -1, 0 or a port (PORT + --processes - 1 at most 65535)";
   if (std::string why; error.empty() && !discovery::check_master_spec(opts.master, why))
     error = "--master: " + why;
+  if (error.empty() && (!secret_file.empty() || !opts.agent.principal.empty())) {
+    if (secret_file.empty() || opts.agent.principal.empty())
+      error = secret_file.empty() ? "--principal: needs --secret-file"
+                                  : "--secret-file: needs --principal";
+    else if (std::string why; !auth::read_secret_file(secret_file, opts.agent.secret, why))
+      error = "--secret-file: " + why;
+  }
   if (error.empty()) error = protocol::check_tls_options(opts.tls);
   if (!error.empty()) {
     std::cerr << program << ": error: " << error << "\n"

@@ -17,6 +17,7 @@
 #include "agora/agent/agent_state.hpp"
 #include "agora/agent/containerizer.hpp"
 #include "agora/agent/status_updates.hpp"
+#include "agora/auth/handshake.hpp"
 #include "agora/cli/flags.hpp"
 #include "agora/protocol/exits.hpp"
 
@@ -653,16 +654,30 @@ void do_register(agent_ptr self) {
                   " failed: " + self->system().render(err) + "; retrying in " + ms_text(delay));
     self->delayed_send(self, delay, reregister_atom::value, gen);
   };
-  if (st.agent_id.empty()) {
-    self->request(st.master, st.cfg->register_timeout, register_agent{info_of(st)})
-        .then(on_ok, on_error);
-  } else {
-    reregister_agent m;
-    m.info = info_of(st);
-    m.running = running_tasks(st);
-    for (const auto& r : m.running) m.tasks.push_back(r.status);
-    self->request(st.master, st.cfg->register_timeout, std::move(m)).then(on_ok, on_error);
+  auto send = [self, on_ok, on_error] {
+    auto& st = self->state;
+    if (st.agent_id.empty()) {
+      self->request(st.master, st.cfg->register_timeout, register_agent{info_of(st)})
+          .then(on_ok, on_error);
+    } else {
+      reregister_agent m;
+      m.info = info_of(st);
+      m.running = running_tasks(st);
+      for (const auto& r : m.running) m.tasks.push_back(r.status);
+      self->request(st.master, st.cfg->register_timeout, std::move(m)).then(on_ok, on_error);
+    }
+  };
+  if (st.cfg->secret.empty()) {
+    send();
+    return;
   }
+  // As `agora-agent` with `--principal` and `--secret-file`.
+  auth::authenticate(
+      self, st.master, st.cfg->register_timeout, st.cfg->principal, st.cfg->secret, "agent",
+      [self, gen, send] {
+        if (gen == self->state.generation && self->state.master) send();
+      },
+      on_error);
 }
 
 /// Returns true if the current message comes from an actor of this

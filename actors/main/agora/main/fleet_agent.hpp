@@ -129,6 +129,10 @@ struct fleet_agent_config {
   /// Re-register when the master has not pinged for this many ping
   /// intervals (as `agora-agent`); 0: never.
   int max_missed_pings = 6;
+  /// Authenticate as `principal` with `secret` before registering (both
+  /// set: `--principal`, `--secret-file`), as `agora-agent` does.
+  std::string principal;
+  std::string secret;
   uint64_t seed = 0;
   fleet_counters* counters = nullptr;  ///< Never null once agents run.
   /// Diagnostic lines (rate-limited by the caller); may be empty.

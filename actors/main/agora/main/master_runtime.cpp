@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "agora/auth/credentials.hpp"
+#include "agora/auth/flags.hpp"
 #include "agora/auth/http_auth.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/main/policy_endpoints.hpp"
@@ -349,17 +350,11 @@ void add_master_flags(cli::flags& f, master_options& o) {
   f.add("record-trace", &o.record_trace,
         "write a JSON-lines trace of agents, frameworks and finished tasks for `agora policy "
         "sim --trace`");
-  auto* credentials = &o.config.credentials;
   f.add_custom("credentials", "",
                "principals and secrets frameworks and agents may authenticate with: JSON "
                "{\"credentials\": [{\"principal\": ..., \"secret\": ...}]}, readable by its "
                "owner only",
-               [credentials](const std::string& v, std::string& err) {
-                 auto store = std::make_shared<auth::credential_store>();
-                 if (!auth::credential_store::load(v, *store, err)) return false;
-                 *credentials = std::move(store);
-                 return true;
-               });
+               auth::load_credentials_flag(&o.config.credentials));
   f.add("authenticate-frameworks", &o.config.authenticate_frameworks,
         "frameworks must authenticate (with a principal of --credentials) before subscribing");
   f.add("authenticate-agents", &o.config.authenticate_agents,
@@ -367,16 +362,11 @@ void add_master_flags(cli::flags& f, master_options& o) {
   f.add("authenticate-http", &o.authenticate_http,
         "every HTTP request but /health must authenticate: Basic PRINCIPAL:SECRET or Bearer "
         "SECRET from --credentials");
-  auto* rules = &o.config.acls;
   f.add_custom("acls", "",
                "authorization rules (JSON, docs/security.md): who may register frameworks in "
-               "which roles, tear down, kill, change the policy, read endpoints and sandboxes",
-               [rules](const std::string& v, std::string& err) {
-                 auto loaded = std::make_shared<auth::acls>();
-                 if (!auth::acls::load(v, *loaded, err)) return false;
-                 *rules = std::move(loaded);
-                 return true;
-               });
+               "which roles, run tasks as which users, tear down, kill, change the policy, read "
+               "endpoints and sandboxes",
+               auth::load_acls_flag(&o.config.acls));
   cli::add_tls_flags(f, &o.tls.cert_file, &o.tls.key_file, &o.tls.ca_file);
   auto* weights = &o.config.weights;
   f.add_custom("weights", "", "role weight overrides on top of the policy's, e.g. prod=2,dev=0.5",

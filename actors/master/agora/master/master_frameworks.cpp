@@ -90,6 +90,16 @@ caf::result<subscribed> handle_subscribe(master_ptr self, subscribe& m) {
                       " refused: " + why);
         return make_error(errc::not_allowed, why);
       }
+    // The user its tasks run as on agents with `--switch-user`; none names
+    // the agent's own user, root as a rule.
+    auto user = info.user.empty() ? std::string{"root"} : info.user;
+    if (!st.config.acls->allowed(auth::acls::action::run_tasks, peer ? peer->principal : "",
+                                 user)) {
+      auto why = auth::denied(auth::acls::action::run_tasks, peer ? peer->principal : "", user);
+      log(self, "subscription of framework '" + info.name + "' from " + sender_text(self) +
+                    " refused: " + why);
+      return make_error(errc::not_allowed, why);
+    }
   }
   if (!info.id.empty() && st.completed_frameworks.contains(info.id))
     return make_error(errc::invalid_argument,

@@ -1,12 +1,15 @@
 #include "agora/scheduler/driver.hpp"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <iostream>
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
-#include "agora/auth/challenge.hpp"
+#include "agora/auth/handshake.hpp"
 #include "agora/discovery/master_follower.hpp"
 #include "agora/protocol/errors.hpp"
 #include "agora/protocol/transport.hpp"
@@ -202,22 +205,13 @@ void subscribe_to(driver_ptr self, caf::actor master) {
     st.master = nullptr;
     schedule_reconnect(self);
   };
-  self->request(master, st.cfg.request_timeout, auth_start{principal, "framework"})
-      .then(
-          [self, master, attempt, principal, on_error](auth_challenge& c) {
-            auto& st = self->state;
-            if (attempt != st.attempt || st.stopping) return;
-            auth_proof p{principal, "framework", c.nonce,
-                         auth::proof(st.cfg.secret, "framework", principal, c.nonce)};
-            self->request(master, st.cfg.request_timeout, std::move(p))
-                .then(
-                    [self, master, attempt](auth_done&) {
-                      if (attempt != self->state.attempt || self->state.stopping) return;
-                      send_subscribe(self, master, attempt);
-                    },
-                    on_error);
-          },
-          on_error);
+  auth::authenticate(
+      self, master, st.cfg.request_timeout, principal, st.cfg.secret, "framework",
+      [self, master, attempt] {
+        if (attempt != self->state.attempt || self->state.stopping) return;
+        send_subscribe(self, master, attempt);
+      },
+      on_error);
 }
 
 void send_subscribe(driver_ptr self, caf::actor master, uint64_t attempt) {
@@ -458,6 +452,15 @@ class actor_forwarder final : public scheduler {
 
 caf::actor spawn_driver(caf::actor_system& sys, driver_config cfg,
                         std::shared_ptr<scheduler> sched) {
+  // As Mesos' scheduler driver: tasks run as the user running the
+  // framework unless it names another (agents with `--switch-user`).
+  if (cfg.framework.user.empty()) {
+    std::vector<char> buf(16384);
+    passwd pw{};
+    passwd* found = nullptr;
+    if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr)
+      cfg.framework.user = pw.pw_name;
+  }
   return sys.spawn([cfg = std::move(cfg), sched](driver_ptr self) mutable {
     return driver_behavior(self, std::move(cfg), std::move(sched));
   });

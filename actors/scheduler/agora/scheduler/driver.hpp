@@ -25,8 +25,10 @@ struct driver_config {
   /// An in-process master (as in `agora local`); when set, host and port are
   /// not used.
   caf::actor master;
-  /// Name, roles, principal, failover timeout and capabilities. Leave `id`
-  /// empty for a new framework; set it to re-attach to an existing one.
+  /// Name, roles, principal, user, failover timeout and capabilities. Leave
+  /// `id` empty for a new framework; set it to re-attach to an existing
+  /// one. An empty `user` becomes the user running the driver (the one
+  /// agents with `--switch-user` run the tasks as).
   protocol::framework_info framework;
   /// The secret of `framework.principal`: when set, the driver authenticates
   /// to every master it connects to before subscribing (challenge-response;
