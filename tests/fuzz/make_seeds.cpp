@@ -149,8 +149,8 @@ int main(int argc, char** argv) {
   // json: a registry (selector 0) and a master's info (selector 1).
   master::registry r;
   r.leader_epoch = 3;
-  r.agents["a1"] = {"h1", master::registry::agent_state::admitted};
-  r.agents["a2"] = {"h2", master::registry::agent_state::unreachable};
+  r.agents["a1"] = {"h1", master::registry::agent_state::admitted, ""};
+  r.agents["a2"] = {"h2", master::registry::agent_state::unreachable, "agents"};
   r.remove_framework("fw-9");
   r.policy = master::registry::policy_record{"drf.policy", "policy drf {}", "", 2, 1700000000000};
   write(dir + "/json/seed-registry", std::string(1, '\0') + r.to_json());

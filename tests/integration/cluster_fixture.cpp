@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "agora/auth/challenge.hpp"
 #include "agora/protocol/announce.hpp"
 #include "agora/protocol/transport.hpp"
 
@@ -267,6 +268,22 @@ cli_run agora_cli(std::vector<std::string> args) {
   r.out = p.stdout_text();
   r.err = p.stderr_text();
   return r;
+}
+
+std::string authenticate(caf::scoped_actor& self, caf::actor_system& sys, const caf::actor& master,
+                         const std::string& principal, const std::string& secret,
+                         const std::string& role) {
+  std::string nonce;
+  std::string error;
+  self->request(master, 10s, protocol::auth_start{principal, role})
+      .receive([&](protocol::auth_challenge& c) { nonce = c.nonce; },
+               [&](caf::error& e) { error = sys.render(e); });
+  if (!error.empty()) return error;
+  self->request(
+          master, 10s,
+          protocol::auth_proof{principal, role, nonce, auth::proof(secret, role, principal, nonce)})
+      .receive([&](protocol::auth_done&) {}, [&](caf::error& e) { error = sys.render(e); });
+  return error;
 }
 
 }  // namespace agora::test

@@ -159,6 +159,12 @@ class framework_system {
   std::unique_ptr<caf::actor_system> sys_;
 };
 
+/// Authenticates `self` to `master` as `principal` with `secret` in `role`
+/// (`framework` or `agent`), as a raw peer would; returns "" or the error.
+std::string authenticate(caf::scoped_actor& self, caf::actor_system& sys, const caf::actor& master,
+                         const std::string& principal, const std::string& secret,
+                         const std::string& role = "framework");
+
 /// Returns a task that runs `command` with the given resources.
 protocol::task_info make_task(const std::string& id, const std::string& command, double cpus = 0.1,
                               int64_t mem = 32 << 20);

@@ -3,6 +3,7 @@
 // paused leader, and the registry's re-registration deadline.
 
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -123,6 +124,57 @@ TEST(ha, failover_keeps_tasks_running_and_agents_and_frameworks_follow) {
   ASSERT_TRUE(fw.wait_status("t2", task_state::running, 20s));
   // t1 was launched exactly once: one sandbox.
   EXPECT_EQ(find_sandbox(agent.work_dir, "t1"), sandbox);
+}
+
+TEST(ha, an_agents_principal_binds_its_id_for_the_next_leader) {
+  AGORA_REQUIRE_ZOOKEEPER();
+  temp_dir dir;
+  auto creds = dir.write("credentials.json", R"({"credentials": [
+      {"principal": "agents", "secret": "agents-s3cret"},
+      {"principal": "intruder", "secret": "intruder-s3cret"}]})");
+  auto secret = dir.write("agents.secret", "agents-s3cret\n");
+  ::chmod(creds.c_str(), 0600);
+  ::chmod(secret.c_str(), 0600);
+  ha_cluster c{2, {"--credentials=" + creds, "--authenticate-agents"}};
+  ASSERT_EQ(c.wait_leader(), 0);
+  c.add_agent("cpus:2;mem:1GiB;disk:1GiB", {"--principal=agents", "--secret-file=" + secret});
+  std::string id = c.state()["agents"][0]["id"].GetString();
+  // The agent and the leader die: only the registry says whose id it is.
+  c.agents()[0].proc->kill_group(SIGKILL);
+  c.agents()[0].proc->wait_exit(5s);
+  c.masters()[0].proc->kill_group(SIGKILL);
+  c.masters()[0].proc->wait_exit(5s);
+  ASSERT_EQ(c.wait_leader(30s), 1);
+  framework_system peer;
+  auto& sys = peer.sys();
+  auto leader = sys.middleman().remote_actor("127.0.0.1", c.masters()[1].actor_port);
+  ASSERT_TRUE(leader) << sys.render(leader.error());
+  caf::scoped_actor self{sys};
+  protocol::agent_info info;
+  info.id = id;
+  info.hostname = "agent-0";
+  info.total = protocol::resources::make(2, int64_t{1} << 30);
+  auto reregister = [&] {
+    std::string outcome;
+    self->request(*leader, 10s, protocol::reregister_agent{info, {}, {}})
+        .receive([&](protocol::agent_registered&) { outcome = "registered"; },
+                 [&](caf::error& e) { outcome = sys.render(e); });
+    return outcome;
+  };
+  ASSERT_EQ(authenticate(self, sys, *leader, "intruder", "intruder-s3cret", "agent"), "");
+  auto refused = reregister();
+  EXPECT_NE(refused.find("belongs to principal 'agents'"), std::string::npos) << refused;
+  // The principal that registered it may (a new connection: a new actor).
+  framework_system owner;
+  auto again = owner.sys().middleman().remote_actor("127.0.0.1", c.masters()[1].actor_port);
+  ASSERT_TRUE(again);
+  caf::scoped_actor owner_self{owner.sys()};
+  ASSERT_EQ(authenticate(owner_self, owner.sys(), *again, "agents", "agents-s3cret", "agent"), "");
+  std::string outcome;
+  owner_self->request(*again, 10s, protocol::reregister_agent{info, {}, {}})
+      .receive([&](protocol::agent_registered& r) { outcome = r.agent_id; },
+               [&](caf::error& e) { outcome = owner.sys().render(e); });
+  EXPECT_EQ(outcome, id);
 }
 
 TEST(ha, a_paused_leader_is_fenced_and_exits) {

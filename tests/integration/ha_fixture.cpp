@@ -115,8 +115,10 @@ bool ha_cluster::wait_state(const std::function<bool(const rapidjson::Document&)
   return wait_until([&] { return pred(state()); }, timeout);
 }
 
-agent_process& ha_cluster::add_agent(const std::string& resources) {
+agent_process& ha_cluster::add_agent(const std::string& resources,
+                                     const std::vector<std::string>& extra_flags) {
   agent_process a;
+  a.args = extra_flags;  // appended to the fixture's own at every start
   a.work_dir = dir_.path() + "/agent-" + std::to_string(agents_.size());
   a.http_port = free_port();
   a.resources = resources;
@@ -138,6 +140,7 @@ void ha_cluster::start_agent(agent_process& a, size_t index) {
                                    "--kill-grace=1s",
                                    "--cgroups-root=" + test_cgroups_root(),
                                    "--hostname=agent-" + std::to_string(index)};
+  args.insert(args.end(), a.args.begin(), a.args.end());
   if (!a.proc->start(binary_path("agora-agent"), args))
     throw std::runtime_error("cannot start agora-agent");
 }

@@ -54,7 +54,8 @@ class ha_cluster {
 
   /// Starts an agent that follows the leader through ZooKeeper and waits
   /// until the leader lists it active.
-  agent_process& add_agent(const std::string& resources = "cpus:2;mem:1GiB;disk:1GiB");
+  agent_process& add_agent(const std::string& resources = "cpus:2;mem:1GiB;disk:1GiB",
+                           const std::vector<std::string>& extra_flags = {});
 
   /// Starts master `index` again (after it was killed).
   void restart_master(size_t index);

@@ -832,7 +832,7 @@ TEST_F(master_fixture, unknown_tasks_are_not_declared_lost_while_agents_reregist
   mcfg.agent_reregister_timeout = 10000ms;
   start_master();
   registry doc;
-  doc.agents["S1"] = {"h1", registry::agent_state::admitted};
+  doc.agents["S1"] = {"h1", registry::agent_state::admitted, ""};
   caf::anon_send(master, become_leader{42, 1, "{}", doc.to_json(), caf::actor{}});
   run();
   auto f = add_framework(framework("f"));
@@ -854,7 +854,7 @@ TEST_F(master_fixture, a_task_lost_under_the_previous_leader_stays_lost_when_its
   mcfg.election_token = 42;
   start_master();
   registry doc;
-  doc.agents["S1"] = {"h1", registry::agent_state::unreachable};
+  doc.agents["S1"] = {"h1", registry::agent_state::unreachable, ""};
   caf::anon_send(master, become_leader{42, 2, "{}", doc.to_json(), caf::actor{}});
   run();
   auto fw = framework("f");  // not partition-aware

@@ -95,12 +95,21 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
       return make_error(errc::not_allowed,
                         "agent " + info.id + " is registered and connected from another actor");
     }
-    // An agent that proved a principal comes back only as that principal.
-    if (!held.principal.empty() && (!peer || peer->principal != held.principal)) {
-      foreign_message(
-          self, "re-registration as agent " + info.id + " of principal '" + held.principal + "'");
+  }
+  // An agent that proved a principal comes back only as that principal,
+  // with this leader or (through the registry) a later one.
+  if (!info.id.empty()) {
+    std::string owner;
+    if (known) {
+      owner = st.agents[info.id].principal;
+    } else if (auto r = st.registry_principals.find(info.id); r != st.registry_principals.end()) {
+      owner = r->second;
+    }
+    if (!owner.empty() && (!peer || peer->principal != owner)) {
+      foreign_message(self,
+                      "re-registration as agent " + info.id + " of principal '" + owner + "'");
       return make_error(errc::not_allowed,
-                        "agent " + info.id + " belongs to principal '" + held.principal + "'");
+                        "agent " + info.id + " belongs to principal '" + owner + "'");
     }
   }
   if (info.id.empty()) info.id = st.master_id + "-S" + std::to_string(st.next_agent++);
@@ -233,7 +242,8 @@ caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,
   rec.lost_tasks.clear();
   rec.lost_all_tasks = false;
   st.recovering_agents.erase(info.id);
-  to_registry(self, registry_admit_agent{info.id, info.hostname});
+  st.registry_principals.erase(info.id);
+  to_registry(self, registry_admit_agent{info.id, info.hostname, rec.principal});
   // Tasks the master thought were on this agent but the agent did not
   // report: a launch may have crossed the registration, so the agent is
   // asked (on the same connection, after the launch) and answers with the
@@ -273,6 +283,7 @@ void recover_registry(master_ptr self, const become_leader& m) {
     log(self, "ignoring an unreadable registry: " + error);
   for (const auto& id : doc.removed_frameworks) st.completed_frameworks.add(id);
   for (const auto& [id, a] : doc.agents) {
+    if (!a.principal.empty()) st.registry_principals[id] = a.principal;
     if (a.state == registry::agent_state::unreachable) {
       auto& rec = st.agents[id];
       rec.info.id = id;

@@ -36,6 +36,7 @@ std::string why_bad_name(const std::string& what, const std::string& x) {
 
 caf::error refuse(master_ptr self, const std::string& outcome, const std::string& message) {
   ++self->state.authentications[outcome];
+  mark_dirty(self);  // the counters in /state
   log(self, "authentication from " + sender_text(self) + " refused: " + message);
   return make_error(errc::unauthenticated, message);
 }
@@ -99,6 +100,7 @@ caf::result<auth_done> handle_auth_proof(master_ptr self, auth_proof& m) {
   }
   st.auth_failures_by_node.erase(sender->node());
   ++st.authentications["success"];
+  mark_dirty(self);
   st.authenticated[sender->address()] = {m.principal, m.role};
   // Forgotten when the peer's connection drops (the down handler).
   self->monitor(caf::actor_cast<caf::actor>(sender));
@@ -116,6 +118,7 @@ const master_state::peer_principal* authenticated_peer(master_ptr self, const ch
 
 caf::error refuse_unauthenticated(master_ptr self, const char* what, const char* flag) {
   ++self->state.authentications["missing"];
+  mark_dirty(self);
   std::string message = std::string("this master requires ") + what + " authentication (" + flag +
                         "): give a principal and secret (--principal, --secret-file)";
   log(self, std::string(what) + " from " + sender_text(self) + " refused: not authenticated");

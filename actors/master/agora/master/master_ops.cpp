@@ -63,6 +63,7 @@ std::string sender_text(master_ptr self) {
 
 void foreign_message(master_ptr self, const std::string& what) {
   ++self->state.foreign_messages;
+  mark_dirty(self);  // the counter in /state (coalesced: at most 10 a second)
   log(self, what + " from " + sender_text(self) + " dropped");
 }
 

@@ -192,6 +192,9 @@ struct master_state {
   /// Agents of the registry that have not re-registered since the election:
   /// id -> hostname.
   std::map<std::string, std::string> recovering_agents;
+  /// Agent id -> the principal it authenticated as, from the registry (for
+  /// agents that have not re-registered with this leader yet).
+  std::map<std::string, std::string> registry_principals;
   uint64_t next_agent = 0;
   uint64_t next_framework = 0;
   uint64_t next_offer = 0;

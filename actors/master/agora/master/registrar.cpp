@@ -133,8 +133,11 @@ caf::actor spawn_registrar(caf::actor_system& sys, registrar_config cfg) {
         return {
             [self](registry_admit_agent& m) {
               auto& a = self->state.cfg.doc.agents[m.agent_id];
-              if (a.hostname == m.hostname && a.state == registry::agent_state::admitted) return;
+              if (a.hostname == m.hostname && a.principal == m.principal &&
+                  a.state == registry::agent_state::admitted)
+                return;
               a.hostname = m.hostname;
+              a.principal = m.principal;
               a.state = registry::agent_state::admitted;
               changed(self);
             },

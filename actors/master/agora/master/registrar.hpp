@@ -24,6 +24,7 @@ namespace agora::master {
 struct registry_admit_agent {
   std::string agent_id;
   std::string hostname;
+  std::string principal;  ///< It authenticated as ("": none).
 };
 /// An agent was declared unreachable.
 struct registry_agent_unreachable {
@@ -47,7 +48,7 @@ typename Inspector::result_type inspect(Inspector& f, registry_set_policy& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_admit_agent& x) {
-  return f(caf::meta::type_name("registry_admit_agent"), x.agent_id, x.hostname);
+  return f(caf::meta::type_name("registry_admit_agent"), x.agent_id, x.hostname, x.principal);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_agent_unreachable& x) {

@@ -37,6 +37,10 @@ std::string registry::to_json() const {
     w.String(a.hostname.c_str(), static_cast<rapidjson::SizeType>(a.hostname.size()));
     w.Key("state");
     w.String(a.state == agent_state::unreachable ? "unreachable" : "admitted");
+    if (!a.principal.empty()) {
+      w.Key("principal");
+      w.String(a.principal.c_str(), static_cast<rapidjson::SizeType>(a.principal.size()));
+    }
     w.EndObject();
   }
   w.EndObject();
@@ -92,6 +96,8 @@ bool registry::from_json(const std::string& json, registry& out, std::string& er
       agent a;
       if (m.value.HasMember("hostname") && m.value["hostname"].IsString())
         a.hostname = m.value["hostname"].GetString();
+      if (m.value.HasMember("principal") && m.value["principal"].IsString())
+        a.principal = m.value["principal"].GetString();
       if (m.value.HasMember("state") && m.value["state"].IsString() &&
           std::string(m.value["state"].GetString()) == "unreachable")
         a.state = agent_state::unreachable;

@@ -19,6 +19,9 @@ struct registry {
   struct agent {
     std::string hostname;
     agent_state state = agent_state::admitted;
+    /// The principal it authenticated as ("": none): only that principal
+    /// may re-register the id with a later leader.
+    std::string principal;
   };
   /// Agent id -> what is known of it.
   std::map<std::string, agent> agents;

@@ -8,8 +8,8 @@ namespace {
 TEST(registry, round_trips_through_json) {
   registry r;
   r.leader_epoch = 7;
-  r.agents["S1"] = {"h1", registry::agent_state::admitted};
-  r.agents["S2"] = {"h2", registry::agent_state::unreachable};
+  r.agents["S1"] = {"h1", registry::agent_state::admitted, ""};
+  r.agents["S2"] = {"h2", registry::agent_state::unreachable, "agents"};
   r.remove_framework("F1");
   r.remove_framework("F1");  // once only
   r.remove_framework("F2");
@@ -20,6 +20,11 @@ TEST(registry, round_trips_through_json) {
   ASSERT_EQ(back.agents.size(), 2u);
   EXPECT_EQ(back.agents["S1"].hostname, "h1");
   EXPECT_EQ(back.agents["S2"].state, registry::agent_state::unreachable);
+  // The principal an agent authenticated as, kept for the next leader
+  // (none written when there is none).
+  EXPECT_EQ(back.agents["S2"].principal, "agents");
+  EXPECT_EQ(back.agents["S1"].principal, "");
+  EXPECT_EQ(r.to_json().find("\"principal\":\"\""), std::string::npos);
   EXPECT_EQ(back.removed_frameworks, (std::vector<std::string>{"F1", "F2"}));
 }
 
