@@ -468,6 +468,10 @@ TEST(security, agents_authenticate_and_keep_their_id_to_their_principal) {
   EXPECT_TRUE(c.wait_state([](const rapidjson::Document& s) {
     return s["agents"][0]["active"].GetBool();
   })) << c.agents()[0].proc->stderr_text();
+  // Its secret is in no log of either side.
+  auto logs = c.agents()[0].proc->stderr_text() + c.agents()[0].proc->stdout_text() +
+              c.master().stderr_text() + c.master().stdout_text() + anonymous.stderr_text();
+  EXPECT_EQ(logs.find("agents-SECRET-3"), std::string::npos);
 }
 
 // -- authorization ------------------------------------------------------------
