@@ -32,16 +32,6 @@ bool read_file(const std::string& flag, const std::string& path, std::string& te
   return true;
 }
 
-/// The last OpenSSL error of this thread, as text ("" if none); clears
-/// the thread's error queue.
-std::string openssl_error() {
-  unsigned long last = 0;
-  while (auto e = ERR_get_error()) last = e;
-  if (last == 0) return {};
-  const char* reason = ERR_reason_error_string(last);
-  return reason != nullptr ? reason : "OpenSSL error " + std::to_string(last);
-}
-
 /// Never asked for: an encrypted key is refused before OpenSSL reads it.
 /// Installed anyway, so that OpenSSL never prompts on the terminal.
 int no_passphrase(char*, int, int, void*) { return 0; }
@@ -81,21 +71,21 @@ std::string check_tls_options(const tls_options& o) {
   // Then loaded as the TLS layer loads them (CAF's `openssl::session`).
   ERR_clear_error();
   std::unique_ptr<SSL_CTX, ctx_deleter> ctx{SSL_CTX_new(TLS_method())};
-  if (!ctx) return "--tls-cert: cannot set up TLS: " + openssl_error();
+  if (!ctx) return "--tls-cert: cannot set up TLS: " + openssl_reason();
   SSL_CTX_set_default_passwd_cb(ctx.get(), no_passphrase);
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), o.cert_file.c_str()) != 1)
-    return "--tls-cert: '" + o.cert_file + "': " + openssl_error();
+    return "--tls-cert: '" + o.cert_file + "': " + openssl_reason();
   // OpenSSL checks the key against the certificate as it loads it.
   if (SSL_CTX_use_PrivateKey_file(ctx.get(), o.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
       SSL_CTX_check_private_key(ctx.get()) != 1) {
-    auto why = openssl_error();
+    auto why = openssl_reason();
     if (why == "key values mismatch")
       return "--tls-key: '" + o.key_file + "' is not the key of the certificate in --tls-cert ('" +
              o.cert_file + "')";
     return "--tls-key: '" + o.key_file + "': " + why;
   }
   if (SSL_CTX_load_verify_locations(ctx.get(), o.ca_file.c_str(), nullptr) != 1)
-    return "--tls-ca: '" + o.ca_file + "': " + openssl_error();
+    return "--tls-ca: '" + o.ca_file + "': " + openssl_reason();
 
   // Peers check this process's certificate against the same CA: one it
   // did not sign (or one expired) would be refused by every peer, so say
@@ -106,7 +96,7 @@ std::string check_tls_options(const tls_options& o) {
   std::unique_ptr<X509_STORE_CTX, store_ctx_deleter> verify{X509_STORE_CTX_new()};
   if (!verify ||
       X509_STORE_CTX_init(verify.get(), SSL_CTX_get_cert_store(ctx.get()), cert, chain) != 1)
-    return "--tls-cert: cannot verify '" + o.cert_file + "': " + openssl_error();
+    return "--tls-cert: cannot verify '" + o.cert_file + "': " + openssl_reason();
   if (X509_verify_cert(verify.get()) != 1) {
     auto why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(verify.get()));
     ERR_clear_error();
@@ -115,6 +105,14 @@ std::string check_tls_options(const tls_options& o) {
   }
   ERR_clear_error();
   return {};
+}
+
+std::string openssl_reason() {
+  unsigned long last = 0;
+  while (auto e = ERR_get_error()) last = e;
+  if (last == 0) return {};
+  const char* reason = ERR_reason_error_string(last);
+  return reason != nullptr ? reason : "OpenSSL error " + std::to_string(last);
 }
 
 }  // namespace agora::protocol

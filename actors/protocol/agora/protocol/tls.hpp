@@ -33,4 +33,9 @@ struct tls_options {
 /// exit with status 2 before starting anything.
 std::string check_tls_options(const tls_options& opts);
 
+/// Returns the reason of the last OpenSSL error of this thread ("" if
+/// none), and clears the thread's error queue. (For the transport and the
+/// checks above.)
+std::string openssl_reason();
+
 }  // namespace agora::protocol

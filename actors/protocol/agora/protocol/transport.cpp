@@ -169,16 +169,6 @@ const char* refused_content(const unsigned char* data, std::size_t size) {
   return nullptr;
 }
 
-/// The reason of the last OpenSSL error of this thread ("" if none);
-/// clears the thread's error queue.
-std::string openssl_reason() {
-  unsigned long last = 0;
-  while (auto e = ERR_get_error()) last = e;
-  if (last == 0) return {};
-  const char* reason = ERR_reason_error_string(last);
-  return reason != nullptr ? reason : "OpenSSL error " + std::to_string(last);
-}
-
 /// Adds to any scribe `Base` (CAF's connection object) the size guard: it
 /// never sizes a read buffer to an announced length. An `exactly(n)` read
 /// above the chunk size is read as a sequence of chunk-sized reads into a
@@ -271,8 +261,8 @@ class guarded final : public Base {
     if (const char* why = refusal(buf, n)) {
       shared_->refused.fetch_add(1, std::memory_order_relaxed);
       std::fprintf(stderr, "%s: closing the actor connection from %s:%u: it sent %s\n",
-                   shared_->name.c_str(), this->addr().c_str(),
-                   static_cast<unsigned>(this->port()), why);
+                   shared_->name.c_str(), this->addr().c_str(), static_cast<unsigned>(this->port()),
+                   why);
       this->io_failure(ctx, net::operation::read);
       return false;
     }
