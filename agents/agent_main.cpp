@@ -201,19 +201,10 @@ int main(int argc, char** argv) {
         "file holding the principal's secret (readable by its owner only)");
   cli::add_tls_flags(f, &tls.cert_file, &tls.key_file, &tls.ca_file);
   f.parse_or_exit(argc, argv);
-  if (!secret_file.empty() || !ac.principal.empty()) {
-    std::string err;
-    if (ac.principal.empty() || secret_file.empty()) {
-      std::cerr << "agora-agent: error: "
-                << (ac.principal.empty() ? "--secret-file: needs --principal"
-                                         : "--principal: needs --secret-file")
-                << "\n";
-      return 2;
-    }
-    if (!auth::read_secret_file(secret_file, ac.secret, err)) {
-      std::cerr << "agora-agent: error: --secret-file: " << err << "\n";
-      return 2;
-    }
+  if (auto bad = auth::read_client_secret(ac.principal, secret_file, true, ac.secret);
+      !bad.empty()) {
+    std::cerr << "agora-agent: error: " << bad << "\n";
+    return 2;
   }
   if (ac.authenticate_http && !ac.credentials) {
     std::cerr << "agora-agent: error: --authenticate-http: needs --credentials\n";

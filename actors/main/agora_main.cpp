@@ -8,6 +8,7 @@
 #include <caf/io/all.hpp>
 
 #include "agora/auth/credentials.hpp"
+#include "agora/auth/flags.hpp"
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/main/fleet.hpp"
@@ -96,16 +97,8 @@ struct framework_flags {
     cfg.framework.roles = {role};
     cfg.framework.principal = principal;
     cfg.framework.user = user;
-    if (!secret_file.empty()) {
-      if (principal.empty()) {
-        error = "--secret-file: needs --principal";
-        return false;
-      }
-      if (!auth::read_secret_file(secret_file, cfg.secret, error)) {
-        error = "--secret-file: " + error;
-        return false;
-      }
-    }
+    error = auth::read_client_secret(principal, secret_file, false, cfg.secret);
+    if (!error.empty()) return false;
     cfg.framework.failover_timeout_ms = failover_timeout.count();
     return true;
   }

@@ -33,4 +33,19 @@ inline flag_loader load_acls_flag(std::shared_ptr<const acls>* out) {
   };
 }
 
+/// For a client's `--principal` and `--secret-file`: reads the secret into
+/// `secret` when the file is given. Returns "" or the problem, naming the
+/// flag: a secret file without a principal, a file `read_secret_file`
+/// refuses, or (`principal_needs_secret`: agents and HTTP clients, whose
+/// principal only serves to authenticate) a principal without a secret.
+inline std::string read_client_secret(const std::string& principal, const std::string& secret_file,
+                                      bool principal_needs_secret, std::string& secret) {
+  if (secret_file.empty())
+    return principal_needs_secret && !principal.empty() ? "--principal: needs --secret-file" : "";
+  if (principal.empty()) return "--secret-file: needs --principal";
+  std::string error;
+  if (!read_secret_file(secret_file, secret, error)) return "--secret-file: " + error;
+  return {};
+}
+
 }  // namespace agora::auth

@@ -27,6 +27,7 @@
 #include <caf/io/all.hpp>
 
 #include "agora/auth/credentials.hpp"
+#include "agora/auth/flags.hpp"
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_follower.hpp"
 #include "agora/main/signals.hpp"
@@ -641,13 +642,8 @@ int run_fleet(int argc, char** argv) {
     error = "--actor-port: must be -1, 0 or a port (PORT + --processes - 1 at most 65535)";
   if (std::string why; error.empty() && !discovery::check_master_spec(opts.master, why))
     error = "--master: " + why;
-  if (error.empty() && (!secret_file.empty() || !opts.agent.principal.empty())) {
-    if (secret_file.empty() || opts.agent.principal.empty())
-      error = secret_file.empty() ? "--principal: needs --secret-file"
-                                  : "--secret-file: needs --principal";
-    else if (std::string why; !auth::read_secret_file(secret_file, opts.agent.secret, why))
-      error = "--secret-file: " + why;
-  }
+  if (error.empty())
+    error = auth::read_client_secret(opts.agent.principal, secret_file, true, opts.agent.secret);
   if (error.empty()) error = protocol::check_tls_options(opts.tls);
   if (!error.empty()) {
     std::cerr << program << ": error: " << error << "\n"

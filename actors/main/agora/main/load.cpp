@@ -21,6 +21,7 @@
 #include <caf/io/all.hpp>
 
 #include "agora/auth/credentials.hpp"
+#include "agora/auth/flags.hpp"
 #include "agora/cli/flags.hpp"
 #include "agora/discovery/master_info.hpp"
 #include "agora/main/signals.hpp"
@@ -922,10 +923,9 @@ std::string parse_flags(int argc, char** argv, load_options& opts, scheduler::dr
   if (f.given("command") && opts.command.empty()) return "--command: must not be empty";
   if (opts.spawn_baseline < 0 || opts.spawn_baseline > 100000)
     return "--spawn-baseline: must be between 0 and 100000";
-  if (!secret_file.empty()) {
-    if (cfg.framework.principal.empty()) return "--secret-file: needs --principal";
-    if (!auth::read_secret_file(secret_file, cfg.secret, error)) return "--secret-file: " + error;
-  }
+  if (auto bad = auth::read_client_secret(cfg.framework.principal, secret_file, false, cfg.secret);
+      !bad.empty())
+    return bad;
   opts.seed = static_cast<uint64_t>(seed);
   if (!discovery::check_master_spec(opts.master, error)) return "--master: " + error;
   if (auto tls = protocol::check_tls_options(opts.tls); !tls.empty()) return tls;

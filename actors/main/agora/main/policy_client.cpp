@@ -10,7 +10,7 @@
 
 #include <rapidjson/document.h>
 
-#include "agora/auth/credentials.hpp"
+#include "agora/auth/flags.hpp"
 #include "agora/auth/http_auth.hpp"
 #include "agora/cli/flags.hpp"
 #include "agora/observability/http_client.hpp"
@@ -265,21 +265,12 @@ int run_policy_remote(const std::vector<std::string>& args, std::ostream& out, s
     return 1;
   }
   std::map<std::string, std::string> headers;
-  if (!principal.empty() || !secret_file.empty()) {
-    std::string secret;
-    if (principal.empty() || secret_file.empty()) {
-      err << "agora policy " << verb << ": error: "
-          << (principal.empty() ? "--secret-file: needs --principal"
-                                : "--principal: needs --secret-file")
-          << "\n";
-      return 2;
-    }
-    if (!auth::read_secret_file(secret_file, secret, error)) {
-      err << "agora policy " << verb << ": error: --secret-file: " << error << "\n";
-      return 2;
-    }
-    headers["Authorization"] = auth::basic_authorization(principal, secret);
+  std::string secret;
+  if (auto bad = auth::read_client_secret(principal, secret_file, true, secret); !bad.empty()) {
+    err << "agora policy " << verb << ": error: " << bad << "\n";
+    return 2;
   }
+  if (!secret.empty()) headers["Authorization"] = auth::basic_authorization(principal, secret);
   if (shadow.count() < 0) {
     err << "agora policy apply: error: --shadow: must not be negative\n";
     return 2;

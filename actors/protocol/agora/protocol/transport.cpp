@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -105,10 +106,11 @@ class payload_reader {
     }
     return false;
   }
-  bool str(std::string& x) {
+  /// A string, viewed in place (this runs on every message received).
+  bool str(std::string_view& x) {
     std::size_t n = 0;
     if (!varbyte(n) || static_cast<std::size_t>(end_ - at_) < n) return false;
-    x.assign(reinterpret_cast<const char*>(at_), n);
+    x = std::string_view{reinterpret_cast<const char*>(at_), n};
     at_ += n;
     return true;
   }
@@ -149,7 +151,7 @@ const char* refused_content(const unsigned char* data, std::size_t size) {
       return "a node id of a kind Agora does not use";
     }
   }
-  std::string types;
+  std::string_view types;
   if (!in.skip(2) || !in.str(types)) return nullptr;
   static const char* const runtime_only[] = {"@<>+@exit",
                                              "@<>+@down",
