@@ -84,6 +84,13 @@ http_response http_response::json(std::string body, int status) {
   return r;
 }
 
+http_response http_response::json(std::shared_ptr<const std::string> body, int status) {
+  http_response r;
+  r.status = status;
+  r.shared_body = std::move(body);
+  return r;
+}
+
 http_response http_response::redirect(int status, const std::string& location,
                                       const std::string& message) {
   http_response r;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,9 +50,17 @@ struct http_response {
   /// Further headers (name, value), e.g. `Content-Security-Policy`. A pair
   /// holding CR or LF is dropped, not sent.
   std::vector<std::pair<std::string, std::string>> headers;
+  /// A body shared with a cache, sent instead of `body` when set (a large
+  /// document rendered once is not copied for each request).
+  std::shared_ptr<const std::string> shared_body;
 
   /// Returns a JSON response with `body` (which must already be JSON).
   static http_response json(std::string body, int status = 200);
+  /// As above, with a body shared with its cache (`shared_body`).
+  static http_response json(std::shared_ptr<const std::string> body, int status = 200);
+
+  /// The body sent: `shared_body` when set, else `body`.
+  const std::string& payload() const { return shared_body ? *shared_body : body; }
 
   /// Returns a JSON error `{"error": "<message>", "status": <status>}`, with
   /// `message` properly escaped.

@@ -285,9 +285,10 @@ struct http_server::impl {
               "Cache-Control: no-cache\r\n"
               "X-Content-Type-Options: nosniff\r\n"
               "Connection: close\r\n\r\n",
-              r.status, reason != nullptr ? reason : "", r.content_type.c_str(), r.body.size(),
+              r.status, reason != nullptr ? reason : "", r.content_type.c_str(), r.payload().size(),
               allow_line.c_str());
-    if (method != "HEAD" && !r.body.empty()) mg_write(conn, r.body.data(), r.body.size());
+    const std::string& body = r.payload();
+    if (method != "HEAD" && !body.empty()) mg_write(conn, body.data(), body.size());
   }
 
   /// Returns why a request must be refused before routing ("" when fine):

@@ -181,7 +181,7 @@ TEST_F(http_server_test, query_is_raw_and_params_are_decoded) {
 
 TEST_F(http_server_test, post_body_reaches_handler) {
   server->route("POST", "/echo", [](const http_request& req) {
-    return http_response{201, "application/octet-stream", req.method + ":" + req.body, "", {}};
+    return http_response{201, "application/octet-stream", req.method + ":" + req.body, "", {}, {}};
   });
   std::string body(100000, 'x');
   body[0] = '{';
@@ -768,6 +768,64 @@ void health_answers_while_30_clients_trickle(int threads) {
   }
   // The slow clients were held, not refused, while `/health` answered.
   EXPECT_EQ(slow.stop(), 0);
+}
+
+// A large body shared with a cache (as `/state`'s) reaches clients whole
+// and in order, through the front's pieces, also when the clients read
+// nothing at first: the front takes each response whole and frees the
+// worker, so more such clients than workers still leave the server
+// answering.
+TEST(http_server, large_shared_bodies_arrive_whole_while_their_clients_do_not_read) {
+  std::string error;
+  auto server = http_server::start("127.0.0.1", 0, error, 2);
+  ASSERT_NE(server, nullptr) << error;
+  // Not periodic in any piece size: a piece lost, doubled or reordered
+  // shows.
+  auto body = std::make_shared<std::string>(24u << 20, '\0');
+  for (std::size_t i = 0; i < body->size(); ++i)
+    (*body)[i] = static_cast<char>('a' + (i * 7 + i / 4093) % 26);
+  std::shared_ptr<const std::string> shared = body;
+  std::atomic<int> served{0};
+  server->route("GET", "/big", [&](const http_request&) {
+    ++served;
+    return http_response::json(shared);
+  });
+  server->route("GET", "/health", [](const http_request&) { return http_response::text("ok\n"); });
+
+  // Three clients (the server has two workers) ask and do not read yet.
+  std::vector<int> idle;
+  for (int i = 0; i < 3; ++i) {
+    int fd = connect_to(server->port());
+    ASSERT_GE(fd, 0);
+    send_all(fd, "GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    idle.push_back(fd);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (served < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(served, 3);
+  auto health = request(server->port(), "GET", "/health");
+  ASSERT_TRUE(health.ok) << health.raw;
+  EXPECT_EQ(health.body, "ok\n");
+
+  for (int fd : idle) {
+    std::string raw;
+    char buf[65536];
+    for (;;) {
+      auto n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      raw.append(buf, static_cast<std::size_t>(n));
+    }
+    close(fd);
+    auto r = parse(std::move(raw));
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.headers["content-length"], std::to_string(body->size()));
+    EXPECT_TRUE(r.body == *body) << "a body of " << r.body.size() << " bytes differs";
+  }
+  // A client that reads at once.
+  auto fast = request(server->port(), "GET", "/big");
+  ASSERT_TRUE(fast.ok);
+  EXPECT_TRUE(fast.body == *body) << "a body of " << fast.body.size() << " bytes differs";
 }
 
 TEST(http_server, health_answers_within_a_second_while_30_slow_clients_hold_2_threads) {

@@ -500,7 +500,7 @@ std::unique_ptr<master_runtime> master_runtime::start(caf::actor_system& sys, ma
       "GET", "/state", leader_only(es, [snapshots](const observability::http_request& req) {
         // Rendered here, on the HTTP thread, from the latest
         // snapshot; `?only=agents,...` renders those parts.
-        if (!req.has_param("only")) return observability::http_response::json(*snapshots->get());
+        if (!req.has_param("only")) return observability::http_response::json(snapshots->get());
         master::state_filter filter;
         std::string error;
         if (!master::state_filter::parse(req.param("only"), filter, error))

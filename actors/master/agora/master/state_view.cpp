@@ -420,6 +420,10 @@ std::string render_snapshot(const state_snapshot& s, const state_filter& f) {
   // Each framework's tasks and offers (one pass, only when listed).
   std::unordered_map<std::string, std::vector<const task_view*>> tasks_of;
   std::unordered_map<std::string, std::vector<const offer_view*>> offers_of;
+  // The rendered records' bytes, so that the document is allocated once
+  // (at 200,000 tasks it is over 100 MB: growing it by doubling would copy
+  // it again and again).
+  size_t records = 0;
   if (f.frameworks) {
     const std::string* last_id = nullptr;
     std::vector<const task_view*>* last = nullptr;
@@ -430,18 +434,30 @@ std::string render_snapshot(const state_snapshot& s, const state_filter& f) {
         last_id = &key.framework_id;
       }
       last->push_back(&t);
+      records += t.json.size() + 1;
     });
-    each(s.offers,
-         [&](const std::string&, const offer_view& o) { offers_of[o.framework_id].push_back(&o); });
+    each(s.offers, [&](const std::string&, const offer_view& o) {
+      offers_of[o.framework_id].push_back(&o);
+      records += o.json.size() + 1;
+    });
   }
+  if (f.tasks)
+    each(s.tasks, [&](const task_key&, const task_view& t) { records += t.json.size() + 1; });
   static const usage none;
   auto usage_of = [](const usage_map::frozen& m, const std::string& id) -> const usage& {
     const usage* u = usage_map::find(m, id);
     return u != nullptr ? *u : none;
   };
 
+  // Per agent and framework: its record and sums of at most about 500
+  // bytes (`append_resources_member` without ports).
+  constexpr size_t sums = 512;
+  each(s.agents, [&](const std::string&, const agent_view& a) { records += a.json.size() + sums; });
+  each(s.frameworks,
+       [&](const std::string&, const framework_view& fw) { records += fw.json.size() + sums; });
   std::string out;
-  out.reserve(4096);
+  out.reserve(records + s.head.size() + s.completed_tasks.size() + s.completed_frameworks.size() +
+              s.roles.size() + s.policy.size() + s.counters.size() + 4096);
   out += '{';
   out += s.head;
   // Agents, in id order.

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <map>
 #include <thread>
@@ -44,6 +45,9 @@ constexpr std::size_t relay_window = 256 * 1024;
 // The largest read, and the most bytes read from one socket per wake-up.
 constexpr std::size_t read_chunk = 16 * 1024;
 constexpr std::size_t read_budget = 256 * 1024;
+// Responses are read from civetweb, and kept for the client, in pieces of
+// at most this size.
+constexpr std::size_t relay_chunk = 256 * 1024;
 
 // After running out of descriptors, accepting pauses this long rather than
 // spinning on a listener that stays readable.
@@ -139,8 +143,10 @@ struct connection {
   // backend, of which `in_sent` went out.
   std::string in;
   std::size_t in_sent = 0;
-  // Bytes for the client, of which `out_sent` went out.
-  std::string out;
+  // Bytes for the client, in pieces (a large response is not one buffer
+  // that grows and is copied as it grows), of which the first has had
+  // `out_sent` bytes sent.
+  std::deque<std::string> out;
   std::size_t out_sent = 0;
   // The last time the client took response bytes (or was given new ones).
   clock_type::time_point progress;
@@ -160,15 +166,18 @@ struct connection {
   bool tls_ready = true;
   bool tls_want_write = false;
 
-  bool out_pending() const { return out_sent < out.size(); }
+  bool out_pending() const { return !out.empty(); }
 
+  void queue_out(const char* data, std::size_t size, clock_type::time_point now) {
+    if (out.empty()) progress = now;
+    // Short answers stay one piece.
+    if (!out.empty() && out.back().size() + size <= relay_chunk)
+      out.back().append(data, size);
+    else
+      out.emplace_back(data, size);
+  }
   void queue_out(const std::string& data, clock_type::time_point now) {
-    if (!out_pending()) {
-      out.clear();
-      out_sent = 0;
-      progress = now;
-    }
-    out += data;
+    queue_out(data.data(), data.size(), now);
   }
 };
 
@@ -184,6 +193,8 @@ struct http_front::impl {
   std::vector<std::unique_ptr<connection>> connections;
   std::map<std::string, int> per_client;
   clock_type::time_point accept_paused_until{};
+  // Where responses are read from civetweb (one thread: the front's).
+  std::vector<char> relay_buffer = std::vector<char>(relay_chunk);
 
   ~impl() {
     for (auto& c : connections) release(*c);
@@ -645,11 +656,11 @@ struct http_front::impl {
   }
 
   void read_backend(connection& c, clock_type::time_point now) {
-    char buf[read_chunk];
+    char* buf = relay_buffer.data();
     // Read all there is: the response is already in the worker's memory,
     // and taking it at once frees the worker from a slow reader.
     for (;;) {
-      auto n = recv(c.backend, buf, sizeof(buf), 0);
+      auto n = recv(c.backend, buf, relay_buffer.size(), 0);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
       if (n <= 0) {
@@ -665,13 +676,38 @@ struct http_front::impl {
         return;
       }
       c.response_started = true;
-      c.queue_out(std::string(buf, static_cast<std::size_t>(n)), now);
+      auto size = static_cast<std::size_t>(n);
+      // Straight on to a client that takes it; only what its socket does
+      // not take now is kept (a 100 MB `/state` is not copied through
+      // `out` on its way, nor held whole in the front).
+      std::size_t sent = c.out_pending() ? 0 : send_now(c, buf, size);
+      if (c.done) return;
+      if (sent < size)
+        c.queue_out(buf + sent, size - sent, now);
+      else
+        c.progress = now;
     }
+  }
+
+  // Sends what the client's socket takes now; sets `done` on a failure.
+  std::size_t send_now(connection& c, const char* data, std::size_t size) {
+    std::size_t sent = 0;
+    while (sent < size) {
+      auto n = client_send(c, data + sent, size - sent);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) c.done = true;
+        break;
+      }
+      sent += static_cast<std::size_t>(n);
+    }
+    return sent;
   }
 
   void write_client(connection& c, clock_type::time_point now) {
     while (c.out_pending()) {
-      auto n = client_send(c, c.out.data() + c.out_sent, c.out.size() - c.out_sent);
+      auto& piece = c.out.front();
+      auto n = client_send(c, piece.data() + c.out_sent, piece.size() - c.out_sent);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) c.done = true;
@@ -679,9 +715,11 @@ struct http_front::impl {
       }
       c.out_sent += static_cast<std::size_t>(n);
       c.progress = now;
+      if (c.out_sent == piece.size()) {
+        c.out.pop_front();
+        c.out_sent = 0;
+      }
     }
-    c.out.clear();
-    c.out_sent = 0;
     if (c.state == connection::phase::closing) start_linger(c, now);
   }
 

@@ -29,7 +29,7 @@ class http_client_test : public ::testing::Test {
                                       "\"}");
     });
     server->route("POST", "/echo", [](const obs::http_request& req) {
-      return obs::http_response{202, "text/plain", "got " + req.body, "", {}};
+      return obs::http_response{202, "text/plain", "got " + req.body, "", {}, {}};
     });
   }
 
