@@ -126,7 +126,8 @@ void add_allocator(prometheus::Registry& reg, const allocator_sample& a) {
 
 void add_master(prometheus::Registry& reg, const master_sample& m) {
   // Counted here, from the snapshot, not on the master's thread.
-  std::map<std::string, size_t> agents_by_state, frameworks_by_state, tasks_by_state;
+  std::map<std::string, size_t> agents_by_state, frameworks_by_state;
+  std::map<protocol::task_state, size_t> tasks_by_state;
   std::map<std::string, protocol::resources> offered_by_role, used_by_role;
   for (const char* h : {"active", "disconnected", "unreachable"}) agents_by_state[h] = 0;
   for (const char* f : {"connected", "disconnected"}) frameworks_by_state[f] = 0;
@@ -156,8 +157,8 @@ void add_master(prometheus::Registry& reg, const master_sample& m) {
     gauge(reg, "agora_master_frameworks", "Frameworks by state", {{"state", state}},
           static_cast<double>(n));
   for (auto& [state, n] : tasks_by_state)
-    gauge(reg, "agora_master_tasks", "Known tasks by their latest state", {{"state", state}},
-          static_cast<double>(n));
+    gauge(reg, "agora_master_tasks", "Known tasks by their latest state",
+          {{"state", protocol::to_string(state)}}, static_cast<double>(n));
   for (auto& [role, res] : offered_by_role)
     resource_gauges(reg, "agora_allocator_role_offered",
                     "Resources outstanding in offers to a role", {{"role", role}}, res);

@@ -7,6 +7,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <caf/actor.hpp>
@@ -143,9 +144,17 @@ struct task_record {
   /// The states the task went through, oldest first (at most
   /// `history_kept`; the oldest go first), for `/state` and the UI.
   struct state_change {
-    protocol::task_state state = protocol::task_state::staging;
-    std::string reason, message;
     int64_t timestamp_ns = 0;
+    protocol::task_state state = protocol::task_state::staging;
+    /// Its reason and message, when either is set: most changes have
+    /// neither, and a task keeps several (32 bytes each, not 80).
+    std::shared_ptr<const std::pair<std::string, std::string>> text;
+    const std::string& reason() const { return text ? text->first : empty(); }
+    const std::string& message() const { return text ? text->second : empty(); }
+    static const std::string& empty() {
+      static const std::string none;
+      return none;
+    }
   };
   std::vector<state_change> history;
   static constexpr size_t history_kept = 16;
@@ -153,7 +162,11 @@ struct task_record {
   void set_status(const protocol::task_status& s) {
     status = s;
     if (history.size() == history_kept) history.erase(history.begin());
-    history.push_back({s.state, s.reason, s.message, s.timestamp_ns});
+    state_change change{s.timestamp_ns, s.state, nullptr};
+    if (!s.reason.empty() || !s.message.empty())
+      change.text =
+          std::make_shared<const std::pair<std::string, std::string>>(s.reason, s.message);
+    history.push_back(std::move(change));
   }
   int64_t launched_ms = -1;  ///< When launched, on the trace's clock (-1: not traced).
   int64_t launched_ns = 0;   ///< When launched (0: adopted, launch time unknown).

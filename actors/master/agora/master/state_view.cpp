@@ -152,8 +152,8 @@ void write_task(writer& w, const task_record& t) {
   for (const auto& h : t.history) {
     w.StartObject();
     str(w, "state", protocol::to_string(h.state));
-    str(w, "reason", h.reason);
-    str(w, "message", h.message);
+    str(w, "reason", h.reason());
+    str(w, "message", h.message());
     w.Key("timestamp");
     w.Double(static_cast<double>(h.timestamp_ns) / 1e9);
     w.EndObject();
@@ -228,8 +228,8 @@ std::shared_ptr<const task_view> make_task_view(const task_record& t) {
   v->agent_id = t.agent_id;
   v->res = t.info.res;
   v->uses = !protocol::is_terminal(t.status.state) && !t.released;
+  v->state = t.status.state;
   v->role = t.role;
-  v->state = protocol::to_string(t.status.state);
   return v;
 }
 

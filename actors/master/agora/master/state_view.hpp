@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "agora/protocol/messages.hpp"
 #include "agora/protocol/resources.hpp"
 
 namespace agora::master {
@@ -150,9 +151,8 @@ struct task_view {
   protocol::resources res;
   /// Its resources count as used (not ended, not released).
   bool uses = true;
+  protocol::task_state state = protocol::task_state::staging;
   std::string role;
-  /// `TASK_RUNNING`, ...
-  std::string state;
 };
 
 /// An outstanding offer.
