@@ -95,13 +95,10 @@ raw_response parse(std::string raw) {
   return r;
 }
 
-// Sends `request` verbatim and reads until the server closes.
-raw_response send_raw(uint16_t port, const std::string& request) {
-  int fd = connect_to(port);
-  if (fd < 0) return {};
-  send_all(fd, request);
+// Reads `fd` until the server closes it, closes it and parses the answer.
+raw_response read_answer(int fd) {
   std::string raw;
-  char buf[8192];
+  char buf[65536];
   for (;;) {
     auto n = recv(fd, buf, sizeof(buf), 0);
     if (n <= 0) break;
@@ -109,6 +106,14 @@ raw_response send_raw(uint16_t port, const std::string& request) {
   }
   close(fd);
   return parse(std::move(raw));
+}
+
+// Sends `request` verbatim and reads until the server closes.
+raw_response send_raw(uint16_t port, const std::string& request) {
+  int fd = connect_to(port);
+  if (fd < 0) return {};
+  send_all(fd, request);
+  return read_answer(fd);
 }
 
 raw_response request(uint16_t port, const std::string& method, const std::string& target,
@@ -809,15 +814,7 @@ TEST(http_server, large_shared_bodies_arrive_whole_while_their_clients_do_not_re
   EXPECT_EQ(health.body, "ok\n");
 
   for (int fd : idle) {
-    std::string raw;
-    char buf[65536];
-    for (;;) {
-      auto n = recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0) break;
-      raw.append(buf, static_cast<std::size_t>(n));
-    }
-    close(fd);
-    auto r = parse(std::move(raw));
+    auto r = read_answer(fd);
     ASSERT_TRUE(r.ok);
     EXPECT_EQ(r.headers["content-length"], std::to_string(body->size()));
     EXPECT_TRUE(r.body == *body) << "a body of " << r.body.size() << " bytes differs";
