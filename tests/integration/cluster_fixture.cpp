@@ -26,9 +26,21 @@ bool is_dir(const std::string& p) {
 }  // namespace
 
 cluster::cluster(std::vector<std::string> master_flags) : master_flags_(std::move(master_flags)) {
-  http_port_ = free_port();
-  actor_port_ = free_port();
-  start_master();
+  // A port free_port() found free can be taken before the master binds it
+  // (by the ephemeral port of any other connection on this machine): the
+  // master then stops with "cannot listen on", and gets new ports.
+  for (int attempt = 1;; ++attempt) {
+    http_port_ = free_port();
+    actor_port_ = free_port();
+    try {
+      start_master();
+      return;
+    } catch (const std::runtime_error&) {
+      if (attempt == 3 || master_->running() ||
+          master_->stderr_text().find("cannot listen on") == std::string::npos)
+        throw;
+    }
+  }
 }
 
 void cluster::start_master() {
@@ -39,8 +51,13 @@ void cluster::start_master() {
   master_ = std::make_unique<child_process>();
   if (!master_->start(binary_path("agora-master"), args))
     throw std::runtime_error("cannot start agora-master");
-  bool up = wait_until(
-      [&] { return http_get("127.0.0.1", http_port_, "/health", 1000ms).status == 200; }, 10s);
+  bool up = false;
+  wait_until(
+      [&] {
+        up = http_get("127.0.0.1", http_port_, "/health", 1000ms).status == 200;
+        return up || !master_->running();
+      },
+      10s);
   if (!up) throw std::runtime_error("agora-master did not come up: " + master_->stderr_text());
 }
 

@@ -19,9 +19,7 @@ ha_cluster::ha_cluster(size_t masters, std::vector<std::string> master_flags)
   url_ = "zk://" + zk_->connect_string() + "/agora/test";
   masters_.resize(masters);
   for (size_t i = 0; i < masters; ++i) {
-    masters_[i].http_port = free_port();
-    masters_[i].actor_port = free_port();
-    start_master(i);
+    start_on_new_ports(i);
     // The first one leads: wait for it before the next contends.
     if (i == 0 && wait_leader() != 0)
       throw std::runtime_error("the first master did not lead: " + masters_[0].proc->stderr_text());
@@ -51,17 +49,39 @@ void ha_cluster::start_master(size_t i) {
   m.proc = std::make_unique<child_process>();
   if (!m.proc->start(binary_path("agora-master"), args))
     throw std::runtime_error("cannot start agora-master");
-  bool up = wait_until([&] { return !role(i).empty(); }, 10s);
+  bool up = false;
+  wait_until(
+      [&] {
+        up = !role(i).empty();
+        return up || !m.proc->running();
+      },
+      10s);
   if (!up) throw std::runtime_error("agora-master did not come up: " + m.proc->stderr_text());
+}
+
+void ha_cluster::start_on_new_ports(size_t i) {
+  // As the ZooKeeper servers' above: a master that found its port taken
+  // stops with "cannot listen on", and gets new ports.
+  auto& m = masters_[i];
+  for (int attempt = 1;; ++attempt) {
+    m.http_port = free_port();
+    m.actor_port = free_port();
+    try {
+      start_master(i);
+      return;
+    } catch (const std::runtime_error&) {
+      if (attempt == 3 || m.proc->running() ||
+          m.proc->stderr_text().find("cannot listen on") == std::string::npos)
+        throw;
+    }
+  }
 }
 
 void ha_cluster::restart_master(size_t i) { start_master(i); }
 
 size_t ha_cluster::add_master() {
   masters_.emplace_back();
-  masters_.back().http_port = free_port();
-  masters_.back().actor_port = free_port();
-  start_master(masters_.size() - 1);
+  start_on_new_ports(masters_.size() - 1);
   return masters_.size() - 1;
 }
 

@@ -74,6 +74,9 @@ class ha_cluster {
 
  private:
   void start_master(size_t index);
+  /// Starts master `index` on new free ports (again, on others, when a
+  /// port was taken before it could bind).
+  void start_on_new_ports(size_t index);
   void start_agent(agent_process& a, size_t index);
 
   temp_dir dir_;
