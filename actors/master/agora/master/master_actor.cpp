@@ -341,6 +341,7 @@ caf::behavior leading_behavior(master_ptr self) {
       [self](ping_sweep) {
         if (from_self(self)) ping_agents(self);
       },
+      [self](pong_atom) { on_pong(self); },
       // -- authentication ----------------------------------------------------------
       [self](auth_start& m) -> caf::result<auth_challenge> { return handle_auth_start(self, m); },
       [self](auth_proof& m) -> caf::result<auth_done> { return handle_auth_proof(self, m); },

@@ -42,9 +42,14 @@ void mark_unreachable(master_ptr self, const std::string& agent_id) {
 /// is still unanswered has missed it, and after `max_agent_ping_timeouts`
 /// misses in a row becomes unreachable; every other agent gets its next ping.
 /// One timer for the whole registry, so re-registrations never add loops.
+///
+/// A ping is a plain message, not a request: the agent's `pong_atom` comes
+/// back as a message of its own (`on_pong`), found by its sender. CAF 0.17
+/// keeps an actor's outstanding requests in a flat map that it searches and
+/// erases from linearly, so a request per agent cost O(agents) per pong:
+/// at 50,000 agents, a sweep moved gigabytes inside that map.
 void ping_agents(master_ptr self) {
   auto& st = self->state;
-  auto timeout = st.config.agent_ping_timeout;
   std::vector<std::string> lost;
   for (auto& [id, a] : st.agents) {
     if (a.health == agent_health::unreachable) continue;
@@ -53,20 +58,23 @@ void ping_agents(master_ptr self) {
       continue;
     }
     a.awaiting_pong = true;
-    auto handle = a.handle;
-    self->request(handle, timeout, ping_atom::value, st.epoch)
-        .then(
-            [self, id = id, handle](pong_atom) {
-              auto it = self->state.agents.find(id);
-              // A pong from an older connection of the agent does not count.
-              if (it == self->state.agents.end() || it->second.handle != handle) return;
-              it->second.missed_pings = 0;
-              it->second.awaiting_pong = false;
-            },
-            [](const caf::error&) {});  // counted at the next sweep
+    self->send(a.handle, ping_atom::value, st.epoch);
   }
   for (const auto& id : lost) mark_unreachable(self, id);
-  self->delayed_send(self, timeout, ping_sweep{});
+  self->delayed_send(self, st.config.agent_ping_timeout, ping_sweep{});
+}
+
+void on_pong(master_ptr self) {
+  auto& st = self->state;
+  auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+  auto by = st.agent_by_actor.find(sender);
+  // A pong from an older connection of an agent, or from no agent, does
+  // not count.
+  if (by == st.agent_by_actor.end()) return;
+  auto it = st.agents.find(by->second);
+  if (it == st.agents.end() || it->second.handle.address() != sender) return;
+  it->second.missed_pings = 0;
+  it->second.awaiting_pong = false;
 }
 
 caf::result<agent_registered> admit_agent(master_ptr self, agent_info info,

@@ -160,6 +160,8 @@ framework_record* requester(master_ptr self, const std::string& framework_id, co
 void mark_unreachable(master_ptr self, const std::string& agent_id);
 /// One sweep of pings over all agents.
 void ping_agents(master_ptr self);
+/// An agent answered its ping (`pong_atom`, from the agent's actor).
+void on_pong(master_ptr self);
 /// Registers or re-registers the sender as agent `info`.
 caf::result<protocol::agent_registered> admit_agent(
     master_ptr self, protocol::agent_info info, const std::vector<protocol::running_task>& running);
