@@ -14,7 +14,7 @@ packages=(
   rapidjson-dev
   prometheus-cpp-dev
   libcivetweb-dev           # HTTP server for /state, /metrics and the UI
-  libjemalloc-dev           # the daemons' allocator (AGORA_JEMALLOC, docs/BENCHMARKS.md "Allocator")
+  libjemalloc-dev           # the daemons' allocator (AGORA_JEMALLOC, docs/BENCHMARKS.md "The allocator")
   zlib1g-dev                # the ZooKeeper registry is stored deflated once it is large
   libssl-dev openssl        # authentication (HMAC-SHA256, nonces); certificates in TLS tests
   prometheus                # promtool (tests check every /metrics exposition) and the server
