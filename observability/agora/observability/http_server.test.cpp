@@ -782,6 +782,10 @@ void health_answers_while_30_clients_trickle(int threads) {
 // answering.
 TEST(http_server, large_shared_bodies_arrive_whole_while_their_clients_do_not_read) {
   std::string error;
+  // Declared before the server, which outlives them otherwise.
+  std::mutex mutex;
+  std::condition_variable changed;
+  int served = 0;
   auto server = http_server::start("127.0.0.1", 0, error, 2);
   ASSERT_NE(server, nullptr) << error;
   // Not periodic in any piece size: a piece lost, doubled or reordered
@@ -790,9 +794,12 @@ TEST(http_server, large_shared_bodies_arrive_whole_while_their_clients_do_not_re
   for (std::size_t i = 0; i < body->size(); ++i)
     (*body)[i] = static_cast<char>('a' + (i * 7 + i / 4093) % 26);
   std::shared_ptr<const std::string> shared = body;
-  std::atomic<int> served{0};
   server->route("GET", "/big", [&](const http_request&) {
-    ++served;
+    {
+      std::lock_guard lock(mutex);
+      ++served;
+    }
+    changed.notify_all();
     return http_response::json(shared);
   });
   server->route("GET", "/health", [](const http_request&) { return http_response::text("ok\n"); });
@@ -805,10 +812,11 @@ TEST(http_server, large_shared_bodies_arrive_whole_while_their_clients_do_not_re
     send_all(fd, "GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     idle.push_back(fd);
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (served < 3 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  ASSERT_EQ(served, 3);
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(20), [&] { return served == 3; }))
+        << "handlers run: " << served;
+  }
   auto health = request(server->port(), "GET", "/health");
   ASSERT_TRUE(health.ok) << health.raw;
   EXPECT_EQ(health.body, "ok\n");

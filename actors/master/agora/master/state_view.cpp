@@ -441,6 +441,7 @@ std::string render_snapshot(const state_snapshot& s, const state_filter& f) {
       records += o.json.size() + 1;
     });
   }
+  // The flat list repeats the tasks listed under their frameworks.
   if (f.tasks)
     each(s.tasks, [&](const task_key&, const task_view& t) { records += t.json.size() + 1; });
   static const usage none;

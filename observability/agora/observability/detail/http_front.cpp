@@ -707,18 +707,12 @@ struct http_front::impl {
   void write_client(connection& c, clock_type::time_point now) {
     while (c.out_pending()) {
       auto& piece = c.out.front();
-      auto n = client_send(c, piece.data() + c.out_sent, piece.size() - c.out_sent);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) c.done = true;
-        return;
-      }
-      c.out_sent += static_cast<std::size_t>(n);
-      c.progress = now;
-      if (c.out_sent == piece.size()) {
-        c.out.pop_front();
-        c.out_sent = 0;
-      }
+      auto n = send_now(c, piece.data() + c.out_sent, piece.size() - c.out_sent);
+      if (n > 0) c.progress = now;
+      c.out_sent += n;
+      if (c.out_sent < piece.size()) return;  // the socket is full, or `done`
+      c.out.pop_front();
+      c.out_sent = 0;
     }
     if (c.state == connection::phase::closing) start_linger(c, now);
   }
